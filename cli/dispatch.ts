@@ -1,0 +1,42 @@
+// The `plif` command: each sub-command lives in cli/commands/<name>.ts and exports `run(argv)`.
+export const COMMANDS: Record<string, string> = {
+  train: 'train a network on a dataset',
+  eval: 'evaluate a checkpoint on a test set',
+  bench: 'time training steps of a network',
+  plot: 'draw figures of a run directory',
+  frames: 'integrate the events of one sample into frames (.npy, PNG)',
+  events: 'print decoded events of an event file',
+  inspect: 'describe a network or a checkpoint',
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(width)}  ${d}`);
+  return `usage: plif <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nplif <command> --help shows the options of a command.\n`;
+}
+
+/** Runs one sub-command and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (!Object.hasOwn(COMMANDS, name)) {
+    process.stderr.write(`plif: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  let mod: { run?: (args: string[]) => Promise<number> };
+  try {
+    mod = await import(`./commands/${name}.js`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`commands/${name}.`)) {
+      process.stderr.write(`plif: command '${name}' is not available in this version yet\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (typeof mod.run !== 'function') throw new Error(`cli/commands/${name} exports no run()`);
+  return mod.run(rest);
+}
