@@ -1,0 +1,247 @@
+// Multi-step spiking neuron layers (IF, LIF, PLIF): the fused forward over t = 0..T-1 (Eqs. 2-6) and the
+// hand-derived backward over t = T-1..0 (Eqs. 8-17). Arrays are time-major [T][n], flattened.
+import {
+  KIND_IF,
+  KIND_LIF,
+  KIND_PLIF,
+  charge,
+  chargeGradK,
+  chargeGradV,
+  chargeGradX,
+  heaviside,
+  reset,
+  resetGradH,
+  sigmoid,
+  surrogateGrad,
+} from './scalar.js';
+import { surrogates, type Surrogate } from './surrogates.js';
+import { zerosLike, type FloatArray } from './types.js';
+
+export type NeuronKind = 'if' | 'lif' | 'plif';
+
+export interface NeuronConfig {
+  kind: NeuronKind;
+  /** Membrane time constant: fixed for LIF, the initial tau0 of PLIF (a0 = -ln(tau0 - 1)). */
+  tau: number;
+  vThreshold: number;
+  /** Hard reset to this potential, or `null` for soft reset (V = H - S Vth). */
+  vReset: number | null;
+  /** Eq. 6 form H = V + k(X - (V - Vr)) when true; H = V - k(V - Vr) + X when false. */
+  decayInput: boolean;
+  /** Stop the gradient through S in the reset (Supplementary 6). */
+  detachReset: boolean;
+  surrogate: Surrogate;
+}
+
+/** The paper's neuron: PLIF, tau0 = 2, Vth = 1, Vr = 0, ATan surrogate, reset detached. */
+export const DEFAULT_NEURON: Readonly<NeuronConfig> = Object.freeze({
+  kind: 'plif',
+  tau: 2,
+  vThreshold: 1,
+  vReset: 0,
+  decayInput: true,
+  detachReset: true,
+  surrogate: surrogates.atan(2),
+});
+
+/** The paper's defaults overridden by `partial`, validated. */
+export function neuronConfig(partial: Partial<NeuronConfig> = {}): NeuronConfig {
+  const cfg = { ...DEFAULT_NEURON, ...partial };
+  validateNeuronConfig(cfg);
+  return cfg;
+}
+
+export function validateNeuronConfig(cfg: NeuronConfig): void {
+  if (cfg.kind !== 'if' && cfg.kind !== 'lif' && cfg.kind !== 'plif') {
+    throw new RangeError(`neuron config: kind must be 'if', 'lif' or 'plif', got ${JSON.stringify(cfg.kind)}`);
+  }
+  if (typeof cfg.tau !== 'number' || !Number.isFinite(cfg.tau) || cfg.tau <= 1) {
+    throw new RangeError(`neuron config: tau must be a finite number > 1 (the time step), got ${cfg.tau}`);
+  }
+  if (typeof cfg.vThreshold !== 'number' || !Number.isFinite(cfg.vThreshold)) {
+    throw new RangeError(`neuron config: vThreshold must be a finite number, got ${cfg.vThreshold}`);
+  }
+  if (cfg.vReset !== null) {
+    if (typeof cfg.vReset !== 'number' || !Number.isFinite(cfg.vReset)) {
+      throw new RangeError(`neuron config: vReset must be a finite number or null (soft reset), got ${cfg.vReset}`);
+    }
+    if (cfg.vThreshold <= cfg.vReset) {
+      throw new RangeError(`neuron config: vThreshold (${cfg.vThreshold}) must be greater than vReset (${cfg.vReset})`);
+    }
+  } else if (cfg.vThreshold <= 0) {
+    throw new RangeError(`neuron config: vThreshold must be > 0 with soft reset (vReset null), got ${cfg.vThreshold}`);
+  }
+  if (typeof cfg.decayInput !== 'boolean') throw new RangeError(`neuron config: decayInput must be a boolean`);
+  if (typeof cfg.detachReset !== 'boolean') throw new RangeError(`neuron config: detachReset must be a boolean`);
+  const sg = cfg.surrogate;
+  if (!sg || typeof sg.grad !== 'function' || typeof sg.code !== 'number' || !(sg.alpha > 0)) {
+    throw new RangeError(`neuron config: surrogate must be one of core's surrogates (e.g. surrogates.atan(2))`);
+  }
+}
+
+/** a0 = -ln(tau0 - 1), so that k(a0) = sigmoid(a0) = 1 / tau0. */
+export function initialA(tau0: number): number {
+  if (!Number.isFinite(tau0) || tau0 <= 1) throw new RangeError(`tau0 must be a finite number > 1, got ${tau0}`);
+  return -Math.log(tau0 - 1);
+}
+
+/** tau = 1 / k(a) = 1 + exp(-a), always > 1. */
+export function tauOf(a: number): number {
+  return 1 + Math.exp(-a);
+}
+
+/** Spikes S, potential after charge H and after reset V, each [T][n]. */
+export interface NeuronTrace<A extends FloatArray = FloatArray> {
+  s: A;
+  h: A;
+  v: A;
+}
+
+export interface NeuronForwardOptions {
+  /** Fire with the smooth primitive sigma(H - Vth) instead of the step: everything becomes differentiable. */
+  smooth?: boolean;
+  /** Initial potential V_{-1}, length n; default Vr (hard reset) or 0 (soft reset). */
+  v0?: FloatArray;
+}
+
+export interface NeuronBackwardOptions {
+  /** dL/dV_t from a loss on the potential, [T][n]. */
+  gradV?: FloatArray;
+  /** The initial potential the forward used, if not the default. */
+  v0?: FloatArray;
+}
+
+/** Scalars a kernel needs: numeric codes and constants of a config. */
+export function neuronCodes(cfg: NeuronConfig, a: number | undefined) {
+  const kind = cfg.kind === 'if' ? KIND_IF : cfg.kind === 'lif' ? KIND_LIF : KIND_PLIF;
+  const aUsed = a ?? initialA(cfg.tau);
+  if (cfg.kind === 'plif' && !Number.isFinite(aUsed)) throw new RangeError(`PLIF parameter a must be finite, got ${a}`);
+  return {
+    kind,
+    k: kind === KIND_PLIF ? sigmoid(aUsed) : kind === KIND_LIF ? 1 / cfg.tau : 1,
+    hard: cfg.vReset === null ? 0 : 1,
+    vr: cfg.vReset ?? 0,
+    vth: cfg.vThreshold,
+    decayInput: cfg.decayInput ? 1 : 0,
+    detach: cfg.detachReset ? 1 : 0,
+    sgCode: cfg.surrogate.code,
+    alpha: cfg.surrogate.alpha,
+  };
+}
+
+function checkSteps(x: FloatArray, T: number): number {
+  if (!Number.isInteger(T) || T <= 0) throw new RangeError(`T must be a positive integer, got ${T}`);
+  if (x.length % T !== 0) {
+    throw new RangeError(`input length ${x.length} is not a multiple of T = ${T} (expected time-major [T][n])`);
+  }
+  return x.length / T;
+}
+
+function checkLength(name: string, arr: FloatArray | undefined, expected: number): void {
+  if (arr !== undefined && arr.length !== expected) {
+    throw new RangeError(`${name} has length ${arr.length}, expected ${expected}`);
+  }
+}
+
+/** Fused multi-step forward (Eqs. 2-6) writing into `out`. */
+export function neuronForwardInto(
+  cfg: NeuronConfig,
+  x: FloatArray,
+  T: number,
+  a: number | undefined,
+  out: NeuronTrace,
+  opts: NeuronForwardOptions = {},
+): void {
+  validateNeuronConfig(cfg);
+  const n = checkSteps(x, T);
+  checkLength('s', out.s, x.length);
+  checkLength('h', out.h, x.length);
+  checkLength('v', out.v, x.length);
+  checkLength('v0', opts.v0, n);
+  const c = neuronCodes(cfg, a);
+  const smooth = opts.smooth === true;
+  const primitive = cfg.surrogate.primitive;
+  for (let i = 0; i < n; i++) {
+    let v = opts.v0 ? opts.v0[i]! : c.vr;
+    for (let t = 0, j = i; t < T; t++, j += n) {
+      const h = charge(c.kind, c.decayInput, v, x[j]!, c.k, c.vr); // Eqs. 2, 5, 6
+      const s = smooth ? primitive(h - c.vth) : heaviside(h - c.vth); // Eq. 3
+      v = reset(c.hard, h, s, c.vr, c.vth); // Eq. 4
+      out.h[j] = h;
+      out.s[j] = s;
+      out.v[j] = v;
+    }
+  }
+}
+
+export function neuronForward<A extends FloatArray>(
+  cfg: NeuronConfig,
+  x: A,
+  T: number,
+  a?: number,
+  opts: NeuronForwardOptions = {},
+): NeuronTrace<A> {
+  const out = { s: zerosLike(x), h: zerosLike(x), v: zerosLike(x) };
+  neuronForwardInto(cfg, x, T, a, out, opts);
+  return out;
+}
+
+/**
+ * Hand-derived BPTT through the layer (Eqs. 8-17) writing dL/dX into `gradX` (and dL/dV_{-1} into
+ * `gradV0` if given). Returns dL/da summed over neurons and steps (0 for IF/LIF).
+ */
+export function neuronBackwardInto(
+  cfg: NeuronConfig,
+  x: FloatArray,
+  T: number,
+  trace: NeuronTrace,
+  gradS: FloatArray,
+  a: number | undefined,
+  gradX: FloatArray,
+  opts: NeuronBackwardOptions & { gradV0?: FloatArray } = {},
+): { gradA: number } {
+  validateNeuronConfig(cfg);
+  const n = checkSteps(x, T);
+  for (const [name, arr] of [['trace.s', trace.s], ['trace.h', trace.h], ['trace.v', trace.v], ['gradS', gradS], ['gradX', gradX], ['gradV', opts.gradV]] as const) {
+    checkLength(name, arr, x.length);
+  }
+  checkLength('v0', opts.v0, n);
+  checkLength('gradV0', opts.gradV0, n);
+  const c = neuronCodes(cfg, a);
+  const dHdV = chargeGradV(c.kind, c.k); // Eq. 11
+  const dHdX = chargeGradX(c.kind, c.decayInput, c.k); // Eq. 14
+  const { s, h, v } = trace;
+  const gradV = opts.gradV;
+  let gradK = 0;
+  for (let i = 0; i < n; i++) {
+    let gH = 0; // dL/dH_{t+1}, zero past the last step
+    for (let t = T - 1; t >= 0; t--) {
+      const j = t * n + i;
+      const gV = gH * dHdV + (gradV ? gradV[j]! : 0); // dL/dV_t
+      const sg = surrogateGrad(c.sgCode, h[j]! - c.vth, c.alpha); // Eq. 13
+      // Eqs. 8-10, 12: dL/dH_t = dL/dS_t dS/dH_t + dL/dV_t dV_t/dH_t
+      gH = gradS[j]! * sg + gV * resetGradH(c.hard, c.detach, h[j]!, s[j]!, c.vr, c.vth, sg);
+      gradX[j] = gH * dHdX; // Eq. 17 (before the weights)
+      const vPrev = t > 0 ? v[j - n]! : opts.v0 ? opts.v0[i]! : c.vr;
+      gradK += gH * chargeGradK(c.kind, c.decayInput, vPrev, x[j]!, c.vr); // Eqs. 15-16
+    }
+    if (opts.gradV0) opts.gradV0[i] = gH * dHdV;
+  }
+  // dk/da = k(1 - k) for k = sigmoid(a)
+  return { gradA: c.kind === KIND_PLIF ? gradK * c.k * (1 - c.k) : 0 };
+}
+
+export function neuronBackward<A extends FloatArray>(
+  cfg: NeuronConfig,
+  x: A,
+  T: number,
+  trace: NeuronTrace,
+  gradS: A,
+  a?: number,
+  opts: NeuronBackwardOptions = {},
+): { gradX: A; gradA: number; gradV0: A } {
+  const gradX = zerosLike(x);
+  const gradV0 = zerosLike(x, checkSteps(x, T));
+  const { gradA } = neuronBackwardInto(cfg, x, T, trace, gradS, a, gradX, { ...opts, gradV0 });
+  return { gradX, gradA, gradV0 };
+}

@@ -1,0 +1,120 @@
+// Per-element math of the neuron, written once in the subset of JavaScript that gpu.js compiles
+// (number arguments, Math.*, if/return, no closures or objects). The CPU code calls these; the gpu.js
+// backend registers the same functions with addFunction. Integer codes select variants.
+
+/** Neuron kinds as kernel codes. */
+export const KIND_IF = 0;
+export const KIND_LIF = 1;
+export const KIND_PLIF = 2;
+
+/** Surrogate codes (see core/surrogates.ts). */
+export const SG_ATAN = 0;
+export const SG_SIGMOID = 1;
+export const SG_PIECEWISE_QUADRATIC = 2;
+export const SG_PIECEWISE_EXP = 3;
+export const SG_SOFT_SIGN = 4;
+export const SG_ERF = 5;
+
+/** k(a) = sigmoid(a), the clamp of Eq. 6: tau = 1 / k(a) in (1, inf). */
+export function sigmoid(a: number): number {
+  return 1 / (1 + Math.exp(-a));
+}
+
+/** Charge, Eqs. 5-6. kind 0: IF, H = V + X. decayInput 1: H = V + k(X - (V - Vr)); 0: H = V - k(V - Vr) + X. */
+export function charge(kind: number, decayInput: number, v: number, x: number, k: number, vr: number): number {
+  if (kind === 0) {
+    return v + x;
+  }
+  if (decayInput > 0) {
+    return v + k * (x - (v - vr));
+  }
+  return v - k * (v - vr) + x;
+}
+
+/** dH_t/dV_{t-1}, Eq. 11: 1 - k for LIF/PLIF, 1 for IF. */
+export function chargeGradV(kind: number, k: number): number {
+  if (kind === 0) {
+    return 1;
+  }
+  return 1 - k;
+}
+
+/** dH_t/dX_t, Eq. 14: k with decayInput, else 1. */
+export function chargeGradX(kind: number, decayInput: number, k: number): number {
+  if (kind === 0) {
+    return 1;
+  }
+  if (decayInput > 0) {
+    return k;
+  }
+  return 1;
+}
+
+/** dH_t/dk (first factor of Eq. 15): X - (V_{t-1} - Vr) with decayInput, else -(V_{t-1} - Vr). */
+export function chargeGradK(kind: number, decayInput: number, v: number, x: number, vr: number): number {
+  if (kind === 0) {
+    return 0;
+  }
+  if (decayInput > 0) {
+    return x - (v - vr);
+  }
+  return vr - v;
+}
+
+/** Theta of Eq. 3 with Theta(0) = 1. */
+export function heaviside(x: number): number {
+  if (x >= 0) {
+    return 1;
+  }
+  return 0;
+}
+
+/** Reset, Eq. 4 (hard) or V = H - S Vth (soft: hard = 0). */
+export function reset(hard: number, h: number, s: number, vr: number, vth: number): number {
+  if (hard > 0) {
+    return h * (1 - s) + vr * s;
+  }
+  return h - s * vth;
+}
+
+/** dV_t/dH_t, Eq. 12: (1 - S) + (Vr - H) dS/dH for hard reset, 1 - Vth dS/dH for soft; detach drops the dS/dH term. */
+export function resetGradH(hard: number, detach: number, h: number, s: number, vr: number, vth: number, sg: number): number {
+  let through = sg;
+  if (detach > 0) {
+    through = 0;
+  }
+  if (hard > 0) {
+    return 1 - s + (vr - h) * through;
+  }
+  return 1 - vth * through;
+}
+
+/** Surrogate derivative sigma'(x) by code (Eq. 13 uses it for dS/dH). */
+export function surrogateGrad(code: number, x: number, alpha: number): number {
+  if (code === 0) {
+    const u = (Math.PI / 2) * alpha * x;
+    return alpha / 2 / (1 + u * u);
+  }
+  if (code === 1) {
+    const sg = 1 / (1 + Math.exp(-alpha * x));
+    return alpha * sg * (1 - sg);
+  }
+  if (code === 2) {
+    const ax = Math.abs(x);
+    if (ax > 1 / alpha) {
+      return 0;
+    }
+    return alpha - alpha * alpha * ax;
+  }
+  if (code === 3) {
+    return (alpha / 2) * Math.exp(-alpha * Math.abs(x));
+  }
+  if (code === 4) {
+    const d = 1 + Math.abs(alpha * x);
+    return alpha / (2 * d * d);
+  }
+  return (alpha / Math.sqrt(Math.PI)) * Math.exp(-(alpha * x) * (alpha * x));
+}
+
+/** The functions a kernel backend registers, in dependency order. */
+export const KERNEL_FUNCTIONS = [sigmoid, charge, chargeGradV, chargeGradX, chargeGradK, heaviside, reset, resetGradH, surrogateGrad];
