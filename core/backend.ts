@@ -1,0 +1,201 @@
+// The Backend: tensor storage behind opaque handles plus the small op list the layers are written on.
+// Every op has a forward and a backward (vjp). Designed for two kinds of implementation:
+//  - CPU (backends/cpu): Float32Array storage, fused loops, caller-invisible scratch buffers;
+//  - gpu.js (backends/gpujs): resident textures, gather-form kernels (each output cell loops over what
+//    feeds it; no scatter), explicit disposal, reductions for BN statistics and dL/da.
+// Rules every backend follows (the conformance suite in proofs/conformance.ts checks them):
+//  - Ops never mutate their inputs, except the documented in-place ones (batchNorm's running
+//    statistics in training mode, adam's param/m/v). They return NEW tensors the caller must dispose.
+//  - Shapes are row-major; time-major activations are [T, N, ...]. Stateless ops treat all leading
+//    dimensions as batch (conv2d over [..., C, H, W], linear over [..., I]).
+//  - Integer-valued tensors (max-pool winners) are stored as floats (exact below 2^24).
+import type { NeuronConfig } from './neuron.js';
+import type { FloatArray } from './types.js';
+
+/** Opaque handle to a tensor owned by a backend. Only the backend that made it may read it. */
+export interface Tensor {
+  readonly shape: readonly number[];
+  readonly size: number;
+}
+
+export interface Conv2dParams {
+  stride: number;
+  padding: number;
+}
+
+export interface Pool2dParams {
+  kernel: number;
+  stride: number;
+}
+
+export interface BatchNormParams {
+  /** Training: batch statistics over every leading (batch) and spatial position, running stats updated. */
+  training: boolean;
+  /** PyTorch convention: running = (1 - momentum) running + momentum batch; 0.1. */
+  momentum: number;
+  eps: number;
+  /** Number of trailing spatial dims after the channel dim: 2 for [.., C, H, W], 0 for [.., C]. */
+  spatialDims: number;
+}
+
+/** What batchNorm keeps for its backward: per-channel batch mean and 1/sqrt(var + eps). */
+export interface BatchNormSaved {
+  mean: Tensor;
+  invStd: Tensor;
+}
+
+/** Loss forms. 'rate' (released code, default): MSE(mean_t O_t, Y). 'per-step' (Sec. 3.7): (1/T) sum_t MSE(O_t, Y). */
+export type LossForm = 'rate' | 'per-step';
+
+export interface AdamParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1-based step count for the bias corrections. */
+  step: number;
+}
+
+export interface NeuronTraceT {
+  s: Tensor;
+  h: Tensor;
+  v: Tensor;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Storage precision: 'float32' for real backends, 'float64' for the reference. */
+  readonly precision: 'float32' | 'float64';
+
+  // ---- storage ----
+  upload(data: ArrayLike<number>, shape: readonly number[]): Tensor;
+  zeros(shape: readonly number[]): Tensor;
+  /** A copy of the tensor's values (row-major). */
+  download(t: Tensor): FloatArray;
+  /** Releases the handle. Using a disposed handle throws. */
+  dispose(t: Tensor): void;
+  /** Number of live (not disposed) handles: for leak tests. */
+  liveTensors(): number;
+  /** Same data, another shape of equal size; a new handle to dispose independently. */
+  reshape(t: Tensor, shape: readonly number[]): Tensor;
+
+  // ---- synaptic layers (no bias: paper) ----
+  /** x [..., C, H, W], w [O, C, k, k] -> [..., O, Ho, Wo], Ho = floor((H + 2p - k)/s) + 1. */
+  conv2d(x: Tensor, w: Tensor, p: Conv2dParams): Tensor;
+  /** gx only when needInputGrad (the static encoder's input needs none). */
+  conv2dBackward(x: Tensor, w: Tensor, gy: Tensor, p: Conv2dParams, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor };
+  /** x [..., I], w [O, I] -> y = x W^T [..., O] (PyTorch Linear without bias). */
+  linear(x: Tensor, w: Tensor): Tensor;
+  linearBackward(x: Tensor, w: Tensor, gy: Tensor, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor };
+
+  // ---- batch normalisation ----
+  /** gamma, beta, runningMean, runningVar: [C]. Training mode updates running stats in place (unbiased var). */
+  batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, p: BatchNormParams): { y: Tensor; saved: BatchNormSaved };
+  /** Backward of training-mode batch norm (batch statistics). */
+  batchNormBackward(x: Tensor, gamma: Tensor, saved: BatchNormSaved, gy: Tensor, p: BatchNormParams): { gx: Tensor; gGamma: Tensor; gBeta: Tensor };
+
+  // ---- pooling over [..., C, H, W] ----
+  /** Spike max pooling (Sec. 3.6). argmax holds the winner's offset in its window (ky*k + kx), ties -> first. */
+  maxPool2d(x: Tensor, p: Pool2dParams): { y: Tensor; argmax: Tensor };
+  maxPool2dBackward(gy: Tensor, argmax: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor;
+  avgPool2d(x: Tensor, p: Pool2dParams): Tensor;
+  avgPool2dBackward(gy: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor;
+
+  // ---- dropout: y = x * mask, x [T, N, ...], mask [N, ...] shared by every step (already scaled by 1/(1-p)) ----
+  /** Also its own backward: gx = dropout(gy, mask). */
+  dropout(x: Tensor, mask: Tensor): Tensor;
+
+  // ---- multi-step neuron (core/neuron.ts semantics), x [T, ...] time-major ----
+  /** a: PLIF parameter, a [1] tensor; null for IF/LIF. */
+  neuron(cfg: NeuronConfig, x: Tensor, a: Tensor | null): NeuronTraceT;
+  /** ga: dL/da as a [1] tensor (null unless PLIF). */
+  neuronBackward(cfg: NeuronConfig, x: Tensor, trace: NeuronTraceT, gs: Tensor, a: Tensor | null): { gx: Tensor; ga: Tensor | null };
+
+  // ---- voting: average of M consecutive neurons, [..., C*M] -> [..., C] ----
+  vote(x: Tensor, m: number): Tensor;
+  voteBackward(gy: Tensor, m: number): Tensor;
+
+  // ---- loss: out [T, N, C], labels in 0..C-1 (length N) ----
+  mseLoss(out: Tensor, labels: Int32Array, form: LossForm): { loss: number; grad: Tensor };
+
+  // ---- optimiser: in place on param, m, v ----
+  adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void;
+
+  // ---- elementwise helpers ----
+  /** [...] -> [T, ...]: the static encoder's output fed at every step. */
+  repeatT(x: Tensor, T: number): Tensor;
+  /** [T, ...] -> [...]: sum over steps (the static encoder's gradient). */
+  sumT(x: Tensor): Tensor;
+  /** a + b (same shape). */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** Mean over T of [T, N, C] -> [N, C]: firing rates. */
+  meanT(x: Tensor): Tensor;
+}
+
+/** Output spatial size of a conv/pool window. */
+export function outSize(size: number, kernel: number, stride: number, padding: number): number {
+  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new RangeError(`bad dimension ${d} in shape [${shape.join(', ')}]`);
+    n *= d;
+  }
+  return n;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function assertShape(what: string, got: readonly number[], want: readonly number[]): void {
+  if (!sameShape(got, want)) throw new RangeError(`${what}: shape [${got.join(', ')}], expected [${want.join(', ')}]`);
+}
+
+/**
+ * Handle bookkeeping for backends that keep tensors in host typed arrays (cpu, reference). Reshaped
+ * handles share storage. A disposed handle throws on use, which catches use-after-dispose in tests.
+ */
+export class HostTensor<A extends FloatArray> implements Tensor {
+  readonly size: number;
+  disposed = false;
+  constructor(
+    readonly owner: object,
+    readonly data: A,
+    readonly shape: readonly number[],
+  ) {
+    this.size = data.length;
+  }
+}
+
+export class HostStore<A extends FloatArray> {
+  private live = 0;
+  constructor(
+    private readonly owner: object,
+    private readonly alloc: (n: number) => A,
+  ) {}
+  wrap(data: A, shape: readonly number[]): HostTensor<A> {
+    if (sizeOf(shape) !== data.length) throw new RangeError(`shape [${shape.join(', ')}] does not hold ${data.length} values`);
+    this.live++;
+    return new HostTensor(this.owner, data, [...shape]);
+  }
+  make(shape: readonly number[]): HostTensor<A> {
+    return this.wrap(this.alloc(sizeOf(shape)), shape);
+  }
+  get(t: Tensor): A {
+    const h = t as HostTensor<A>;
+    if (!(h instanceof HostTensor) || h.owner !== this.owner) throw new TypeError('tensor belongs to another backend');
+    if (h.disposed) throw new Error('tensor used after dispose');
+    return h.data;
+  }
+  dispose(t: Tensor): void {
+    this.get(t);
+    (t as HostTensor<A>).disposed = true;
+    this.live--;
+  }
+  liveCount(): number {
+    return this.live;
+  }
+}

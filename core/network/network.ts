@@ -1,0 +1,352 @@
+// A network built from a structure string (Table S1 notation) on a Backend. Static inputs ([N, C, H, W])
+// go through the static encoder (every layer before the first neuron layer) ONCE per sample, and its
+// output is fed at every step; its gradient is the sum over t. Event inputs are [T, N, C, H, W].
+import { outSize, type Backend, type LossForm, type Tensor } from '../backend.js';
+import { initialA, neuronConfig, tauOf, type NeuronConfig } from '../neuron.js';
+import { Rng } from '../rng.js';
+import { surrogates, type SurrogateName } from '../surrogates.js';
+import {
+  BatchNormLayer,
+  ConvLayer,
+  DropoutLayer,
+  Layer,
+  LinearLayer,
+  NeuronLayer,
+  PoolLayer,
+  VoteLayer,
+  type BufferT,
+  type Param,
+  type RunCtx,
+} from './layers.js';
+import { formatStructure, parseStructure, type LayerSpec } from './parser.js';
+import { presetByName } from './presets.js';
+
+/** Everything needed to rebuild a network; JSON-serialisable (stored in checkpoints). */
+export interface NetworkConfig {
+  structure: string;
+  input: [number, number, number];
+  classes: number;
+  T: number;
+  /** Static images: the same input at every step, static encoder computed once. */
+  static: boolean;
+  /** Replaces every PLIF/LIF/IF token (ablation PLIF vs LIF); null keeps the tokens. */
+  neuronKind: 'plif' | 'lif' | 'if' | null;
+  /** tau0 of PLIF (a0 = -ln(tau0 - 1)) and the fixed tau of LIF. */
+  tau0: number;
+  /** Replaces the down-sampling pools (not the voting layer): the max/avg ablation; null keeps tokens. */
+  pool: 'max' | 'avg' | null;
+  loss: LossForm;
+  vThreshold: number;
+  vReset: number | null;
+  decayInput: boolean;
+  detachReset: boolean;
+  surrogate: { name: SurrogateName; alpha: number };
+  bnMomentum: number;
+  bnEps: number;
+}
+
+export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
+  neuronKind: null,
+  tau0: 2,
+  pool: null,
+  loss: 'rate',
+  vThreshold: 1,
+  vReset: 0,
+  decayInput: true,
+  detachReset: true,
+  surrogate: { name: 'atan', alpha: 2 },
+  bnMomentum: 0.1,
+  bnEps: 1e-5,
+} as const);
+
+export type NetworkOptions = Partial<Omit<NetworkConfig, 'structure' | 'input' | 'classes'>>;
+
+/** Network config from a preset name (Table S1) and options. */
+export function presetConfig(name: string, opts: NetworkOptions = {}): NetworkConfig {
+  const p = presetByName(name);
+  return networkConfig(p.structure, p.input, p.classes, { T: p.T, static: p.static, ...opts });
+}
+
+export function networkConfig(structure: string, input: readonly [number, number, number], classes: number, opts: NetworkOptions = {}): NetworkConfig {
+  const c: NetworkConfig = {
+    ...DEFAULT_NETWORK_OPTIONS,
+    surrogate: { ...DEFAULT_NETWORK_OPTIONS.surrogate },
+    T: 8,
+    static: true,
+    ...opts,
+    structure,
+    input: [...input] as [number, number, number],
+    classes,
+  };
+  if (!Number.isInteger(c.T) || c.T <= 0) throw new RangeError(`T must be a positive integer, got ${c.T}`);
+  if (!Number.isInteger(classes) || classes <= 0) throw new RangeError(`classes must be a positive integer, got ${classes}`);
+  neuronConfigOf(c, 'plif');
+  return c;
+}
+
+export function neuronConfigOf(c: NetworkConfig, token: 'plif' | 'lif' | 'if'): NeuronConfig {
+  const sg = surrogates[c.surrogate.name];
+  if (typeof sg !== 'function') throw new RangeError(`unknown surrogate '${c.surrogate.name}'`);
+  return neuronConfig({
+    kind: c.neuronKind ?? token,
+    tau: c.tau0,
+    vThreshold: c.vThreshold,
+    vReset: c.vReset,
+    decayInput: c.decayInput,
+    detachReset: c.detachReset,
+    surrogate: sg(c.surrogate.alpha),
+  });
+}
+
+export interface LayerInfo {
+  index: number;
+  token: string;
+  inShape: readonly number[];
+  outShape: readonly number[];
+  params: number;
+  /** Inside the static encoder (computed once per sample). */
+  encoder: boolean;
+  tau?: number;
+}
+
+export class Network {
+  readonly layers: Layer[];
+  /** Layers [0, encoderEnd) form the static encoder (static inputs only). */
+  readonly encoderEnd: number;
+  private acts: Tensor[] = [];
+  private input: Tensor | null = null;
+  private forwarded = false;
+
+  constructor(
+    readonly backend: Backend,
+    readonly config: NetworkConfig,
+    rng: Rng,
+  ) {
+    const specs = parseStructure(config.structure);
+    this.layers = buildLayers(backend, config, specs, rng);
+    const firstNeuron = this.layers.findIndex((l) => l instanceof NeuronLayer);
+    this.encoderEnd = config.static ? (firstNeuron < 0 ? this.layers.length : firstNeuron) : 0;
+    const out = this.layers.at(-1)?.outShape ?? config.input;
+    if (out.length !== 1 || out[0] !== config.classes) {
+      throw new RangeError(`network output is [${out.join(', ')}] per step, expected [${config.classes}] (one value per class; end with a voting layer APk10s10 after FC${config.classes * 10})`);
+    }
+  }
+
+  /** Trainable parameters: weights, BN gamma/beta, one `a` per PLIF layer. */
+  params(): Param[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  buffers(): BufferT[] {
+    return this.layers.flatMap((l) => l.buffers);
+  }
+
+  /** Per-layer tau of the neuron layers (PLIF: 1/sigmoid(a), LIF: tau, IF: Infinity). */
+  taus(): { index: number; tau: number }[] {
+    return this.layers.flatMap((l) => {
+      if (!(l instanceof NeuronLayer)) return [];
+      const a = l.a;
+      const tau = a ? tauOf(this.backend.download(a)[0]!) : l.cfg.kind === 'lif' ? l.cfg.tau : Infinity;
+      return [{ index: l.index, tau }];
+    });
+  }
+
+  describe(): LayerInfo[] {
+    const taus = new Map(this.taus().map((t) => [t.index, t.tau]));
+    return this.layers.map((l) => ({
+      index: l.index,
+      token: l.token,
+      inShape: l.inShape,
+      outShape: l.outShape,
+      params: l.paramCount(),
+      encoder: l.index < this.encoderEnd,
+      ...(taus.has(l.index) ? { tau: taus.get(l.index)! } : {}),
+    }));
+  }
+
+  /** Shape of a batch of n inputs: [n, C, H, W] (static) or [T, n, C, H, W] (events). */
+  inputShape(n: number): number[] {
+    return this.config.static ? [n, ...this.config.input] : [this.config.T, n, ...this.config.input];
+  }
+
+  /**
+   * Forward over T steps; returns the voted output [T, N, classes] (owned by the network until the next
+   * forward or release()). training: batch statistics, dropout masks from `rng`, saves for backward().
+   */
+  forward(x: Tensor, ctx: RunCtx): Tensor {
+    this.release();
+    const b = this.backend;
+    const T = this.config.T;
+    const N = this.config.static ? x.shape[0]! : x.shape[1]!;
+    const want = this.inputShape(N);
+    if (x.shape.length !== want.length || x.shape.some((d, i) => d !== want[i])) {
+      throw new RangeError(`network input has shape [${x.shape.join(', ')}], expected [${want.join(', ')}]`);
+    }
+    this.input = x;
+    let h = this.config.static ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
+    for (let i = 0; i < this.layers.length; i++) {
+      if (this.config.static && i === this.encoderEnd) {
+        const flat = this.keep(b.reshape(h, h.shape.slice(1)));
+        h = this.keep(b.repeatT(flat, T)); // the encoder's output fed at every step
+      }
+      h = this.keep(this.layers[i]!.forward(b, h, ctx));
+      if (!ctx.training) this.dropOld();
+    }
+    if (this.config.static && this.encoderEnd === this.layers.length) {
+      const flat = this.keep(b.reshape(h, h.shape.slice(1)));
+      h = this.keep(b.repeatT(flat, T));
+    }
+    this.forwarded = ctx.training;
+    return h;
+  }
+
+  /** Backward from dL/d(output); leaves each parameter's gradient in param.grad. Disposes nothing of gOut. */
+  backward(gOut: Tensor): void {
+    if (!this.forwarded) throw new Error('backward() needs a training-mode forward() first');
+    const b = this.backend;
+    const sumEncoder = (g: Tensor): Tensor => {
+      const s = b.sumT(g); // the encoder's gradient is the sum over t
+      const r = b.reshape(s, [1, ...s.shape]);
+      b.dispose(s);
+      return r;
+    };
+    let g: Tensor | null = this.config.static && this.encoderEnd === this.layers.length ? sumEncoder(gOut) : b.reshape(gOut, gOut.shape);
+    for (let i = this.layers.length - 1; i >= 0 && g; i--) {
+      const next: Tensor | null = this.layers[i]!.backward(b, g, i > 0);
+      b.dispose(g);
+      g = next;
+      if (g && this.config.static && i === this.encoderEnd) {
+        const s = sumEncoder(g);
+        b.dispose(g);
+        g = s;
+      }
+    }
+    if (g) b.dispose(g);
+    this.forwarded = false;
+  }
+
+  /** Frees every activation and saved tensor of the last forward (not the caller's input). */
+  release(): void {
+    for (const l of this.layers) l.release(this.backend);
+    for (const t of this.acts) this.backend.dispose(t);
+    this.acts = [];
+    this.input = null;
+    this.forwarded = false;
+  }
+
+  /** Frees parameter gradients. */
+  zeroGrad(): void {
+    for (const p of this.params()) {
+      if (p.grad) this.backend.dispose(p.grad);
+      p.grad = null;
+    }
+  }
+
+  /** Frees everything the network holds on its backend. */
+  dispose(): void {
+    this.release();
+    this.zeroGrad();
+    for (const p of this.params()) this.backend.dispose(p.value);
+    for (const q of this.buffers()) this.backend.dispose(q.value);
+  }
+
+  private keep(t: Tensor): Tensor {
+    this.acts.push(t);
+    return t;
+  }
+
+  /** Eval mode: only the newest activation is needed. */
+  private dropOld(): void {
+    while (this.acts.length > 1) this.backend.dispose(this.acts.shift()!);
+  }
+}
+
+/** PyTorch's default init for conv/linear: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+function uniformInit(b: Backend, shape: number[], fanIn: number, rng: Rng): Tensor {
+  const bound = 1 / Math.sqrt(fanIn);
+  const n = shape.reduce((a, c) => a * c, 1);
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = rng.range(-bound, bound);
+  return b.upload(d, shape);
+}
+
+function buildLayers(b: Backend, c: NetworkConfig, specs: LayerSpec[], rng: Rng): Layer[] {
+  const layers: Layer[] = [];
+  let shape: number[] = [...c.input];
+  const tokens = formatStructure(specs).split('-');
+  specs.forEach((s, i) => {
+    const tok = tokens[i]!;
+    const bad = (why: string): never => {
+      throw new RangeError(`layer ${i} (${tok}) on input [${shape.join(', ')}]: ${why}`);
+    };
+    switch (s.kind) {
+      case 'conv': {
+        if (shape.length !== 3) bad('a conv needs a [C, H, W] input');
+        const [C, H, W] = shape as [number, number, number];
+        const Ho = outSize(H, s.kernel, s.stride, s.padding);
+        const Wo = outSize(W, s.kernel, s.stride, s.padding);
+        if (Ho <= 0 || Wo <= 0) bad('kernel larger than the padded input');
+        const out = [s.channels, Ho, Wo];
+        const w = uniformInit(b, [s.channels, C, s.kernel, s.kernel], C * s.kernel * s.kernel, rng);
+        layers.push(new ConvLayer(i, tok, shape, out, w, s.stride, s.padding));
+        shape = out;
+        break;
+      }
+      case 'bn': {
+        const C = shape[0]!;
+        const ones = new Float32Array(C).fill(1);
+        layers.push(new BatchNormLayer(i, tok, shape, b.upload(ones, [C]), b.zeros([C]), b.zeros([C]), b.upload(ones, [C]), c.bnMomentum, c.bnEps));
+        break;
+      }
+      case 'neuron': {
+        const cfg = neuronConfigOf(c, s.neuron);
+        const a = cfg.kind === 'plif' ? b.upload([initialA(c.tau0)], [1]) : null; // a0 = -ln(tau0 - 1), Eq. 6
+        layers.push(new NeuronLayer(i, c.neuronKind ? c.neuronKind.toUpperCase() : tok, shape, cfg, a));
+        break;
+      }
+      case 'maxpool':
+      case 'avgpool': {
+        if (shape.length === 1) {
+          // Voting layer: average pooling of M neurons per class (kernel = stride = M).
+          if (s.kind !== 'avgpool') bad('max pooling on features is not supported (voting uses APkMsM)');
+          if (s.kernel !== s.stride) bad('the voting layer needs kernel = stride');
+          if (shape[0]! % s.kernel !== 0) bad(`${shape[0]} features are not a multiple of ${s.kernel}`);
+          const out = [shape[0]! / s.kernel];
+          layers.push(new VoteLayer(i, tok, shape, out, s.kernel));
+          shape = out;
+          break;
+        }
+        if (shape.length !== 3) bad('pooling needs a [C, H, W] input');
+        const [C, H, W] = shape as [number, number, number];
+        const Ho = outSize(H, s.kernel, s.stride, 0);
+        const Wo = outSize(W, s.kernel, s.stride, 0);
+        if (Ho <= 0 || Wo <= 0) bad('pooling window larger than the input');
+        const mode = c.pool ?? (s.kind === 'maxpool' ? 'max' : 'avg');
+        const out = [C, Ho, Wo];
+        layers.push(new PoolLayer(i, mode === 'max' ? `MPk${s.kernel}s${s.stride}` : `APk${s.kernel}s${s.stride}`, shape, out, mode, { kernel: s.kernel, stride: s.stride }));
+        shape = out;
+        break;
+      }
+      case 'dropout':
+        layers.push(new DropoutLayer(i, tok, shape, s.p));
+        break;
+      case 'fc': {
+        const F = shape.reduce((a, d) => a * d, 1);
+        const w = uniformInit(b, [s.features, F], F, rng);
+        const out = [s.features];
+        layers.push(new LinearLayer(i, tok, shape, out, w));
+        shape = out;
+        break;
+      }
+    }
+  });
+  return layers;
+}
+
+/** Builds a network from a preset name or a config. */
+export function buildNetwork(backend: Backend, config: NetworkConfig | string, rng: Rng, opts: NetworkOptions = {}): Network {
+  const c = typeof config === 'string' ? presetConfig(config, opts) : config;
+  return new Network(backend, c, rng);
+}
+
+export { Rng };

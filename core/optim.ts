@@ -1,0 +1,30 @@
+// Optimiser settings and the learning-rate schedule of the paper's recipe (Supp. 2/5): Adam
+// (lr 1e-3, betas 0.9/0.999, eps 1e-8) and cosine annealing with T_max = 64 stepped per epoch.
+// The Adam update itself is a backend op (Backend.adam); the state lives in core/network/train.ts.
+
+export interface AdamConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+export const DEFAULT_ADAM: Readonly<AdamConfig> = Object.freeze({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+
+export function adamConfig(partial: Partial<AdamConfig> = {}): AdamConfig {
+  const c = { ...DEFAULT_ADAM, ...partial };
+  if (!(c.lr >= 0) || !Number.isFinite(c.lr)) throw new RangeError(`adam: lr must be >= 0, got ${c.lr}`);
+  for (const k of ['beta1', 'beta2'] as const) if (!(c[k] >= 0 && c[k] < 1)) throw new RangeError(`adam: ${k} must be in [0, 1), got ${c[k]}`);
+  if (!(c.eps > 0)) throw new RangeError(`adam: eps must be > 0, got ${c.eps}`);
+  return c;
+}
+
+/**
+ * PyTorch CosineAnnealingLR closed form: lr(e) = etaMin + (base - etaMin)(1 + cos(pi e / T_max)) / 2.
+ * It keeps following the cosine past T_max (the rate rises again), as the closed form does.
+ */
+export function cosineAnnealingLr(baseLr: number, epoch: number, tMax = 64, etaMin = 0): number {
+  if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`epoch must be an integer >= 0, got ${epoch}`);
+  if (!(tMax > 0)) throw new RangeError(`T_max must be > 0, got ${tMax}`);
+  return etaMin + ((baseLr - etaMin) * (1 + Math.cos((Math.PI * epoch) / tMax))) / 2;
+}

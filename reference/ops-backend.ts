@@ -1,0 +1,152 @@
+// The float64 reference as a Backend: every op is the loop of reference/ops.ts (and core's neuron on
+// Float64Array). Slow and obviously correct; the network runs on it unchanged, which makes it the
+// whole-network oracle of the conformance suite.
+import {
+  HostStore,
+  assertShape,
+  outSize,
+  type AdamParams,
+  type Backend,
+  type BatchNormParams,
+  type BatchNormSaved,
+  type Conv2dParams,
+  type LossForm,
+  type NeuronTraceT,
+  type Pool2dParams,
+  type Tensor,
+} from '../core/backend.js';
+import { neuronBackward, neuronForward, type NeuronConfig } from '../core/neuron.js';
+import * as ops from './ops.js';
+
+function lead(shape: readonly number[], trailing: number): number {
+  let n = 1;
+  for (let i = 0; i < shape.length - trailing; i++) n *= shape[i]!;
+  return n;
+}
+
+export function referenceBackend(): Backend {
+  const self = {} as Backend;
+  const st = new HostStore<Float64Array>(self, (n) => new Float64Array(n));
+  const get = (t: Tensor) => st.get(t);
+  const wrap = (d: Float64Array, shape: readonly number[]) => st.wrap(d, shape);
+  const chw = (x: Tensor) => {
+    const s = x.shape;
+    return [lead(s, 3), s[s.length - 3]!, s[s.length - 2]!, s[s.length - 1]!] as const;
+  };
+  const impl: Backend = {
+    name: 'reference',
+    precision: 'float64',
+    upload: (data, shape) => wrap(Float64Array.from(data), shape),
+    zeros: (shape) => st.make(shape),
+    download: (t) => get(t).slice(),
+    dispose: (t) => st.dispose(t),
+    liveTensors: () => st.liveCount(),
+    reshape: (t, shape) => wrap(get(t), shape),
+    conv2d(x, w, p: Conv2dParams) {
+      const [B, C, H, W] = chw(x);
+      const [O, Cw, K] = w.shape as [number, number, number, number];
+      if (Cw !== C) throw new RangeError(`conv2d: input has ${C} channels, weight expects ${Cw}`);
+      const y = ops.conv2d(get(x), [B, C, H, W], get(w), O, K, p.stride, p.padding);
+      return wrap(y, [...x.shape.slice(0, -3), O, outSize(H, K, p.stride, p.padding), outSize(W, K, p.stride, p.padding)]);
+    },
+    conv2dBackward(x, w, gy, p, needInputGrad) {
+      const [B, C, H, W] = chw(x);
+      const [O, , K] = w.shape as [number, number, number, number];
+      const r = ops.conv2dBackward(get(x), [B, C, H, W], get(w), O, K, p.stride, p.padding, get(gy));
+      return { gx: needInputGrad ? wrap(r.gx, x.shape) : null, gw: wrap(r.gw, w.shape) };
+    },
+    linear(x, w) {
+      const [O, I] = w.shape as [number, number];
+      if (x.shape[x.shape.length - 1] !== I) throw new RangeError(`linear: input features ${x.shape.at(-1)}, weight expects ${I}`);
+      return wrap(ops.linear(get(x), lead(x.shape, 1), I, get(w), O), [...x.shape.slice(0, -1), O]);
+    },
+    linearBackward(x, w, gy, needInputGrad) {
+      const [O, I] = w.shape as [number, number];
+      const r = ops.linearBackward(get(x), lead(x.shape, 1), I, get(w), O, get(gy));
+      return { gx: needInputGrad ? wrap(r.gx, x.shape) : null, gw: wrap(r.gw, w.shape) };
+    },
+    batchNorm(x, gamma, beta, runningMean, runningVar, p: BatchNormParams) {
+      const S = lead(x.shape.slice(x.shape.length - p.spatialDims), 0);
+      const C = x.shape[x.shape.length - 1 - p.spatialDims]!;
+      const B = lead(x.shape, p.spatialDims + 1);
+      assertShape('batchNorm gamma', gamma.shape, [C]);
+      if (p.training) {
+        const r = ops.batchNormTrain(get(x), B, C, S, get(gamma), get(beta), p.eps);
+        ops.batchNormRunningUpdate(get(runningMean), get(runningVar), r.mean, r.variance, B * S, p.momentum);
+        return { y: wrap(r.y, x.shape), saved: { mean: wrap(r.mean, [C]), invStd: wrap(r.invStd, [C]) } };
+      }
+      const y = ops.batchNormEval(get(x), B, C, S, get(gamma), get(beta), get(runningMean), get(runningVar), p.eps);
+      const mean = get(runningMean).slice();
+      const invStd = get(runningVar).map((v) => 1 / Math.sqrt(v + p.eps));
+      return { y: wrap(y, x.shape), saved: { mean: wrap(mean, [C]), invStd: wrap(invStd, [C]) } };
+    },
+    batchNormBackward(x, gamma, saved: BatchNormSaved, gy, p) {
+      const S = lead(x.shape.slice(x.shape.length - p.spatialDims), 0);
+      const C = x.shape[x.shape.length - 1 - p.spatialDims]!;
+      const B = lead(x.shape, p.spatialDims + 1);
+      const r = ops.batchNormBackward(get(x), B, C, S, get(gamma), get(saved.mean), get(saved.invStd), get(gy));
+      return { gx: wrap(r.gx, x.shape), gGamma: wrap(r.gGamma, [C]), gBeta: wrap(r.gBeta, [C]) };
+    },
+    maxPool2d(x, p: Pool2dParams) {
+      const s = chw(x);
+      const r = ops.maxPool2d(get(x), s, p.kernel, p.stride);
+      const shape = [...x.shape.slice(0, -2), outSize(s[2], p.kernel, p.stride, 0), outSize(s[3], p.kernel, p.stride, 0)];
+      return { y: wrap(r.y, shape), argmax: wrap(r.argmax, shape) };
+    },
+    maxPool2dBackward(gy, argmax, xShape, p) {
+      const s = [lead(xShape, 3), ...xShape.slice(-3)];
+      return wrap(ops.maxPool2dBackward(get(gy), get(argmax), s, p.kernel, p.stride), xShape);
+    },
+    avgPool2d(x, p) {
+      const s = chw(x);
+      const shape = [...x.shape.slice(0, -2), outSize(s[2], p.kernel, p.stride, 0), outSize(s[3], p.kernel, p.stride, 0)];
+      return wrap(ops.avgPool2d(get(x), s, p.kernel, p.stride), shape);
+    },
+    avgPool2dBackward(gy, xShape, p) {
+      const s = [lead(xShape, 3), ...xShape.slice(-3)];
+      return wrap(ops.avgPool2dBackward(get(gy), s, p.kernel, p.stride), xShape);
+    },
+    dropout(x, mask) {
+      assertShape('dropout mask', mask.shape, x.shape.slice(1));
+      return wrap(ops.dropout(get(x), x.shape[0]!, get(mask)), x.shape);
+    },
+    neuron(cfg: NeuronConfig, x, a): NeuronTraceT {
+      const r = neuronForward(cfg, get(x), x.shape[0]!, a ? get(a)[0] : undefined);
+      return { s: wrap(r.s, x.shape), h: wrap(r.h, x.shape), v: wrap(r.v, x.shape) };
+    },
+    neuronBackward(cfg, x, trace, gs, a) {
+      const r = neuronBackward(cfg, get(x), x.shape[0]!, { s: get(trace.s), h: get(trace.h), v: get(trace.v) }, get(gs), a ? get(a)[0] : undefined);
+      return { gx: wrap(r.gradX, x.shape), ga: a && cfg.kind === 'plif' ? wrap(Float64Array.of(r.gradA), [1]) : null };
+    },
+    vote(x, m) {
+      const F = x.shape[x.shape.length - 1]!;
+      if (F % m !== 0) throw new RangeError(`vote: ${F} features are not a multiple of M = ${m}`);
+      return wrap(ops.vote(get(x), lead(x.shape, 1), F / m, m), [...x.shape.slice(0, -1), F / m]);
+    },
+    voteBackward(gy, m) {
+      const C = gy.shape[gy.shape.length - 1]!;
+      return wrap(ops.voteBackward(get(gy), lead(gy.shape, 1), C, m), [...gy.shape.slice(0, -1), C * m]);
+    },
+    mseLoss(out, labels, form: LossForm) {
+      const [T, N, C] = out.shape as [number, number, number];
+      const r = ops.mseLoss(get(out), T, N, C, labels, form);
+      return { loss: r.loss, grad: wrap(r.grad, out.shape) };
+    },
+    adam(param, grad, m, v, p: AdamParams) {
+      ops.adam(get(param), get(grad), get(m), get(v), p.lr, p.beta1, p.beta2, p.eps, p.step);
+    },
+    repeatT: (x, T) => wrap(ops.repeatT(get(x), T), [T, ...x.shape]),
+    sumT: (x) => wrap(ops.sumT(get(x), x.shape[0]!), x.shape.slice(1)),
+    add(a, b) {
+      assertShape('add', b.shape, a.shape);
+      const x = get(a);
+      const y = get(b);
+      return wrap(x.map((v, i) => v + y[i]!), a.shape);
+    },
+    meanT(x) {
+      const T = x.shape[0]!;
+      return wrap(ops.sumT(get(x), T).map((v) => v / T), x.shape.slice(1));
+    },
+  };
+  return Object.assign(self, impl);
+}
