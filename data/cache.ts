@@ -1,0 +1,75 @@
+// On-disk frame cache. An entry is a .npy file named by a SHA-256 of the source file's identity
+// (absolute path, size, mtime) and the integration parameters, so a changed source or parameter
+// never reads a stale entry. Entries are written atomically (temp file + rename); a damaged or
+// missing entry is recomputed, so the whole cache directory is safe to delete at any time.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
+
+/** Bump when the meaning of cached frames changes. */
+export const CACHE_VERSION = 1;
+
+/** Default cache directory: $PLIF_CACHE, else ./.plif-cache (ignored by git). */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  return env['PLIF_CACHE'] ? resolve(env['PLIF_CACHE']) : join(cwd, '.plif-cache');
+}
+
+/** Identity of a source file for cache keys. */
+export async function fileIdentity(file: string): Promise<{ path: string; size: number; mtimeMs: number }> {
+  const st = await stat(file);
+  return { path: resolve(file), size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** Stable hex key of a JSON-able description (object keys sorted). */
+export function cacheKey(parts: Record<string, unknown>): string {
+  const canon = (v: unknown): unknown =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])]))
+      : v;
+  return createHash('sha256').update(JSON.stringify(canon({ v: CACHE_VERSION, ...parts }))).digest('hex');
+}
+
+/** Path of the entry for a key: <dir>/<key[0..2]>/<key>.npy. */
+export function cachePath(dir: string, key: string): string {
+  return join(dir, key.slice(0, 2), `${key}.npy`);
+}
+
+/** Writes bytes atomically: a unique temp file in the same directory, then rename over the target. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const dir = join(path, '..');
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Stores frames (counts) with the smallest unsigned dtype that holds them exactly. */
+export async function writeCachedFrames(dir: string, key: string, frames: Float32Array, shape: readonly number[]): Promise<void> {
+  let max = 0;
+  for (let i = 0; i < frames.length; i++) if (frames[i]! > max) max = frames[i]!;
+  const data: NpyArray = max <= 0xff ? Uint8Array.from(frames) : max <= 0xffff ? Uint16Array.from(frames) : Uint32Array.from(frames);
+  await writeFileAtomic(cachePath(dir, key), encodeNpy(data, shape));
+}
+
+/** Frames of an entry as Float32Array, or null when absent, damaged or of another shape. */
+export async function readCachedFrames(dir: string, key: string, shape: readonly number[]): Promise<Float32Array | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(cachePath(dir, key));
+  } catch {
+    return null;
+  }
+  try {
+    const { data, shape: s } = decodeNpy(bytes, cachePath(dir, key));
+    if (s.length !== shape.length || s.some((d, i) => d !== shape[i])) return null;
+    return data instanceof Float32Array ? data : Float32Array.from(data);
+  } catch {
+    return null;
+  }
+}
