@@ -30,7 +30,9 @@ export async function readAedatHeader(c: FileCursor): Promise<AedatHeader> {
   const line0 = ascii(c.buf.subarray(first.start, first.start + first.length)).replace(/\r?\n$/, '');
   const m = /^#!AER-DAT(\d+\.\d+)/.exec(line0);
   if (!m) {
-    throw new DataFormatError(c.file, 0, `not an AEDAT file: the first line should start with "#!AER-DAT", found ${JSON.stringify(line0.slice(0, 40))}`);
+    const head = Array.from(c.buf.subarray(first.start, first.start + Math.min(first.length, 16)), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    const shown = /^[\x20-\x7e]*$/.test(line0.slice(0, 40)) ? JSON.stringify(line0.slice(0, 40)) : `bytes ${head}`;
+    throw new DataFormatError(c.file, 0, `not an AEDAT file: the first line should start with "#!AER-DAT", found ${shown}`);
   }
   const version = m[1]!;
   const lines = [line0];
