@@ -1,0 +1,57 @@
+// Times training steps (forward over T + backward + Adam) of a network on a backend with synthetic data.
+import type { Backend } from '../core/backend.js';
+import { Network, networkConfig, presetByName, withChannels, type NetworkConfig } from '../core/network/index.js';
+import { createAdam, disposeAdam, trainStep } from '../core/network/train.js';
+import { Rng } from '../core/rng.js';
+
+export interface BenchSpec {
+  preset: string;
+  structure?: string;
+  channels?: number;
+  T?: number;
+  batch: number;
+  steps: number;
+  warmup: number;
+  seed: number;
+}
+
+export function benchConfig(spec: BenchSpec): NetworkConfig {
+  const p = presetByName(spec.preset);
+  let structure = spec.structure ?? p.structure;
+  if (spec.channels !== undefined) structure = withChannels(structure, spec.channels);
+  return networkConfig(structure, p.input, p.classes, { T: spec.T ?? p.T, static: p.static });
+}
+
+/** Synthetic batch: uniform pixels in [-1, 2) (normalised-image range), random labels. */
+export function syntheticBatch(cfg: NetworkConfig, n: number, rng: Rng): { x: Float32Array; labels: Int32Array } {
+  const per = cfg.input[0] * cfg.input[1] * cfg.input[2] * (cfg.static ? 1 : cfg.T);
+  const x = new Float32Array(per * n);
+  for (let i = 0; i < x.length; i++) x[i] = cfg.static ? rng.range(-1, 2) : rng.uniform() < 0.1 ? 1 : 0;
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) labels[i] = rng.int(cfg.classes);
+  return { x, labels };
+}
+
+export interface BenchResult {
+  backend: string;
+  steps: number;
+  batch: number;
+  seconds: number;
+  samples_per_s: number;
+  ms_per_step: number;
+}
+
+export function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec): BenchResult {
+  const rng = Rng.seeded(spec.seed);
+  const net = new Network(backend, cfg, rng.split());
+  const opt = createAdam(net);
+  const batch = syntheticBatch(cfg, spec.batch, rng.split());
+  const stepRng = rng.split();
+  for (let i = 0; i < spec.warmup; i++) trainStep(net, opt, batch, stepRng);
+  const t0 = performance.now();
+  for (let i = 0; i < spec.steps; i++) trainStep(net, opt, batch, stepRng);
+  const seconds = (performance.now() - t0) / 1000;
+  disposeAdam(backend, opt);
+  net.dispose();
+  return { backend: backend.name, steps: spec.steps, batch: spec.batch, seconds, samples_per_s: (spec.steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / spec.steps };
+}
