@@ -124,6 +124,7 @@ export async function loadEventDataset(name: EventDatasetName, split: Split, opt
   const { width, height } = SENSOR[name];
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir(opts.env) : opts.cacheDir;
   const classes = name === 'nmnist' ? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] : name === 'cifar10dvs' ? CIFAR10DVS_CLASSES : DVS128_GESTURE_CLASSES;
+  const inflight = new Map<string, Promise<Map<number, Float32Array>>>();
   const ds: EventDataset = {
     name,
     split,
@@ -160,19 +161,32 @@ export async function loadEventDataset(name: EventDatasetName, split: Split, opt
         if (cacheDir !== null) await writeCachedFrames(cacheDir, await keyOf(undefined), frames, shape);
         return frames;
       }
-      // DVS128 Gesture: decode the recording once and store the frames of all its samples.
-      const rec = await readEventFile(name, s.file, { strict: opts.strict ?? false });
-      ds.stats.decodes++;
-      ds.warnings.push(...rec.warnings);
-      let mine: Float32Array | null = null;
-      for (let k = 0; k < ds.samples.length; k++) {
-        const o = ds.samples[k]!;
-        if (o.file !== s.file || !o.window) continue;
-        const frames = eventsToFrames(cutGestureSample(rec, { ...o.window, label: o.label, line: 0 }), T, width, height, splitBy);
-        if (cacheDir !== null) await writeCachedFrames(cacheDir, await keyOf(o.window), frames, shape);
-        if (k === i) mine = frames;
+      // DVS128 Gesture: decode the recording once and integrate all its samples; concurrent requests
+      // for samples of the same recording share that work.
+      const job = `${s.file}\0${T}\0${splitBy}`;
+      let pending = inflight.get(job);
+      if (!pending) {
+        pending = (async () => {
+          const rec = await readEventFile(name, s.file, { strict: opts.strict ?? false });
+          ds.stats.decodes++;
+          ds.warnings.push(...rec.warnings);
+          const all = new Map<number, Float32Array>();
+          for (let k = 0; k < ds.samples.length; k++) {
+            const o = ds.samples[k]!;
+            if (o.file !== s.file || !o.window) continue;
+            const frames = eventsToFrames(cutGestureSample(rec, { ...o.window, label: o.label, line: 0 }), T, width, height, splitBy);
+            if (cacheDir !== null) await writeCachedFrames(cacheDir, await keyOf(o.window), frames, shape);
+            all.set(k, frames);
+          }
+          return all;
+        })();
+        inflight.set(job, pending);
+        void pending.then(
+          () => inflight.delete(job),
+          () => inflight.delete(job),
+        );
       }
-      return mine!;
+      return (await pending).get(i)!;
     },
   };
   return ds;

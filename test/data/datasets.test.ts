@@ -136,6 +136,13 @@ describe('DVS128 Gesture dataset', () => {
     expect((await te.framesOf(2, 20)).reduce((a, b) => a + b, 0)).toBe(100);
   });
 
+  it('decodes a recording once for concurrent requests of its samples', async () => {
+    const tr = await loadEventDataset('dvs128', 'train', { dataDir: join(root, 'gesture'), cacheDir: null });
+    const fs = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => tr.framesOf(i, 5, 'time')));
+    expect(tr.stats.decodes).toBe(2);
+    expect(fs.map((f) => f.reduce((a, b) => a + b, 0))).toEqual([90, 200, 100, 90, 200, 100]);
+  });
+
   it('names missing recordings of a trial list', async () => {
     const d2 = join(root, 'gesture2');
     mkdirSync(d2, { recursive: true });

@@ -30,7 +30,8 @@ describe.skipIf(!present)(`Fashion-MNIST from ${DIR} (skipped when dataset-fashi
     expect([min, max]).toEqual([0, 255]);
     // Ankle boot, T-shirt/top, T-shirt/top, Dress, T-shirt/top, Pullover (the published first labels)
     expect(Array.from(d.labels.slice(0, 6))).toEqual([9, 0, 0, 3, 0, 2]);
-    expect(ms).toBeLessThan(3000);
+    console.info(`[test/data] Fashion-MNIST training split loaded in ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(5000); // ~0.3 s on an idle machine; generous for busy CI runners
     // The published normalisation constants fit the data.
     const x = normalizeImages(d.images.subarray(0, 784 * 6000), d.shape, NORMALIZATION['fashion-mnist']);
     let mean = 0;
