@@ -217,3 +217,18 @@ export async function readEventSample(
   return { events: cutGestureSample(rec, row), label: row };
 }
 
+
+/**
+ * Frames of a batch of samples, time-major as the network consumes them: Float32Array
+ * [T, B, 2, H, W] (frame t of sample b at ((t·B + b)·2·H·W)). Reads through the cache.
+ */
+export async function eventBatch(ds: EventDataset, indices: ArrayLike<number>, T: number, splitBy: SplitBy = 'number'): Promise<Float32Array> {
+  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const B = indices.length;
+  const out = new Float32Array(T * B * per);
+  const frames = await Promise.all(Array.from(indices, (i) => ds.framesOf(i, T, splitBy)));
+  frames.forEach((f, b) => {
+    for (let t = 0; t < T; t++) out.set(f.subarray(t * per, (t + 1) * per), (t * B + b) * per);
+  });
+  return out;
+}

@@ -107,7 +107,7 @@ export async function runCommand(name: string, usage: string, body: () => Promis
 export function describeSample(s: { file: string; events: EventStream; label: GestureLabel | null }): string {
   const n = s.events.t.length;
   const span = n ? ` t ${s.events.t[0]}..${s.events.t[n - 1]} µs` : '';
-  const lab = s.label ? ` sample [${s.label.start}, ${s.label.end}) µs, class ${s.label.label} (CSV line ${s.label.line}),` : '';
+  const lab = s.label ? ` sample [${s.label.start}, ${s.label.end}) µs, label ${s.label.label} (CSV class ${s.label.label + 1}, line ${s.label.line}),` : '';
   return `${s.file}:${lab} ${n} events,${span}`;
 }
 

@@ -53,7 +53,7 @@ describe('plif frames', () => {
     const o2 = join(dir, 'g.npy');
     const r = await capture(() => frames(['--format', 'dvs128', '--file', g, '--sample', '1', '--T', '20', '--out', o2]));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/class 3/);
+    expect(r.out).toMatch(/label 3 \(CSV class 4, line 3\)/);
     const { data } = decodeNpy(readFileSync(o2));
     const s = await readEventSample('dvs128', g, { sample: 1 });
     const want = eventsToFrames(s.events, 20, 128, 128);

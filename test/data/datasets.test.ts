@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CIFAR10DVS_CLASSES, CIFAR10DVS_TRAIN_PER_CLASS, DataFormatError, DatasetNotFoundError, eventsToFrames, loadEventDataset, readAedat3File } from '../../data/index.js';
+import { eventBatch, CIFAR10DVS_CLASSES, CIFAR10DVS_TRAIN_PER_CLASS, DataFormatError, DatasetNotFoundError, eventsToFrames, loadEventDataset, readAedat3File } from '../../data/index.js';
 import { aedat2Bytes, aedat3Bytes, labelsCsv, nmnistBytes, randomEvents } from './writers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'plif-ds-'));
@@ -92,6 +92,14 @@ describe('CIFAR10-DVS dataset', () => {
     expect(tr.samples.slice(0, 3).map((s) => s.file.split('/').pop())).toEqual(['cifar10_airplane_0.aedat', 'cifar10_airplane_1.aedat', 'cifar10_airplane_2.aedat']);
     expect(te.samples.slice(0, 2).map((s) => s.file.split('/').pop())).toEqual(['cifar10_airplane_10.aedat', 'cifar10_airplane_11.aedat']);
     expect(te.labels[19]).toBe(9);
+    // time-major batch [T, B, 2, H, W]
+    const batch = await eventBatch(te, [0, 5], 4);
+    const per = 2 * 128 * 128;
+    const f0 = await te.framesOf(0, 4);
+    const f5 = await te.framesOf(5, 4);
+    expect(batch.length).toBe(4 * 2 * per);
+    expect(Array.from(batch.subarray(per * 3, per * 4))).toEqual(Array.from(f5.subarray(per, 2 * per)));
+    expect(Array.from(batch.subarray(per * 2, per * 3))).toEqual(Array.from(f0.subarray(per, 2 * per)));
     const f = await te.framesOf(0, 20);
     expect(f.length).toBe(20 * 2 * 128 * 128);
     expect(f.reduce((a, b) => a + b, 0)).toBe(40);
