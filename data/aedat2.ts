@@ -64,7 +64,8 @@ export async function readAedat2File(file: string, opts: ReadOptions = {}): Prom
     const mono = new MonotonicCheck(file, opts.strict ?? false);
     const warnings: DataWarning[] = [];
     for (;;) {
-      const have = await c.ensure(RECORD * 65536);
+      // At least one record, usually a whole read buffer; a partial record at the end is carried over.
+      const have = await c.ensure(RECORD);
       if (have === 0) break;
       const n = Math.floor(have / RECORD);
       if (n === 0) {

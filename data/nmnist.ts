@@ -25,7 +25,8 @@ export async function readNMnistFile(file: string, opts: ReadOptions = {}): Prom
       throw new DataFormatError(file, 0, 'this looks like an AEDAT file (starts with "#!"), not an N-MNIST .bin file');
     }
     for (;;) {
-      const have = await c.ensure(RECORD * 65536);
+      // At least one record, usually a whole read buffer; a partial record at the end is carried over.
+      const have = await c.ensure(RECORD);
       if (have === 0) break;
       const n = Math.floor(have / RECORD);
       if (n === 0) {
