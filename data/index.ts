@@ -1,5 +1,13 @@
 // Public API of the data layer: readers of the original dataset files, event -> frame integration
 // (Eq. S1), the frame cache, dataset location, transforms, splits and batching.
+//
+// For training code:
+//   loadStaticDataset(name, split, { dataDir?, env? }) -> { images: Uint8Array [n,C,H,W], labels, n, shape, classes }
+//   prepareBatch(ds, indices, { augment, rng })       -> Float32Array [B,C,H,W], augmented then normalised
+//   loadEventDataset(name, split, { dataDir?, cacheDir?, env?, strict? })
+//                                                     -> { samples, labels, n, shape: [2,H,W], framesOf(i, T, splitBy) }
+//   eventBatch(ds, indices, T, splitBy)               -> Float32Array [T,B,2,H,W] (time-major)
+//   validationSplit(labels) / trainingBatches(indices, batchSize, rng) / createRng(seed)
 export * from './errors.js';
 export * from './rng.js';
 export * from './events.js';

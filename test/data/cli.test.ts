@@ -94,6 +94,21 @@ describe('plif frames', () => {
   });
 });
 
+describe('timestamps going backwards', () => {
+  it('warns and goes on, or fails with --strict', async () => {
+    const f = join(dir, 'back.bin');
+    writeFileSync(f, nmnistBytes([{ x: 1, y: 1, p: 1, t: 500 }, { x: 2, y: 2, p: 0, t: 100 }, { x: 3, y: 3, p: 0, t: 600 }]));
+    const out = join(dir, 'back.npy');
+    const r = await capture(() => frames(['--format', 'nmnist', '--file', f, '--T', '2', '--out', out]));
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`warning: ${f} (byte offset 5): timestamps go backwards at 1 event(s)`);
+    const s = await capture(() => frames(['--format', 'nmnist', '--file', f, '--T', '2', '--out', join(dir, 'strict.npy'), '--strict']));
+    expect(s.code).toBe(1);
+    expect(s.err).toContain(`${f} (byte offset 5): timestamp goes backwards: 100 µs after 500 µs`);
+    expect(existsSync(join(dir, 'strict.npy'))).toBe(false);
+  });
+});
+
 describe('plif events', () => {
   it('prints a summary and the first events', async () => {
     const r = await capture(() => events(['--format', 'cifar10dvs', '--file', c10, '--head', '3']));
