@@ -1,8 +1,8 @@
-// Conv2d on Float32Array: per image, im2col in transposed form colT [P][Kc] (P = Ho*Wo output positions,
-// Kc = C*K*K), then y^T[p][:] += colT[p][k] * W^T[k][:] skipping zero entries of colT: after a spiking
-// layer the input is binary and mostly zero, so this is a sparse-input gather. The weight gradient uses
-// the same sparse structure; the input gradient is dense (gy is dense) and accumulates rows of W.
-import type { Scratch } from './store.js';
+// Conv2d on Float32Array, no im2col buffer. Internally channels-last per image:
+//  - forward and weight gradient walk the NONZERO inputs only (after a spiking layer the input is binary
+//    and mostly zero: a sparse-input gather of the weight rows W^T[(c,ky,kx)][:], contiguous over O);
+//  - the input gradient (gy is dense) gathers, for each input pixel, the rows W'[(ky,kx,o)][:] over C.
+// General kernel, stride and padding.
 
 export interface ConvDims {
   B: number;
@@ -17,142 +17,122 @@ export interface ConvDims {
   Wo: number;
 }
 
-/** colT[p*Kc + (c*K + ky)*K + kx] = x[c, oy*s - pad + ky, ox*s - pad + kx] (0 outside). */
-export function im2colTInto(x: Float32Array, xOff: number, d: ConvDims, colT: Float32Array): void {
-  const { C, H, W, K, stride, pad, Ho, Wo } = d;
-  const Kc = C * K * K;
-  for (let oy = 0; oy < Ho; oy++)
-    for (let ox = 0; ox < Wo; ox++) {
-      let q = (oy * Wo + ox) * Kc;
-      const y0 = oy * stride - pad;
-      const x0 = ox * stride - pad;
-      for (let c = 0; c < C; c++) {
-        const cOff = xOff + c * H * W;
+/** Scratch buffer that grows on demand (never inside per-element loops). */
+export interface ScratchLike {
+  get(n: number): Float32Array;
+}
+
+/** dst[c*rows + r] = src[r*cols + c]. */
+export function transposeInto(src: Float32Array, rows: number, cols: number, dst: Float32Array, srcOff = 0, dstOff = 0): void {
+  for (let r = 0; r < rows; r++) {
+    const ro = srcOff + r * cols;
+    for (let c = 0; c < cols; c++) dst[dstOff + c * rows + r] = src[ro + c]!;
+  }
+}
+
+/**
+ * For every nonzero x[b, c, iy, ix] and every kernel tap (ky, kx) that maps it onto an output position p,
+ * calls acc[p*O .. p*O+O) += v * rows[((c*K + ky)*K + kx)*O ..]: the shared loop of the forward pass
+ * (rows = W^T, acc = y^T) and the weight gradient (rows = gy^T, acc = gW^T, roles swapped).
+ */
+function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Array, bm: Float32Array, weightGrad: boolean): void {
+  const { C, H, W, O, K, stride, pad, Ho, Wo } = d;
+  for (let c = 0; c < C; c++) {
+    const cOff = xOff + c * H * W;
+    for (let iy = 0; iy < H; iy++) {
+      for (let ix = 0; ix < W; ix++) {
+        const v = x[cOff + iy * W + ix]!;
+        if (v === 0) continue; // sparse input
         for (let ky = 0; ky < K; ky++) {
-          const iy = y0 + ky;
-          if (iy < 0 || iy >= H) {
-            for (let kx = 0; kx < K; kx++) colT[q++] = 0;
-            continue;
-          }
-          const rOff = cOff + iy * W;
+          const ny = iy + pad - ky;
+          if (ny < 0) break;
+          const oy = (ny / stride) | 0;
+          if (oy * stride !== ny || oy >= Ho) continue;
           for (let kx = 0; kx < K; kx++) {
-            const ix = x0 + kx;
-            colT[q++] = ix >= 0 && ix < W ? x[rOff + ix]! : 0;
+            const nx = ix + pad - kx;
+            if (nx < 0) break;
+            const ox = (nx / stride) | 0;
+            if (ox * stride !== nx || ox >= Wo) continue;
+            const pOff = (oy * Wo + ox) * O;
+            const wOff = ((c * K + ky) * K + kx) * O;
+            if (weightGrad) for (let o = 0; o < O; o++) a[wOff + o] += v * bm[pOff + o]!;
+            else for (let o = 0; o < O; o++) a[pOff + o] += v * bm[wOff + o]!;
           }
         }
       }
     }
-}
-
-/** wT[k*O + o] = w[o*Kc + k]. */
-export function transposeInto(src: Float32Array, rows: number, cols: number, dst: Float32Array): void {
-  for (let r = 0; r < rows; r++) {
-    const ro = r * cols;
-    for (let c = 0; c < cols; c++) dst[c * rows + r] = src[ro + c]!;
   }
 }
 
-export function conv2dForwardInto(x: Float32Array, w: Float32Array, d: ConvDims, y: Float32Array, colS: Scratch, wtS: Scratch, yTS: Scratch): void {
+export function conv2dForwardInto(x: Float32Array, w: Float32Array, d: ConvDims, y: Float32Array, wtS: ScratchLike, yTS: ScratchLike): void {
   const { B, C, H, W, O, K, Ho, Wo } = d;
   const Kc = C * K * K;
   const P = Ho * Wo;
   const wT = wtS.get(Kc * O);
-  transposeInto(w, O, Kc, wT);
-  const colT = colS.get(P * Kc);
+  transposeInto(w, O, Kc, wT); // W^T [(c,ky,kx)][o]
   const yT = yTS.get(P * O);
   for (let b = 0; b < B; b++) {
-    im2colTInto(x, b * C * H * W, d, colT);
     yT.fill(0, 0, P * O);
-    for (let p = 0; p < P; p++) {
-      const cOff = p * Kc;
-      const yOff = p * O;
-      for (let k = 0; k < Kc; k++) {
-        const v = colT[cOff + k]!;
-        if (v === 0) continue; // sparse input: spikes are mostly zero
-        const wOff = k * O;
-        for (let o = 0; o < O; o++) yT[yOff + o] += v * wT[wOff + o]!;
-      }
-    }
-    const yb = b * O * P;
-    for (let p = 0; p < P; p++) {
-      const yOff = p * O;
-      for (let o = 0; o < O; o++) y[yb + o * P + p] = yT[yOff + o]!;
-    }
+    scatterNonzero(x, b * C * H * W, d, yT, wT, false);
+    transposeInto(yT, P, O, y, 0, b * O * P);
   }
 }
 
-/** gw (zeroed by the caller) += weight gradient; gx (if given) = input gradient. */
-export function conv2dBackwardInto(
-  x: Float32Array,
-  w: Float32Array,
-  gy: Float32Array,
-  d: ConvDims,
-  gw: Float32Array,
-  gx: Float32Array | null,
-  colS: Scratch,
-  gyTS: Scratch,
-  gwTS: Scratch,
-  gcolS: Scratch,
-): void {
+/** gw = weight gradient (overwritten); gx (if given) = input gradient (overwritten). */
+export function conv2dBackwardInto(x: Float32Array, w: Float32Array, gy: Float32Array, d: ConvDims, gw: Float32Array, gx: Float32Array | null, gyTS: ScratchLike, gwTS: ScratchLike, wrS: ScratchLike, gxTS: ScratchLike): void {
   const { B, C, H, W, O, K, stride, pad, Ho, Wo } = d;
   const Kc = C * K * K;
   const P = Ho * Wo;
-  const colT = colS.get(P * Kc);
   const gyT = gyTS.get(P * O);
   const gwT = gwTS.get(Kc * O);
   gwT.fill(0, 0, Kc * O);
-  const gcolT = gx ? gcolS.get(P * Kc) : null;
+  let wr: Float32Array | null = null;
+  let gxT: Float32Array | null = null;
+  if (gx) {
+    // W'[(ky,kx,o)][c] = w[o][c][ky][kx]
+    wr = wrS.get(K * K * O * C);
+    for (let o = 0; o < O; o++)
+      for (let c = 0; c < C; c++)
+        for (let q = 0; q < K * K; q++) wr[(q * O + o) * C + c] = w[(o * C + c) * K * K + q]!;
+    gxT = gxTS.get(H * W * C);
+  }
   for (let b = 0; b < B; b++) {
-    const gb = b * O * P;
-    for (let o = 0; o < O; o++) for (let p = 0; p < P; p++) gyT[p * O + o] = gy[gb + o * P + p]!;
-    im2colTInto(x, b * C * H * W, d, colT);
-    // dL/dW^T[k][:] += colT[p][k] gy^T[p][:] (Eq. 17), skipping zero inputs
-    for (let p = 0; p < P; p++) {
-      const cOff = p * Kc;
-      const gOff = p * O;
-      for (let k = 0; k < Kc; k++) {
-        const v = colT[cOff + k]!;
-        if (v === 0) continue;
-        const wOff = k * O;
-        for (let o = 0; o < O; o++) gwT[wOff + o] += v * gyT[gOff + o]!;
-      }
-    }
-    if (!gx || !gcolT) continue;
-    // gcolT[p][:] = sum_o gy^T[p][o] W[o][:], then col2im
-    gcolT.fill(0, 0, P * Kc);
-    for (let p = 0; p < P; p++) {
-      const cOff = p * Kc;
-      const gOff = p * O;
-      for (let o = 0; o < O; o++) {
-        const g = gyT[gOff + o]!;
-        if (g === 0) continue;
-        const wOff = o * Kc;
-        for (let k = 0; k < Kc; k++) gcolT[cOff + k] += g * w[wOff + k]!;
-      }
-    }
-    const xb = b * C * H * W;
-    gx.fill(0, xb, xb + C * H * W);
-    for (let oy = 0; oy < Ho; oy++)
-      for (let ox = 0; ox < Wo; ox++) {
-        let q = (oy * Wo + ox) * Kc;
-        const y0 = oy * stride - pad;
-        const x0 = ox * stride - pad;
-        for (let c = 0; c < C; c++) {
-          const cOff = xb + c * H * W;
-          for (let ky = 0; ky < K; ky++) {
-            const iy = y0 + ky;
-            if (iy < 0 || iy >= H) {
-              q += K;
-              continue;
+    transposeInto(gy, O, P, gyT, b * O * P, 0); // gy^T [p][o]
+    scatterNonzero(x, b * C * H * W, d, gwT, gyT, true); // Eq. 17
+    if (!gx || !wr || !gxT) continue;
+    gxT.fill(0, 0, H * W * C);
+    for (let iy = 0; iy < H; iy++)
+      for (let ix = 0; ix < W; ix++) {
+        const gOff = (iy * W + ix) * C;
+        for (let ky = 0; ky < K; ky++) {
+          const ny = iy + pad - ky;
+          if (ny < 0) break;
+          const oy = (ny / stride) | 0;
+          if (oy * stride !== ny || oy >= Ho) continue;
+          for (let kx = 0; kx < K; kx++) {
+            const nx = ix + pad - kx;
+            if (nx < 0) break;
+            const ox = (nx / stride) | 0;
+            if (ox * stride !== nx || ox >= Wo) continue;
+            const pOff = (oy * Wo + ox) * O;
+            const qOff = (ky * K + kx) * O * C;
+            let o = 0;
+            for (; o + 2 <= O; o += 2) {
+              const g0 = gyT[pOff + o]!;
+              const g1 = gyT[pOff + o + 1]!;
+              const r0 = qOff + o * C;
+              const r1 = r0 + C;
+              for (let c = 0; c < C; c++) gxT[gOff + c] += g0 * wr[r0 + c]! + g1 * wr[r1 + c]!;
             }
-            const rOff = cOff + iy * W;
-            for (let kx = 0; kx < K; kx++, q++) {
-              const ix = x0 + kx;
-              if (ix >= 0 && ix < W) gx[rOff + ix] += gcolT[q]!;
+            if (o < O) {
+              const g0 = gyT[pOff + o]!;
+              const r0 = qOff + o * C;
+              for (let c = 0; c < C; c++) gxT[gOff + c] += g0 * wr[r0 + c]!;
             }
           }
         }
       }
+    transposeInto(gxT, H * W, C, gx, 0, b * C * H * W);
   }
   transposeInto(gwT, Kc, O, gw);
 }

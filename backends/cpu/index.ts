@@ -76,7 +76,7 @@ export function cpuBackend(): Backend {
     conv2d(x, w, p) {
       const d = convDims(x, w, p);
       const y = make([...x.shape.slice(0, -3), d.O, d.Ho, d.Wo]);
-      conv2dForwardInto(get(x), get(w), d, get(y), s1, s2, s3);
+      conv2dForwardInto(get(x), get(w), d, get(y), s1, s2);
       return y;
     },
     conv2dBackward(x, w, gy, p, need) {
