@@ -21,6 +21,8 @@ export interface BufferT {
 export interface RunCtx {
   training: boolean;
   rng: Rng | null;
+  /** Called with every layer's output as it is made (e.g. to measure firing rates); must not dispose it. */
+  observe?: (layer: Layer, out: Tensor) => void;
 }
 
 export type Shape = readonly number[];

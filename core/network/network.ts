@@ -190,6 +190,7 @@ export class Network {
         h = this.keep(b.repeatT(flat, T)); // the encoder's output fed at every step
       }
       h = this.keep(this.layers[i]!.forward(b, h, ctx));
+      ctx.observe?.(this.layers[i]!, h);
       if (!ctx.training) this.dropOld();
     }
     if (this.config.static && this.encoderEnd === this.layers.length) {

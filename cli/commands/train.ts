@@ -1,0 +1,150 @@
+// plif train: train a network of the paper (or fmnist-small) on a dataset, with progress, a run directory,
+// checkpoints, and --resume.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PRESETS } from '../../core/network/presets.js';
+import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
+import { trainConfig, type TrainConfig } from '../../training/config.js';
+import { runTraining } from '../../training/loop.js';
+import { consoleReporter } from '../../training/progress.js';
+import { runPaths } from '../../training/rundir.js';
+import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { openBackend } from '../backend.js';
+import { packageVersion } from '../version.js';
+
+const HELP = `usage: plif train --preset NAME [options]
+
+  --preset NAME       network of Table S1: ${Object.keys(PRESETS).join(', ')}
+  --dataset NAME      ${DATASET_NAMES.join(', ')} (default: the preset's)
+  --data-dir DIR      where the dataset's files are (default: $PLIF_DATA/<dataset>, then well-known places)
+  --T N               time steps (default: the preset's: 8 static, 10 N-MNIST, 20 DVS)
+  --batch N           batch size (16)
+  --epochs N          epochs (1)
+  --lr X              Adam learning rate (0.001), cosine annealing with T_max 64 per epoch
+  --neuron KIND       plif | lif | if: replace every neuron of the preset (ablation)
+  --tau0 X            initial tau of PLIF, fixed tau of LIF (2)
+  --pool KIND         max | avg: replace the down-sampling pools (ablation)
+  --loss FORM         rate (MSE of firing rates, default) | steps (per-step MSE, Sec. 3.7)
+  --backend NAME      cpu (default) | gpujs | gpujs:MODE
+  --seed N            seed of initialisation, shuffling, dropout and augmentation (0)
+  --val F             hold out this fraction of each class for validation (Supplementary 7: 0.15)
+  --limit-train N     use the first N training samples
+  --limit-test N      evaluate on the first N test samples
+  --eval-batch N      batch size of evaluation passes (64)
+  --out DIR           run directory (default runs/<preset>-<time>)
+  --resume DIR        continue the run in DIR from its last checkpoint (same settings)
+  --json              one JSON object per epoch on stdout, nothing else there
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  return withUsage('train', HELP, argv, async () => {
+    const { values: f } = parseFlags(argv, {
+      preset: { type: 'string' },
+      dataset: { type: 'string' },
+      'data-dir': { type: 'string' },
+      T: { type: 'string' },
+      batch: { type: 'string' },
+      epochs: { type: 'string' },
+      lr: { type: 'string' },
+      neuron: { type: 'string' },
+      tau0: { type: 'string' },
+      pool: { type: 'string' },
+      loss: { type: 'string' },
+      backend: { type: 'string' },
+      seed: { type: 'string' },
+      val: { type: 'string' },
+      'limit-train': { type: 'string' },
+      'limit-test': { type: 'string' },
+      'eval-batch': { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    let config: TrainConfig;
+    let outDir: string;
+    const resume = f.resume !== undefined;
+    if (resume) {
+      outDir = f.resume!;
+      const paths = runPaths(outDir);
+      if (!existsSync(paths.config)) throw new UsageError(`--resume ${outDir}: no config.json there (not a run directory)`);
+      if (!existsSync(paths.last)) throw new UsageError(`--resume ${outDir}: no checkpoint (last.safetensors) to resume from`);
+      const settings = Object.keys(f).filter((k) => k !== 'resume' && k !== 'json' && k !== 'epochs' && k !== 'data-dir');
+      if (settings.length) throw new UsageError(`--resume takes the run's own settings; only --epochs, --data-dir and --json may be given with it (got --${settings.join(', --')})`);
+      const saved = JSON.parse(await readFile(paths.config, 'utf8')) as { config: TrainConfig };
+      config = trainConfig({ ...saved.config, ...(f.epochs ? { epochs: intFlag('epochs', f.epochs)! } : {}), ...(f['data-dir'] ? { dataDir: f['data-dir'] } : {}) });
+    } else {
+      if (f.preset === undefined) throw new UsageError('--preset is required (or --resume DIR)');
+      if (!Object.hasOwn(PRESETS, f.preset) && !['fmnist', 'fashionmnist'].includes(f.preset)) {
+        throw new UsageError(`unknown preset '${f.preset}' (known: ${Object.keys(PRESETS).join(', ')})`);
+      }
+      const loss = choiceFlag('loss', f.loss, ['rate', 'steps'] as const);
+      const partial: Partial<TrainConfig> & { preset: string } = {
+        preset: f.preset,
+        ...(f.dataset !== undefined ? { dataset: choiceFlag('dataset', f.dataset, DATASET_NAMES) as DatasetName } : {}),
+        ...(f['data-dir'] !== undefined ? { dataDir: f['data-dir'] } : {}),
+        ...(f.T !== undefined ? { T: intFlag('T', f.T) } : {}),
+        ...(f.batch !== undefined ? { batch: intFlag('batch', f.batch) } : {}),
+        ...(f.epochs !== undefined ? { epochs: intFlag('epochs', f.epochs) } : {}),
+        ...(f.lr !== undefined ? { lr: numFlag('lr', f.lr, (n) => n > 0, 'a number > 0') } : {}),
+        ...(f.neuron !== undefined ? { neuron: choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const) } : {}),
+        ...(f.tau0 !== undefined ? { tau0: numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1') } : {}),
+        ...(f.pool !== undefined ? { pool: choiceFlag('pool', f.pool, ['max', 'avg'] as const) } : {}),
+        ...(loss !== undefined ? { loss: loss === 'steps' ? 'per-step' : 'rate' } : {}),
+        ...(f.backend !== undefined ? { backend: f.backend } : {}),
+        ...(f.seed !== undefined ? { seed: intFlag('seed', f.seed, 0) } : {}),
+        ...(f.val !== undefined ? { val: numFlag('val', f.val, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)') } : {}),
+        ...(f['limit-train'] !== undefined ? { limitTrain: intFlag('limit-train', f['limit-train']) } : {}),
+        ...(f['limit-test'] !== undefined ? { limitTest: intFlag('limit-test', f['limit-test']) } : {}),
+        ...(f['eval-batch'] !== undefined ? { evalBatch: intFlag('eval-batch', f['eval-batch']) } : {}),
+      };
+      try {
+        config = trainConfig(partial);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      outDir = f.out ?? join('runs', `${config.preset}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
+      if (existsSync(runPaths(outDir).config)) throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir} or choose another directory`);
+    }
+    let opened;
+    try {
+      opened = await openBackend(config.backend);
+    } catch (err) {
+      throw new UsageError(`--backend ${config.backend}: ${(err as Error).message}`);
+    }
+    let stop = false;
+    const onSigint = () => {
+      if (stop) process.exit(130); // a second Ctrl-C does not wait
+      stop = true;
+      process.stderr.write('\ninterrupt: writing a checkpoint after this batch (Ctrl-C again to quit at once)\n');
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const outcome = await runTraining({
+        config,
+        backend: opened.backend,
+        backendInfo: opened.info,
+        outDir,
+        resume,
+        reporter: consoleReporter({ json: Boolean(f.json) }),
+        shouldStop: () => stop,
+        version: await packageVersion(),
+      });
+      const say = (s: string) => (f.json ? process.stderr : process.stdout).write(s + '\n');
+      if (outcome.status === 'interrupted') {
+        say(`interrupted: checkpoint written to ${outcome.checkpoint}; continue with plif train --resume ${outDir}`);
+        return 130;
+      }
+      if (outcome.status === 'diverged') {
+        process.stderr.write(`plif train: the loss became ${outcome.loss} at epoch ${outcome.epoch}, batch ${outcome.batch}; stopped. The last good checkpoint is ${runPaths(outDir).last}${outcome.epoch === 0 ? ' (none: it diverged in the first epoch)' : ''}; try a smaller --lr.\n`);
+        return 1;
+      }
+      const last = outcome.metrics.at(-1);
+      if (last) say(`done: ${outDir} (test accuracy ${(100 * last.test_acc).toFixed(2)}% after epoch ${last.epoch})`);
+      return 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+      opened.close();
+    }
+  });
+}

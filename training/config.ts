@@ -1,0 +1,81 @@
+// The configuration of a training run: every choice the paper varies, with its defaults. Stored in
+// config.json of the run directory and in every checkpoint, so a run can be reproduced or resumed.
+import { DATASET_NAMES, type DatasetName } from '../data/index.js';
+import type { LossForm } from '../core/backend.js';
+import { presetByName } from '../core/network/presets.js';
+
+export interface TrainConfig {
+  preset: string;
+  dataset: DatasetName;
+  /** Explicit data directory, or null to search $PLIF_DATA and the well-known places. */
+  dataDir: string | null;
+  T: number;
+  batch: number;
+  epochs: number;
+  lr: number;
+  /** Replaces every neuron token (PLIF vs LIF ablation); null keeps the preset's. */
+  neuron: 'plif' | 'lif' | 'if' | null;
+  tau0: number;
+  pool: 'max' | 'avg' | null;
+  loss: LossForm;
+  /** cpu, gpujs or gpujs:MODE. */
+  backend: string;
+  seed: number;
+  /** Fraction of each class held out for validation (Supplementary 7); 0: none. */
+  val: number;
+  limitTrain: number | null;
+  limitTest: number | null;
+  /** Batch size of the evaluation passes (eval mode: running BN statistics, so it does not change results). */
+  evalBatch: number;
+  /** Cosine annealing period in epochs (the paper: 64). */
+  tMax: number;
+}
+
+/** Dataset a preset trains on by default. */
+export function datasetOfPreset(preset: string): DatasetName {
+  const p = presetByName(preset);
+  const name = p.name === 'fmnist-small' ? 'fashion-mnist' : p.name;
+  if (!(DATASET_NAMES as readonly string[]).includes(name)) throw new RangeError(`preset '${preset}' has no default dataset: give --dataset`);
+  return name as DatasetName;
+}
+
+export function trainConfig(partial: Partial<TrainConfig> & { preset: string }): TrainConfig {
+  const preset = presetByName(partial.preset);
+  const c: TrainConfig = {
+    dataset: datasetOfPreset(preset.name),
+    dataDir: null,
+    T: preset.T,
+    batch: 16,
+    epochs: 1,
+    lr: 1e-3,
+    neuron: null,
+    tau0: 2,
+    pool: null,
+    loss: 'rate',
+    backend: 'cpu',
+    seed: 0,
+    val: 0,
+    limitTrain: null,
+    limitTest: null,
+    evalBatch: 64,
+    tMax: 64,
+    ...partial,
+    preset: preset.name,
+  };
+  const posInt = (name: keyof TrainConfig, v: unknown) => {
+    if (!Number.isInteger(v) || (v as number) <= 0) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
+  };
+  posInt('T', c.T);
+  posInt('batch', c.batch);
+  posInt('epochs', c.epochs);
+  posInt('evalBatch', c.evalBatch);
+  if (c.limitTrain !== null) posInt('limitTrain', c.limitTrain);
+  if (c.limitTest !== null) posInt('limitTest', c.limitTest);
+  if (!(Number.isFinite(c.lr) && c.lr > 0)) throw new RangeError(`lr must be a number > 0, got ${c.lr}`);
+  if (!(Number.isFinite(c.tau0) && c.tau0 > 1)) throw new RangeError(`tau0 must be a number > 1, got ${c.tau0}`);
+  if (!(c.val >= 0 && c.val < 1)) throw new RangeError(`val must be a fraction in [0, 1), got ${c.val}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${c.seed}`);
+  if (!(c.tMax > 0)) throw new RangeError(`tMax must be > 0, got ${c.tMax}`);
+  if (!(DATASET_NAMES as readonly string[]).includes(c.dataset)) throw new RangeError(`unknown dataset '${c.dataset}' (known: ${DATASET_NAMES.join(', ')})`);
+  return c;
+}

@@ -1,0 +1,97 @@
+// Evaluation passes: accuracy (and per class) with running BN statistics and no dropout, the mean firing
+// rate of every spiking layer, and the firing-rate maps of the first spiking layer (Fig. S2).
+import type { Tensor } from '../core/backend.js';
+import { predict } from '../core/loss.js';
+import { NeuronLayer } from '../core/network/layers.js';
+import type { Network } from '../core/network/network.js';
+import { makeBatches } from '../data/index.js';
+import type { SampleSource } from './source.js';
+
+export interface FiringMaps {
+  layer: number;
+  token: string;
+  /** [C, H, W] of the layer's output per step. */
+  shape: number[];
+  samples: { index: number; label: number; rates: number[] }[];
+}
+
+export interface Evaluation {
+  accuracy: number;
+  correct: number;
+  total: number;
+  perClass: { class: string; correct: number; total: number; accuracy: number }[];
+  firingRates: { layer: number; rate: number }[];
+  firingMaps: FiringMaps | null;
+}
+
+export interface EvalOptions {
+  /** Measure firing rates of the spiking layers and keep the maps of the first `maps` samples. */
+  firingRates?: boolean;
+  maps?: number;
+  /** Called after each batch with the number of samples done. */
+  progress?: (done: number, total: number) => void;
+}
+
+export async function evaluate(net: Network, src: SampleSource, indices: Uint32Array, batchSize: number, opts: EvalOptions = {}): Promise<Evaluation> {
+  const b = net.backend;
+  const { T, classes } = net.config;
+  const sums = new Map<number, { spikes: number; count: number }>();
+  const perClass = Array.from({ length: classes }, () => ({ correct: 0, total: 0 }));
+  const nMaps = opts.firingRates ? Math.min(opts.maps ?? 4, indices.length) : 0;
+  let maps: FiringMaps | null = null;
+  let correct = 0;
+  let done = 0;
+  for (const idx of makeBatches(indices, batchSize, { dropLast: false })) {
+    const n = idx.length;
+    const x = b.upload(await src.batch(idx, T, null), net.inputShape(n));
+    let firstSpiking = true;
+    const observe = opts.firingRates
+      ? (layer: unknown, out: Tensor) => {
+          if (!(layer instanceof NeuronLayer)) return;
+          const s = b.download(out); // [T, n, ...]
+          let total = 0;
+          for (let i = 0; i < s.length; i++) total += s[i]!;
+          const acc = sums.get(layer.index) ?? { spikes: 0, count: 0 };
+          acc.spikes += total;
+          acc.count += s.length;
+          sums.set(layer.index, acc);
+          if (firstSpiking && done < nMaps) fillMaps(layer, s, out.shape, idx, src, done, nMaps);
+          firstSpiking = false;
+        }
+      : undefined;
+    const fillMaps = (layer: NeuronLayer, s: ArrayLike<number>, shape: readonly number[], ids: Uint32Array, source: SampleSource, offset: number, want: number) => {
+      const per = shape.slice(2).reduce((p, d) => p * d, 1);
+      maps ??= { layer: layer.index, token: layer.token, shape: shape.slice(2), samples: [] };
+      for (let k = 0; k < ids.length && offset + k < want; k++) {
+        const rates = new Array<number>(per).fill(0);
+        for (let t = 0; t < T; t++) for (let j = 0; j < per; j++) rates[j]! += s[(t * ids.length + k) * per + j]! / T;
+        maps.samples.push({ index: ids[k]!, label: source.labels[ids[k]!]!, rates: rates.map((r) => Math.round(r * 1000) / 1000) });
+      }
+    };
+    try {
+      const out = b.download(net.forward(x, { training: false, rng: null, ...(observe ? { observe } : {}) }));
+      const pred = predict(out, T, n, classes);
+      for (let k = 0; k < n; k++) {
+        const label = src.labels[idx[k]!]!;
+        perClass[label]!.total++;
+        if (pred[k] === label) {
+          correct++;
+          perClass[label]!.correct++;
+        }
+      }
+    } finally {
+      net.release();
+      b.dispose(x);
+    }
+    done += n;
+    opts.progress?.(done, indices.length);
+  }
+  return {
+    accuracy: done ? correct / done : 0,
+    correct,
+    total: done,
+    perClass: perClass.map((p, i) => ({ class: src.classes[i] ?? String(i), ...p, accuracy: p.total ? p.correct / p.total : 0 })),
+    firingRates: [...sums].map(([layer, s]) => ({ layer, rate: s.spikes / s.count })),
+    firingMaps: maps,
+  };
+}

@@ -1,0 +1,206 @@
+// The training loop of a run: epochs of shuffled batches (forward over T, MSE, BPTT, Adam), cosine
+// annealing per epoch, evaluation on the validation and test sets, metrics.jsonl, and checkpoints from
+// which an interrupted run resumes to exactly the metrics of an uninterrupted one.
+//
+// Determinism: every epoch draws its shuffle, its dropout masks and its augmentations from RNGs seeded by
+// (seed, epoch, stream), so a checkpoint needs only the epoch, the batch position and the two RNG states.
+import type { Backend } from '../core/backend.js';
+import { buildNetwork, presetConfig, type Network, type NetworkConfig } from '../core/network/network.js';
+import { createAdam, disposeAdam, epochLr, trainStep, type AdamState } from '../core/network/train.js';
+import { Rng } from '../core/rng.js';
+import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
+import type { TrainConfig } from './config.js';
+import { evaluate, type Evaluation } from './evaluate.js';
+import { openSource, type SampleSource } from './source.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
+import { appendMetrics, readMetrics, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  train_loss: number;
+  train_acc: number;
+  val_acc?: number;
+  test_acc: number;
+  /** tau of every neuron layer with a tau, by layer index and token. */
+  tau: { layer: number; tau: number }[];
+  /** Mean firing rate of every spiking layer on the test pass. */
+  firing_rate: { layer: number; rate: number }[];
+  seconds: number;
+  samples_per_s: number;
+}
+
+export interface BatchProgress {
+  epoch: number;
+  batch: number;
+  batches: number;
+  samples: number;
+  loss: number;
+  acc: number;
+  samplesPerS: number;
+}
+
+export interface Reporter {
+  start?(info: { config: TrainConfig; network: NetworkConfig; trainSamples: number; valSamples: number; testSamples: number; resumedFrom: { epoch: number; batch: number } | null }): void;
+  epochStart?(epoch: number, batches: number, lr: number): void;
+  batch?(p: BatchProgress): void;
+  evalStart?(what: 'val' | 'test', samples: number): void;
+  epochEnd?(m: EpochMetrics): void;
+  checkpoint?(path: string, why: 'epoch' | 'best' | 'interrupt'): void;
+}
+
+export interface RunOptions {
+  config: TrainConfig;
+  backend: Backend;
+  /** Backend description recorded in config.json (name, mode, renderer). */
+  backendInfo: Record<string, unknown>;
+  outDir: string;
+  /** Continue the run in outDir from its last checkpoint. */
+  resume: boolean;
+  reporter?: Reporter;
+  /** Polled between batches: when it returns true, the run checkpoints and stops (Ctrl-C). */
+  shouldStop?: () => boolean;
+  version: string;
+}
+
+export type RunOutcome =
+  | { status: 'done'; metrics: EpochMetrics[] }
+  | { status: 'interrupted'; metrics: EpochMetrics[]; checkpoint: string }
+  | { status: 'diverged'; metrics: EpochMetrics[]; epoch: number; batch: number; loss: number };
+
+/** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout, 3 augmentation. */
+export function streamRng(seed: number, epoch: number, stream: number): Rng {
+  let h = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
+  h = Math.imul(h ^ (epoch + 0x632be5ab), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (stream + 0x1b873593), 0xc2b2ae35) >>> 0;
+  return Rng.seeded(h ^ (h >>> 16));
+}
+
+export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfig {
+  const net = presetConfig(c.preset, { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool });
+  const want = net.input.join('x');
+  if (src.shape.join('x') !== want) {
+    throw new RangeError(`preset '${c.preset}' takes ${want} inputs but dataset '${src.dataset}' has ${src.shape.join('x')} samples`);
+  }
+  if (net.static !== src.static) {
+    throw new RangeError(`preset '${c.preset}' is for ${net.static ? 'static images' : 'event frames'}, dataset '${src.dataset}' has ${src.static ? 'static images' : 'events'}`);
+  }
+  return net;
+}
+
+export async function runTraining(o: RunOptions): Promise<RunOutcome> {
+  const c = o.config;
+  const rep = o.reporter ?? {};
+  const paths = runPaths(o.outDir);
+  const locate = c.dataDir ? { dataDir: c.dataDir } : {};
+  const trainSrc = await openSource(c.dataset, 'train', locate);
+  const testSrc = await openSource(c.dataset, 'test', locate);
+  const netConfig = networkConfigOf(c, trainSrc);
+
+  // Sample indices: the Supplementary 7 split, then the limits.
+  let trainIdx: Uint32Array<ArrayBufferLike> = Uint32Array.from({ length: trainSrc.n }, (_, i) => i);
+  let valIdx: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  if (c.val > 0) ({ train: trainIdx, val: valIdx } = validationSplit(trainSrc.labels, 1 - c.val));
+  if (c.limitTrain !== null) trainIdx = trainIdx.subarray(0, c.limitTrain);
+  if (c.limitTrain !== null && valIdx.length > 0) valIdx = valIdx.subarray(0, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
+  const testIdx = Uint32Array.from({ length: Math.min(testSrc.n, c.limitTest ?? testSrc.n) }, (_, i) => i);
+  if (trainIdx.length < c.batch) throw new RangeError(`only ${trainIdx.length} training samples for batch size ${c.batch} (drop-last leaves no batch)`);
+
+  let net: Network;
+  let adam: AdamState;
+  let state: TrainingState;
+  let metrics: EpochMetrics[] = [];
+  if (o.resume) {
+    const ck = await loadTrainingCheckpoint(paths.last, o.backend);
+    if (JSON.stringify(ck.network) !== JSON.stringify(netConfig)) throw new Error(`cannot resume ${o.outDir}: its network differs from this configuration`);
+    net = ck.net;
+    adam = ck.adam;
+    state = ck.state;
+    metrics = (await readMetrics(paths.metrics)).slice(0, state.epoch) as unknown as EpochMetrics[];
+    await truncateMetrics(paths.metrics, metrics);
+  } else {
+    net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, 0));
+    adam = createAdam(net, { lr: c.lr });
+    state = { epoch: 0, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: null };
+    await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, created: new Date().toISOString() });
+    await truncateMetrics(paths.metrics, []);
+  }
+  rep.start?.({ config: c, network: netConfig, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: o.resume ? { epoch: state.epoch, batch: state.batch } : null });
+
+  const save = async (path: string, why: 'epoch' | 'best' | 'interrupt') => {
+    await saveTrainingCheckpoint(path, net, adam, { config: c, network: netConfig, state, version: o.version });
+    rep.checkpoint?.(path, why);
+  };
+
+  try {
+    for (; state.epoch < c.epochs; ) {
+      const epoch = state.epoch;
+      const lr = epochLr(adam, epoch, c.tMax);
+      const batches = trainingBatches(trainIdx, c.batch, (() => { const r = streamRng(c.seed, epoch, 1); return () => r.uniform(); })());
+      const dropout = state.dropoutRng ? Rng.fromState(state.dropoutRng) : streamRng(c.seed, epoch, 2);
+      const augment = state.augmentRng ? Rng.fromState(state.augmentRng) : streamRng(c.seed, epoch, 3);
+      rep.epochStart?.(epoch, batches.length, lr);
+      let t0 = performance.now();
+      for (; state.batch < batches.length; state.batch++) {
+        if (o.shouldStop?.()) {
+          state.seconds += (performance.now() - t0) / 1000;
+          state.dropoutRng = [...dropout.state()];
+          state.augmentRng = [...augment.state()];
+          await save(paths.last, 'interrupt');
+          return { status: 'interrupted', metrics, checkpoint: paths.last };
+        }
+        const idx = batches[state.batch]!;
+        const x = await trainSrc.batch(idx, c.T, augment);
+        const labels = Int32Array.from(idx, (i) => trainSrc.labels[i]!);
+        const r = trainStep(net, adam, { x, labels }, dropout, lr);
+        if (!Number.isFinite(r.loss)) {
+          return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss };
+        }
+        state.lossSum += r.loss * idx.length;
+        state.correct += r.correct;
+        state.seen += idx.length;
+        const elapsed = state.seconds + (performance.now() - t0) / 1000;
+        rep.batch?.({ epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, loss: state.lossSum / state.seen, acc: state.correct / state.seen, samplesPerS: state.seen / elapsed });
+      }
+      const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
+      let val: Evaluation | null = null;
+      if (valIdx.length > 0) {
+        rep.evalStart?.('val', valIdx.length);
+        val = await evaluate(net, trainSrc, valIdx, c.evalBatch);
+      }
+      rep.evalStart?.('test', testIdx.length);
+      const test = await evaluate(net, testSrc, testIdx, c.evalBatch, { firingRates: true });
+      const m: EpochMetrics = {
+        epoch,
+        lr,
+        train_loss: state.lossSum / state.seen,
+        train_acc: state.correct / state.seen,
+        ...(val ? { val_acc: val.accuracy } : {}),
+        test_acc: test.accuracy,
+        tau: net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })),
+        firing_rate: test.firingRates,
+        seconds: trainSeconds,
+        samples_per_s: state.seen / trainSeconds,
+      };
+      metrics.push(m);
+      await appendMetrics(paths.metrics, m);
+      if (test.firingMaps) await writeJsonAtomic(paths.firingMaps, test.firingMaps);
+      rep.epochEnd?.(m);
+      const score = val ? val.accuracy : test.accuracy;
+      const isBest = state.best === null || score > state.best.score;
+      state = { epoch: epoch + 1, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: isBest ? { epoch, score } : state.best };
+      await save(paths.last, 'epoch');
+      if (isBest) await save(paths.best, 'best');
+      t0 = performance.now();
+    }
+    return { status: 'done', metrics };
+  } finally {
+    disposeAdam(o.backend, adam);
+    net.dispose();
+  }
+}
+
+/** Batches of an evaluation pass, in dataset order, the last one short. */
+export function evalBatches(indices: Uint32Array, size: number): Uint32Array[] {
+  return makeBatches(indices, size, { dropLast: false });
+}
