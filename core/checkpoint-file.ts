@@ -1,0 +1,42 @@
+// Checkpoint files (Node): written atomically (temporary file in the same directory, fsync, rename), so
+// a crash never leaves a half-written model under the final name.
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Backend } from './backend.js';
+import { CheckpointError, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint, type SaveOptions } from './checkpoint.js';
+import type { Network } from './network/network.js';
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+export async function saveCheckpointFile(path: string, net: Network, opts: SaveOptions = {}): Promise<void> {
+  await writeFileAtomic(path, saveCheckpoint(net, opts));
+}
+
+export async function loadCheckpointFile(backend: Backend, path: string): Promise<LoadedCheckpoint> {
+  const bytes = await readFile(path);
+  try {
+    return loadCheckpoint(backend, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new CheckpointError(`${path}: ${e.message}`);
+    throw e;
+  }
+}
