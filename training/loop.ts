@@ -122,7 +122,7 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
     net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, 0));
     adam = createAdam(net, { lr: c.lr });
     state = { epoch: 0, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: null };
-    await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, created: new Date().toISOString() });
+    await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, dataset: { dir: trainSrc.dir, classes: trainSrc.classes, train: trainIdx.length, val: valIdx.length, test: testIdx.length }, created: new Date().toISOString() });
     await truncateMetrics(paths.metrics, []);
   }
   rep.start?.({ config: c, network: netConfig, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: o.resume ? { epoch: state.epoch, batch: state.batch } : null });

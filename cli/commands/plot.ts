@@ -1,0 +1,45 @@
+// plif plot RUN_DIR: accuracy per epoch (Fig. 6), tau per layer per epoch (Fig. 7) and firing-rate maps of
+// the first spiking layer (Fig. S2), as SVG and PNG files in RUN_DIR/plots (or --out).
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FiringMaps } from '../../training/evaluate.js';
+import type { EpochMetrics } from '../../training/loop.js';
+import { accuracyChart, firingMapsChart, svgToPng, tauChart } from '../../training/plot.js';
+import { readMetrics, runPaths } from '../../training/rundir.js';
+import { parseFlags, UsageError, withUsage } from '../args.js';
+
+const HELP = `usage: plif plot RUN_DIR [--out DIR] [--no-png]
+
+Writes accuracy.svg (test/validation accuracy per epoch), tau.svg (tau of each layer per epoch) and
+firing-maps.svg (firing rates of the first spiking layer for a few test samples), each also as PNG, into
+RUN_DIR/plots or --out DIR.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  return withUsage('plot', HELP, argv, async () => {
+    const { values: f, positionals } = parseFlags(argv, { out: { type: 'string' }, 'no-png': { type: 'boolean' } }, true);
+    if (positionals.length !== 1) throw new UsageError('give exactly one RUN_DIR');
+    const paths = runPaths(positionals[0]!);
+    if (!existsSync(paths.metrics)) throw new UsageError(`${paths.dir}: no metrics.jsonl (not a run directory, or no epoch finished yet)`);
+    const metrics = (await readMetrics(paths.metrics)) as unknown as EpochMetrics[];
+    if (metrics.length === 0) throw new UsageError(`${paths.metrics} is empty: no epoch has finished yet`);
+    const outDir = f.out ?? join(paths.dir, 'plots');
+    await mkdir(outDir, { recursive: true });
+    const classes = existsSync(paths.config) ? ((JSON.parse(await readFile(paths.config, 'utf8')) as { dataset?: { classes?: string[] } }).dataset?.classes ?? []) : [];
+    const figures: [string, string][] = [
+      ['accuracy', accuracyChart(metrics)],
+      ['tau', tauChart(metrics)],
+    ];
+    if (existsSync(paths.firingMaps)) {
+      const maps = JSON.parse(await readFile(paths.firingMaps, 'utf8')) as FiringMaps;
+      figures.push(['firing-maps', firingMapsChart(maps, classes)]);
+    }
+    for (const [name, svg] of figures) {
+      await writeFile(join(outDir, `${name}.svg`), svg);
+      if (!f['no-png']) await writeFile(join(outDir, `${name}.png`), await svgToPng(svg));
+      process.stdout.write(`${join(outDir, name)}.svg${f['no-png'] ? '' : ' (.png)'}\n`);
+    }
+    return 0;
+  });
+}
