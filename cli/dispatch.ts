@@ -9,6 +9,17 @@ export const COMMANDS: Record<string, string> = {
   inspect: 'describe a network or a checkpoint',
 };
 
+type Command = { run(args: string[]): Promise<number> };
+
+/** Each command's module, loaded only when it runs (static paths, so bundlers and vitest can follow them). */
+const LOADERS: Record<string, () => Promise<Command>> = {
+  train: () => import('./commands/train.js'),
+  eval: () => import('./commands/eval.js'),
+  plot: () => import('./commands/plot.js'),
+  frames: () => import('./commands/frames.js'),
+  events: () => import('./commands/events.js'),
+};
+
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(width)}  ${d}`);
@@ -26,17 +37,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`plif: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  let mod: { run?: (args: string[]) => Promise<number> };
-  try {
-    mod = await import(`./commands/${name}.js`);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`commands/${name}.`)) {
-      process.stderr.write(`plif: command '${name}' is not available in this version yet\n`);
-      return 2;
-    }
-    throw err;
+  const load = LOADERS[name];
+  if (!load) {
+    process.stderr.write(`plif: command '${name}' is not available in this version yet\n`);
+    return 2;
   }
+  const mod: { run?: (args: string[]) => Promise<number> } = await load();
   if (typeof mod.run !== 'function') throw new Error(`cli/commands/${name} exports no run()`);
   return mod.run(rest);
 }
