@@ -136,7 +136,9 @@ export async function run(argv: string[]): Promise<number> {
         return 130;
       }
       if (outcome.status === 'diverged') {
-        process.stderr.write(`plif train: the loss became ${outcome.loss} at epoch ${outcome.epoch}, batch ${outcome.batch}; stopped. The last good checkpoint is ${runPaths(outDir).last}${outcome.epoch === 0 ? ' (none: it diverged in the first epoch)' : ''}; try a smaller --lr.\n`);
+        const last = runPaths(outDir).last;
+        const kept = existsSync(last) ? `the last good checkpoint is ${last}` : 'no checkpoint was written (it diverged in the first epoch)';
+        process.stderr.write(`plif train: the loss became ${outcome.loss} at epoch ${outcome.epoch}, batch ${outcome.batch + 1}; stopped: ${kept}. Try a smaller --lr.\n`);
         return 1;
       }
       const last = outcome.metrics.at(-1);

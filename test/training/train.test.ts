@@ -77,6 +77,29 @@ describe('training runs', () => {
     expect(existsSync(runPaths(out).firingMaps)).toBe(true);
   });
 
+  it('a NaN loss stops the run at that step and keeps the last good checkpoint', async () => {
+    const out = tmp();
+    const cpu = cpuBackend();
+    let calls = 0;
+    // the 8th loss of the run (epoch 1, batch 2) is NaN
+    const poisoned = new Proxy(cpu, {
+      get(target, key, recv) {
+        const v = Reflect.get(target, key, recv);
+        if (key !== 'mseLoss') return typeof v === 'function' ? v.bind(target) : v;
+        return (...args: Parameters<typeof cpu.mseLoss>) => {
+          const r = cpu.mseLoss(...args);
+          return ++calls === 8 ? { ...r, loss: Number.NaN } : r;
+        };
+      },
+    });
+    const r = await runTraining({ config: trainConfig({ ...small, dataDir }), backend: poisoned, backendInfo: {}, outDir: out, resume: false, version: 'test' });
+    expect(r).toMatchObject({ status: 'diverged', epoch: 1, batch: 1 });
+    expect(r.metrics).toHaveLength(1);
+    const ck = await loadTrainingCheckpoint(runPaths(out).last, cpuBackend());
+    expect(ck.state).toMatchObject({ epoch: 1, batch: 0 }); // the end of epoch 0, not a poisoned state
+    ck.net.params().forEach((p) => expect(Array.from(ck.net.backend.download(p.value)).every(Number.isFinite)).toBe(true));
+  });
+
   it('a checkpoint round trip gives the same parameters, tau and outputs', async () => {
     const out = tmp();
     await runTraining({ config: trainConfig({ ...small, dataDir, epochs: 1 }), backend: cpuBackend(), backendInfo: {}, outDir: out, resume: false, version: 'test' });
