@@ -39,6 +39,9 @@ export interface BenchResult {
   seconds: number;
   samples_per_s: number;
   ms_per_step: number;
+  /** Process CPU time (user + system) of the timed steps: robust to other processes on the machine. */
+  cpu_seconds: number;
+  samples_per_cpu_s: number;
 }
 
 export function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec): BenchResult {
@@ -48,10 +51,29 @@ export function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec: Bench
   const batch = syntheticBatch(cfg, spec.batch, rng.split());
   const stepRng = rng.split();
   for (let i = 0; i < spec.warmup; i++) trainStep(net, opt, batch, stepRng);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < spec.steps; i++) trainStep(net, opt, batch, stepRng);
   const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpuSeconds = (cu.user + cu.system) / 1e6;
   disposeAdam(backend, opt);
   net.dispose();
-  return { backend: backend.name, steps: spec.steps, batch: spec.batch, seconds, samples_per_s: (spec.steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / spec.steps };
+  return { backend: backend.name, steps: spec.steps, batch: spec.batch, seconds, samples_per_s: (spec.steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / spec.steps, cpu_seconds: cpuSeconds, samples_per_cpu_s: (spec.steps * spec.batch) / cpuSeconds };
+}
+
+/** The same timing for the TensorFlow.js version of the network. */
+export async function benchTfjs(cfg: NetworkConfig, spec: BenchSpec, steps: number): Promise<BenchResult> {
+  const { buildTfjsNet } = await import('./tfjs-step.js');
+  const net = await buildTfjsNet(cfg, spec.seed);
+  const batch = syntheticBatch(cfg, spec.batch, Rng.seeded(spec.seed).split());
+  for (let i = 0; i < spec.warmup; i++) net.step(batch.x, batch.labels);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) net.step(batch.x, batch.labels);
+  const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpuSeconds = (cu.user + cu.system) / 1e6;
+  net.dispose();
+  return { backend: 'tfjs-cpu', steps, batch: spec.batch, seconds, samples_per_s: (steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / steps, cpu_seconds: cpuSeconds, samples_per_cpu_s: (steps * spec.batch) / cpuSeconds };
 }

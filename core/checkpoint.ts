@@ -33,9 +33,9 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
     offset += 4 * n;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // pad to 8 bytes (safetensors convention)
-  const hb = new TextEncoder().encode(json);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const hb = new Uint8Array(json.length + ((8 - (json.length % 8)) % 8)).fill(0x20); // pad with spaces to 8 bytes
+  hb.set(json);
   const out = new Uint8Array(8 + hb.length + offset);
   const dv = new DataView(out.buffer);
   dv.setBigUint64(0, BigInt(hb.length), true);

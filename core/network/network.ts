@@ -350,4 +350,3 @@ export function buildNetwork(backend: Backend, config: NetworkConfig | string, r
   return new Network(backend, c, rng);
 }
 
-export { Rng };
