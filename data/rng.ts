@@ -1,29 +1,26 @@
-// Seeded pseudo-random numbers. Every random transform takes an Rng explicitly; nothing here
-// touches Math.random or any global state.
+// The data layer draws uniform numbers from any object with uniform(): in the library that is core's
+// seeded, serialisable generator (core/rng.ts), passed explicitly; tests may script the draws. Nothing
+// here touches Math.random or any global state.
+import { Rng as CoreRng } from '../core/rng.js';
 
 /** A source of uniform numbers in [0, 1). */
-export type Rng = () => number;
+export interface Rng {
+  uniform(): number;
+}
 
-/** mulberry32: a small, fast 32-bit generator; the same seed gives the same sequence. */
-export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** core's generator for a seed; the same seed gives the same sequence. */
+export function createRng(seed: number): CoreRng {
+  return CoreRng.seeded(seed);
 }
 
 /** Uniform integer in [0, n). */
 export function randInt(rng: Rng, n: number): number {
-  return Math.min(n - 1, Math.floor(rng() * n));
+  return Math.min(n - 1, Math.floor(rng.uniform() * n));
 }
 
 /** Uniform number in [lo, hi). */
 export function uniform(rng: Rng, lo: number, hi: number): number {
-  return lo + (hi - lo) * rng();
+  return lo + (hi - lo) * rng.uniform();
 }
 
 /** Fisher–Yates shuffle in place; returns its argument. */

@@ -94,7 +94,7 @@ export function randomCropFlip(img: Float32Array, shape: readonly [number, numbe
   const [C, H, W] = shape;
   const top = randInt(rng, 2 * pad + 1) - pad;
   const left = randInt(rng, 2 * pad + 1) - pad;
-  const flip = rng() < 0.5;
+  const flip = rng.uniform() < 0.5;
   const plane = H * W;
   for (let c = 0; c < C; c++) {
     for (let y = 0; y < H; y++) {

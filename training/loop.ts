@@ -136,7 +136,7 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
     for (; state.epoch < c.epochs; ) {
       const epoch = state.epoch;
       const lr = epochLr(adam, epoch, c.tMax);
-      const batches = trainingBatches(trainIdx, c.batch, (() => { const r = streamRng(c.seed, epoch, 1); return () => r.uniform(); })());
+      const batches = trainingBatches(trainIdx, c.batch, streamRng(c.seed, epoch, 1));
       const dropout = state.dropoutRng ? Rng.fromState(state.dropoutRng) : streamRng(c.seed, epoch, 2);
       const augment = state.augmentRng ? Rng.fromState(state.augmentRng) : streamRng(c.seed, epoch, 3);
       rep.epochStart?.(epoch, batches.length, lr);

@@ -50,7 +50,7 @@ function staticSource(ds: StaticDataset): SampleSource {
     static: true,
     dir: ds.dir,
     batch: async (indices, _T, augment) =>
-      prepareBatch(ds, indices, augment ? { augment: true, rng: () => augment.uniform() } : { augment: false }),
+      prepareBatch(ds, indices, augment ? { augment: true, rng: augment } : { augment: false }),
   };
 }
 

@@ -17,9 +17,9 @@ describe('seeded RNG', () => {
     const a = createRng(7);
     const b = createRng(7);
     const c = createRng(8);
-    const xa = Array.from({ length: 5 }, () => a());
-    expect(Array.from({ length: 5 }, () => b())).toEqual(xa);
-    expect(Array.from({ length: 5 }, () => c())).not.toEqual(xa);
+    const xa = Array.from({ length: 5 }, () => a.uniform());
+    expect(Array.from({ length: 5 }, () => b.uniform())).toEqual(xa);
+    expect(Array.from({ length: 5 }, () => c.uniform())).not.toEqual(xa);
     expect(xa.every((v) => v >= 0 && v < 1)).toBe(true);
   });
 });
@@ -58,7 +58,7 @@ describe('augmentations', () => {
   });
 
   it('a 180° rotation about the centre reverses the image', () => {
-    const r = randomAffine(img, shape, () => 1 - 1e-12, { degrees: 180, translate: [0, 0], scale: [1, 1] });
+    const r = randomAffine(img, shape, { uniform: () => 1 - 1e-12 }, { degrees: 180, translate: [0, 0], scale: [1, 1] });
     expect(Array.from(r)).toEqual(Array.from(img).reverse());
   });
 
@@ -75,7 +75,7 @@ describe('augmentations', () => {
     // zero shift and a flip: first row reversed
     let i = 0;
     const seq = [4 / 9 + 1e-6, 4 / 9 + 1e-6, 0.1]; // top = 0, left = 0, flip
-    const flipped = randomCropFlip(img, shape, () => seq[i++]!, 4);
+    const flipped = randomCropFlip(img, shape, { uniform: () => seq[i++]! }, 4);
     expect(Array.from(flipped.subarray(0, 8))).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
   });
 
