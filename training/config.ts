@@ -29,6 +29,8 @@ export interface TrainConfig {
   evalBatch: number;
   /** Cosine annealing period in epochs (the paper: 64). */
   tMax: number;
+  /** Replaces every conv's channel count of the preset (a smaller paper network for CPUs); null keeps it. */
+  channels: number | null;
 }
 
 /** Dataset a preset trains on by default. */
@@ -59,6 +61,7 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     limitTest: null,
     evalBatch: 64,
     tMax: 64,
+    channels: null,
     ...partial,
     preset: preset.name,
   };
@@ -71,6 +74,7 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
   posInt('evalBatch', c.evalBatch);
   if (c.limitTrain !== null) posInt('limitTrain', c.limitTrain);
   if (c.limitTest !== null) posInt('limitTest', c.limitTest);
+  if (c.channels !== null) posInt('channels', c.channels);
   if (!(Number.isFinite(c.lr) && c.lr > 0)) throw new RangeError(`lr must be a number > 0, got ${c.lr}`);
   if (!(Number.isFinite(c.tau0) && c.tau0 > 1)) throw new RangeError(`tau0 must be a number > 1, got ${c.tau0}`);
   if (!(c.val >= 0 && c.val < 1)) throw new RangeError(`val must be a fraction in [0, 1), got ${c.val}`);

@@ -5,7 +5,8 @@
 // Determinism: every epoch draws its shuffle, its dropout masks and its augmentations from RNGs seeded by
 // (seed, epoch, stream), so a checkpoint needs only the epoch, the batch position and the two RNG states.
 import type { Backend } from '../core/backend.js';
-import { buildNetwork, presetConfig, type Network, type NetworkConfig } from '../core/network/network.js';
+import { buildNetwork, networkConfig, presetConfig, type Network, type NetworkConfig } from '../core/network/network.js';
+import { presetByName, withChannels } from '../core/network/presets.js';
 import { createAdam, disposeAdam, epochLr, trainStep, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
@@ -77,7 +78,9 @@ export function streamRng(seed: number, epoch: number, stream: number): Rng {
 }
 
 export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfig {
-  const net = presetConfig(c.preset, { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool });
+  const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool };
+  const p = presetByName(c.preset);
+  const net = c.channels ? networkConfig(withChannels(p.structure, c.channels), p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
   const want = net.input.join('x');
   if (src.shape.join('x') !== want) {
     throw new RangeError(`preset '${c.preset}' takes ${want} inputs but dataset '${src.dataset}' has ${src.shape.join('x')} samples`);

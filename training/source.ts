@@ -2,6 +2,7 @@
 // paper's recipe) or an event dataset (frames of Eq. S1 from the cache), behind one batch() call that
 // returns the network input: [B, C, H, W] for static images, [T, B, 2, H, W] for events.
 import {
+  eventBatch,
   loadEventDataset,
   loadStaticDataset,
   prepareBatch,
@@ -64,15 +65,6 @@ function eventSource(ds: EventDataset): SampleSource {
     shape: ds.shape,
     static: false,
     dir: ds.dir,
-    batch: async (indices, T) => {
-      const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
-      const B = indices.length;
-      const out = new Float32Array(T * B * per);
-      for (let b = 0; b < B; b++) {
-        const frames = await ds.framesOf(indices[b]!, T); // [T, 2, H, W]
-        for (let t = 0; t < T; t++) out.set(frames.subarray(t * per, (t + 1) * per), (t * B + b) * per); // -> [T, B, 2, H, W]
-      }
-      return out;
-    },
+    batch: (indices, T) => eventBatch(ds, indices, T), // [T, B, 2, H, W]
   };
 }

@@ -22,6 +22,7 @@ const HELP = `usage: plif train --preset NAME [options]
   --batch N           batch size (16)
   --epochs N          epochs (1)
   --lr X              Adam learning rate (0.001), cosine annealing with T_max 64 per epoch
+  --channels N        replace every conv's channel count of the preset (e.g. a CPU-sized paper network)
   --neuron KIND       plif | lif | if: replace every neuron of the preset (ablation)
   --tau0 X            initial tau of PLIF, fixed tau of LIF (2)
   --pool KIND         max | avg: replace the down-sampling pools (ablation)
@@ -47,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
       batch: { type: 'string' },
       epochs: { type: 'string' },
       lr: { type: 'string' },
+      channels: { type: 'string' },
       neuron: { type: 'string' },
       tau0: { type: 'string' },
       pool: { type: 'string' },
@@ -87,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(f.batch !== undefined ? { batch: intFlag('batch', f.batch) } : {}),
         ...(f.epochs !== undefined ? { epochs: intFlag('epochs', f.epochs) } : {}),
         ...(f.lr !== undefined ? { lr: numFlag('lr', f.lr, (n) => n > 0, 'a number > 0') } : {}),
+        ...(f.channels !== undefined ? { channels: intFlag('channels', f.channels) } : {}),
         ...(f.neuron !== undefined ? { neuron: choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const) } : {}),
         ...(f.tau0 !== undefined ? { tau0: numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1') } : {}),
         ...(f.pool !== undefined ? { pool: choiceFlag('pool', f.pool, ['max', 'avg'] as const) } : {}),

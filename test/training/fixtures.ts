@@ -1,19 +1,9 @@
 // A tiny Fashion-MNIST-shaped dataset in the original IDX format, written by the tests: each class is a
 // bright bar at its own position, so a network can learn it within a few steps.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
-  const head = new Uint8Array(4 + 4 * dims.length);
-  const v = new DataView(head.buffer);
-  v.setUint32(0, magic);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
+import { idxBytes, nmnistBytes, type Ev } from '../data/writers.js';
 
 function split(n: number, seed: number): { images: Uint8Array; labels: Uint8Array } {
   const images = new Uint8Array(n * 28 * 28);
@@ -35,8 +25,25 @@ export function writeTinyFashionMnist(nTrain = 96, nTest = 40): string {
   const dir = mkdtempSync(join(tmpdir(), 'plif-fmnist-'));
   for (const [prefix, n, seed] of [['train', nTrain, 1], ['t10k', nTest, 2]] as const) {
     const { images, labels } = split(n, seed);
-    writeFileSync(join(dir, `${prefix}-images-idx3-ubyte`), idx(0x803, [n, 28, 28], images));
-    writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte`), idx(0x801, [n], labels));
+    writeFileSync(join(dir, `${prefix}-images-idx3-ubyte`), idxBytes([n, 28, 28], images));
+    writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte`), idxBytes([n], labels));
+  }
+  return dir;
+}
+
+/** An N-MNIST-shaped dataset: Train|Test/<digit>/<k>.bin, each class's events crowd its own rows of the 34x34 sensor. */
+export function writeTinyNMnist(perClassTrain = 4, perClassTest = 2): string {
+  const dir = mkdtempSync(join(tmpdir(), 'plif-nmnist-'));
+  let s = 9;
+  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const [folder, per] of [['Train', perClassTrain], ['Test', perClassTest]] as const) {
+    for (let c = 0; c < 10; c++) {
+      mkdirSync(join(dir, folder, String(c)), { recursive: true });
+      for (let k = 0; k < per; k++) {
+        const events: Ev[] = Array.from({ length: 300 }, (_, i) => ({ x: Math.floor(rand() * 34), y: 3 * c + Math.floor(rand() * 3), p: i % 2, t: 1000 + i * 50 }));
+        writeFileSync(join(dir, folder, String(c), `${k}.bin`), nmnistBytes(events));
+      }
+    }
   }
   return dir;
 }

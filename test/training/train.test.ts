@@ -9,7 +9,7 @@ import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoin
 import { trainConfig } from '../../training/config.js';
 import { runTraining, type EpochMetrics } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
-import { writeTinyFashionMnist } from './fixtures.js';
+import { writeTinyFashionMnist, writeTinyNMnist } from './fixtures.js';
 
 let dataDir: string;
 beforeAll(() => {
@@ -98,6 +98,19 @@ describe('training runs', () => {
     const ck = await loadTrainingCheckpoint(runPaths(out).last, cpuBackend());
     expect(ck.state).toMatchObject({ epoch: 1, batch: 0 }); // the end of epoch 0, not a poisoned state
     ck.net.params().forEach((p) => expect(Array.from(ck.net.backend.download(p.value)).every(Number.isFinite)).toBe(true));
+  });
+
+  it('trains on event frames (N-MNIST layout, [T, B, 2, 34, 34]) with a smaller paper network', async () => {
+    const out = tmp();
+    const dir = writeTinyNMnist(4, 2);
+    const config = trainConfig({ preset: 'nmnist', dataDir: dir, T: 3, channels: 8, epochs: 1, batch: 8, evalBatch: 10 });
+    const r = await runTraining({ config, backend: cpuBackend(), backendInfo: {}, outDir: out, resume: false, version: 'test' });
+    expect(r.status).toBe('done');
+    expect(r.metrics[0]!.test_acc).toBeGreaterThanOrEqual(0);
+    const cfg = JSON.parse(readFileSync(runPaths(out).config, 'utf8'));
+    expect(cfg.network.structure).toBe('{c8k3s1-BN-PLIF-MPk2s2}*2-DP-FC2048-PLIF-DP-FC100-PLIF-APk10s10');
+    expect(cfg.network.static).toBe(false);
+    expect(cfg.dataset).toMatchObject({ train: 40, test: 20 });
   });
 
   it('a checkpoint round trip gives the same parameters, tau and outputs', async () => {
