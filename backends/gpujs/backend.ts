@@ -19,6 +19,8 @@ export interface GpujsInfo {
 
 /** Flat sizes must stay exact in float32 index arithmetic (see kernels.idiv). */
 const MAX_ELEMENTS = 2 ** 24;
+/** Most iterations of one kernel loop (headless-gl stops loops at 65535; see kernels.ts). */
+export const MAX_LOOP = 65535;
 
 type Value = Float32Array | GpujsTexture;
 
@@ -70,7 +72,7 @@ export class GpujsBackend implements Backend {
     let renderer: string;
     if (this.textureMode) {
       // the context exists once a kernel has run
-      const k = this.kernel('copy', K.copyK, 1, {});
+      const k = this.kernel('upload', K.copyK, {});
       renderer = glRenderer(k.context ?? gpu.context);
     } else renderer = mode === 'webasm' ? 'WebAssembly on the CPU (gpu.js webasm)' : 'JavaScript on the CPU (gpu.js cpu)';
     this.info = { mode, renderer, software: !this.textureMode || isSoftwareRenderer(renderer) };
@@ -100,29 +102,44 @@ export class GpujsBackend implements Backend {
   }
 
   // ---- kernel plumbing ----
-  private kernel(op: string, fn: KernelFn, n: number, constants: Record<string, number>): GpujsKernel {
+  /**
+   * The kernel of `op` with these constants (variant switches only): compiled once, serves every shape.
+   * A kernel always sees the same kinds of arguments (host arrays only for 'upload', textures otherwise):
+   * when an argument's kind changes, gpu.js silently rebuilds the kernel with its creation-time output
+   * size, which corrupted results under dynamicOutput.
+   */
+  private kernel(op: string, fn: KernelFn, constants: Record<string, number>): GpujsKernel {
     if (!this.gpu) throw new Error('gpu.js backend used after destroy()');
-    if (!(n >= 1) || n > MAX_ELEMENTS) throw new RangeError(`${op}: output of ${n} elements; the gpu.js backend handles 1..2^24 per tensor`);
-    const key = `${op}|${n}|${JSON.stringify(constants)}`;
+    const key = `${op}|${JSON.stringify(constants)}`;
     let k = this.kernels.get(key);
     if (!k) {
       k = this.gpu.createKernel(fn as unknown as (...args: never[]) => number, {
-        output: [n],
+        output: [1],
         constants,
         pipeline: true,
         immutable: true,
         precision: 'single',
         tactic: 'precision',
+        dynamicOutput: true,
+        dynamicArguments: true,
+        loopMaxIterations: MAX_LOOP,
       });
       this.kernels.set(key, k);
     }
     return k;
   }
 
-  private run(op: string, fn: KernelFn, n: number, constants: Record<string, number>, ...args: (Tensor | number)[]): Value {
-    const k = this.kernel(op, fn, n, constants);
-    const vals = args.map((a) => (typeof a === 'number' ? a : this.val(a)));
-    const r = k(...vals);
+  /**
+   * Runs `op` over an output of n cells. `loops` are the extents of the kernel's loops: each must fit
+   * MAX_LOOP, or the GL loop would stop early without a word.
+   */
+  private run(op: string, fn: KernelFn, n: number, constants: Record<string, number>, tensors: Tensor[], scalars: number[], loops: number[] = []): Value {
+    if (!(n >= 1) || n > MAX_ELEMENTS) throw new RangeError(`${op}: output of ${n} elements; the gpu.js backend handles 1..2^24 per tensor`);
+    for (const l of loops) if (l > MAX_LOOP) throw new RangeError(`${op}: a loop of ${l} iterations exceeds ${MAX_LOOP}, the most a GL loop runs here`);
+    for (const t of tensors) if (t.size > MAX_ELEMENTS) throw new RangeError(`${op}: input of ${t.size} elements exceeds 2^24`);
+    const k = this.kernel(op, fn, constants);
+    k.setOutput([n]);
+    const r = k(...tensors.map((t) => this.val(t)), ...scalars);
     return this.adopt(r, n);
   }
 
@@ -167,8 +184,8 @@ export class GpujsBackend implements Backend {
     this.release(old);
   }
 
-  private op(op: string, fn: KernelFn, shape: readonly number[], constants: Record<string, number>, ...args: (Tensor | number)[]): Tensor {
-    return this.tensor(this.run(op, fn, sizeOf(shape), constants, ...args), shape);
+  private op(op: string, fn: KernelFn, shape: readonly number[], constants: Record<string, number>, tensors: Tensor[], scalars: number[], loops: number[] = []): Tensor {
+    return this.tensor(this.run(op, fn, sizeOf(shape), constants, tensors, scalars, loops), shape);
   }
 
   /** Sum of all values of a tensor, as a [1] tensor: stages of `chunk`-sums. */
@@ -177,10 +194,11 @@ export class GpujsBackend implements Backend {
     let n = t.size;
     let own = false;
     do {
-      const chunk = n <= 4096 ? n : Math.ceil(Math.sqrt(n));
+      const chunk = n <= 4096 ? n : Math.min(MAX_LOOP, Math.ceil(Math.sqrt(n)));
       const m = Math.ceil(n / chunk);
-      const k = this.kernel('reduceSum', K.reduceSumK, m, { n, chunk });
-      const next = this.adopt(k(cur), m);
+      const k = this.kernel('reduceSum', K.reduceSumK, {});
+      k.setOutput([m]);
+      const next = this.adopt(k(cur, n, chunk), m);
       if (own) this.release(cur);
       cur = next;
       own = true;
@@ -193,21 +211,23 @@ export class GpujsBackend implements Backend {
   upload(data: ArrayLike<number>, shape: readonly number[]): Tensor {
     const n = sizeOf(shape);
     if (data.length !== n) throw new RangeError(`upload: ${data.length} values for shape [${shape.join(', ')}]`);
+    if (n > MAX_ELEMENTS) throw new RangeError(`upload: ${n} elements exceed 2^24`);
     const host = Float32Array.from(data);
     if (!this.textureMode) return this.tensor(host, shape);
-    const k = this.kernel('copy', K.copyK, n, {});
+    const k = this.kernel('upload', K.copyK, {});
+    k.setOutput([n]);
     return this.tensor(this.adopt(k(host), n), shape);
   }
 
   zeros(shape: readonly number[]): Tensor {
     const n = sizeOf(shape);
     if (!this.textureMode) return this.tensor(new Float32Array(n), shape);
-    return this.op('fill', K.fillK, shape, { value: 0 });
+    return this.op('fill', K.fillK, shape, { value: 0 }, [], []);
   }
 
   download(t: Tensor): Float32Array {
     const v = this.val(t);
-    if (v instanceof Float32Array) return v.slice();
+    if (v instanceof Float32Array) return v.slice(0, t.size);
     const a = v.toArray() as ArrayLike<number>;
     return Float32Array.from(a).slice(0, t.size);
   }
@@ -232,43 +252,42 @@ export class GpujsBackend implements Backend {
   }
 
   // ---- synaptic layers ----
-  private convConstants(x: Tensor, w: Tensor, p: Conv2dParams) {
+  private convDims(x: Tensor, w: Tensor, p: Conv2dParams) {
     const s = x.shape;
     const [O, C, Kk, K2] = w.shape as [number, number, number, number];
-    const H = s[s.length - 3 + 1]!;
+    const H = s[s.length - 2]!;
     const W = s[s.length - 1]!;
-    if (s[s.length - 3] !== C || Kk !== K2) throw new RangeError(`conv2d: input [${s.join(', ')}] does not fit weight [${w.shape.join(', ')}]`);
-    return { B: lead(s, 3), C, H, W, O, K: Kk, S: p.stride, P: p.padding, Ho: outSize(H, Kk, p.stride, p.padding), Wo: outSize(W, Kk, p.stride, p.padding) };
+    if (s.length < 3 || s[s.length - 3] !== C || Kk !== K2) throw new RangeError(`conv2d: input [${s.join(', ')}] does not fit weight [${w.shape.join(', ')}]`);
+    const d = { B: lead(s, 3), C, H, W, O, K: Kk, S: p.stride, P: p.padding, Ho: outSize(H, Kk, p.stride, p.padding), Wo: outSize(W, Kk, p.stride, p.padding) };
+    if (!(d.Ho >= 1 && d.Wo >= 1)) throw new RangeError(`conv2d: empty output for input [${s.join(', ')}], kernel ${Kk}, stride ${p.stride}, padding ${p.padding}`);
+    return { ...d, args: [d.C, d.H, d.W, d.O, d.K, d.S, d.P, d.Ho, d.Wo] };
   }
 
   conv2d(x: Tensor, w: Tensor, p: Conv2dParams): Tensor {
-    const { B, ...c } = this.convConstants(x, w, p);
-    void B;
-    return this.op('conv2d', K.conv2dK, [...x.shape.slice(0, -3), c.O, c.Ho, c.Wo], c, x, w);
+    const d = this.convDims(x, w, p);
+    return this.op('conv2d', K.conv2dK, [...x.shape.slice(0, -3), d.O, d.Ho, d.Wo], {}, [x, w], d.args, [d.C, d.K]);
   }
 
   conv2dBackward(x: Tensor, w: Tensor, gy: Tensor, p: Conv2dParams, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor } {
-    const c = this.convConstants(x, w, p);
-    assertShape('conv2dBackward gy', gy.shape, [...x.shape.slice(0, -3), c.O, c.Ho, c.Wo]);
-    const { B, ...noB } = c;
-    void B;
-    const gw = this.op('conv2dGradW', K.conv2dGradWK, w.shape, c, x, gy);
-    const gx = needInputGrad ? this.op('conv2dGradX', K.conv2dGradXK, x.shape, noB, gy, w) : null;
+    const d = this.convDims(x, w, p);
+    assertShape('conv2dBackward gy', gy.shape, [...x.shape.slice(0, -3), d.O, d.Ho, d.Wo]);
+    const gw = this.op('conv2dGradW', K.conv2dGradWK, w.shape, {}, [x, gy], [...d.args, d.B], [d.B, d.Ho, d.Wo]);
+    const gx = needInputGrad ? this.op('conv2dGradX', K.conv2dGradXK, x.shape, {}, [gy, w], d.args, [d.O, d.K]) : null;
     return { gx, gw };
   }
 
   linear(x: Tensor, w: Tensor): Tensor {
     const [O, I] = w.shape as [number, number];
     if (x.shape[x.shape.length - 1] !== I) throw new RangeError(`linear: input features ${x.shape.at(-1)}, weight expects ${I}`);
-    return this.op('linear', K.linearK, [...x.shape.slice(0, -1), O], { I, O }, x, w);
+    return this.op('linear', K.linearK, [...x.shape.slice(0, -1), O], {}, [x, w], [I, O], [I]);
   }
 
   linearBackward(x: Tensor, w: Tensor, gy: Tensor, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor } {
     const [O, I] = w.shape as [number, number];
     const R = lead(x.shape, 1);
     assertShape('linearBackward gy', gy.shape, [...x.shape.slice(0, -1), O]);
-    const gw = this.op('linearGradW', K.linearGradWK, w.shape, { R, I, O }, x, gy);
-    const gx = needInputGrad ? this.op('linearGradX', K.linearGradXK, x.shape, { I, O }, gy, w) : null;
+    const gw = this.op('linearGradW', K.linearGradWK, w.shape, {}, [x, gy], [R, I, O], [R]);
+    const gx = needInputGrad ? this.op('linearGradX', K.linearGradXK, x.shape, {}, [gy, w], [I, O], [O]) : null;
     return { gx, gw };
   }
 
@@ -281,100 +300,104 @@ export class GpujsBackend implements Backend {
   batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, p: BatchNormParams): { y: Tensor; saved: BatchNormSaved } {
     const d = this.bnDims(x, p);
     assertShape('batchNorm gamma', gamma.shape, [d.C]);
+    const bcs = [d.B, d.C, d.S];
     let mean: Tensor;
     let invStd: Tensor;
     if (p.training) {
       const n = d.B * d.S;
-      mean = this.op('bnMean', K.bnMeanK, [d.C], d, x);
-      const variance = this.op('bnVar', K.bnVarK, [d.C], d, x, mean);
-      invStd = this.op('invStd', K.invStdK, [d.C], { eps: p.eps }, variance);
-      this.replace(runningMean, this.run('running', K.runningK, d.C, { momentum: p.momentum, factor: 1 }, runningMean, mean));
-      this.replace(runningVar, this.run('running', K.runningK, d.C, { momentum: p.momentum, factor: n > 1 ? n / (n - 1) : 1 }, runningVar, variance));
+      // saved.mean is a [C] tensor whose storage holds the [2C] pair (hi, lo) of bnMeanK; download shows hi
+      mean = this.tensor(this.run('bnMean', K.bnMeanK, 2 * d.C, {}, [x], bcs, [d.B, d.S]), [d.C]);
+      const variance = this.op('bnVar', K.bnVarK, [d.C], {}, [x, mean], bcs, [d.B, d.S]);
+      invStd = this.op('invStd', K.invStdK, [d.C], {}, [variance], [p.eps]);
+      this.replace(runningMean, this.run('running', K.runningK, d.C, {}, [runningMean, mean], [p.momentum, 1])); // hi part
+      this.replace(runningVar, this.run('running', K.runningK, d.C, {}, [runningVar, variance], [p.momentum, n > 1 ? n / (n - 1) : 1]));
       this.dispose(variance);
     } else {
-      mean = this.op('copy', K.copyK, [d.C], {}, runningMean);
-      invStd = this.op('invStd', K.invStdK, [d.C], { eps: p.eps }, runningVar);
+      mean = this.tensor(this.run('meanPair', K.meanPairK, 2 * d.C, {}, [runningMean], [d.C]), [d.C]);
+      invStd = this.op('invStd', K.invStdK, [d.C], {}, [runningVar], [p.eps]);
     }
-    const y = this.op('bnApply', K.bnApplyK, x.shape, { C: d.C, S: d.S }, x, gamma, beta, mean, invStd);
+    const y = this.op('bnApply', K.bnApplyK, x.shape, {}, [x, gamma, beta, mean, invStd], [d.C, d.S]);
     return { y, saved: { mean, invStd } };
   }
 
   batchNormBackward(x: Tensor, gamma: Tensor, saved: BatchNormSaved, gy: Tensor, p: BatchNormParams): { gx: Tensor; gGamma: Tensor; gBeta: Tensor } {
     const d = this.bnDims(x, p);
     assertShape('batchNormBackward gy', gy.shape, x.shape);
-    const gBeta = this.op('bnGradSum', K.bnGradSumK, [d.C], { ...d, which: 0 }, x, gy, saved.mean, saved.invStd);
-    const gGamma = this.op('bnGradSum', K.bnGradSumK, [d.C], { ...d, which: 1 }, x, gy, saved.mean, saved.invStd);
-    const gx = this.op('bnGradX', K.bnGradXK, x.shape, d, x, gy, gamma, saved.mean, saved.invStd, gBeta, gGamma);
+    const bcs = [d.B, d.C, d.S];
+    const gBeta = this.op('bnGradSum', K.bnGradSumK, [d.C], { which: 0 }, [x, gy, saved.mean, saved.invStd], bcs, [d.B, d.S]);
+    const gGamma = this.op('bnGradSum', K.bnGradSumK, [d.C], { which: 1 }, [x, gy, saved.mean, saved.invStd], bcs, [d.B, d.S]);
+    const gx = this.op('bnGradX', K.bnGradXK, x.shape, {}, [x, gy, gamma, saved.mean, saved.invStd, gBeta, gGamma], bcs);
     return { gx, gGamma, gBeta };
   }
 
   // ---- pooling ----
-  private poolConstants(xShape: readonly number[], p: Pool2dParams) {
+  private poolArgs(xShape: readonly number[], p: Pool2dParams) {
     const H = xShape[xShape.length - 2]!;
     const W = xShape[xShape.length - 1]!;
-    return { H, W, Ho: outSize(H, p.kernel, p.stride, 0), Wo: outSize(W, p.kernel, p.stride, 0), K: p.kernel, S: p.stride };
+    const Ho = outSize(H, p.kernel, p.stride, 0);
+    const Wo = outSize(W, p.kernel, p.stride, 0);
+    if (!(Ho >= 1 && Wo >= 1)) throw new RangeError(`pool: empty output for input [${xShape.join(', ')}], kernel ${p.kernel}`);
+    return { shape: [...xShape.slice(0, -2), Ho, Wo], args: [H, W, Ho, Wo, p.kernel, p.stride], loops: [p.kernel] };
   }
 
   maxPool2d(x: Tensor, p: Pool2dParams): { y: Tensor; argmax: Tensor } {
-    const c = this.poolConstants(x.shape, p);
-    const shape = [...x.shape.slice(0, -2), c.Ho, c.Wo];
-    return { y: this.op('maxPool', K.maxPoolK, shape, { ...c, which: 0 }, x), argmax: this.op('maxPool', K.maxPoolK, shape, { ...c, which: 1 }, x) };
+    const a = this.poolArgs(x.shape, p);
+    return { y: this.op('maxPool', K.maxPoolK, a.shape, { which: 0 }, [x], a.args, a.loops), argmax: this.op('maxPool', K.maxPoolK, a.shape, { which: 1 }, [x], a.args, a.loops) };
   }
 
   maxPool2dBackward(gy: Tensor, argmax: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor {
-    const c = this.poolConstants(xShape, p);
-    assertShape('maxPool2dBackward gy', gy.shape, [...xShape.slice(0, -2), c.Ho, c.Wo]);
-    return this.op('maxPoolGrad', K.maxPoolGradK, xShape, c, gy, argmax);
+    const a = this.poolArgs(xShape, p);
+    assertShape('maxPool2dBackward gy', gy.shape, a.shape);
+    return this.op('maxPoolGrad', K.maxPoolGradK, xShape, {}, [gy, argmax], a.args, a.loops);
   }
 
   avgPool2d(x: Tensor, p: Pool2dParams): Tensor {
-    const c = this.poolConstants(x.shape, p);
-    return this.op('avgPool', K.avgPoolK, [...x.shape.slice(0, -2), c.Ho, c.Wo], c, x);
+    const a = this.poolArgs(x.shape, p);
+    return this.op('avgPool', K.avgPoolK, a.shape, {}, [x], a.args, a.loops);
   }
 
   avgPool2dBackward(gy: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor {
-    const c = this.poolConstants(xShape, p);
-    assertShape('avgPool2dBackward gy', gy.shape, [...xShape.slice(0, -2), c.Ho, c.Wo]);
-    return this.op('avgPoolGrad', K.avgPoolGradK, xShape, c, gy);
+    const a = this.poolArgs(xShape, p);
+    assertShape('avgPool2dBackward gy', gy.shape, a.shape);
+    return this.op('avgPoolGrad', K.avgPoolGradK, xShape, {}, [gy], a.args, a.loops);
   }
 
   // ---- dropout ----
   dropout(x: Tensor, mask: Tensor): Tensor {
     assertShape('dropout mask', mask.shape, x.shape.slice(1));
-    return this.op('dropout', K.dropoutK, x.shape, { n: mask.size }, x, mask);
+    return this.op('dropout', K.dropoutK, x.shape, {}, [x, mask], [mask.size]);
   }
 
   // ---- multi-step neuron ----
-  private neuronConstants(cfg: NeuronConfig, x: Tensor, a: Tensor | null) {
+  /** The kernels' neuron arguments: T, n and core's numeric codes (neuronCodes); k itself stays on the device for PLIF. */
+  private neuronArgs(cfg: NeuronConfig, x: Tensor, a: Tensor | null): { args: number[]; plif: boolean; T: number } {
     validateNeuronConfig(cfg);
     const T = x.shape[0]!;
     const c = neuronCodes(cfg, undefined);
-    const plif = cfg.kind === 'plif' ? 1 : 0;
+    const plif = cfg.kind === 'plif';
     if (plif && !a) throw new RangeError('neuron: a PLIF layer needs its parameter a');
     if (a) assertShape('neuron a', a.shape, [1]);
-    return { T, n: x.size / T, kind: c.kind, decayInput: c.decayInput, hard: c.hard, vr: c.vr, vth: c.vth, detach: c.detach, sgCode: c.sgCode, alpha: c.alpha, plif, kFixed: plif ? 0 : c.k };
+    return { T, plif, args: [T, x.size / T, c.kind, c.decayInput, c.hard, c.vr, c.vth, c.detach, c.sgCode, c.alpha, plif ? 1 : 0, plif ? 0 : c.k] };
   }
 
   neuron(cfg: NeuronConfig, x: Tensor, a: Tensor | null): NeuronTraceT {
-    const c = this.neuronConstants(cfg, x, a);
+    const c = this.neuronArgs(cfg, x, a);
     const at = c.plif ? a! : this.dummyA;
-    return {
-      s: this.op('neuron', K.neuronK, x.shape, { ...c, which: 0 }, x, at),
-      h: this.op('neuron', K.neuronK, x.shape, { ...c, which: 1 }, x, at),
-      v: this.op('neuron', K.neuronK, x.shape, { ...c, which: 2 }, x, at),
-    };
+    const one = (which: number) => this.op('neuron', K.neuronK, x.shape, { which }, [x, at], c.args, [c.T]);
+    return { s: one(0), h: one(1), v: one(2) };
   }
 
   neuronBackward(cfg: NeuronConfig, x: Tensor, trace: NeuronTraceT, gs: Tensor, a: Tensor | null): { gx: Tensor; ga: Tensor | null } {
-    const c = this.neuronConstants(cfg, x, a);
+    const c = this.neuronArgs(cfg, x, a);
     for (const [nm, t] of [['s', trace.s], ['h', trace.h], ['v', trace.v], ['gs', gs]] as const) assertShape(`neuronBackward ${nm}`, t.shape, x.shape);
     const at = c.plif ? a! : this.dummyA;
-    const gx = this.op('neuronGrad', K.neuronGradK, x.shape, { ...c, which: 0 }, x, trace.s, trace.h, trace.v, gs, at);
+    const ins = [x, trace.s, trace.h, trace.v, gs, at];
+    const gx = this.op('neuronGrad', K.neuronGradK, x.shape, { which: 0 }, ins, c.args, [c.T]);
     if (!c.plif) return { gx, ga: null };
-    const terms = this.op('neuronGrad', K.neuronGradK, x.shape, { ...c, which: 1 }, x, trace.s, trace.h, trace.v, gs, at);
+    const terms = this.op('neuronGrad', K.neuronGradK, x.shape, { which: 1 }, ins, c.args, [c.T]);
     const gk = this.sumAll(terms);
     this.dispose(terms);
-    const ga = this.op('plifGradA', K.plifGradAK, [1], {}, gk, at);
+    const ga = this.op('plifGradA', K.plifGradAK, [1], {}, [gk, at], []);
     this.dispose(gk);
     return { gx, ga };
   }
@@ -383,12 +406,12 @@ export class GpujsBackend implements Backend {
   vote(x: Tensor, m: number): Tensor {
     const F = x.shape[x.shape.length - 1]!;
     if (F % m !== 0) throw new RangeError(`vote: ${F} features are not a multiple of M = ${m}`);
-    return this.op('vote', K.voteK, [...x.shape.slice(0, -1), F / m], { M: m }, x);
+    return this.op('vote', K.voteK, [...x.shape.slice(0, -1), F / m], {}, [x], [m], [m]);
   }
 
   voteBackward(gy: Tensor, m: number): Tensor {
     const C = gy.shape[gy.shape.length - 1]!;
-    return this.op('voteGrad', K.voteGradK, [...gy.shape.slice(0, -1), C * m], { M: m }, gy);
+    return this.op('voteGrad', K.voteGradK, [...gy.shape.slice(0, -1), C * m], {}, [gy], [m]);
   }
 
   // ---- loss ----
@@ -396,10 +419,10 @@ export class GpujsBackend implements Backend {
     if (out.shape.length !== 3) throw new RangeError(`mseLoss: out must be [T, N, C], got [${out.shape.join(', ')}]`);
     const [T, N, C] = out.shape as [number, number, number];
     if (labels.length !== N) throw new RangeError(`mseLoss: ${labels.length} labels for N = ${N}`);
-    const c = { T, N, C, rate: form === 'rate' ? 1 : 0 };
+    const rate = form === 'rate' ? 1 : 0;
     const lab = this.upload(labels, [N]);
-    const grad = this.op('mseGrad', K.mseGradK, out.shape, c, out, lab);
-    const terms = this.op('mseTerm', K.mseTermK, form === 'rate' ? [N * C] : [T * N * C], c, out, lab);
+    const grad = this.op('mseGrad', K.mseGradK, out.shape, { rate }, [out, lab], [T, N, C], [T]);
+    const terms = this.op('mseTerm', K.mseTermK, rate ? [N * C] : [T * N * C], { rate }, [out, lab], [T, N, C], [T]);
     const sum = this.sumAll(terms);
     const loss = this.download(sum)[0]!;
     for (const t of [lab, terms, sum]) this.dispose(t);
@@ -410,33 +433,30 @@ export class GpujsBackend implements Backend {
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
     for (const [nm, t] of [['grad', grad], ['m', m], ['v', v]] as const) assertShape(`adam ${nm}`, t.shape, param.shape);
     const n = param.size;
-    const c = { beta1: p.beta1, beta2: p.beta2, eps: p.eps };
-    const m1 = this.run('adamM', K.adamMK, n, c, m, grad);
-    const v1 = this.run('adamV', K.adamVK, n, c, v, grad);
-    this.replace(m, m1);
-    this.replace(v, v1);
+    this.replace(m, this.run('adamM', K.adamMK, n, {}, [m, grad], [p.beta1]));
+    this.replace(v, this.run('adamV', K.adamVK, n, {}, [v, grad], [p.beta2]));
     const bc1 = 1 - p.beta1 ** p.step;
     const bc2 = 1 - p.beta2 ** p.step;
-    this.replace(param, this.run('adamP', K.adamPK, n, c, param, m, v, p.lr / bc1, Math.sqrt(bc2)));
+    this.replace(param, this.run('adamP', K.adamPK, n, {}, [param, m, v], [p.lr / bc1, Math.sqrt(bc2), p.eps]));
   }
 
   // ---- elementwise helpers ----
   repeatT(x: Tensor, T: number): Tensor {
-    return this.op('repeatT', K.repeatTK, [T, ...x.shape], { n: x.size }, x);
+    return this.op('repeatT', K.repeatTK, [T, ...x.shape], {}, [x], [x.size]);
   }
 
   sumT(x: Tensor): Tensor {
     const T = x.shape[0]!;
-    return this.op('sumT', K.sumTK, x.shape.slice(1), { T, n: x.size / T, scale: 1 }, x);
+    return this.op('sumT', K.sumTK, x.shape.slice(1), {}, [x], [T, x.size / T, 1], [T]);
   }
 
   add(a: Tensor, b: Tensor): Tensor {
     assertShape('add', b.shape, a.shape);
-    return this.op('add', K.addK, a.shape, {}, a, b);
+    return this.op('add', K.addK, a.shape, {}, [a, b], []);
   }
 
   meanT(x: Tensor): Tensor {
     const T = x.shape[0]!;
-    return this.op('sumT', K.sumTK, x.shape.slice(1), { T, n: x.size / T, scale: 1 / T }, x);
+    return this.op('sumT', K.sumTK, x.shape.slice(1), {}, [x], [T, x.size / T, 1 / T], [T]);
   }
 }

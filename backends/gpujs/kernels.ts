@@ -1,8 +1,15 @@
 // gpu.js kernel sources. Every tensor is a flat 1-D array (a texture of closest-square size on GL, a
 // Float32Array on cpu/webasm) and every kernel writes a flat 1-D output, so no texture dimension can pass
 // 16384 (gpu.js packs [n] into about sqrt(n) x sqrt(n)). Each output cell gathers what feeds it: no
-// scatter. Every loop is bounded by a `this.constants` value (never an argument), so gpu.js never caps it
-// at loopMaxIterations.
+// scatter.
+//
+// Extents (shapes) and neuron parameters are kernel *arguments* (uniforms), not constants, so each kernel
+// compiles once per backend and serves every shape (dynamicOutput/dynamicArguments); only `which`/`rate`
+// (a variant switch) is a constant. A loop bounded by an argument compiles to
+// `for (safeI < loopMaxIterations) { if (!cond) break; }`: the backend sets loopMaxIterations to
+// MAX_LOOP (65535) and checks every extent against it before a call, so no loop is ever cut short
+// silently. 65535 is also a hard limit of GL here: headless-gl (ANGLE over Mesa) stops any loop, even one
+// with a literal bound, after 65535 iterations.
 //
 // These functions are never called as JavaScript: gpu.js parses their source (Function.prototype.toString)
 // and compiles it. So they must not reference module imports (vitest's module runner rewrites imported
@@ -63,53 +70,53 @@ export function fillK(this: KernelThis): number {
 export function addK(this: KernelThis, a: Arr, b: Arr): number {
   return a[this.thread.x]! + b[this.thread.x]!;
 }
-/** y[t, j] = x[j]: constants n (size of x). */
-export function repeatTK(this: KernelThis, x: Arr): number {
-  return x[imod(this.thread.x, this.constants.n!)]!;
+/** y[t, j] = x[j]: arguments n (size of x). */
+export function repeatTK(this: KernelThis, x: Arr, n: number): number {
+  return x[imod(this.thread.x, n)]!;
 }
-/** y[j] = scale * sum_t x[t, j]: constants T, n, scale. */
-export function sumTK(this: KernelThis, x: Arr): number {
+/** y[j] = scale * sum_t x[t, j]: arguments T, n, scale. */
+export function sumTK(this: KernelThis, x: Arr, T: number, n: number, scale: number): number {
   const j = this.thread.x;
   let s = 0;
-  for (let t = 0; t < this.constants.T!; t++) {
-    s += x[t * this.constants.n! + j]!;
+  for (let t = 0; t < T; t++) {
+    s += x[t * n + j]!;
   }
-  return s * this.constants.scale!;
+  return s * scale;
 }
-/** y[t, j] = x[t, j] * mask[j]: constants n (size of mask). */
-export function dropoutK(this: KernelThis, x: Arr, mask: Arr): number {
+/** y[t, j] = x[t, j] * mask[j]: arguments n (size of mask). */
+export function dropoutK(this: KernelThis, x: Arr, mask: Arr, n: number): number {
   const i = this.thread.x;
-  return x[i]! * mask[imod(i, this.constants.n!)]!;
+  return x[i]! * mask[imod(i, n)]!;
 }
-/** Sum of `chunk` consecutive values per output cell (a reduction stage): constants n, chunk. */
-export function reduceSumK(this: KernelThis, x: Arr): number {
-  const base = this.thread.x * this.constants.chunk!;
+/** Sum of `chunk` consecutive values per output cell (a reduction stage): arguments n, chunk. */
+export function reduceSumK(this: KernelThis, x: Arr, n: number, chunk: number): number {
+  const base = this.thread.x * chunk;
   let s = 0;
-  for (let q = 0; q < this.constants.chunk!; q++) {
-    if (base + q < this.constants.n!) {
+  for (let q = 0; q < chunk; q++) {
+    if (base + q < n) {
       s += x[base + q]!;
     }
   }
   return s;
 }
 
-// ---- conv2d over [B, C, H, W] with w [O, C, K, K]: constants C, H, W, O, K, S, P, Ho, Wo (and B for gw) ----
-export function conv2dK(this: KernelThis, x: Arr, w: Arr): number {
+// ---- conv2d over [B, C, H, W] with w [O, C, K, K]: arguments C, H, W, O, K, S, P, Ho, Wo (and B for gw) ----
+export function conv2dK(this: KernelThis, x: Arr, w: Arr, C: number, H: number, W: number, O: number, K: number, S: number, P: number, Ho: number, Wo: number): number {
   const i = this.thread.x;
-  const ox = imod(i, this.constants.Wo!);
-  let r = idiv(i, this.constants.Wo!);
-  const oy = imod(r, this.constants.Ho!);
-  r = idiv(r, this.constants.Ho!);
-  const o = imod(r, this.constants.O!);
-  const b = idiv(r, this.constants.O!);
+  const ox = imod(i, Wo);
+  let r = idiv(i, Wo);
+  const oy = imod(r, Ho);
+  r = idiv(r, Ho);
+  const o = imod(r, O);
+  const b = idiv(r, O);
   let sum = 0;
-  for (let ch = 0; ch < this.constants.C!; ch++) {
-    for (let ky = 0; ky < this.constants.K!; ky++) {
-      for (let kx = 0; kx < this.constants.K!; kx++) {
-        const iy = oy * this.constants.S! - this.constants.P! + ky;
-        const ix = ox * this.constants.S! - this.constants.P! + kx;
-        if (iy >= 0 && iy < this.constants.H! && ix >= 0 && ix < this.constants.W!) {
-          sum += x[((b * this.constants.C! + ch) * this.constants.H! + iy) * this.constants.W! + ix]! * w[((o * this.constants.C! + ch) * this.constants.K! + ky) * this.constants.K! + kx]!;
+  for (let ch = 0; ch < C; ch++) {
+    for (let ky = 0; ky < K; ky++) {
+      for (let kx = 0; kx < K; kx++) {
+        const iy = oy * S - P + ky;
+        const ix = ox * S - P + kx;
+        if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+          sum += x[((b * C + ch) * H + iy) * W + ix]! * w[((o * C + ch) * K + ky) * K + kx]!;
         }
       }
     }
@@ -117,25 +124,25 @@ export function conv2dK(this: KernelThis, x: Arr, w: Arr): number {
   return sum;
 }
 /** dL/dx in gather form: each input cell sums over the output cells whose window covers it. */
-export function conv2dGradXK(this: KernelThis, gy: Arr, w: Arr): number {
+export function conv2dGradXK(this: KernelThis, gy: Arr, w: Arr, C: number, H: number, W: number, O: number, K: number, S: number, P: number, Ho: number, Wo: number): number {
   const i = this.thread.x;
-  const ix = imod(i, this.constants.W!);
-  let r = idiv(i, this.constants.W!);
-  const iy = imod(r, this.constants.H!);
-  r = idiv(r, this.constants.H!);
-  const ch = imod(r, this.constants.C!);
-  const b = idiv(r, this.constants.C!);
+  const ix = imod(i, W);
+  let r = idiv(i, W);
+  const iy = imod(r, H);
+  r = idiv(r, H);
+  const ch = imod(r, C);
+  const b = idiv(r, C);
   let sum = 0;
-  for (let o = 0; o < this.constants.O!; o++) {
-    for (let ky = 0; ky < this.constants.K!; ky++) {
-      for (let kx = 0; kx < this.constants.K!; kx++) {
-        const ty = iy + this.constants.P! - ky;
-        const tx = ix + this.constants.P! - kx;
+  for (let o = 0; o < O; o++) {
+    for (let ky = 0; ky < K; ky++) {
+      for (let kx = 0; kx < K; kx++) {
+        const ty = iy + P - ky;
+        const tx = ix + P - kx;
         if (ty >= 0 && tx >= 0) {
-          const oy = idiv(ty, this.constants.S!);
-          const ox = idiv(tx, this.constants.S!);
-          if (oy * this.constants.S! === ty && ox * this.constants.S! === tx && oy < this.constants.Ho! && ox < this.constants.Wo!) {
-            sum += gy[((b * this.constants.O! + o) * this.constants.Ho! + oy) * this.constants.Wo! + ox]! * w[((o * this.constants.C! + ch) * this.constants.K! + ky) * this.constants.K! + kx]!;
+          const oy = idiv(ty, S);
+          const ox = idiv(tx, S);
+          if (oy * S === ty && ox * S === tx && oy < Ho && ox < Wo) {
+            sum += gy[((b * O + o) * Ho + oy) * Wo + ox]! * w[((o * C + ch) * K + ky) * K + kx]!;
           }
         }
       }
@@ -144,23 +151,23 @@ export function conv2dGradXK(this: KernelThis, gy: Arr, w: Arr): number {
   return sum;
 }
 /** dL/dw in gather form: each weight sums over every batch item and output position. */
-export function conv2dGradWK(this: KernelThis, x: Arr, gy: Arr): number {
+export function conv2dGradWK(this: KernelThis, x: Arr, gy: Arr, C: number, H: number, W: number, O: number, K: number, S: number, P: number, Ho: number, Wo: number, B: number): number {
   const i = this.thread.x;
-  const kx = imod(i, this.constants.K!);
-  let r = idiv(i, this.constants.K!);
-  const ky = imod(r, this.constants.K!);
-  r = idiv(r, this.constants.K!);
-  const ch = imod(r, this.constants.C!);
-  const o = idiv(r, this.constants.C!);
+  const kx = imod(i, K);
+  let r = idiv(i, K);
+  const ky = imod(r, K);
+  r = idiv(r, K);
+  const ch = imod(r, C);
+  const o = idiv(r, C);
   let sum = 0;
-  for (let b = 0; b < this.constants.B!; b++) {
-    for (let oy = 0; oy < this.constants.Ho!; oy++) {
-      const iy = oy * this.constants.S! - this.constants.P! + ky;
-      if (iy >= 0 && iy < this.constants.H!) {
-        for (let ox = 0; ox < this.constants.Wo!; ox++) {
-          const ix = ox * this.constants.S! - this.constants.P! + kx;
-          if (ix >= 0 && ix < this.constants.W!) {
-            sum += gy[((b * this.constants.O! + o) * this.constants.Ho! + oy) * this.constants.Wo! + ox]! * x[((b * this.constants.C! + ch) * this.constants.H! + iy) * this.constants.W! + ix]!;
+  for (let b = 0; b < B; b++) {
+    for (let oy = 0; oy < Ho; oy++) {
+      const iy = oy * S - P + ky;
+      if (iy >= 0 && iy < H) {
+        for (let ox = 0; ox < Wo; ox++) {
+          const ix = ox * S - P + kx;
+          if (ix >= 0 && ix < W) {
+            sum += gy[((b * O + o) * Ho + oy) * Wo + ox]! * x[((b * C + ch) * H + iy) * W + ix]!;
           }
         }
       }
@@ -169,89 +176,125 @@ export function conv2dGradWK(this: KernelThis, x: Arr, gy: Arr): number {
   return sum;
 }
 
-// ---- linear: x [R, I], w [O, I]: constants R, I, O ----
-export function linearK(this: KernelThis, x: Arr, w: Arr): number {
+// ---- linear: x [R, I], w [O, I]: arguments R, I, O ----
+export function linearK(this: KernelThis, x: Arr, w: Arr, I: number, O: number): number {
   const i = this.thread.x;
-  const o = imod(i, this.constants.O!);
-  const r = idiv(i, this.constants.O!);
+  const o = imod(i, O);
+  const r = idiv(i, O);
   let sum = 0;
-  for (let k = 0; k < this.constants.I!; k++) {
-    sum += x[r * this.constants.I! + k]! * w[o * this.constants.I! + k]!;
+  for (let k = 0; k < I; k++) {
+    sum += x[r * I + k]! * w[o * I + k]!;
   }
   return sum;
 }
-export function linearGradXK(this: KernelThis, gy: Arr, w: Arr): number {
+export function linearGradXK(this: KernelThis, gy: Arr, w: Arr, I: number, O: number): number {
   const i = this.thread.x;
-  const k = imod(i, this.constants.I!);
-  const r = idiv(i, this.constants.I!);
+  const k = imod(i, I);
+  const r = idiv(i, I);
   let sum = 0;
-  for (let o = 0; o < this.constants.O!; o++) {
-    sum += gy[r * this.constants.O! + o]! * w[o * this.constants.I! + k]!;
+  for (let o = 0; o < O; o++) {
+    sum += gy[r * O + o]! * w[o * I + k]!;
   }
   return sum;
 }
-export function linearGradWK(this: KernelThis, x: Arr, gy: Arr): number {
+export function linearGradWK(this: KernelThis, x: Arr, gy: Arr, R: number, I: number, O: number): number {
   const i = this.thread.x;
-  const k = imod(i, this.constants.I!);
-  const o = idiv(i, this.constants.I!);
+  const k = imod(i, I);
+  const o = idiv(i, I);
   let sum = 0;
-  for (let r = 0; r < this.constants.R!; r++) {
-    sum += gy[r * this.constants.O! + o]! * x[r * this.constants.I! + k]!;
+  for (let r = 0; r < R; r++) {
+    sum += gy[r * O + o]! * x[r * I + k]!;
   }
   return sum;
 }
 
-// ---- batch norm over x viewed as [B, C, S]: constants B, C, S (n = B S) ----
-/** Per-channel mean: output [C]. */
-export function bnMeanK(this: KernelThis, x: Arr): number {
-  const ch = this.thread.x;
+// ---- batch norm over x viewed as [B, C, S]: arguments B, C, S (n = B S) ----
+/**
+ * Per-channel mean as a float32 pair hi + lo (output [2C]: hi for cells < C, lo for the rest). A float32
+ * mean is off by up to ulp(mean)/2, which is a large relative error of x - mean when the variance is
+ * small (|x - mean| ~ sqrt(eps)), and batch norm's backward amplifies it; (x - hi) is exact (Sterbenz)
+ * and (x - hi) - lo is then accurate to float32 rounding. The lo cells recompute hi in the same order.
+ */
+export function bnMeanK(this: KernelThis, x: Arr, B: number, C: number, S: number): number {
+  let ch = this.thread.x;
+  let wantLo = 0;
+  if (ch >= C) {
+    ch = ch - C;
+    wantLo = 1;
+  }
   let s = 0;
-  for (let b = 0; b < this.constants.B!; b++) {
-    for (let q = 0; q < this.constants.S!; q++) {
-      s += x[(b * this.constants.C! + ch) * this.constants.S! + q]!;
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < S; q++) {
+      s += x[(b * C + ch) * S + q]!;
     }
   }
-  return s / (this.constants.B! * this.constants.S!);
+  const hi = s / (B * S);
+  if (wantLo < 1) {
+    return hi;
+  }
+  let r = 0;
+  for (let b2 = 0; b2 < B; b2++) {
+    for (let q2 = 0; q2 < S; q2++) {
+      r += x[(b2 * C + ch) * S + q2]! - hi;
+    }
+  }
+  return r / (B * S);
 }
-/** Per-channel biased variance around `mean`: output [C]. */
-export function bnVarK(this: KernelThis, x: Arr, mean: Arr): number {
+/** A running mean as a pair (hi = running mean, lo = 0): output [2C]. */
+export function meanPairK(this: KernelThis, m: Arr, C: number): number {
+  if (this.thread.x < C) {
+    return m[this.thread.x]!;
+  }
+  return 0;
+}
+/** Per-channel biased variance around the mean pair: output [C]. */
+export function bnVarK(this: KernelThis, x: Arr, mean: Arr, B: number, C: number, S: number): number {
   const ch = this.thread.x;
-  const m = mean[ch]!;
+  const hi = mean[ch]!;
+  const lo = mean[C + ch]!;
   let s = 0;
-  for (let b = 0; b < this.constants.B!; b++) {
-    for (let q = 0; q < this.constants.S!; q++) {
-      const d = x[(b * this.constants.C! + ch) * this.constants.S! + q]! - m;
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < S; q++) {
+      const d = x[(b * C + ch) * S + q]! - hi - lo;
       s += d * d;
     }
   }
-  return s / (this.constants.B! * this.constants.S!);
+  return s / (B * S);
 }
-/** 1 / sqrt(var + eps): constants eps. */
-export function invStdK(this: KernelThis, v: Arr): number {
-  return 1 / Math.sqrt(v[this.thread.x]! + this.constants.eps!);
+/**
+ * 1 / sqrt(var + eps), refined by one Newton step r (3 - u r^2) / 2 (multiplies and adds only). GL's
+ * sqrt/division carry ~1e-5 relative error; batch norm's backward cancels terms of size |gy| that all
+ * scale with xhat^2 = (x - mean)^2 invStd^2, so that error would reach dL/dx at ~1e-4 |gy|. The Newton step
+ * brings invStd to float32 rounding (~1e-7) on every mode.
+ */
+export function invStdK(this: KernelThis, v: Arr, eps: number): number {
+  const u = v[this.thread.x]! + eps;
+  const r = 1 / Math.sqrt(u);
+  return r * (1.5 - 0.5 * u * r * r);
 }
-/** (1 - momentum) running + momentum * batch * factor: constants momentum, factor (n/(n-1) for the variance). */
-export function runningK(this: KernelThis, running: Arr, batch: Arr): number {
+/** (1 - momentum) running + momentum * batch * factor: arguments momentum, factor (n/(n-1) for the variance). */
+export function runningK(this: KernelThis, running: Arr, batch: Arr, momentum: number, factor: number): number {
   const i = this.thread.x;
-  return (1 - this.constants.momentum!) * running[i]! + this.constants.momentum! * batch[i]! * this.constants.factor!;
+  return (1 - momentum) * running[i]! + momentum * batch[i]! * factor;
 }
-/** y = gamma (x - mean) invStd + beta. */
-export function bnApplyK(this: KernelThis, x: Arr, gamma: Arr, beta: Arr, mean: Arr, invStd: Arr): number {
+/** y = gamma (x - mean) invStd + beta (mean: the [2C] pair of bnMeanK). */
+export function bnApplyK(this: KernelThis, x: Arr, gamma: Arr, beta: Arr, mean: Arr, invStd: Arr, C: number, S: number): number {
   const i = this.thread.x;
-  const ch = imod(idiv(i, this.constants.S!), this.constants.C!);
-  return gamma[ch]! * (x[i]! - mean[ch]!) * invStd[ch]! + beta[ch]!;
+  const ch = imod(idiv(i, S), C);
+  return gamma[ch]! * (x[i]! - mean[ch]! - mean[C + ch]!) * invStd[ch]! + beta[ch]!;
 }
 /** Per-channel sum of gy (which = 0: dL/dbeta) or of gy * xhat (which = 1: dL/dgamma): output [C]. */
-export function bnGradSumK(this: KernelThis, x: Arr, gy: Arr, mean: Arr, invStd: Arr): number {
+export function bnGradSumK(this: KernelThis, x: Arr, gy: Arr, mean: Arr, invStd: Arr, B: number, C: number, S: number): number {
   const ch = this.thread.x;
-  const m = mean[ch]!;
+  const hi = mean[ch]!;
+  const lo = mean[C + ch]!;
   const is = invStd[ch]!;
   let s = 0;
-  for (let b = 0; b < this.constants.B!; b++) {
-    for (let q = 0; q < this.constants.S!; q++) {
-      const j = (b * this.constants.C! + ch) * this.constants.S! + q;
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < S; q++) {
+      const j = (b * C + ch) * S + q;
       if (this.constants.which! > 0) {
-        s += gy[j]! * (x[j]! - m) * is;
+        s += gy[j]! * (x[j]! - hi - lo) * is;
       } else {
         s += gy[j]!;
       }
@@ -260,32 +303,32 @@ export function bnGradSumK(this: KernelThis, x: Arr, gy: Arr, mean: Arr, invStd:
   return s;
 }
 /** dL/dx = gamma invStd (n gy - sum gy - xhat sum gy xhat) / n. */
-export function bnGradXK(this: KernelThis, x: Arr, gy: Arr, gamma: Arr, mean: Arr, invStd: Arr, gBeta: Arr, gGamma: Arr): number {
+export function bnGradXK(this: KernelThis, x: Arr, gy: Arr, gamma: Arr, mean: Arr, invStd: Arr, gBeta: Arr, gGamma: Arr, B: number, C: number, S: number): number {
   const i = this.thread.x;
-  const ch = imod(idiv(i, this.constants.S!), this.constants.C!);
-  const n = this.constants.B! * this.constants.S!;
+  const ch = imod(idiv(i, S), C);
+  const n = B * S;
   const is = invStd[ch]!;
-  const xhat = (x[i]! - mean[ch]!) * is;
+  const xhat = (x[i]! - mean[ch]! - mean[C + ch]!) * is;
   return (gamma[ch]! * is * (n * gy[i]! - gBeta[ch]! - xhat * gGamma[ch]!)) / n;
 }
 
-// ---- pooling over [BC, H, W], no padding: constants H, W, Ho, Wo, K, S ----
+// ---- pooling over [BC, H, W], no padding: arguments H, W, Ho, Wo, K, S ----
 /** Max (which = 0) or the offset ky*K + kx of the first maximum (which = 1). */
-export function maxPoolK(this: KernelThis, x: Arr): number {
+export function maxPoolK(this: KernelThis, x: Arr, H: number, W: number, Ho: number, Wo: number, K: number, S: number): number {
   const i = this.thread.x;
-  const ox = imod(i, this.constants.Wo!);
-  const r = idiv(i, this.constants.Wo!);
-  const oy = imod(r, this.constants.Ho!);
-  const bc = idiv(r, this.constants.Ho!);
-  const base = (bc * this.constants.H! + oy * this.constants.S!) * this.constants.W! + ox * this.constants.S!;
+  const ox = imod(i, Wo);
+  const r = idiv(i, Wo);
+  const oy = imod(r, Ho);
+  const bc = idiv(r, Ho);
+  const base = (bc * H + oy * S) * W + ox * S;
   let best = x[base]!;
   let arg = 0;
-  for (let ky = 0; ky < this.constants.K!; ky++) {
-    for (let kx = 0; kx < this.constants.K!; kx++) {
-      const v = x[base + ky * this.constants.W! + kx]!;
+  for (let ky = 0; ky < K; ky++) {
+    for (let kx = 0; kx < K; kx++) {
+      const v = x[base + ky * W + kx]!;
       if (v > best) {
         best = v;
-        arg = ky * this.constants.K! + kx;
+        arg = ky * K + kx;
       }
     }
   }
@@ -295,23 +338,23 @@ export function maxPoolK(this: KernelThis, x: Arr): number {
   return best;
 }
 /** Max pooling's dL/dx, gathered: the windows covering a cell whose saved winner is that cell. */
-export function maxPoolGradK(this: KernelThis, gy: Arr, argmax: Arr): number {
+export function maxPoolGradK(this: KernelThis, gy: Arr, argmax: Arr, H: number, W: number, Ho: number, Wo: number, K: number, S: number): number {
   const i = this.thread.x;
-  const ix = imod(i, this.constants.W!);
-  const r = idiv(i, this.constants.W!);
-  const iy = imod(r, this.constants.H!);
-  const bc = idiv(r, this.constants.H!);
+  const ix = imod(i, W);
+  const r = idiv(i, W);
+  const iy = imod(r, H);
+  const bc = idiv(r, H);
   let sum = 0;
-  for (let ky = 0; ky < this.constants.K!; ky++) {
-    for (let kx = 0; kx < this.constants.K!; kx++) {
+  for (let ky = 0; ky < K; ky++) {
+    for (let kx = 0; kx < K; kx++) {
       const ty = iy - ky;
       const tx = ix - kx;
       if (ty >= 0 && tx >= 0) {
-        const oy = idiv(ty, this.constants.S!);
-        const ox = idiv(tx, this.constants.S!);
-        if (oy * this.constants.S! === ty && ox * this.constants.S! === tx && oy < this.constants.Ho! && ox < this.constants.Wo!) {
-          const o = (bc * this.constants.Ho! + oy) * this.constants.Wo! + ox;
-          if (Math.abs(argmax[o]! - (ky * this.constants.K! + kx)) < 0.5) {
+        const oy = idiv(ty, S);
+        const ox = idiv(tx, S);
+        if (oy * S === ty && ox * S === tx && oy < Ho && ox < Wo) {
+          const o = (bc * Ho + oy) * Wo + ox;
+          if (Math.abs(argmax[o]! - (ky * K + kx)) < 0.5) {
             sum += gy[o]!;
           }
         }
@@ -320,134 +363,134 @@ export function maxPoolGradK(this: KernelThis, gy: Arr, argmax: Arr): number {
   }
   return sum;
 }
-export function avgPoolK(this: KernelThis, x: Arr): number {
+export function avgPoolK(this: KernelThis, x: Arr, H: number, W: number, Ho: number, Wo: number, K: number, S: number): number {
   const i = this.thread.x;
-  const ox = imod(i, this.constants.Wo!);
-  const r = idiv(i, this.constants.Wo!);
-  const oy = imod(r, this.constants.Ho!);
-  const bc = idiv(r, this.constants.Ho!);
-  const base = (bc * this.constants.H! + oy * this.constants.S!) * this.constants.W! + ox * this.constants.S!;
+  const ox = imod(i, Wo);
+  const r = idiv(i, Wo);
+  const oy = imod(r, Ho);
+  const bc = idiv(r, Ho);
+  const base = (bc * H + oy * S) * W + ox * S;
   let s = 0;
-  for (let ky = 0; ky < this.constants.K!; ky++) {
-    for (let kx = 0; kx < this.constants.K!; kx++) {
-      s += x[base + ky * this.constants.W! + kx]!;
+  for (let ky = 0; ky < K; ky++) {
+    for (let kx = 0; kx < K; kx++) {
+      s += x[base + ky * W + kx]!;
     }
   }
-  return s / (this.constants.K! * this.constants.K!);
+  return s / (K * K);
 }
-export function avgPoolGradK(this: KernelThis, gy: Arr): number {
+export function avgPoolGradK(this: KernelThis, gy: Arr, H: number, W: number, Ho: number, Wo: number, K: number, S: number): number {
   const i = this.thread.x;
-  const ix = imod(i, this.constants.W!);
-  const r = idiv(i, this.constants.W!);
-  const iy = imod(r, this.constants.H!);
-  const bc = idiv(r, this.constants.H!);
+  const ix = imod(i, W);
+  const r = idiv(i, W);
+  const iy = imod(r, H);
+  const bc = idiv(r, H);
   let sum = 0;
-  for (let ky = 0; ky < this.constants.K!; ky++) {
-    for (let kx = 0; kx < this.constants.K!; kx++) {
+  for (let ky = 0; ky < K; ky++) {
+    for (let kx = 0; kx < K; kx++) {
       const ty = iy - ky;
       const tx = ix - kx;
       if (ty >= 0 && tx >= 0) {
-        const oy = idiv(ty, this.constants.S!);
-        const ox = idiv(tx, this.constants.S!);
-        if (oy * this.constants.S! === ty && ox * this.constants.S! === tx && oy < this.constants.Ho! && ox < this.constants.Wo!) {
-          sum += gy[(bc * this.constants.Ho! + oy) * this.constants.Wo! + ox]!;
+        const oy = idiv(ty, S);
+        const ox = idiv(tx, S);
+        if (oy * S === ty && ox * S === tx && oy < Ho && ox < Wo) {
+          sum += gy[(bc * Ho + oy) * Wo + ox]!;
         }
       }
     }
   }
-  return sum / (this.constants.K! * this.constants.K!);
+  return sum / (K * K);
 }
 
-// ---- voting: x [R, C*M] -> [R, C]: constants M ----
-export function voteK(this: KernelThis, x: Arr): number {
+// ---- voting: x [R, C*M] -> [R, C]: arguments M ----
+export function voteK(this: KernelThis, x: Arr, M: number): number {
   const i = this.thread.x;
   let s = 0;
-  for (let m = 0; m < this.constants.M!; m++) {
-    s += x[i * this.constants.M! + m]!;
+  for (let m = 0; m < M; m++) {
+    s += x[i * M + m]!;
   }
-  return s / this.constants.M!;
+  return s / M;
 }
-export function voteGradK(this: KernelThis, gy: Arr): number {
-  return gy[idiv(this.thread.x, this.constants.M!)]! / this.constants.M!;
+export function voteGradK(this: KernelThis, gy: Arr, M: number): number {
+  return gy[idiv(this.thread.x, M)]! / M;
 }
 
-// ---- MSE loss on out [T, N, C] against one-hot labels [N]: constants T, N, C, rate (1: 'rate', 0: 'per-step') ----
+// ---- MSE loss on out [T, N, C] against one-hot labels [N]: arguments T, N, C; constant rate (1: 'rate', 0: 'per-step') ----
 /** dL/dout. */
-export function mseGradK(this: KernelThis, out: Arr, labels: Arr): number {
+export function mseGradK(this: KernelThis, out: Arr, labels: Arr, T: number, N: number, C: number): number {
   const i = this.thread.x;
-  const cls = imod(i, this.constants.C!);
-  const nc = imod(i, this.constants.N! * this.constants.C!);
-  const n = idiv(nc, this.constants.C!);
+  const cls = imod(i, C);
+  const nc = imod(i, N * C);
+  const n = idiv(nc, C);
   let y = 0;
   if (Math.abs(labels[n]! - cls) < 0.5) {
     y = 1;
   }
   if (this.constants.rate! > 0) {
     let r = 0;
-    for (let t = 0; t < this.constants.T!; t++) {
-      r += out[t * this.constants.N! * this.constants.C! + nc]!;
+    for (let t = 0; t < T; t++) {
+      r += out[t * N * C + nc]!;
     }
-    r = r / this.constants.T!;
-    return (2 * (r - y)) / (this.constants.N! * this.constants.C! * this.constants.T!);
+    r = r / T;
+    return (2 * (r - y)) / (N * C * T);
   }
-  return (2 * (out[i]! - y)) / (this.constants.T! * this.constants.N! * this.constants.C!);
+  return (2 * (out[i]! - y)) / (T * N * C);
 }
 /** Loss terms whose sum is the loss: [N*C] for 'rate', [T*N*C] for 'per-step'. */
-export function mseTermK(this: KernelThis, out: Arr, labels: Arr): number {
+export function mseTermK(this: KernelThis, out: Arr, labels: Arr, T: number, N: number, C: number): number {
   const i = this.thread.x;
-  const cls = imod(i, this.constants.C!);
-  const nc = imod(i, this.constants.N! * this.constants.C!);
-  const n = idiv(nc, this.constants.C!);
+  const cls = imod(i, C);
+  const nc = imod(i, N * C);
+  const n = idiv(nc, C);
   let y = 0;
   if (Math.abs(labels[n]! - cls) < 0.5) {
     y = 1;
   }
   if (this.constants.rate! > 0) {
     let r = 0;
-    for (let t = 0; t < this.constants.T!; t++) {
-      r += out[t * this.constants.N! * this.constants.C! + nc]!;
+    for (let t = 0; t < T; t++) {
+      r += out[t * N * C + nc]!;
     }
-    r = r / this.constants.T!;
-    return ((r - y) * (r - y)) / (this.constants.N! * this.constants.C!);
+    r = r / T;
+    return ((r - y) * (r - y)) / (N * C);
   }
   const d = out[i]! - y;
-  return (d * d) / (this.constants.T! * this.constants.N! * this.constants.C!);
+  return (d * d) / (T * N * C);
 }
 
-// ---- Adam (torch.optim.Adam, no weight decay): constants beta1, beta2, eps ----
-export function adamMK(this: KernelThis, m: Arr, g: Arr): number {
+// ---- Adam (torch.optim.Adam, no weight decay) ----
+export function adamMK(this: KernelThis, m: Arr, g: Arr, beta1: number): number {
   const i = this.thread.x;
-  return this.constants.beta1! * m[i]! + (1 - this.constants.beta1!) * g[i]!;
+  return beta1 * m[i]! + (1 - beta1) * g[i]!;
 }
-export function adamVK(this: KernelThis, v: Arr, g: Arr): number {
+export function adamVK(this: KernelThis, v: Arr, g: Arr, beta2: number): number {
   const i = this.thread.x;
-  return this.constants.beta2! * v[i]! + (1 - this.constants.beta2!) * g[i]! * g[i]!;
+  return beta2 * v[i]! + (1 - beta2) * g[i]! * g[i]!;
 }
 /** p - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps); the step-dependent scalars are arguments (no recompilation). */
-export function adamPK(this: KernelThis, p: Arr, m: Arr, v: Arr, lrOverBc1: number, sqrtBc2: number): number {
+export function adamPK(this: KernelThis, p: Arr, m: Arr, v: Arr, lrOverBc1: number, sqrtBc2: number, eps: number): number {
   const i = this.thread.x;
-  return p[i]! - (lrOverBc1 * m[i]!) / (Math.sqrt(v[i]!) / sqrtBc2 + this.constants.eps!);
+  return p[i]! - (lrOverBc1 * m[i]!) / (Math.sqrt(v[i]!) / sqrtBc2 + eps);
 }
 
 // ---- multi-step neuron over x [T, n] (core/neuron.ts semantics), the loop over T inside the kernel ----
-// constants: T, n, kind, decayInput, hard, vr, vth, detach, sgCode, alpha, plif, kFixed, which.
+// Arguments: T, n, the numeric codes of core/neuron.ts neuronCodes(), plif, kFixed; constant: which.
 // k = sigmoid(a[0]) for PLIF (a stays on the device), kFixed otherwise.
 /** which = 0: S, 1: H, 2: V at the cell's step (the recurrence rerun from t = 0; T is small). */
-export function neuronK(this: KernelThis, x: Arr, a: Arr): number {
+export function neuronK(this: KernelThis, x: Arr, a: Arr, T: number, n: number, kind: number, decayInput: number, hard: number, vr: number, vth: number, detach: number, sgCode: number, alpha: number, plif: number, kFixed: number): number {
   const j = this.thread.x;
-  const t = idiv(j, this.constants.n!);
-  const i = j - t * this.constants.n!;
-  let k = this.constants.kFixed!;
-  if (this.constants.plif! > 0) {
+  const t = idiv(j, n);
+  const i = j - t * n;
+  let k = kFixed;
+  if (plif > 0) {
     k = sigmoid(a[0]!);
   }
-  let v = this.constants.vr!;
+  let v = vr;
   let out = 0;
-  for (let tt = 0; tt < this.constants.T!; tt++) {
+  for (let tt = 0; tt < T; tt++) {
     if (tt <= t) {
-      const h = charge(this.constants.kind!, this.constants.decayInput!, v, x[tt * this.constants.n! + i]!, k, this.constants.vr!);
-      const s = heaviside(h - this.constants.vth!);
-      v = reset(this.constants.hard!, h, s, this.constants.vr!, this.constants.vth!);
+      const h = charge(kind, decayInput, v, x[tt * n + i]!, k, vr);
+      const s = heaviside(h - vth);
+      v = reset(hard, h, s, vr, vth);
       if (tt === t) {
         if (this.constants.which! === 0) {
           out = s;
@@ -465,34 +508,34 @@ export function neuronK(this: KernelThis, x: Arr, a: Arr): number {
  * Hand-derived BPTT (Eqs. 8-17) from t = T-1 down to the cell's step. which = 0: dL/dX_t (Eq. 17 before
  * the weights); which = 1: the cell's term dL/dH_t dH_t/dk of dL/dk (Eqs. 15-16), summed by reduceSumK.
  */
-export function neuronGradK(this: KernelThis, x: Arr, s: Arr, h: Arr, v: Arr, gs: Arr, a: Arr): number {
+export function neuronGradK(this: KernelThis, x: Arr, s: Arr, h: Arr, v: Arr, gs: Arr, a: Arr, T: number, n: number, kind: number, decayInput: number, hard: number, vr: number, vth: number, detach: number, sgCode: number, alpha: number, plif: number, kFixed: number): number {
   const j = this.thread.x;
-  const t = idiv(j, this.constants.n!);
-  const i = j - t * this.constants.n!;
-  let k = this.constants.kFixed!;
-  if (this.constants.plif! > 0) {
+  const t = idiv(j, n);
+  const i = j - t * n;
+  let k = kFixed;
+  if (plif > 0) {
     k = sigmoid(a[0]!);
   }
-  const dHdV = chargeGradV(this.constants.kind!, k);
+  const dHdV = chargeGradV(kind, k);
   let gH = 0;
-  for (let q = 0; q < this.constants.T!; q++) {
-    const tt = this.constants.T! - 1 - q;
+  for (let q = 0; q < T; q++) {
+    const tt = T - 1 - q;
     if (tt >= t) {
-      const jj = tt * this.constants.n! + i;
+      const jj = tt * n + i;
       const gV = gH * dHdV;
       const hh = h[jj]!;
-      const sg = surrogateGrad(this.constants.sgCode!, hh - this.constants.vth!, this.constants.alpha!);
-      gH = gs[jj]! * sg + gV * resetGradH(this.constants.hard!, this.constants.detach!, hh, s[jj]!, this.constants.vr!, this.constants.vth!, sg);
+      const sg = surrogateGrad(sgCode, hh - vth, alpha);
+      gH = gs[jj]! * sg + gV * resetGradH(hard, detach, hh, s[jj]!, vr, vth, sg);
     }
   }
   if (this.constants.which! === 0) {
-    return gH * chargeGradX(this.constants.kind!, this.constants.decayInput!, k);
+    return gH * chargeGradX(kind, decayInput, k);
   }
-  let vPrev = this.constants.vr!;
+  let vPrev = vr;
   if (t > 0) {
-    vPrev = v[j - this.constants.n!]!;
+    vPrev = v[j - n]!;
   }
-  return gH * chargeGradK(this.constants.kind!, this.constants.decayInput!, vPrev, x[j]!, this.constants.vr!);
+  return gH * chargeGradK(kind, decayInput, vPrev, x[j]!, vr);
 }
 /** dL/da = dL/dk k (1 - k), k = sigmoid(a): output [1]. */
 export function plifGradAK(this: KernelThis, gk: Arr, a: Arr): number {

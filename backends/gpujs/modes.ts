@@ -12,6 +12,7 @@ export interface GpujsTexture {
 }
 export interface GpujsKernel {
   (...args: unknown[]): unknown;
+  setOutput(output: number[]): void;
   destroy?(removeCanvasReferences?: boolean): void;
   context?: unknown;
   kernel?: { fallbackReason?: unknown; constructor: { name: string } };
