@@ -161,6 +161,7 @@ export class GpujsBackend implements Backend {
   }
 
   private tensor(v: Value, shape: readonly number[]): GpujsTensor {
+    if (!this.gpu) throw new Error('gpu.js backend used after destroy()');
     this.live++;
     return new GpujsTensor(this, new Store(v), [...shape]);
   }
