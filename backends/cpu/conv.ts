@@ -40,19 +40,22 @@ function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Ar
   for (let c = 0; c < C; c++) {
     const cOff = xOff + c * H * W;
     for (let iy = 0; iy < H; iy++) {
+      // stride 1: taps ky with 0 <= iy + pad - ky < Ho, without per-tap tests
+      const kyLo = stride === 1 ? Math.max(0, iy + pad - Ho + 1) : 0;
+      const kyHi = stride === 1 ? Math.min(K - 1, iy + pad) : K - 1;
       for (let ix = 0; ix < W; ix++) {
         const v = x[cOff + iy * W + ix]!;
         if (v === 0) continue; // sparse input
-        for (let ky = 0; ky < K; ky++) {
+        const kxLo = stride === 1 ? Math.max(0, ix + pad - Wo + 1) : 0;
+        const kxHi = stride === 1 ? Math.min(K - 1, ix + pad) : K - 1;
+        for (let ky = kyLo; ky <= kyHi; ky++) {
           const ny = iy + pad - ky;
-          if (ny < 0) break;
           const oy = (ny / stride) | 0;
-          if (oy * stride !== ny || oy >= Ho) continue;
-          for (let kx = 0; kx < K; kx++) {
+          if (ny < 0 || oy * stride !== ny || oy >= Ho) continue;
+          for (let kx = kxLo; kx <= kxHi; kx++) {
             const nx = ix + pad - kx;
-            if (nx < 0) break;
             const ox = (nx / stride) | 0;
-            if (ox * stride !== nx || ox >= Wo) continue;
+            if (nx < 0 || ox * stride !== nx || ox >= Wo) continue;
             const pOff = (oy * Wo + ox) * O;
             const wOff = ((c * K + ky) * K + kx) * O;
             if (weightGrad) for (let o = 0; o < O; o++) a[wOff + o] += v * bm[pOff + o]!;

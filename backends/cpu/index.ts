@@ -157,8 +157,7 @@ export function cpuBackend(): Backend {
       const { B, C, S } = bnDims(x, p);
       const xd = get(x);
       const g = get(gamma);
-      const md = get(saved.mean);
-      const id = get(saved.invStd);
+      get(saved.mean); // checked, not used: see below
       const gyd = get(gy);
       const gx = make(x.shape);
       const gg = make([C]);
@@ -168,8 +167,20 @@ export function cpuBackend(): Backend {
       const gbd = get(gb);
       const n = B * S;
       for (let c = 0; c < C; c++) {
-        const m = md[c]!;
-        const is = id[c]!;
+        // The statistics are recomputed in double: with a batch variance near eps the three terms of
+        // gx nearly cancel and a float32-rounded mean would be amplified (the saved tensors are float32).
+        let m = 0;
+        for (let b = 0; b < B; b++) {
+          const o = (b * C + c) * S;
+          for (let i = 0; i < S; i++) m += xd[o + i]!;
+        }
+        m /= n;
+        let q = 0;
+        for (let b = 0; b < B; b++) {
+          const o = (b * C + c) * S;
+          for (let i = 0; i < S; i++) q += (xd[o + i]! - m) * (xd[o + i]! - m);
+        }
+        const is = 1 / Math.sqrt(q / n + p.eps);
         let sg = 0;
         let sgx = 0;
         for (let b = 0; b < B; b++) {
