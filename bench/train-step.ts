@@ -22,11 +22,15 @@ export function benchConfig(spec: BenchSpec): NetworkConfig {
   return networkConfig(structure, p.input, p.classes, { T: spec.T ?? p.T, static: p.static });
 }
 
-/** Synthetic batch: uniform pixels in [-1, 2) (normalised-image range), random labels. */
+/**
+ * Synthetic batch shaped like normalised Fashion-MNIST: half the pixels background (-0.81 = (0 - 0.286)
+ * / 0.353), the rest uniform over the normalised range; event inputs are 10% ones. Random labels.
+ */
 export function syntheticBatch(cfg: NetworkConfig, n: number, rng: Rng): { x: Float32Array; labels: Int32Array } {
   const per = cfg.input[0] * cfg.input[1] * cfg.input[2] * (cfg.static ? 1 : cfg.T);
   const x = new Float32Array(per * n);
-  for (let i = 0; i < x.length; i++) x[i] = cfg.static ? rng.range(-1, 2) : rng.uniform() < 0.1 ? 1 : 0;
+  const bg = -0.286 / 0.353;
+  for (let i = 0; i < x.length; i++) x[i] = cfg.static ? (rng.uniform() < 0.5 ? bg : rng.range(bg, (1 - 0.286) / 0.353)) : rng.uniform() < 0.1 ? 1 : 0;
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) labels[i] = rng.int(cfg.classes);
   return { x, labels };
