@@ -18,6 +18,8 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   plot: () => import('./commands/plot.js'),
   frames: () => import('./commands/frames.js'),
   events: () => import('./commands/events.js'),
+  bench: () => import('./commands/bench.js'),
+  inspect: () => import('./commands/inspect.js'),
 };
 
 export function usage(): string {

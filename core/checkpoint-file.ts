@@ -1,13 +1,15 @@
 // Checkpoint files (Node): written atomically (temporary file in the same directory, fsync, rename), so
 // a crash never leaves a half-written model under the final name.
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Backend } from './backend.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint, type SaveOptions } from './checkpoint.js';
 import type { Network } from './network/network.js';
 
+/** Writes bytes atomically (creating the directory when needed): a temp file, fsync, then rename over the target. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx');
   try {

@@ -2,9 +2,10 @@
 // (absolute path, size, mtime) and the integration parameters, so a changed source or parameter
 // never reads a stale entry. Entries are written atomically (temp file + rename); a damaged or
 // missing entry is recomputed, so the whole cache directory is safe to delete at any time.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../core/checkpoint-file.js';
 import { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
 
 /** Bump when the meaning of cached frames changes. */
@@ -35,19 +36,7 @@ export function cachePath(dir: string, key: string): string {
   return join(dir, key.slice(0, 2), `${key}.npy`);
 }
 
-/** Writes bytes atomically: a unique temp file in the same directory, then rename over the target. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = join(path, '..');
-  await mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
+export { writeFileAtomic };
 
 /** Stores frames (counts) with the smallest unsigned dtype that holds them exactly. */
 export async function writeCachedFrames(dir: string, key: string, frames: Float32Array, shape: readonly number[]): Promise<void> {

@@ -1,18 +1,13 @@
-// Checkpoints of a run, in the safetensors layout (training/safetensors.ts): every parameter (weights, BN
-// gamma/beta, each PLIF layer's a), the BN running statistics, optionally the Adam moments, and JSON
-// metadata under the key "plif": the network config, per-layer tau, and the training state needed to
-// resume exactly. Written atomically: temp file + rename.
-import { readFile } from 'node:fs/promises';
+// Checkpoints of a run: core's model checkpoint (safetensors: parameters, BN running statistics, per-layer
+// tau, Adam moments and step) plus the training state under the metadata key "training", so that an
+// interrupted run resumes bit for bit. Files are written atomically (core/checkpoint-file.ts).
+import { stat } from 'node:fs/promises';
 import type { Backend } from '../core/backend.js';
-import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
-import { createAdam, type AdamState } from '../core/network/train.js';
-import { Rng } from '../core/rng.js';
-import { writeFileAtomic } from '../data/index.js';
+import { CheckpointError } from '../core/checkpoint.js';
+import { loadCheckpointFile, saveCheckpointFile } from '../core/checkpoint-file.js';
+import type { Network, NetworkConfig } from '../core/network/network.js';
+import type { AdamState } from '../core/network/train.js';
 import type { TrainConfig } from './config.js';
-import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
-
-export const CHECKPOINT_FORMAT = 'plif-checkpoint';
-export const CHECKPOINT_VERSION = 1;
 
 /** Where an epoch stands; enough to continue it bit for bit. */
 export interface TrainingState {
@@ -33,120 +28,59 @@ export interface TrainingState {
 }
 
 export interface CheckpointMeta {
-  format: typeof CHECKPOINT_FORMAT;
-  version: number;
-  /** Version of the library that wrote it. */
-  library: string;
   network: NetworkConfig;
   taus: { layer: number; tau: number }[];
-  training?: { config: TrainConfig; state: TrainingState; adam: { step: number; config: AdamState['config'] } };
-}
-
-function collect(net: Network, adam: AdamState | null): NamedTensor[] {
-  const b = net.backend;
-  const out: NamedTensor[] = [];
-  for (const p of net.params()) out.push({ name: `param.${p.name}`, shape: p.value.shape, data: b.download(p.value) });
-  for (const q of net.buffers()) out.push({ name: `buffer.${q.name}`, shape: q.value.shape, data: b.download(q.value) });
-  if (adam) {
-    net.params().forEach((p, i) => {
-      out.push({ name: `adam.m.${p.name}`, shape: p.value.shape, data: b.download(adam.m[i]!) });
-      out.push({ name: `adam.v.${p.name}`, shape: p.value.shape, data: b.download(adam.v[i]!) });
-    });
-  }
-  return out;
-}
-
-export async function saveCheckpoint(
-  path: string,
-  net: Network,
-  adam: AdamState | null,
-  training: { config: TrainConfig; state: TrainingState; version: string } | null,
-): Promise<void> {
-  const meta: CheckpointMeta = {
-    format: CHECKPOINT_FORMAT,
-    version: CHECKPOINT_VERSION,
-    library: training?.version ?? 'unknown',
-    network: net.config,
-    taus: net.taus().map((t) => ({ layer: t.index, tau: t.tau })),
-    ...(training && adam ? { training: { config: training.config, state: training.state, adam: { step: adam.step, config: adam.config } } } : {}),
-  };
-  await writeFileAtomic(path, encodeSafetensors(collect(net, adam), { plif: JSON.stringify(meta) }));
+  /** Library version that wrote it. */
+  library: string;
+  training?: { config: TrainConfig; state: TrainingState };
 }
 
 export async function saveTrainingCheckpoint(
   path: string,
   net: Network,
   adam: AdamState,
-  t: { config: TrainConfig; network: NetworkConfig; state: TrainingState; version: string },
+  t: { config: TrainConfig; state: TrainingState; version: string },
 ): Promise<void> {
-  await saveCheckpoint(path, net, adam, t);
+  await saveCheckpointFile(path, net, { optimizer: adam, extra: { library: t.version, training: JSON.stringify({ config: t.config, state: t.state }) } });
 }
 
-async function readCheckpoint(path: string) {
-  let bytes: Uint8Array;
+async function load(path: string, backend: Backend) {
   try {
-    bytes = await readFile(path);
+    await stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CheckpointFormatError(path, 'no such file');
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CheckpointError(`${path}: no such file`);
     throw err;
   }
-  const st = decodeSafetensors(bytes, path);
-  let meta: CheckpointMeta;
+  const ck = await loadCheckpointFile(backend, path);
+  let training: CheckpointMeta['training'];
   try {
-    meta = JSON.parse(st.metadata['plif'] ?? 'null') as CheckpointMeta;
+    training = ck.metadata.training ? (JSON.parse(ck.metadata.training) as CheckpointMeta['training']) : undefined;
   } catch {
-    throw new CheckpointFormatError(path, 'its "plif" metadata is not JSON');
+    ck.net.dispose();
+    throw new CheckpointError(`${path}: its training metadata is not JSON`);
   }
-  if (!meta || meta.format !== CHECKPOINT_FORMAT) throw new CheckpointFormatError(path, 'a safetensors file, but not a checkpoint of this library (no "plif" metadata)');
-  if (meta.version !== CHECKPOINT_VERSION) throw new CheckpointFormatError(path, `checkpoint format version ${meta.version}, this library reads ${CHECKPOINT_VERSION}`);
-  return { meta, tensors: st.tensors };
+  const meta: CheckpointMeta = {
+    network: ck.config,
+    taus: ck.net.taus().map((t) => ({ layer: t.index, tau: t.tau })),
+    library: ck.metadata.library ?? 'unknown',
+    ...(training ? { training } : {}),
+  };
+  return { ck, meta };
 }
 
-function take(path: string, tensors: Map<string, { shape: number[]; data: Float32Array }>, name: string, shape: readonly number[]) {
-  const t = tensors.get(name);
-  if (!t) throw new CheckpointFormatError(path, `tensor ${name} is missing`);
-  if (t.shape.join(',') !== shape.join(',')) throw new CheckpointFormatError(path, `tensor ${name} has shape [${t.shape.join(', ')}], the network needs [${shape.join(', ')}]`);
-  return t.data;
+/** The network of a checkpoint on `backend`, with parameters and BN running statistics restored. */
+export async function loadCheckpoint(path: string, backend: Backend): Promise<{ net: Network; meta: CheckpointMeta }> {
+  const { ck, meta } = await load(path, backend);
+  if (ck.optimizer) for (const t of [...ck.optimizer.m, ...ck.optimizer.v]) backend.dispose(t);
+  return { net: ck.net, meta };
 }
 
-/** The network of a checkpoint on `backend` (parameters and BN running statistics restored). */
-export async function loadCheckpoint(path: string, backend: Backend): Promise<{ net: Network; meta: CheckpointMeta; tensors: Map<string, { shape: number[]; data: Float32Array }> }> {
-  const { meta, tensors } = await readCheckpoint(path);
-  const net = buildNetwork(backend, meta.network, Rng.seeded(0));
-  try {
-    for (const p of net.params()) {
-      const data = take(path, tensors, `param.${p.name}`, p.value.shape);
-      const shape = p.value.shape;
-      backend.dispose(p.value);
-      p.value = backend.upload(data, shape);
-    }
-    for (const q of net.buffers()) {
-      const data = take(path, tensors, `buffer.${q.name}`, q.value.shape);
-      const shape = q.value.shape;
-      backend.dispose(q.value);
-      q.value = backend.upload(data, shape);
-    }
-  } catch (err) {
-    net.dispose();
-    throw err;
-  }
-  return { net, meta, tensors };
-}
-
+/** Network, Adam state and training state of a checkpoint written by plif train. */
 export async function loadTrainingCheckpoint(path: string, backend: Backend) {
-  const { net, meta, tensors } = await loadCheckpoint(path, backend);
-  if (!meta.training) {
-    net.dispose();
-    throw new CheckpointFormatError(path, 'holds a model but no training state (not written by plif train)');
+  const { ck, meta } = await load(path, backend);
+  if (!meta.training || !ck.optimizer) {
+    ck.net.dispose();
+    throw new CheckpointError(`${path}: holds a model but no training state (not written by plif train)`);
   }
-  const adam = createAdam(net, meta.training.adam.config);
-  adam.step = meta.training.adam.step;
-  net.params().forEach((p, i) => {
-    for (const [which, arr] of [['m', adam.m], ['v', adam.v]] as const) {
-      const data = take(path, tensors, `adam.${which}.${p.name}`, p.value.shape);
-      backend.dispose(arr[i]!);
-      arr[i] = backend.upload(data, p.value.shape);
-    }
-  });
-  return { net, adam, state: meta.training.state, network: meta.network, config: meta.training.config };
+  return { net: ck.net, adam: ck.optimizer, state: meta.training.state, network: meta.network, config: meta.training.config };
 }

@@ -131,7 +131,7 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
   rep.start?.({ config: c, network: netConfig, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: o.resume ? { epoch: state.epoch, batch: state.batch } : null });
 
   const save = async (path: string, why: 'epoch' | 'best' | 'interrupt') => {
-    await saveTrainingCheckpoint(path, net, adam, { config: c, network: netConfig, state, version: o.version });
+    await saveTrainingCheckpoint(path, net, adam, { config: c, state, version: o.version });
     rep.checkpoint?.(path, why);
   };
 
