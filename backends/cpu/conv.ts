@@ -120,6 +120,17 @@ export function conv2dBackwardInto(x: Float32Array, w: Float32Array, gy: Float32
             const pOff = (oy * Wo + ox) * O;
             const qOff = (ky * K + kx) * O * C;
             let o = 0;
+            for (; o + 4 <= O; o += 4) {
+              const g0 = gyT[pOff + o]!;
+              const g1 = gyT[pOff + o + 1]!;
+              const g2 = gyT[pOff + o + 2]!;
+              const g3 = gyT[pOff + o + 3]!;
+              const r0 = qOff + o * C;
+              const r1 = r0 + C;
+              const r2 = r1 + C;
+              const r3 = r2 + C;
+              for (let c = 0; c < C; c++) gxT[gOff + c] += g0 * wr[r0 + c]! + g1 * wr[r1 + c]! + g2 * wr[r2 + c]! + g3 * wr[r3 + c]!;
+            }
             for (; o + 2 <= O; o += 2) {
               const g0 = gyT[pOff + o]!;
               const g1 = gyT[pOff + o + 1]!;
