@@ -4,7 +4,7 @@
 // running statistics and the per-layer tau; optionally the Adam state (moments, step) and the RNG
 // state so that training resumes exactly. Pure bytes here; core/checkpoint-file.ts writes files atomically.
 import type { Backend } from './backend.js';
-import { Network, type NetworkConfig } from './network/network.js';
+import { Network, networkConfig, type NetworkConfig } from './network/network.js';
 import type { AdamState } from './network/train.js';
 import { adamConfig } from './optim.js';
 import { Rng, type RngState } from './rng.js';
@@ -140,9 +140,10 @@ export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheck
   if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`not a plif-snn checkpoint: metadata format is ${JSON.stringify(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
   let config: NetworkConfig;
   try {
-    config = JSON.parse(metadata.config ?? '');
-  } catch {
-    throw new CheckpointError('checkpoint metadata has no valid network config');
+    const c = JSON.parse(metadata.config ?? '') as NetworkConfig;
+    config = networkConfig(c.structure, c.input, c.classes, c); // fills defaults, validates
+  } catch (e) {
+    throw new CheckpointError(`checkpoint metadata has no valid network config (${(e as Error).message})`);
   }
   const net = new Network(backend, config, Rng.seeded(0));
   const take = (name: string, shape: readonly number[]) => {
