@@ -42,7 +42,7 @@ export interface BatchProgress {
 }
 
 export interface Reporter {
-  start?(info: { config: TrainConfig; network: NetworkConfig; trainSamples: number; valSamples: number; testSamples: number; resumedFrom: { epoch: number; batch: number } | null }): void;
+  start?(info: { config: TrainConfig; network: NetworkConfig; backend: Record<string, unknown>; trainSamples: number; valSamples: number; testSamples: number; resumedFrom: { epoch: number; batch: number } | null }): void;
   epochStart?(epoch: number, batches: number, lr: number): void;
   batch?(p: BatchProgress): void;
   evalStart?(what: 'val' | 'test', samples: number): void;
@@ -128,7 +128,7 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
     await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, dataset: { dir: trainSrc.dir, classes: trainSrc.classes, train: trainIdx.length, val: valIdx.length, test: testIdx.length }, created: new Date().toISOString() });
     await truncateMetrics(paths.metrics, []);
   }
-  rep.start?.({ config: c, network: netConfig, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: o.resume ? { epoch: state.epoch, batch: state.batch } : null });
+  rep.start?.({ config: c, network: netConfig, backend: o.backendInfo, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: o.resume ? { epoch: state.epoch, batch: state.batch } : null });
 
   const save = async (path: string, why: 'epoch' | 'best' | 'interrupt') => {
     await saveTrainingCheckpoint(path, net, adam, { config: c, state, version: o.version });
