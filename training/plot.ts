@@ -80,13 +80,17 @@ export function accuracyChart(metrics: readonly EpochMetrics[]): string {
   return lineChart('Accuracy per epoch', 'epoch', 'accuracy (%)', series, (y) => `${y}%`);
 }
 
-export function tauChart(metrics: readonly EpochMetrics[]): string {
+/** tau of each layer against epochs trained: the start value tau0 at 0, the value after epoch e at e + 1. */
+export function tauChart(metrics: readonly EpochMetrics[], tau0?: number): string {
   const layers = [...new Set(metrics.flatMap((m) => m.tau.map((t) => t.layer)))];
   const series = layers.map((layer, i) => ({
     name: `tau(${i + 1}) layer ${layer}`,
-    points: metrics.flatMap((m) => m.tau.filter((t) => t.layer === layer).map((t) => [m.epoch, t.tau] as [number, number])),
+    points: [
+      ...(tau0 !== undefined ? [[0, tau0] as [number, number]] : []),
+      ...metrics.flatMap((m) => m.tau.filter((t) => t.layer === layer).map((t) => [m.epoch + 1, t.tau] as [number, number])),
+    ],
   }));
-  return lineChart('Membrane time constant per epoch', 'epoch', 'tau', series, (y) => y.toFixed(2));
+  return lineChart('Membrane time constant during training', 'epochs trained', 'tau', series, (y) => y.toFixed(2));
 }
 
 /** Grey-scale PNG tile of one channel's firing rates (0 white, 1 black), scaled up `zoom` times. */

@@ -26,10 +26,11 @@ export async function run(argv: string[]): Promise<number> {
     if (metrics.length === 0) throw new UsageError(`${paths.metrics} is empty: no epoch has finished yet`);
     const outDir = f.out ?? join(paths.dir, 'plots');
     await mkdir(outDir, { recursive: true });
-    const classes = existsSync(paths.config) ? ((JSON.parse(await readFile(paths.config, 'utf8')) as { dataset?: { classes?: string[] } }).dataset?.classes ?? []) : [];
+    const runConfig = existsSync(paths.config) ? (JSON.parse(await readFile(paths.config, 'utf8')) as { dataset?: { classes?: string[] }; network?: { tau0?: number } }) : {};
+    const classes = runConfig.dataset?.classes ?? [];
     const figures: [string, string][] = [
       ['accuracy', accuracyChart(metrics)],
-      ['tau', tauChart(metrics)],
+      ['tau', tauChart(metrics, runConfig.network?.tau0)],
     ];
     if (existsSync(paths.firingMaps)) {
       const maps = JSON.parse(await readFile(paths.firingMaps, 'utf8')) as FiringMaps;
