@@ -105,8 +105,8 @@ describe('presets', () => {
     ]);
     expect([PRESETS.mnist!.T, PRESETS.nmnist!.T, PRESETS.cifar10dvs!.T, PRESETS.dvs128!.T]).toEqual([8, 10, 20, 20]);
     expect(PRESETS.dvs128!.classes).toBe(11);
-    // the CPU-sized preset (not in the paper): *MNIST structure, 16 channels, FC128, T = 4
-    expect(PRESETS['fmnist-small']).toMatchObject({ structure: '{c16k3s1-BN-PLIF-MPk2s2}*2-DP-FC128-PLIF-DP-FC100-PLIF-APk10s10', input: [1, 28, 28], T: 4, static: true });
+    // the CPU-sized preset (not in the paper): *MNIST structure, 16 channels, FC128, dropout 0.2, T = 4
+    expect(PRESETS['fmnist-small']).toMatchObject({ structure: '{c16k3s1-BN-PLIF-MPk2s2}*2-DP0.2-FC128-PLIF-DP0.2-FC100-PLIF-APk10s10', input: [1, 28, 28], T: 4, static: true });
   });
 
   it('resolve aliases and reject unknown names; withChannels swaps conv widths', () => {
