@@ -1,108 +1,109 @@
-// plif bench: times one training step (forward over T + backward + Adam) of a network on the CPU
-// backend with synthetic data, and the same network written with TensorFlow.js (CPU backend), and
-// prints samples/s and the ratio.
-import { cpuBackend } from '../../backends/cpu/index.js';
-import { benchConfig, benchTfjs, benchTrainStep, type BenchSpec } from '../../bench/train-step.js';
-import { formatStructure, parseStructure } from '../../core/network/parser.js';
+// plif bench: times training steps (forward over T + backward + Adam) of a network with synthetic data on
+// one or more backends side by side in one run, and the same network written with TensorFlow.js (CPU
+// backend); prints samples/s and the ratios.
+import { benchConfig, benchTfjs, benchTrainStep, type BenchResult, type BenchSpec } from '../../bench/train-step.js';
+import { parseStructure } from '../../core/network/parser.js';
+import { intFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { openBackend } from '../backend.js';
 
 const HELP = `usage: plif bench [--preset NAME] [--structure S] [--channels N] [--T T] [--batch N]
-                  [--steps N] [--warmup N] [--seed N] [--no-tfjs] [--tfjs-steps N] [--json]
+                  [--backend LIST] [--steps N] [--warmup N] [--seed N] [--no-tfjs] [--tfjs-steps N] [--json]
 
-Times training steps (forward over T, backward, Adam) on the CPU backend with synthetic inputs and,
-unless --no-tfjs, the same network written with TensorFlow.js (CPU backend); prints samples/s and the
-speed ratio. Defaults: --preset fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1, --tfjs-steps 2.
-samples_per_s is wall-clock; samples_per_cpu_s divides by the process CPU time (robust to a busy machine).
+Times training steps (forward over T, backward, Adam) with synthetic inputs on each backend of
+--backend (comma-separated: cpu, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same network
+written with TensorFlow.js (CPU backend), all in one run; prints samples/s and the ratios to the first
+backend. Defaults: --preset fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1,
+--tfjs-steps 2. samples_per_s is wall-clock; samples_per_cpu_s divides by the process CPU time (robust to
+a busy machine; for gpu.js on real GPUs wall-clock is the figure that matters).
 `;
 
-interface Parsed {
-  flags: Set<string>;
-  values: Map<string, string>;
-}
-
-export function parseArgs(argv: string[], valued: readonly string[], boolean: readonly string[]): Parsed {
-  const flags = new Set<string>();
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'`);
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (boolean.includes(name)) flags.add(name);
-    else if (valued.includes(name)) {
-      const v = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined) throw new Error(`--${name} needs a value`);
-      values.set(name, v);
-    } else throw new Error(`unknown option --${name}`);
-  }
-  return { flags, values };
-}
-
-export function intArg(p: Parsed, name: string, dflt: number | undefined, min = 1): number | undefined {
-  const v = p.values.get(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
-}
+type Timing = Pick<BenchResult, 'samples_per_s' | 'samples_per_cpu_s' | 'ms_per_step' | 'steps'>;
+const timing = (r: BenchResult): Timing => ({ samples_per_s: r.samples_per_s, samples_per_cpu_s: r.samples_per_cpu_s, ms_per_step: r.ms_per_step, steps: r.steps });
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  let p: Parsed;
-  let spec: BenchSpec;
-  let tfjsSteps: number;
-  try {
-    p = parseArgs(argv, ['preset', 'structure', 'channels', 'T', 'batch', 'steps', 'warmup', 'seed', 'tfjs-steps'], ['json', 'no-tfjs']);
-    const structure = p.values.get('structure');
-    if (structure !== undefined) parseStructure(structure);
-    const channels = intArg(p, 'channels', undefined);
-    const T = intArg(p, 'T', undefined);
-    spec = {
-      preset: p.values.get('preset') ?? 'fmnist-small',
-      ...(structure !== undefined ? { structure } : {}),
+  return withUsage('bench', HELP, argv, async () => {
+    const { values: f } = parseFlags(argv, {
+      preset: { type: 'string' },
+      structure: { type: 'string' },
+      channels: { type: 'string' },
+      T: { type: 'string' },
+      batch: { type: 'string' },
+      backend: { type: 'string' },
+      steps: { type: 'string' },
+      warmup: { type: 'string' },
+      seed: { type: 'string' },
+      'tfjs-steps': { type: 'string' },
+      'no-tfjs': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (f.structure !== undefined) {
+      try {
+        parseStructure(f.structure);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    }
+    const channels = intFlag('channels', f.channels);
+    const T = intFlag('T', f.T);
+    const spec: BenchSpec = {
+      preset: f.preset ?? 'fmnist-small',
+      ...(f.structure !== undefined ? { structure: f.structure } : {}),
       ...(channels !== undefined ? { channels } : {}),
       ...(T !== undefined ? { T } : {}),
-      batch: intArg(p, 'batch', 16)!,
-      steps: intArg(p, 'steps', 5)!,
-      warmup: intArg(p, 'warmup', 1, 0)!,
-      seed: intArg(p, 'seed', 0, 0)!,
+      batch: intFlag('batch', f.batch) ?? 16,
+      steps: intFlag('steps', f.steps) ?? 5,
+      warmup: intFlag('warmup', f.warmup, 0) ?? 1,
+      seed: intFlag('seed', f.seed, 0) ?? 0,
     };
-    tfjsSteps = intArg(p, 'tfjs-steps', 2)!;
-  } catch (e) {
-    process.stderr.write(`plif bench: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const cfg = benchConfig(spec);
-  const cpu = benchTrainStep(cpuBackend(), cfg, spec);
-  const out: Record<string, unknown> = {
-    preset: spec.preset,
-    structure: formatStructure(parseStructure(cfg.structure)) === cfg.structure ? cfg.structure : cfg.structure,
-    input: cfg.input,
-    T: cfg.T,
-    batch: spec.batch,
-    backend: 'cpu',
-    samples_per_s: cpu.samples_per_s,
-    samples_per_cpu_s: cpu.samples_per_cpu_s,
-    ms_per_step: cpu.ms_per_step,
-    steps: cpu.steps,
-  };
-  if (!p.flags.has('no-tfjs')) {
-    const tf = await benchTfjs(cfg, spec, tfjsSteps);
-    out.tfjs = { samples_per_s: tf.samples_per_s, samples_per_cpu_s: tf.samples_per_cpu_s, ms_per_step: tf.ms_per_step, steps: tf.steps };
-    out.speedup_vs_tfjs = cpu.samples_per_s / tf.samples_per_s;
-    out.speedup_vs_tfjs_cpu_time = cpu.samples_per_cpu_s / tf.samples_per_cpu_s;
-  }
-  if (p.flags.has('json')) process.stdout.write(`${JSON.stringify(out)}\n`);
-  else {
-    process.stdout.write(`${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}\n`);
-    process.stdout.write(`cpu backend : ${cpu.samples_per_s.toFixed(1)} samples/s (${cpu.ms_per_step.toFixed(0)} ms/step, ${cpu.samples_per_cpu_s.toFixed(1)} samples per CPU-second)\n`);
-    const tf = out.tfjs as { samples_per_s: number; ms_per_step: number; samples_per_cpu_s: number } | undefined;
-    if (tf) {
-      process.stdout.write(`tfjs (cpu)  : ${tf.samples_per_s.toFixed(2)} samples/s (${tf.ms_per_step.toFixed(0)} ms/step, ${tf.samples_per_cpu_s.toFixed(2)} samples per CPU-second)\n`);
-      process.stdout.write(`ratio       : ${(out.speedup_vs_tfjs as number).toFixed(1)}x wall-clock, ${(out.speedup_vs_tfjs_cpu_time as number).toFixed(1)}x CPU time\n`);
+    const tfjsSteps = intFlag('tfjs-steps', f['tfjs-steps']) ?? 2;
+    const specs = (f.backend ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
+    if (specs.length === 0) throw new UsageError('--backend needs at least one backend');
+    let cfg;
+    try {
+      cfg = benchConfig(spec);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
     }
-  }
-  return 0;
+    const say = (s: string) => {
+      if (!f.json) process.stdout.write(s + '\n');
+    };
+    say(`${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}`);
+    const results: (Timing & { backend: string; info: Record<string, unknown> })[] = [];
+    for (const s of specs) {
+      const opened = await openBackend(s).catch((err: Error) => {
+        throw new UsageError(`--backend ${s}: ${err.message}`);
+      });
+      try {
+        const r = benchTrainStep(opened.backend, cfg, spec);
+        results.push({ backend: s, info: opened.info, ...timing(r) });
+        const soft = opened.info['software'] ? ` [${String(opened.info['renderer'])}: software, not a GPU timing]` : opened.info['renderer'] ? ` [${String(opened.info['renderer'])}]` : '';
+        say(`${s.padEnd(16)}: ${r.samples_per_s.toFixed(2)} samples/s (${r.ms_per_step.toFixed(0)} ms/step, ${r.samples_per_cpu_s.toFixed(2)} samples per CPU-second)${soft}`);
+      } finally {
+        opened.close();
+      }
+    }
+    const first = results[0]!;
+    const out: Record<string, unknown> = {
+      preset: spec.preset,
+      structure: cfg.structure,
+      input: cfg.input,
+      T: cfg.T,
+      batch: spec.batch,
+      backend: first.backend,
+      backend_info: first.info,
+      ...timing({ ...first, backend: first.backend, batch: spec.batch, seconds: 0, cpu_seconds: 0 }),
+      backends: results,
+    };
+    if (!f['no-tfjs']) {
+      const tf = await benchTfjs(cfg, spec, tfjsSteps);
+      out.tfjs = timing(tf);
+      out.speedup_vs_tfjs = first.samples_per_s / tf.samples_per_s;
+      out.speedup_vs_tfjs_cpu_time = first.samples_per_cpu_s / tf.samples_per_cpu_s;
+      say(`${'tfjs (cpu)'.padEnd(16)}: ${tf.samples_per_s.toFixed(2)} samples/s (${tf.ms_per_step.toFixed(0)} ms/step, ${tf.samples_per_cpu_s.toFixed(2)} samples per CPU-second)`);
+      say(`ratio ${first.backend} / tfjs: ${(out.speedup_vs_tfjs as number).toFixed(1)}x wall-clock, ${(out.speedup_vs_tfjs_cpu_time as number).toFixed(1)}x CPU time`);
+    }
+    for (const r of results.slice(1)) say(`ratio ${r.backend} / ${first.backend}: ${(r.samples_per_s / first.samples_per_s).toFixed(3)}x wall-clock`);
+    if (f.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  });
 }

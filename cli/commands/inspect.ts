@@ -6,7 +6,7 @@ import { loadCheckpoint } from '../../core/checkpoint.js';
 import { Network, networkConfig, presetConfig, type NetworkConfig } from '../../core/network/network.js';
 import { presetByName, withChannels } from '../../core/network/presets.js';
 import { Rng } from '../../core/rng.js';
-import { intArg, parseArgs } from './bench.js';
+import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 
 const HELP = `usage: plif inspect (--preset NAME | --checkpoint FILE) [--structure S] [--channels N] [--T T]
                     [--neuron plif|lif|if] [--tau0 X] [--pool max|avg] [--json]
@@ -15,47 +15,46 @@ Prints the layers of a network with per-sample input/output shapes and parameter
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  return withUsage('inspect', HELP, argv, async () => {
+    const { values: f } = parseFlags(argv, {
+      preset: { type: 'string' },
+      checkpoint: { type: 'string' },
+      structure: { type: 'string' },
+      channels: { type: 'string' },
+      T: { type: 'string' },
+      neuron: { type: 'string' },
+      tau0: { type: 'string' },
+      pool: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    return describeNetwork(f.json === true, () => {
+      const b = cpuBackend();
+      if (f.checkpoint) return readFile(f.checkpoint).then((bytes) => loadCheckpoint(b, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).net);
+      if (!f.preset && !f.structure) throw new UsageError('give --preset NAME, --structure S or --checkpoint FILE');
+      const preset = presetByName(f.preset ?? 'fmnist-small');
+      const ch = intFlag('channels', f.channels);
+      const structure = ch !== undefined ? withChannels(f.structure ?? preset.structure, ch) : (f.structure ?? preset.structure);
+      const neuron = choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const);
+      const pool = choiceFlag('pool', f.pool, ['max', 'avg'] as const);
+      const tau0 = numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1');
+      const T = intFlag('T', f.T);
+      const opts = { ...(T !== undefined ? { T } : {}), ...(neuron ? { neuronKind: neuron } : {}), ...(pool ? { pool } : {}), ...(tau0 !== undefined ? { tau0 } : {}) };
+      const cfg: NetworkConfig =
+        f.preset && !f.structure && ch === undefined ? presetConfig(f.preset, opts) : networkConfig(structure, preset.input, preset.classes, { T: preset.T, static: preset.static, ...opts });
+      return new Network(b, cfg, Rng.seeded(0));
+    });
+  });
+}
+
+async function describeNetwork(json: boolean, make: () => Network | Promise<Network>): Promise<number> {
   let net: Network;
-  let cfg: NetworkConfig;
-  let json = false;
   try {
-    const p = parseArgs(argv, ['preset', 'checkpoint', 'structure', 'channels', 'T', 'neuron', 'tau0', 'pool'], ['json']);
-    json = p.flags.has('json');
-    const b = cpuBackend();
-    const ck = p.values.get('checkpoint');
-    if (ck) {
-      const bytes = await readFile(ck);
-      net = loadCheckpoint(b, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).net;
-      cfg = net.config;
-    } else {
-      const name = p.values.get('preset');
-      if (!name && !p.values.get('structure')) throw new Error('give --preset NAME, --structure S or --checkpoint FILE');
-      const preset = presetByName(name ?? 'fmnist-small');
-      let structure = p.values.get('structure') ?? preset.structure;
-      const ch = intArg(p, 'channels', undefined);
-      if (ch !== undefined) structure = withChannels(structure, ch);
-      const neuron = p.values.get('neuron');
-      if (neuron !== undefined && !['plif', 'lif', 'if'].includes(neuron)) throw new Error(`--neuron must be plif, lif or if`);
-      const pool = p.values.get('pool');
-      if (pool !== undefined && pool !== 'max' && pool !== 'avg') throw new Error(`--pool must be max or avg`);
-      const tau0 = p.values.get('tau0');
-      const opts = {
-        ...(intArg(p, 'T', undefined) !== undefined ? { T: intArg(p, 'T', undefined)! } : {}),
-        ...(neuron ? { neuronKind: neuron as 'plif' | 'lif' | 'if' } : {}),
-        ...(pool ? { pool: pool as 'max' | 'avg' } : {}),
-        ...(tau0 !== undefined ? { tau0: Number(tau0) } : {}),
-      };
-      cfg = name && !p.values.get('structure') && ch === undefined ? presetConfig(name, opts) : networkConfig(structure, preset.input, preset.classes, { T: preset.T, static: preset.static, ...opts });
-      net = new Network(b, cfg, Rng.seeded(0));
-    }
-  } catch (e) {
-    process.stderr.write(`plif inspect: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
+    net = await make();
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message);
   }
+  const cfg = net.config;
   const layers = net.describe();
   const total = layers.reduce((s, l) => s + l.params, 0);
   if (json) {

@@ -32,4 +32,20 @@ describe('plif train --backend gpujs:webasm', async () => {
     expect(cfg.backend).toMatchObject({ name: 'gpujs', mode: 'webasm', software: true });
     expect(typeof cfg.backend.renderer).toBe('string');
   });
+
+  run('plif bench times cpu and gpujs:webasm side by side in one run', async () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => (lines.push(String(s)), true));
+    try {
+      const code = await main(['bench', '--structure', 'c2k3s1-BN-PLIF-MPk2s2-DP-FC100-PLIF-APk10s10', '--T', '2', '--batch', '2', '--steps', '1', '--warmup', '0', '--backend', 'cpu,gpujs:webasm', '--no-tfjs', '--json']);
+      expect(code).toBe(0);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const j = JSON.parse(lines.join('').trim());
+    expect(j.backends.map((b: { backend: string }) => b.backend)).toEqual(['cpu', 'gpujs:webasm']);
+    expect(j.backends[1].info).toMatchObject({ mode: 'webasm', software: true });
+    expect(j.backends[1].samples_per_s).toBeGreaterThan(0);
+    expect(j.samples_per_s).toBe(j.backends[0].samples_per_s);
+  });
 });

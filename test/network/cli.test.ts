@@ -53,6 +53,6 @@ describe('plif bench', () => {
   it('rejects unknown options', async () => {
     const r = await capture(() => bench(['--frobnicate']));
     expect(r.code).toBe(2);
-    expect(r.err).toContain('unknown option --frobnicate');
+    expect(r.err).toContain("Unknown option '--frobnicate'");
   });
 });
