@@ -143,7 +143,10 @@ function checkLength(name: string, arr: FloatArray | undefined, expected: number
   }
 }
 
-/** Fused multi-step forward (Eqs. 2-6) writing into `out`. */
+/**
+ * Fused multi-step forward (Eqs. 2-6) writing into `out`. Time-outer: each step sweeps the n neurons
+ * contiguously, reading V_{t-1} from row t-1 of the trace, so every access is sequential.
+ */
 export function neuronForwardInto(
   cfg: NeuronConfig,
   x: FloatArray,
@@ -159,17 +162,21 @@ export function neuronForwardInto(
   checkLength('v', out.v, x.length);
   checkLength('v0', opts.v0, n);
   const c = neuronCodes(cfg, a);
+  const { kind, decayInput, k, vr, vth, hard } = c;
   const smooth = opts.smooth === true;
   const primitive = cfg.surrogate.primitive;
-  for (let i = 0; i < n; i++) {
-    let v = opts.v0 ? opts.v0[i]! : c.vr;
-    for (let t = 0, j = i; t < T; t++, j += n) {
-      const h = charge(c.kind, c.decayInput, v, x[j]!, c.k, c.vr); // Eqs. 2, 5, 6
-      const s = smooth ? primitive(h - c.vth) : heaviside(h - c.vth); // Eq. 3
-      v = reset(c.hard, h, s, c.vr, c.vth); // Eq. 4
-      out.h[j] = h;
-      out.s[j] = s;
-      out.v[j] = v;
+  const v0 = opts.v0;
+  const { s, h, v } = out;
+  for (let t = 0; t < T; t++) {
+    const o = t * n;
+    for (let i = 0; i < n; i++) {
+      const j = o + i;
+      const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : vr;
+      const hj = charge(kind, decayInput, vPrev, x[j]!, k, vr); // Eqs. 2, 5, 6
+      const sj = smooth ? primitive(hj - vth) : heaviside(hj - vth); // Eq. 3
+      h[j] = hj;
+      s[j] = sj;
+      v[j] = reset(hard, hj, sj, vr, vth); // Eq. 4
     }
   }
 }
@@ -188,7 +195,8 @@ export function neuronForward<A extends FloatArray>(
 
 /**
  * Hand-derived BPTT through the layer (Eqs. 8-17) writing dL/dX into `gradX` (and dL/dV_{-1} into
- * `gradV0` if given). Returns dL/da summed over neurons and steps (0 for IF/LIF).
+ * `gradV0` if given). Returns dL/da summed over neurons and steps (0 for IF/LIF). Time-outer like the
+ * forward; dL/dH_{t+1} lives in `scratch` (length >= n, allocated when not given).
  */
 export function neuronBackwardInto(
   cfg: NeuronConfig,
@@ -198,7 +206,7 @@ export function neuronBackwardInto(
   gradS: FloatArray,
   a: number | undefined,
   gradX: FloatArray,
-  opts: NeuronBackwardOptions & { gradV0?: FloatArray } = {},
+  opts: NeuronBackwardOptions & { gradV0?: FloatArray; scratch?: Float64Array } = {},
 ): { gradA: number } {
   validateNeuronConfig(cfg);
   const n = checkSteps(x, T);
@@ -208,27 +216,32 @@ export function neuronBackwardInto(
   checkLength('v0', opts.v0, n);
   checkLength('gradV0', opts.gradV0, n);
   const c = neuronCodes(cfg, a);
-  const dHdV = chargeGradV(c.kind, c.k); // Eq. 11
-  const dHdX = chargeGradX(c.kind, c.decayInput, c.k); // Eq. 14
+  const { kind, decayInput, vr, vth, hard, detach, sgCode, alpha } = c;
+  const dHdV = chargeGradV(kind, c.k); // Eq. 11
+  const dHdX = chargeGradX(kind, decayInput, c.k); // Eq. 14
   const { s, h, v } = trace;
-  const gradV = opts.gradV;
+  const { gradV, v0 } = opts;
+  const gH = opts.scratch && opts.scratch.length >= n ? opts.scratch : new Float64Array(n); // dL/dH_{t+1}
+  gH.fill(0, 0, n); // zero past the last step
   let gradK = 0;
-  for (let i = 0; i < n; i++) {
-    let gH = 0; // dL/dH_{t+1}, zero past the last step
-    for (let t = T - 1; t >= 0; t--) {
-      const j = t * n + i;
-      const gV = gH * dHdV + (gradV ? gradV[j]! : 0); // dL/dV_t
-      const sg = surrogateGrad(c.sgCode, h[j]! - c.vth, c.alpha); // Eq. 13
+  for (let t = T - 1; t >= 0; t--) {
+    const o = t * n;
+    for (let i = 0; i < n; i++) {
+      const j = o + i;
+      const hj = h[j]!;
+      const gV = gH[i]! * dHdV + (gradV ? gradV[j]! : 0); // dL/dV_t
+      const sg = surrogateGrad(sgCode, hj - vth, alpha); // Eq. 13
       // Eqs. 8-10, 12: dL/dH_t = dL/dS_t dS/dH_t + dL/dV_t dV_t/dH_t
-      gH = gradS[j]! * sg + gV * resetGradH(c.hard, c.detach, h[j]!, s[j]!, c.vr, c.vth, sg);
-      gradX[j] = gH * dHdX; // Eq. 17 (before the weights)
-      const vPrev = t > 0 ? v[j - n]! : opts.v0 ? opts.v0[i]! : c.vr;
-      gradK += gH * chargeGradK(c.kind, c.decayInput, vPrev, x[j]!, c.vr); // Eqs. 15-16
+      const g = gradS[j]! * sg + gV * resetGradH(hard, detach, hj, s[j]!, vr, vth, sg);
+      gH[i] = g;
+      gradX[j] = g * dHdX; // Eq. 17 (before the weights)
+      const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : vr;
+      gradK += g * chargeGradK(kind, decayInput, vPrev, x[j]!, vr); // Eqs. 15-16
     }
-    if (opts.gradV0) opts.gradV0[i] = gH * dHdV;
   }
+  if (opts.gradV0) for (let i = 0; i < n; i++) opts.gradV0[i] = gH[i]! * dHdV;
   // dk/da = k(1 - k) for k = sigmoid(a)
-  return { gradA: c.kind === KIND_PLIF ? gradK * c.k * (1 - c.k) : 0 };
+  return { gradA: kind === KIND_PLIF ? gradK * c.k * (1 - c.k) : 0 };
 }
 
 export function neuronBackward<A extends FloatArray>(

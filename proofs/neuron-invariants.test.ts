@@ -93,6 +93,9 @@ describe('neuron invariants', () => {
         const g64 = Float64Array.from(g32);
         const f32 = neuronForward(c.cfg, x32, c.T, c.a);
         const f64 = neuronForward(c.cfg, x64, c.T, c.a);
+        // float32 stores V rounded at every step: a spike may differ only where H is within float32
+        // resolution of the threshold
+        fc.pre(f64.h.every((h) => Math.abs(h - c.cfg.vThreshold) > 1e-5 * Math.max(1, Math.abs(h))));
         expect(f32.s).toBeInstanceOf(Float32Array);
         expect(f64.s).toBeInstanceOf(Float64Array);
         expect(Array.from(f32.s)).toEqual(Array.from(f64.s));

@@ -1,5 +1,5 @@
 // The fast CPU backend: Float32Array storage (pooled, see store.ts), im2col + sparse-input gather
-// conv/linear, fused multi-step neuron loops (core's neuronForwardInto/neuronBackwardInto), no
+// conv/linear, the fused multi-step neuron of core (neuronForwardInto/neuronBackwardInto), no
 // allocation inside per-element loops. Single-threaded and deterministic: a seeded run is bitwise
 // reproducible.
 import {
@@ -15,8 +15,7 @@ import {
   type Pool2dParams,
   type Tensor,
 } from '../../core/backend.js';
-import { validateNeuronConfig, type NeuronConfig } from '../../core/neuron.js';
-import { neuronBackwardCpu, neuronForwardCpu } from './neuron.js';
+import { neuronBackwardInto, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
 import { conv2dBackwardInto, conv2dForwardInto, type ConvDims } from './conv.js';
 import { linearBackwardInto, linearForwardInto } from './linear.js';
 import { CpuStore, Scratch } from './store.js';
@@ -315,15 +314,14 @@ export function cpuBackend(): Backend {
 
     neuron(cfg: NeuronConfig, x, a): NeuronTraceT {
       const tr = { s: make(x.shape), h: make(x.shape), v: make(x.shape) };
-      validateNeuronConfig(cfg);
-      neuronForwardCpu(cfg, get(x), x.shape[0]!, a ? get(a)[0] : undefined, { s: get(tr.s), h: get(tr.h), v: get(tr.v) }); // Eqs. 2-6
+      neuronForwardInto(cfg, get(x), x.shape[0]!, a ? get(a)[0] : undefined, { s: get(tr.s), h: get(tr.h), v: get(tr.v) }); // Eqs. 2-6
       return tr;
     },
     neuronBackward(cfg, x, trace, gs, a) {
       const gx = make(x.shape);
       const n = x.size / x.shape[0]!;
       if (gH.length < n) gH = new Float64Array(n);
-      const gradA = neuronBackwardCpu(cfg, get(x), x.shape[0]!, { s: get(trace.s), h: get(trace.h), v: get(trace.v) }, get(gs), a ? get(a)[0] : undefined, get(gx), gH); // Eqs. 8-16
+      const { gradA } = neuronBackwardInto(cfg, get(x), x.shape[0]!, { s: get(trace.s), h: get(trace.h), v: get(trace.v) }, get(gs), a ? get(a)[0] : undefined, get(gx), { scratch: gH }); // Eqs. 8-16
       let ga: Tensor | null = null;
       if (a && cfg.kind === 'plif') {
         ga = make([1]);
