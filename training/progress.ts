@@ -66,7 +66,7 @@ export function consoleReporter(o: ReporterOptions): Reporter {
         bar = new cliProgress.SingleBar(
           {
             stream: log,
-            format: `epoch ${epoch + 1}/${epochs} |{bar}| {value}/{total} batches | {sps} samples/s | loss {loss} | acc {acc} | ETA {eta_formatted}`,
+            format: `epoch ${epoch} (${epoch + 1} of ${epochs}) |{bar}| {value}/{total} batches | {sps} samples/s | loss {loss} | acc {acc} | ETA {eta_formatted}`,
             barsize: 24,
             hideCursor: true,
             etaBuffer: 50,
