@@ -137,6 +137,13 @@ export function outSize(size: number, kernel: number, stride: number, padding: n
   return Math.floor((size + 2 * padding - kernel) / stride) + 1;
 }
 
+/** Product of the leading dimensions: everything but the last `trailing` (the batch of a stateless op). */
+export function lead(shape: readonly number[], trailing: number): number {
+  let n = 1;
+  for (let i = 0; i < shape.length - trailing; i++) n *= shape[i]!;
+  return n;
+}
+
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {

@@ -4,6 +4,7 @@
 import {
   HostStore,
   assertShape,
+  lead,
   outSize,
   type AdamParams,
   type Backend,
@@ -18,11 +19,6 @@ import {
 import { neuronBackward, neuronForward, type NeuronConfig } from '../core/neuron.js';
 import * as ops from './ops.js';
 
-function lead(shape: readonly number[], trailing: number): number {
-  let n = 1;
-  for (let i = 0; i < shape.length - trailing; i++) n *= shape[i]!;
-  return n;
-}
 
 export function referenceBackend(): Backend {
   const self = {} as Backend;

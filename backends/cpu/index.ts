@@ -4,6 +4,7 @@
 // reproducible.
 import {
   assertShape,
+  lead,
   outSize,
   type AdamParams,
   type Backend,
@@ -20,11 +21,6 @@ import { conv2dBackwardInto, conv2dForwardInto, type ConvDims } from './conv.js'
 import { linearBackwardInto, linearForwardInto } from './linear.js';
 import { CpuStore, Scratch } from './store.js';
 
-function lead(shape: readonly number[], trailing: number): number {
-  let n = 1;
-  for (let i = 0; i < shape.length - trailing; i++) n *= shape[i]!;
-  return n;
-}
 
 export function cpuBackend(): Backend {
   const self = {} as Backend;

@@ -2,7 +2,7 @@
 // device memory), every op is a small gather-form kernel from kernels.ts, compiled once per (op, shape)
 // and cached on this backend object. A training step downloads only the loss and what the caller asks
 // for. Every texture this backend drops is deleted, and liveTextures() counts the ones alive.
-import { assertShape, outSize, sizeOf, type AdamParams, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
+import { assertShape, lead, outSize, sizeOf, type AdamParams, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
 import { neuronCodes, validateNeuronConfig, type NeuronConfig } from '../../core/neuron.js';
 import { KERNEL_FUNCTIONS } from '../../core/scalar.js';
 import * as K from './kernels.js';
@@ -41,11 +41,6 @@ class GpujsTensor implements Tensor {
   }
 }
 
-function lead(shape: readonly number[], trailing: number): number {
-  let n = 1;
-  for (let i = 0; i < shape.length - trailing; i++) n *= shape[i]!;
-  return n;
-}
 
 type KernelFn = (this: K.KernelThis, ...args: never[]) => number;
 
