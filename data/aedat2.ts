@@ -6,7 +6,7 @@
 //   x = 127 - raw y, y = 127 - raw x, p = 1 - raw p.
 import { DataFormatError, type DataWarning, type ReadOptions } from './errors.js';
 import { EventBuffer, MonotonicCheck, type EventStream } from './events.js';
-import { ascii, withCursor, type FileCursor } from './io.js';
+import { ascii, forEachRecordChunk, withCursor, type FileCursor } from './io.js';
 
 export const DVS128_SIZE = 128;
 const RECORD = 8;
@@ -63,18 +63,9 @@ export async function readAedat2File(file: string, opts: ReadOptions = {}): Prom
     const out = new EventBuffer(Math.ceil(c.remaining / RECORD));
     const mono = new MonotonicCheck(file, opts.strict ?? false);
     const warnings: DataWarning[] = [];
-    for (;;) {
-      // At least one record, usually a whole read buffer; a partial record at the end is carried over.
-      const have = await c.ensure(RECORD);
-      if (have === 0) break;
-      const n = Math.floor(have / RECORD);
-      if (n === 0) {
-        throw new DataFormatError(file, c.fileOffset, `truncated event record: ${have} byte(s) left, an event has ${RECORD}`);
-      }
-      const b = c.buf;
-      const base = c.fileOffset - c.pos;
+    await forEachRecordChunk(c, file, RECORD, (b, start, n, base) => {
       out.reserve(n);
-      for (let k = 0, o = c.pos; k < n; k++, o += RECORD) {
+      for (let k = 0, o = start; k < n; k++, o += RECORD) {
         const addr = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
         const t = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
         const rx = (addr & 0xfe) >>> 1;
@@ -83,8 +74,7 @@ export async function readAedat2File(file: string, opts: ReadOptions = {}): Prom
         mono.see(t, base + o);
         out.push(127 - ry, 127 - rx, 1 - rp, t);
       }
-      c.pos += n * RECORD;
-    }
+    });
     const w = mono.warning();
     if (w) warnings.push(w);
     if (out.length === 0) warnings.push({ file, offset: h.dataOffset, message: 'the file holds no events' });

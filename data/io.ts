@@ -113,3 +113,25 @@ export function ascii(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
   return s;
 }
+
+/**
+ * Decodes fixed-size records from the cursor to the end of the file, a read buffer at a time:
+ * `decode(buf, start, n, base)` gets n whole records at buf[start..], the record at buf[o] being at
+ * file offset base + o. A partial record at the end is an error naming its offset.
+ */
+export async function forEachRecordChunk(
+  c: FileCursor,
+  file: string,
+  size: number,
+  decode: (buf: Uint8Array, start: number, n: number, base: number) => void,
+): Promise<void> {
+  for (;;) {
+    // At least one record, usually a whole read buffer; a partial record at the end is carried over.
+    const have = await c.ensure(size);
+    if (have === 0) return;
+    const n = Math.floor(have / size);
+    if (n === 0) throw new DataFormatError(file, c.fileOffset, `truncated event record: ${have} byte(s) left, an event has ${size}`);
+    decode(c.buf, c.pos, n, c.fileOffset - c.pos);
+    c.pos += n * size;
+  }
+}

@@ -5,7 +5,7 @@
 // Sensor: 34 x 34.
 import { DataFormatError, type DataWarning, type ReadOptions } from './errors.js';
 import { EventBuffer, MonotonicCheck, type EventStream } from './events.js';
-import { withCursor } from './io.js';
+import { forEachRecordChunk, withCursor } from './io.js';
 
 export const NMNIST_WIDTH = 34;
 export const NMNIST_HEIGHT = 34;
@@ -24,18 +24,9 @@ export async function readNMnistFile(file: string, opts: ReadOptions = {}): Prom
     if ((await c.ensure(9)) >= 9 && c.buf[c.pos] === 0x23 && c.buf[c.pos + 1] === 0x21) {
       throw new DataFormatError(file, 0, 'this looks like an AEDAT file (starts with "#!"), not an N-MNIST .bin file');
     }
-    for (;;) {
-      // At least one record, usually a whole read buffer; a partial record at the end is carried over.
-      const have = await c.ensure(RECORD);
-      if (have === 0) break;
-      const n = Math.floor(have / RECORD);
-      if (n === 0) {
-        throw new DataFormatError(file, c.fileOffset, `truncated event record: ${have} byte(s) left, an event has ${RECORD}`);
-      }
-      const b = c.buf;
-      const base = c.fileOffset - c.pos;
+    await forEachRecordChunk(c, file, RECORD, (b, start, n, base) => {
       out.reserve(n);
-      for (let k = 0, o = c.pos; k < n; k++, o += RECORD) {
+      for (let k = 0, o = start; k < n; k++, o += RECORD) {
         const x = b[o]!;
         const y = b[o + 1]!;
         if (y === OVERFLOW_Y) {
@@ -50,8 +41,7 @@ export async function readNMnistFile(file: string, opts: ReadOptions = {}): Prom
         mono.see(t, base + o);
         out.push(x, y, b2 >> 7, t);
       }
-      c.pos += n * RECORD;
-    }
+    });
     const w = mono.warning();
     if (w) warnings.push(w);
     if (out.length === 0) warnings.push({ file, offset: 0, message: 'the file holds no events' });

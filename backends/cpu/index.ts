@@ -425,12 +425,9 @@ export function cpuBackend(): Backend {
     },
     meanT(x) {
       const T = x.shape[0]!;
-      const y = make(x.shape.slice(1), true);
-      const xd = get(x);
+      const y = self.sumT(x);
       const yd = get(y);
-      const n = yd.length;
-      for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) yd[j] += xd[t * n + j]!;
-      for (let j = 0; j < n; j++) yd[j] = yd[j]! / T;
+      for (let j = 0; j < yd.length; j++) yd[j] = yd[j]! / T;
       return y;
     },
   };
