@@ -99,9 +99,12 @@ describe('neuron invariants', () => {
         expect(f32.s).toBeInstanceOf(Float32Array);
         expect(f64.s).toBeInstanceOf(Float64Array);
         expect(Array.from(f32.s)).toEqual(Array.from(f64.s));
+        // float32 keeps V in float32 between steps: each step may round by 2^-24 of |H|, so after T steps
+        // the potential can be off by up to about T * 2^-23 * max|H| (e.g. 5e-6 at V = 0.26 after |H| ~ 30)
+        const vTol = c.T * 2 ** -23 * Math.max(1, ...Array.from(f64.h, Math.abs));
         f64.v.forEach((v, j) => {
           record('float32 V', relErr(f32.v[j]!, v, 1));
-          expect(close(f32.v[j]!, v, 1e-6, 1e-6)).toBe(true);
+          expect(close(f32.v[j]!, v, 1e-6, vTol), `V[${j}] float32 ${f32.v[j]} vs float64 ${v}`).toBe(true);
         });
         const b32 = neuronBackward(c.cfg, x32, c.T, f32, g32, c.a);
         const b64 = neuronBackward(c.cfg, x64, c.T, f64, g64, c.a);
