@@ -1,6 +1,8 @@
 // Opens the backend a command asked for: `cpu`, `gpujs` (best available mode) or `gpujs:MODE`.
+import { availableParallelism } from 'node:os';
 import type { Backend } from '../core/backend.js';
 import { cpuBackend } from '../backends/cpu/index.js';
+import { intFlag, UsageError } from './args.js';
 
 export interface OpenedBackend {
   backend: Backend;
@@ -9,8 +11,27 @@ export interface OpenedBackend {
   close(): void;
 }
 
-export async function openBackend(spec: string): Promise<OpenedBackend> {
-  if (spec === 'cpu') return { backend: cpuBackend(), info: { name: 'cpu', precision: 'float32' }, close: () => undefined };
+export interface OpenOptions {
+  /** CPU backend threads (1 = no workers); default: PLIF_THREADS, else the machine's cores. */
+  threads?: number;
+}
+
+/** `--threads N`, else PLIF_THREADS, else the machine's cores. */
+export function resolveThreads(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  if (flag !== undefined) return intFlag('threads', flag)!;
+  const e = env['PLIF_THREADS'];
+  if (e !== undefined && e.trim() !== '') {
+    if (!/^\d+$/.test(e.trim()) || Number(e) < 1) throw new UsageError(`PLIF_THREADS must be an integer >= 1, got '${e}'`);
+    return Number(e);
+  }
+  return availableParallelism();
+}
+
+export async function openBackend(spec: string, opts: OpenOptions = {}): Promise<OpenedBackend> {
+  if (spec === 'cpu') {
+    const backend = cpuBackend({ threads: opts.threads ?? 1 });
+    return { backend, info: { name: 'cpu', precision: 'float32', threads: opts.threads ?? 1 }, close: () => (backend as { destroy?: () => void }).destroy?.() };
+  }
   if (spec === 'gpujs' || spec.startsWith('gpujs:')) {
     const gpujs = await import('../backends/gpujs/index.js');
     const backend = await gpujs.createGpujsBackend(gpujs.parseGpujsSpec(spec));

@@ -22,7 +22,12 @@ import { linearBackwardInto, linearForwardInto } from './linear.js';
 import { CpuStore, Scratch } from './store.js';
 
 
-export function cpuBackend(): Backend {
+export interface CpuBackendOptions {
+  /** Kernel threads (1 = none); results are bitwise identical for any count. */
+  threads?: number;
+}
+
+export function cpuBackend(_opts: CpuBackendOptions = {}): Backend {
   const self = {} as Backend;
   const st = new CpuStore(self);
   const get = (t: Tensor) => st.get(t);
