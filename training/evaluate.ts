@@ -30,6 +30,16 @@ export interface EvalOptions {
   maps?: number;
   /** Called after each batch with the number of samples done. */
   progress?: (done: number, total: number) => void;
+  /** Polled between batches (after a turn of the event loop): when it returns true, EvalInterrupted is thrown. */
+  shouldStop?: () => boolean;
+}
+
+/** The evaluation pass stopped because shouldStop() returned true (Ctrl-C). */
+export class EvalInterrupted extends Error {
+  override readonly name = 'EvalInterrupted';
+  constructor() {
+    super('evaluation interrupted');
+  }
 }
 
 export async function evaluate(net: Network, src: SampleSource, indices: Uint32Array, batchSize: number, opts: EvalOptions = {}): Promise<Evaluation> {
@@ -42,6 +52,10 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
   let correct = 0;
   let done = 0;
   for (const idx of makeBatches(indices, batchSize, { dropLast: false })) {
+    if (opts.shouldStop) {
+      await new Promise((resolve) => setImmediate(resolve)); // lets a Ctrl-C handler run
+      if (opts.shouldStop()) throw new EvalInterrupted();
+    }
     const n = idx.length;
     const x = b.upload(await src.batch(idx, T, null), net.inputShape(n));
     let firstSpiking = true;

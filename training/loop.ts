@@ -11,7 +11,7 @@ import { createAdam, disposeAdam, epochLr, trainStep, type AdamState } from '../
 import { Rng } from '../core/rng.js';
 import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
 import type { TrainConfig } from './config.js';
-import { evaluate, type Evaluation } from './evaluate.js';
+import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { openSource, type SampleSource } from './source.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, readMetrics, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
@@ -68,6 +68,9 @@ export type RunOutcome =
   | { status: 'done'; metrics: EpochMetrics[] }
   | { status: 'interrupted'; metrics: EpochMetrics[]; checkpoint: string }
   | { status: 'diverged'; metrics: EpochMetrics[]; epoch: number; batch: number; loss: number };
+
+/** Resolves on the next turn of the event loop (after pending I/O and signal callbacks). */
+export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout, 3 augmentation. */
 export function streamRng(seed: number, epoch: number, stream: number): Rng {
@@ -145,6 +148,9 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
       rep.epochStart?.(epoch, batches.length, lr);
       let t0 = performance.now();
       for (; state.batch < batches.length; state.batch++) {
+        // Back to the event loop between batches: the batch's input may be ready at once and kernels may
+        // block the thread, so without this a Ctrl-C handler would only run when the epoch ends.
+        await nextTick();
         if (o.shouldStop?.()) {
           state.seconds += (performance.now() - t0) / 1000;
           state.dropoutRng = [...dropout.state()];
@@ -167,12 +173,25 @@ export async function runTraining(o: RunOptions): Promise<RunOutcome> {
       }
       const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
       let val: Evaluation | null = null;
-      if (valIdx.length > 0) {
-        rep.evalStart?.('val', valIdx.length);
-        val = await evaluate(net, trainSrc, valIdx, c.evalBatch);
+      let test: Evaluation;
+      try {
+        const stop = o.shouldStop ? { shouldStop: o.shouldStop } : {};
+        if (valIdx.length > 0) {
+          rep.evalStart?.('val', valIdx.length);
+          val = await evaluate(net, trainSrc, valIdx, c.evalBatch, stop);
+        }
+        rep.evalStart?.('test', testIdx.length);
+        test = await evaluate(net, testSrc, testIdx, c.evalBatch, { firingRates: true, ...stop });
+      } catch (err) {
+        if (!(err instanceof EvalInterrupted)) throw err;
+        // Interrupted while evaluating: the epoch's training is done (state.batch = batches.length), so a
+        // resume goes straight to the evaluation passes of this epoch.
+        state.seconds = trainSeconds;
+        state.dropoutRng = [...dropout.state()];
+        state.augmentRng = [...augment.state()];
+        await save(paths.last, 'interrupt');
+        return { status: 'interrupted', metrics, checkpoint: paths.last };
       }
-      rep.evalStart?.('test', testIdx.length);
-      const test = await evaluate(net, testSrc, testIdx, c.evalBatch, { firingRates: true });
       const m: EpochMetrics = {
         epoch,
         lr,

@@ -115,13 +115,15 @@ export async function run(argv: string[]): Promise<number> {
     } catch (err) {
       throw new UsageError(`--backend ${config.backend}: ${(err as Error).message}`);
     }
-    let stop = false;
-    const onSigint = () => {
-      if (stop) process.exit(130); // a second Ctrl-C does not wait
-      stop = true;
-      process.stderr.write('\ninterrupt: writing a checkpoint after this batch (Ctrl-C again to quit at once)\n');
+    // Ctrl-C (SIGINT) or SIGTERM: checkpoint after the current batch and exit 130 (143); a second one quits at once.
+    let stop: NodeJS.Signals | null = null;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stop) process.exit(sig === 'SIGTERM' ? 143 : 130); // a second one does not wait
+      stop = sig;
+      process.stderr.write(`\n${sig === 'SIGINT' ? 'interrupt' : sig}: writing a checkpoint after this batch (Ctrl-C again to quit at once)\n`);
     };
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       const outcome = await runTraining({
         config,
@@ -130,13 +132,13 @@ export async function run(argv: string[]): Promise<number> {
         outDir,
         resume,
         reporter: consoleReporter({ json: Boolean(f.json) }),
-        shouldStop: () => stop,
+        shouldStop: () => stop !== null,
         version: await packageVersion(),
       });
       const say = (s: string) => (f.json ? process.stderr : process.stdout).write(s + '\n');
       if (outcome.status === 'interrupted') {
         say(`interrupted: checkpoint written to ${outcome.checkpoint}; continue with plif train --resume ${outDir}`);
-        return 130;
+        return stop === 'SIGTERM' ? 143 : 130;
       }
       if (outcome.status === 'diverged') {
         const last = runPaths(outDir).last;
@@ -148,7 +150,8 @@ export async function run(argv: string[]): Promise<number> {
       if (last) say(`done: ${outDir} (test accuracy ${(100 * last.test_acc).toFixed(2)}% after epoch ${last.epoch})`);
       return 0;
     } finally {
-      process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       opened.close();
     }
   });

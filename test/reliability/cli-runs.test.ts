@@ -1,0 +1,63 @@
+// plif train / eval as a user runs them: the built CLI in a child process, real signals, real files.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyFashionMnist } from '../training/fixtures.js';
+import { ensureBuilt, plif, plifRun } from './helpers.js';
+
+let data: string;
+beforeAll(() => {
+  ensureBuilt();
+  data = writeTinyFashionMnist(800, 20);
+}, 120_000);
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'plif-rel-'));
+/** 800 samples of batch 16: 50 batches of about 0.05 s each, then a 20-sample test pass. */
+const trainArgs = (out: string, ...more: string[]) => ['train', '--preset', 'fmnist-small', '--data-dir', data, '--limit-test', '20', '--eval-batch', '20', '--out', out, ...more];
+
+/** The `__metadata__` of a checkpoint, read from its header without building anything. */
+export function checkpointMetadata(path: string): Record<string, string> {
+  const bytes = readFileSync(path);
+  const len = Number(bytes.readBigUInt64LE(0));
+  return JSON.parse(bytes.subarray(8, 8 + len).toString('utf8')).__metadata__;
+}
+const trainingState = (path: string) => JSON.parse(checkpointMetadata(path)['training']!).state as { epoch: number; batch: number };
+const metricLines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { epoch: number });
+
+describe('Ctrl-C', () => {
+  it('a SIGINT mid-epoch writes a checkpoint after the current batch and exits 130 within seconds; --resume continues', async () => {
+    const out = join(tmp(), 'run');
+    const child = plif(trainArgs(out));
+    await child.waitFor(/epoch 0 batch \d+\/50/);
+    const sent = performance.now();
+    child.proc.kill('SIGINT');
+    const r = await child.exited;
+    const seconds = (performance.now() - sent) / 1000;
+    expect(r.code, r.out + r.err).toBe(130);
+    expect(seconds).toBeLessThan(5);
+    expect(r.out).toMatch(/interrupted: checkpoint written to .*last\.safetensors; continue with plif train --resume/);
+    const state = trainingState(join(out, 'last.safetensors'));
+    expect(state.epoch).toBe(0);
+    expect(state.batch).toBeGreaterThan(0);
+    expect(state.batch).toBeLessThan(50);
+
+    const resumed = await plifRun(['train', '--resume', out]);
+    expect(resumed.code, resumed.out + resumed.err).toBe(0);
+    expect(resumed.out).toMatch(new RegExp(`resumed at epoch 0, batch ${state.batch}`));
+    expect(metricLines(out).map((m) => m.epoch)).toEqual([0]);
+  });
+
+  it('a second SIGINT quits at once with 130', async () => {
+    const out = join(tmp(), 'run');
+    const child = plif(trainArgs(out));
+    await child.waitFor(/epoch 0 batch \d+\/50/);
+    const sent = performance.now();
+    child.proc.kill('SIGINT');
+    await child.waitFor(/interrupt: writing a checkpoint/);
+    child.proc.kill('SIGINT');
+    const r = await child.exited;
+    expect(r.code, r.out + r.err).toBe(130);
+    expect((performance.now() - sent) / 1000).toBeLessThan(5);
+  });
+});
