@@ -4,6 +4,7 @@
 //
 // Determinism: every epoch draws its shuffle, its dropout masks and its augmentations from RNGs seeded by
 // (seed, epoch, stream), so a checkpoint needs only the epoch, the batch position and the two RNG states.
+import { existsSync } from 'node:fs';
 import type { Backend } from '../core/backend.js';
 import { buildNetwork, networkConfig, presetConfig, type Network, type NetworkConfig } from '../core/network/network.js';
 import { presetByName, withChannels } from '../core/network/presets.js';
@@ -14,7 +15,7 @@ import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { openSource, type SampleSource } from './source.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
-import { appendMetrics, readMetrics, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
+import { appendMetrics, lockRun, makeRunDir, readMetrics, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -94,10 +95,28 @@ export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfi
   return net;
 }
 
+/**
+ * Trains (or, with resume, continues) the run in o.outDir. The directory is created and locked first
+ * (RUN_DIR/train.lock holding this PID): a second run into the same directory is refused while this
+ * one lives, so nothing is loaded before the directory is known to be writable and ours.
+ */
 export async function runTraining(o: RunOptions): Promise<RunOutcome> {
+  await makeRunDir(o.outDir);
+  const lock = await lockRun(o.outDir);
+  try {
+    return await trainLocked(o);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   const c = o.config;
   const rep = o.reporter ?? {};
   const paths = runPaths(o.outDir);
+  if (!o.resume && existsSync(paths.last)) {
+    throw new Error(`${o.outDir} already holds a run with a checkpoint; continue it with --resume ${o.outDir} or choose another directory`);
+  }
   const locate = c.dataDir ? { dataDir: c.dataDir } : {};
   const trainSrc = await openSource(c.dataset, 'train', locate);
   const testSrc = await openSource(c.dataset, 'test', locate);

@@ -1,8 +1,13 @@
 // The run directory: config.json, metrics.jsonl (one line per epoch), checkpoints last/best, and the
 // firing-rate maps of the last test pass. Every file is written atomically (temp file + rename).
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { unlinkSync, readFileSync } from 'node:fs';
+import { access, constants, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../data/index.js';
+
+/** The lock of a run directory: created exclusively, holds the PID of the plif train that trains there. */
+export const LOCK_FILE = 'train.lock';
 
 export function runPaths(dir: string) {
   return {
@@ -12,6 +17,7 @@ export function runPaths(dir: string) {
     last: join(dir, 'last.safetensors'),
     best: join(dir, 'best.safetensors'),
     firingMaps: join(dir, 'firing-maps.json'),
+    lock: join(dir, LOCK_FILE),
   };
 }
 
@@ -49,4 +55,136 @@ export async function truncateMetrics(path: string, lines: readonly unknown[]): 
 export async function appendMetrics(path: string, line: unknown): Promise<void> {
   const lines = await readMetrics(path);
   await truncateMetrics(path, [...lines, line]);
+}
+
+/** Another live process trains in this run directory. */
+export class RunLockedError extends Error {
+  override readonly name = 'RunLockedError';
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `${dir} is in use by another plif train (PID ${pid}, lock file ${join(dir, LOCK_FILE)}); wait for it to finish or stop it ` +
+        `(if PID ${pid} is not training there, delete the lock file)`,
+    );
+  }
+}
+
+/** Whether a process with this PID exists (EPERM: it exists but belongs to another user). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+/**
+ * Creates the run directory (and its parents). Errors name the directory and the reason, e.g. the
+ * nearest existing parent that is not writable (where mkdir itself reports a misleading ENOENT).
+ */
+export async function makeRunDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    let p = resolve(dir);
+    while (dirname(p) !== p) {
+      p = dirname(p);
+      const st = await stat(p).catch(() => null);
+      if (!st) continue;
+      if (!st.isDirectory()) throw new Error(`cannot create the run directory ${dir}: ${p} is not a directory`);
+      const writable = await access(p, constants.W_OK).then(() => true, () => false);
+      if (!writable) throw new Error(`cannot create the run directory ${dir}: ${p} is not writable`);
+      break;
+    }
+    throw new Error(`cannot create the run directory ${dir}: ${(e as Error).message}`);
+  }
+  const st = await stat(dir);
+  if (!st.isDirectory()) throw new Error(`the run directory ${dir} is a file, not a directory`);
+}
+
+/** Lock files this process holds (a second run of the same process is refused too). */
+const heldHere = new Set<string>();
+
+export interface RunLock {
+  path: string;
+  release(): void;
+}
+
+async function readLockPid(path: string): Promise<number | null | 'missing'> {
+  try {
+    const text = await readFile(path, 'utf8');
+    return /^\d+\s*$/.test(text) ? Number(text) : null;
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return 'missing';
+    throw e;
+  }
+}
+
+/**
+ * Takes the lock of a run directory: RUN_DIR/train.lock, created with the exclusive flag 'wx' and holding
+ * this PID. A lock whose PID is no longer running (a run killed with SIGKILL, a crash) is stale and taken
+ * over; a live holder gives RunLockedError naming its PID. The lock is removed by release() and, should
+ * the process exit without it (a second Ctrl-C), by an exit handler.
+ */
+export async function lockRun(dir: string): Promise<RunLock> {
+  const path = join(dir, LOCK_FILE);
+  const key = resolve(path);
+  if (heldHere.has(key)) throw new RunLockedError(dir, process.pid);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      try {
+        await fh.writeFile(`${process.pid}\n`);
+      } finally {
+        await fh.close();
+      }
+      break;
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw new Error(`cannot write in the run directory ${dir} (creating its lock file): ${(e as Error).message}`);
+    }
+    if (attempt >= 20) throw new Error(`cannot take the lock ${path}: it keeps changing hands`);
+    let holder = await readLockPid(path);
+    for (let wait = 0; holder === null && wait < 10; wait++) {
+      // Created but not written yet by its owner: give it a moment.
+      await new Promise((r) => setTimeout(r, 50));
+      holder = await readLockPid(path);
+    }
+    if (holder === 'missing') continue;
+    if (holder !== null && holder !== process.pid && processAlive(holder)) throw new RunLockedError(dir, holder);
+    // Stale: move it aside (atomic), then make sure what was moved is the stale lock, not a fresh one.
+    const aside = join(dir, `.${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await rename(path, aside);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') continue;
+      throw e;
+    }
+    const moved = await readLockPid(aside);
+    if (typeof moved === 'number' && moved !== holder && moved !== process.pid && processAlive(moved)) {
+      await rename(aside, path).catch(() => {});
+      throw new RunLockedError(dir, moved);
+    }
+    await unlink(aside).catch(() => {});
+  }
+  heldHere.add(key);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    heldHere.delete(key);
+    process.off('exit', release);
+    try {
+      if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', release);
+  return { path, release };
 }

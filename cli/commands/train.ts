@@ -107,7 +107,9 @@ export async function run(argv: string[]): Promise<number> {
         throw new UsageError((err as Error).message);
       }
       outDir = f.out ?? join('runs', `${config.preset}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
-      if (existsSync(runPaths(outDir).config)) throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir} or choose another directory`);
+      // A directory with a checkpoint holds a run to continue; one without (a run stopped before its first
+      // checkpoint) is started over, unless a live run holds its lock (checked by runTraining).
+      if (existsSync(runPaths(outDir).last)) throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir} or choose another directory`);
     }
     let opened;
     try {

@@ -1,10 +1,11 @@
 // plif train / eval as a user runs them: the built CLI in a child process, real signals, real files.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
-import { ensureBuilt, plif, plifRun } from './helpers.js';
+import { alive, ensureBuilt, plif, plifRun } from './helpers.js';
 
 let data: string;
 beforeAll(() => {
@@ -59,5 +60,36 @@ describe('Ctrl-C', () => {
     const r = await child.exited;
     expect(r.code, r.out + r.err).toBe(130);
     expect((performance.now() - sent) / 1000).toBeLessThan(5);
+  });
+});
+
+describe('the run lock', () => {
+  it('a second run into the same --out is refused while the first lives, naming its PID', async () => {
+    const out = join(tmp(), 'run');
+    const first = plif(trainArgs(out));
+    await first.waitFor(/epoch 0 batch \d+\/50/);
+    expect(readFileSync(join(out, 'train.lock'), 'utf8').trim()).toBe(String(first.proc.pid));
+    const second = await plifRun(trainArgs(out));
+    expect(second.code).toBe(1);
+    expect(second.err).toMatch(new RegExp(`in use by another plif train \\(PID ${first.proc.pid}`));
+    first.proc.kill('SIGINT');
+    const r = await first.exited;
+    expect(r.code, r.out + r.err).toBe(130);
+    expect(existsSync(join(out, 'train.lock'))).toBe(false);
+    // the refused runs touched nothing: one epoch-0 run, resumable
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe('');
+    expect(trainingState(join(out, 'last.safetensors')).epoch).toBe(0);
+  });
+
+  it('a stale lock (its PID no longer runs, e.g. after SIGKILL) is taken over', async () => {
+    const out = join(tmp(), 'run');
+    mkdirSync(out);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    expect(alive(dead)).toBe(false);
+    writeFileSync(join(out, 'train.lock'), `${dead}\n`);
+    const r = await plifRun(trainArgs(out, '--limit-train', '32'));
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(existsSync(join(out, 'train.lock'))).toBe(false);
+    expect(metricLines(out)).toHaveLength(1);
   });
 });
