@@ -1,0 +1,509 @@
+// WebAssembly SIMD kernels of the CPU backend's dense and sparse inner loops.
+//
+// Memory: imported (env.memory), shared between threads, never grown or allocated here. Arguments are
+// BYTE OFFSETS of row-major float32 arrays plus integer dimensions. Each kernel writes only the output
+// range it is given, and computes every output element with the same float32 operations in the same
+// order whatever range a call covers (vector lanes and scalar tails do identical per-element work), so
+// results are bitwise identical for any split of the work between threads.
+//
+// Layouts (as in conv.ts / linear.ts):
+//   conv:   x [C][H][W], wT [(c*K+ky)*K+kx][O], yT / gyT [Ho*Wo][O], wr [(ky*K+kx)*O+o][C], gxT [H*W][C]
+//   linear: x [B][I], wT [I][O], w [O][I], y / gy [B][O], gwT [I][O], gx [B][I]
+
+// ---------------------------------------------------------------- helpers
+
+/** dst[0..n) += v * src[0..n); for v == 1 the multiply is skipped (same result). */
+function axpy(dst: usize, src: usize, v: f32, n: i32): void {
+  let k = 0;
+  if (v == 1) {
+    for (; k + 16 <= n; k += 16) {
+      const d = dst + (<usize>k << 2);
+      const s = src + (<usize>k << 2);
+      v128.store(d, f32x4.add(v128.load(d), v128.load(s)));
+      v128.store(d, f32x4.add(v128.load(d, 16), v128.load(s, 16)), 16);
+      v128.store(d, f32x4.add(v128.load(d, 32), v128.load(s, 32)), 32);
+      v128.store(d, f32x4.add(v128.load(d, 48), v128.load(s, 48)), 48);
+    }
+    for (; k + 4 <= n; k += 4) {
+      const d = dst + (<usize>k << 2);
+      v128.store(d, f32x4.add(v128.load(d), v128.load(src + (<usize>k << 2))));
+    }
+    for (; k < n; k++) {
+      const d = dst + (<usize>k << 2);
+      store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>k << 2)));
+    }
+    return;
+  }
+  const vv = f32x4.splat(v);
+  for (; k + 16 <= n; k += 16) {
+    const d = dst + (<usize>k << 2);
+    const s = src + (<usize>k << 2);
+    v128.store(d, f32x4.add(v128.load(d), f32x4.mul(vv, v128.load(s))));
+    v128.store(d, f32x4.add(v128.load(d, 16), f32x4.mul(vv, v128.load(s, 16))), 16);
+    v128.store(d, f32x4.add(v128.load(d, 32), f32x4.mul(vv, v128.load(s, 32))), 32);
+    v128.store(d, f32x4.add(v128.load(d, 48), f32x4.mul(vv, v128.load(s, 48))), 48);
+  }
+  for (; k + 4 <= n; k += 4) {
+    const d = dst + (<usize>k << 2);
+    v128.store(d, f32x4.add(v128.load(d), f32x4.mul(vv, v128.load(src + (<usize>k << 2)))));
+  }
+  for (; k < n; k++) {
+    const d = dst + (<usize>k << 2);
+    store<f32>(d, load<f32>(d) + v * load<f32>(src + (<usize>k << 2)));
+  }
+}
+
+/** Horizontal sum of a dot-product accumulator, in a fixed order. */
+// @ts-ignore: decorator
+@inline function hsum(a: v128): f32 {
+  return (f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1)) + (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+}
+
+/** Σ_{o in [o4, n)} g[o]·w[o] added to s: the scalar tail of a dot product. */
+// @ts-ignore: decorator
+@inline function dotTail(s: f32, g: usize, w: usize, o4: i32, n: i32): f32 {
+  for (let o = o4; o < n; o++) s += load<f32>(g + (<usize>o << 2)) * load<f32>(w + (<usize>o << 2));
+  return s;
+}
+
+/**
+ * Output index of input coordinate i under tap k (stride s, padding p, n outputs), or -1 when that
+ * tap does not reach i.
+ */
+// @ts-ignore: decorator
+@inline function tapOut(i: i32, k: i32, s: i32, p: i32, n: i32): i32 {
+  const d = i + p - k;
+  if (d < 0) return -1;
+  const q = d / s;
+  return q * s == d && q < n ? q : -1;
+}
+
+// ---------------------------------------------------------------- conv forward / weight gradient
+
+/**
+ * For every nonzero x[c][iy][ix] (c in [c0, c1)) and tap (ky, kx) reaching output (oy, ox):
+ * forward (grad = false): yT[oy*Wo+ox][:] += x · wT[(c*K+ky)*K+kx][:]
+ * weight gradient:        gwT[(c*K+ky)*K+kx][:] += x · gyT[oy*Wo+ox][:]
+ */
+function scatterNonzero(x: usize, rows: usize, acc: usize, c0: i32, c1: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32, grad: bool): void {
+  const rowB = <usize>O << 2;
+  for (let c = c0; c < c1; c++) {
+    const xc = x + ((<usize>c * <usize>H * <usize>W) << 2);
+    for (let iy = 0; iy < H; iy++) {
+      for (let ix = 0; ix < W; ix++) {
+        const v = load<f32>(xc + (<usize>(iy * W + ix) << 2));
+        if (v == 0) continue; // sparse input: skip zeros
+        for (let ky = 0; ky < K; ky++) {
+          const oy = tapOut(iy, ky, stride, pad, Ho);
+          if (oy < 0) continue;
+          for (let kx = 0; kx < K; kx++) {
+            const ox = tapOut(ix, kx, stride, pad, Wo);
+            if (ox < 0) continue;
+            const p = <usize>(oy * Wo + ox) * rowB; // output position row
+            const q = <usize>((c * K + ky) * K + kx) * rowB; // weight row
+            if (grad) axpy(acc + q, rows + p, v, O);
+            else axpy(acc + p, rows + q, v, O);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** One image: yT [Ho*Wo][O] = conv(x [C][H][W]) with weights wT [(c*K+ky)*K+kx][O] (overwritten). */
+export function convForwardImage(x: usize, wT: usize, yT: usize, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32): void {
+  memory.fill(yT, 0, (<usize>Ho * <usize>Wo * <usize>O) << 2);
+  scatterNonzero(x, wT, yT, 0, C, H, W, O, K, stride, pad, Ho, Wo, false);
+}
+
+/**
+ * Rows of input channels c in [c0, c1) of gwT [(c*K+ky)*K+kx][O] (overwritten) = Σ_b (increasing)
+ * Σ_{nonzero x[b]} x · gyT[b] row; x [B][C][H][W], gyT [B][Ho*Wo][O].
+ */
+export function convWeightGrad(x: usize, gyT: usize, gwT: usize, B: i32, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32, c0: i32, c1: i32): void {
+  if (c1 <= c0) return;
+  const tapRows = <usize>(K * K) * (<usize>O << 2); // bytes of one channel's rows
+  memory.fill(gwT + <usize>c0 * tapRows, 0, <usize>(c1 - c0) * tapRows);
+  const xImg = (<usize>C * <usize>H * <usize>W) << 2;
+  const gImg = (<usize>Ho * <usize>Wo * <usize>O) << 2;
+  for (let b = 0; b < B; b++) {
+    scatterNonzero(x + <usize>b * xImg, gyT + <usize>b * gImg, gwT, c0, c1, H, W, O, K, stride, pad, Ho, Wo, true);
+  }
+}
+
+// ---------------------------------------------------------------- conv input gradient
+
+/**
+ * Adds one tap's contribution to 4 pixels: gx_j[c] (+)= Σ_o gy_j[o] · w[o][c] for j < 4, where pixel j's
+ * gradient row is at gx + j*gxStep and its gyT row at gy + j*O*4; w = the tap's wr rows [O][C].
+ * first: start from 0 instead of the stored value. Registers: 4 pixels × 8 channels.
+ */
+function tap4(gy: usize, w: usize, gx: usize, gxStep: usize, C: i32, O: i32, first: bool): void {
+  const gyStep = <usize>O << 2;
+  const wStep = <usize>C << 2;
+  const gx1 = gx + gxStep;
+  const gx2 = gx1 + gxStep;
+  const gx3 = gx2 + gxStep;
+  const zero = f32x4.splat(0);
+  let c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const cb = <usize>c << 2;
+    let a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero;
+    if (!first) {
+      a00 = v128.load(gx + cb); a01 = v128.load(gx + cb, 16);
+      a10 = v128.load(gx1 + cb); a11 = v128.load(gx1 + cb, 16);
+      a20 = v128.load(gx2 + cb); a21 = v128.load(gx2 + cb, 16);
+      a30 = v128.load(gx3 + cb); a31 = v128.load(gx3 + cb, 16);
+    }
+    let wp = w + cb;
+    let g0 = gy;
+    const end = gy + gyStep;
+    while (g0 < end) {
+      const w0 = v128.load(wp);
+      const w1 = v128.load(wp, 16);
+      const s0 = v128.load32_splat(g0);
+      a00 = f32x4.add(a00, f32x4.mul(s0, w0));
+      a01 = f32x4.add(a01, f32x4.mul(s0, w1));
+      const s1 = v128.load32_splat(g0 + gyStep);
+      a10 = f32x4.add(a10, f32x4.mul(s1, w0));
+      a11 = f32x4.add(a11, f32x4.mul(s1, w1));
+      const s2 = v128.load32_splat(g0 + 2 * gyStep);
+      a20 = f32x4.add(a20, f32x4.mul(s2, w0));
+      a21 = f32x4.add(a21, f32x4.mul(s2, w1));
+      const s3 = v128.load32_splat(g0 + 3 * gyStep);
+      a30 = f32x4.add(a30, f32x4.mul(s3, w0));
+      a31 = f32x4.add(a31, f32x4.mul(s3, w1));
+      wp += wStep;
+      g0 += 4;
+    }
+    v128.store(gx + cb, a00); v128.store(gx + cb, a01, 16);
+    v128.store(gx1 + cb, a10); v128.store(gx1 + cb, a11, 16);
+    v128.store(gx2 + cb, a20); v128.store(gx2 + cb, a21, 16);
+    v128.store(gx3 + cb, a30); v128.store(gx3 + cb, a31, 16);
+  }
+  for (; c + 4 <= C; c += 4) {
+    const cb = <usize>c << 2;
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    if (!first) {
+      a0 = v128.load(gx + cb); a1 = v128.load(gx1 + cb); a2 = v128.load(gx2 + cb); a3 = v128.load(gx3 + cb);
+    }
+    let wp = w + cb;
+    for (let o = 0; o < O; o++) {
+      const w0 = v128.load(wp);
+      const g0 = gy + (<usize>o << 2);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(g0), w0));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(g0 + gyStep), w0));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(g0 + 2 * gyStep), w0));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(g0 + 3 * gyStep), w0));
+      wp += wStep;
+    }
+    v128.store(gx + cb, a0); v128.store(gx1 + cb, a1); v128.store(gx2 + cb, a2); v128.store(gx3 + cb, a3);
+  }
+  for (; c < C; c++) {
+    const cb = <usize>c << 2;
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+    if (!first) {
+      a0 = load<f32>(gx + cb); a1 = load<f32>(gx1 + cb); a2 = load<f32>(gx2 + cb); a3 = load<f32>(gx3 + cb);
+    }
+    let wp = w + cb;
+    for (let o = 0; o < O; o++) {
+      const w0 = load<f32>(wp);
+      const g0 = gy + (<usize>o << 2);
+      a0 += load<f32>(g0) * w0;
+      a1 += load<f32>(g0 + gyStep) * w0;
+      a2 += load<f32>(g0 + 2 * gyStep) * w0;
+      a3 += load<f32>(g0 + 3 * gyStep) * w0;
+      wp += wStep;
+    }
+    store<f32>(gx + cb, a0); store<f32>(gx1 + cb, a1); store<f32>(gx2 + cb, a2); store<f32>(gx3 + cb, a3);
+  }
+}
+
+/** tap4 for a single pixel: the same per-element arithmetic. */
+function tap1(gy: usize, w: usize, gx: usize, C: i32, O: i32, first: bool): void {
+  const wStep = <usize>C << 2;
+  const zero = f32x4.splat(0);
+  let c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const cb = <usize>c << 2;
+    let a0 = zero, a1 = zero;
+    if (!first) {
+      a0 = v128.load(gx + cb); a1 = v128.load(gx + cb, 16);
+    }
+    let wp = w + cb;
+    for (let o = 0; o < O; o++) {
+      const s = v128.load32_splat(gy + (<usize>o << 2));
+      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+      wp += wStep;
+    }
+    v128.store(gx + cb, a0); v128.store(gx + cb, a1, 16);
+  }
+  for (; c + 4 <= C; c += 4) {
+    const cb = <usize>c << 2;
+    let a0 = first ? zero : v128.load(gx + cb);
+    let wp = w + cb;
+    for (let o = 0; o < O; o++) {
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(gy + (<usize>o << 2)), v128.load(wp)));
+      wp += wStep;
+    }
+    v128.store(gx + cb, a0);
+  }
+  for (; c < C; c++) {
+    const cb = <usize>c << 2;
+    let a0: f32 = first ? 0 : load<f32>(gx + cb);
+    let wp = w + cb;
+    for (let o = 0; o < O; o++) {
+      a0 += load<f32>(gy + (<usize>o << 2)) * load<f32>(wp);
+      wp += wStep;
+    }
+    store<f32>(gx + cb, a0);
+  }
+}
+
+/** Bit kx set when tap kx reaches input column ix (K <= 32). */
+function kxMask(ix: i32, K: i32, stride: i32, pad: i32, Wo: i32): u32 {
+  let m: u32 = 0;
+  for (let kx = 0; kx < K; kx++) if (tapOut(ix, kx, stride, pad, Wo) >= 0) m |= (<u32>1) << kx;
+  return m;
+}
+
+/**
+ * Input gradient of np (1 or 4) pixels of row iy at columns ix + j*stride, which all have the same set of
+ * valid taps (so pixel j reads output column ox + j): Σ over taps (ky, kx increasing) of tap1/tap4.
+ */
+function gradPixels(np: i32, gyT: usize, wr: usize, gxT: usize, iy: i32, ix: i32, C: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32): void {
+  const pixB = <usize>C << 2;
+  const gx = gxT + <usize>(iy * W + ix) * pixB;
+  const gxStep = <usize>stride * pixB;
+  const tapB = <usize>O * pixB;
+  let first = true;
+  for (let ky = 0; ky < K; ky++) {
+    const oy = tapOut(iy, ky, stride, pad, Ho);
+    if (oy < 0) continue;
+    for (let kx = 0; kx < K; kx++) {
+      const ox = tapOut(ix, kx, stride, pad, Wo);
+      if (ox < 0) continue;
+      const gy = gyT + (<usize>(oy * Wo + ox) * <usize>O << 2);
+      const w = wr + <usize>(ky * K + kx) * tapB;
+      if (np == 4) tap4(gy, w, gx, gxStep, C, O, first);
+      else tap1(gy, w, gx, C, O, first);
+      first = false;
+    }
+  }
+  if (first) for (let j = 0; j < np; j++) memory.fill(gx + <usize>j * gxStep, 0, pixB); // no tap reaches them
+}
+
+/**
+ * One image: gxT [H*W][C] (overwritten) = input gradient from gyT [Ho*Wo][O] and wr [(ky*K+kx)*O+o][C].
+ * Pixels are taken 4 at a time along a row (every stride-th column, same valid taps) so each loaded
+ * weight vector serves 4 pixels; border pixels go one at a time.
+ */
+export function convInputGradImage(gyT: usize, wr: usize, gxT: usize, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32): void {
+  for (let iy = 0; iy < H; iy++) {
+    for (let r = 0; r < stride && r < W; r++) {
+      let ix = r;
+      while (ix < W) {
+        let n = 1;
+        if (K <= 32 && ix + 3 * stride < W) {
+          const m = kxMask(ix, K, stride, pad, Wo);
+          while (n < 4 && kxMask(ix + n * stride, K, stride, pad, Wo) == m) n++;
+        }
+        if (n < 4) n = 1;
+        gradPixels(n, gyT, wr, gxT, iy, ix, C, W, O, K, stride, pad, Ho, Wo);
+        ix += n * stride;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- linear
+
+/** Rows of wT [I][O] in a cache block (about 128 KiB), at least 1. */
+// @ts-ignore: decorator
+@inline function blockRows(O: i32): i32 {
+  const r = 32768 / (O > 0 ? O : 1);
+  return r > 4 ? r & ~3 : 4;
+}
+
+/**
+ * Rows b in [b0, b1) of y [B][O] (overwritten) = Σ_{i: x[b][i] != 0} (i increasing) x[b][i] · wT[i][:].
+ * Blocked over i so a block of wT stays in cache while the rows pass over it.
+ */
+export function linearForward(x: usize, wT: usize, y: usize, I: i32, O: i32, b0: i32, b1: i32): void {
+  if (b1 <= b0) return;
+  const oB = <usize>O << 2;
+  const iB = <usize>I << 2;
+  memory.fill(y + <usize>b0 * oB, 0, <usize>(b1 - b0) * oB);
+  const IB = blockRows(O);
+  for (let i0 = 0; i0 < I; i0 += IB) {
+    const i1 = min(I, i0 + IB);
+    for (let b = b0; b < b1; b++) {
+      const xr = x + <usize>b * iB;
+      const yr = y + <usize>b * oB;
+      for (let i = i0; i < i1; i++) {
+        const v = load<f32>(xr + (<usize>i << 2));
+        if (v != 0) axpy(yr, wT + <usize>i * oB, v, O);
+      }
+    }
+  }
+}
+
+/** Rows i in [i0, i1) of gwT [I][O] (overwritten) = Σ_b (increasing) over nonzero x[b][i] of x[b][i] · gy[b][:]. */
+export function linearWeightGrad(x: usize, gy: usize, gwT: usize, B: i32, I: i32, O: i32, i0: i32, i1: i32): void {
+  if (i1 <= i0) return;
+  const oB = <usize>O << 2;
+  const iB = <usize>I << 2;
+  memory.fill(gwT + <usize>i0 * oB, 0, <usize>(i1 - i0) * oB);
+  for (let i = i0; i < i1; i++) {
+    const row = gwT + <usize>i * oB;
+    const xc = x + (<usize>i << 2);
+    for (let b = 0; b < B; b++) {
+      const v = load<f32>(xc + <usize>b * iB);
+      if (v != 0) axpy(row, gy + <usize>b * oB, v, O);
+    }
+  }
+}
+
+/** Dot products of 2 gy rows with 4 consecutive wT rows: out_r[j] = Σ_o g_r[o] · wT[j][o]. */
+function dot2x4(g0: usize, g1: usize, w: usize, out0: usize, out1: usize, O: i32): void {
+  const oB = <usize>O << 2;
+  const w1 = w + oB;
+  const w2 = w1 + oB;
+  const w3 = w2 + oB;
+  const zero = f32x4.splat(0);
+  let a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero;
+  const o4 = O & ~3;
+  for (let ob: usize = 0; ob < (<usize>o4 << 2); ob += 16) {
+    const x0 = v128.load(g0 + ob);
+    const x1 = v128.load(g1 + ob);
+    const v0 = v128.load(w + ob);
+    a00 = f32x4.add(a00, f32x4.mul(x0, v0));
+    a10 = f32x4.add(a10, f32x4.mul(x1, v0));
+    const v1 = v128.load(w1 + ob);
+    a01 = f32x4.add(a01, f32x4.mul(x0, v1));
+    a11 = f32x4.add(a11, f32x4.mul(x1, v1));
+    const v2 = v128.load(w2 + ob);
+    a02 = f32x4.add(a02, f32x4.mul(x0, v2));
+    a12 = f32x4.add(a12, f32x4.mul(x1, v2));
+    const v3 = v128.load(w3 + ob);
+    a03 = f32x4.add(a03, f32x4.mul(x0, v3));
+    a13 = f32x4.add(a13, f32x4.mul(x1, v3));
+  }
+  store<f32>(out0, dotTail(hsum(a00), g0, w, o4, O));
+  store<f32>(out0, dotTail(hsum(a01), g0, w1, o4, O), 4);
+  store<f32>(out0, dotTail(hsum(a02), g0, w2, o4, O), 8);
+  store<f32>(out0, dotTail(hsum(a03), g0, w3, o4, O), 12);
+  store<f32>(out1, dotTail(hsum(a10), g1, w, o4, O));
+  store<f32>(out1, dotTail(hsum(a11), g1, w1, o4, O), 4);
+  store<f32>(out1, dotTail(hsum(a12), g1, w2, o4, O), 8);
+  store<f32>(out1, dotTail(hsum(a13), g1, w3, o4, O), 12);
+}
+
+/** Dot products of one gy row with 8 wT rows i_j (any columns): out[i_j] = Σ_o g[o] · wT[i_j][o]. */
+function dot1x8(g: usize, wT: usize, out: usize, O: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, i5: i32, i6: i32, i7: i32): void {
+  const oB = <usize>O << 2;
+  const w0 = wT + <usize>i0 * oB, w1 = wT + <usize>i1 * oB, w2 = wT + <usize>i2 * oB, w3 = wT + <usize>i3 * oB;
+  const w4 = wT + <usize>i4 * oB, w5 = wT + <usize>i5 * oB, w6 = wT + <usize>i6 * oB, w7 = wT + <usize>i7 * oB;
+  const zero = f32x4.splat(0);
+  let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+  const o4 = O & ~3;
+  for (let ob: usize = 0; ob < (<usize>o4 << 2); ob += 16) {
+    const x = v128.load(g + ob);
+    a0 = f32x4.add(a0, f32x4.mul(x, v128.load(w0 + ob)));
+    a1 = f32x4.add(a1, f32x4.mul(x, v128.load(w1 + ob)));
+    a2 = f32x4.add(a2, f32x4.mul(x, v128.load(w2 + ob)));
+    a3 = f32x4.add(a3, f32x4.mul(x, v128.load(w3 + ob)));
+    a4 = f32x4.add(a4, f32x4.mul(x, v128.load(w4 + ob)));
+    a5 = f32x4.add(a5, f32x4.mul(x, v128.load(w5 + ob)));
+    a6 = f32x4.add(a6, f32x4.mul(x, v128.load(w6 + ob)));
+    a7 = f32x4.add(a7, f32x4.mul(x, v128.load(w7 + ob)));
+  }
+  store<f32>(out + (<usize>i0 << 2), dotTail(hsum(a0), g, w0, o4, O));
+  store<f32>(out + (<usize>i1 << 2), dotTail(hsum(a1), g, w1, o4, O));
+  store<f32>(out + (<usize>i2 << 2), dotTail(hsum(a2), g, w2, o4, O));
+  store<f32>(out + (<usize>i3 << 2), dotTail(hsum(a3), g, w3, o4, O));
+  store<f32>(out + (<usize>i4 << 2), dotTail(hsum(a4), g, w4, o4, O));
+  store<f32>(out + (<usize>i5 << 2), dotTail(hsum(a5), g, w5, o4, O));
+  store<f32>(out + (<usize>i6 << 2), dotTail(hsum(a6), g, w6, o4, O));
+  store<f32>(out + (<usize>i7 << 2), dotTail(hsum(a7), g, w7, o4, O));
+}
+
+/** One dot product out[i] = Σ_o g[o] · wT[i][o], the same arithmetic as dot2x4 / dot1x8. */
+function dot1(g: usize, wT: usize, out: usize, O: i32, i: i32): void {
+  const w = wT + <usize>i * (<usize>O << 2);
+  let a = f32x4.splat(0);
+  const o4 = O & ~3;
+  for (let ob: usize = 0; ob < (<usize>o4 << 2); ob += 16) a = f32x4.add(a, f32x4.mul(v128.load(g + ob), v128.load(w + ob)));
+  store<f32>(out + (<usize>i << 2), dotTail(hsum(a), g, w, o4, O));
+}
+
+/**
+ * Rows b in [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], as dot products of gy rows with
+ * rows of wT = w^T [I][O] (w itself is not read). Each element is one dot product: a 4-lane
+ * accumulator over o (in order), lanes summed as (0+1)+(2+3), then the scalar tail o >= O & ~3.
+ * mask != 0: byte offset of a float32 [maskRows][I]; entries with mask[b % maskRows][i] == 0 are
+ * written as 0 without computing them.
+ */
+export function linearInputGrad(gy: usize, w: usize, wT: usize, gx: usize, B: i32, O: i32, I: i32, b0: i32, b1: i32, mask: usize, maskRows: i32): void {
+  const oB = <usize>O << 2;
+  const iB = <usize>I << 2;
+  const IB = blockRows(O); // a block of wT rows stays in cache while the rows of gy pass over it
+  for (let c0 = 0; c0 < I; c0 += IB) {
+    const c1 = min(I, c0 + IB);
+    if (mask == 0) {
+      let b = b0;
+      for (; b + 2 <= b1; b += 2) {
+        const g0 = gy + <usize>b * oB;
+        const x0 = gx + <usize>b * iB;
+        let i = c0;
+        for (; i + 4 <= c1; i += 4) dot2x4(g0, g0 + oB, wT + <usize>i * oB, x0 + (<usize>i << 2), x0 + iB + (<usize>i << 2), O);
+        for (; i < c1; i++) {
+          dot1(g0, wT, x0, O, i);
+          dot1(g0 + oB, wT, x0 + iB, O, i);
+        }
+      }
+      if (b < b1) {
+        const g0 = gy + <usize>b * oB;
+        const x0 = gx + <usize>b * iB;
+        for (let i = c0; i < c1; i++) dot1(g0, wT, x0, O, i);
+      }
+      continue;
+    }
+    for (let b = b0; b < b1; b++) {
+      const g = gy + <usize>b * oB;
+      const xr = gx + <usize>b * iB;
+      const mr = mask + <usize>(b % maskRows) * iB;
+      // gather unmasked columns 8 at a time
+      let n = 0;
+      let j0 = 0, j1 = 0, j2 = 0, j3 = 0, j4 = 0, j5 = 0, j6 = 0;
+      for (let i = c0; i < c1; i++) {
+        if (load<f32>(mr + (<usize>i << 2)) == 0) {
+          store<f32>(xr + (<usize>i << 2), 0);
+          continue;
+        }
+        switch (n) {
+          case 0: j0 = i; break;
+          case 1: j1 = i; break;
+          case 2: j2 = i; break;
+          case 3: j3 = i; break;
+          case 4: j4 = i; break;
+          case 5: j5 = i; break;
+          case 6: j6 = i; break;
+          default: {
+            dot1x8(g, wT, xr, O, j0, j1, j2, j3, j4, j5, j6, i);
+            n = -1;
+          }
+        }
+        n++;
+      }
+      if (n > 0) dot1(g, wT, xr, O, j0);
+      if (n > 1) dot1(g, wT, xr, O, j1);
+      if (n > 2) dot1(g, wT, xr, O, j2);
+      if (n > 3) dot1(g, wT, xr, O, j3);
+      if (n > 4) dot1(g, wT, xr, O, j4);
+      if (n > 5) dot1(g, wT, xr, O, j5);
+      if (n > 6) dot1(g, wT, xr, O, j6);
+    }
+  }
+}

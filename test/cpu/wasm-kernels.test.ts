@@ -1,0 +1,397 @@
+// The WebAssembly SIMD kernels (backends/cpu/wasm) against plain float64 loops written here, on the real
+// module (built by `npm run build`): values within the float32 rounding bound of each sum, bitwise
+// identical results however an output range is split between calls, no write outside the given output
+// range (all other memory, including the module's reserved low memory, is compared word by word), and
+// the dropout mask of linearInputGrad zeroing exactly the masked entries.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
+
+const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
+const PAGES = 256; // 16 MiB, enough for every case below
+
+/** Seeded uniform [0, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Fill = { kind: 'spikes'; density: number } | { kind: 'dense' };
+
+function values(n: number, r: () => number, fill: Fill): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = fill.kind === 'spikes' ? (r() < fill.density ? 1 : 0) : r() * 2 - 1;
+  return a;
+}
+
+/** Relative bound of float32 rounding in a sum of n products, any order: gamma_n = n u / (1 - n u). */
+function gamma(n: number): number {
+  const u = 2 ** -24;
+  return (n * u) / (1 - n * u);
+}
+
+/** Float32 array placed in the shared memory, with guard words around it. */
+interface Buf {
+  off: number; // byte offset
+  n: number;
+  f32: Float32Array;
+  u32: Uint32Array;
+}
+
+class Arena {
+  top = KERNEL_RESERVED_BYTES;
+  constructor(readonly memory: WebAssembly.Memory) {}
+
+  reset(): void {
+    this.top = KERNEL_RESERVED_BYTES;
+    new Uint32Array(this.memory.buffer, KERNEL_RESERVED_BYTES).fill(GUARD_BITS);
+  }
+
+  alloc(n: number): Buf {
+    const off = this.top + 64; // 64 guard bytes before, 16-byte aligned
+    this.top = off + Math.ceil((n * 4) / 16) * 16 + 64;
+    if (this.top > this.memory.buffer.byteLength) throw new Error('test arena too small');
+    return { off, n, f32: new Float32Array(this.memory.buffer, off, n), u32: new Uint32Array(this.memory.buffer, off, n) };
+  }
+
+  put(data: Float32Array): Buf {
+    const b = this.alloc(data.length);
+    b.f32.set(data);
+    return b;
+  }
+
+  /** Runs f and checks that it changed no memory word outside the byte ranges [start, end) of `allowed`. */
+  writesOnly(allowed: Array<[number, number]>, f: () => void): void {
+    const all = new Uint32Array(this.memory.buffer, 0, this.top);
+    const before = all.slice();
+    f();
+    let bad = -1;
+    for (let i = 0; i < before.length; i++) {
+      if (all[i] === before[i]) continue;
+      const byte = i * 4;
+      if (!allowed.some(([s, e]) => byte >= s && byte < e)) {
+        bad = byte;
+        break;
+      }
+    }
+    expect(bad, `memory written at byte ${bad} outside the output range`).toBe(-1);
+  }
+
+  guard(b: Buf): void {
+    b.u32.fill(GUARD_BITS);
+  }
+}
+
+/** Checks a float32 result against a float64 reference, within gamma(terms + 1) of the sum of |terms|. */
+function expectClose(name: string, got: Float32Array, want: Float64Array, absSum: Float64Array, terms: number): void {
+  const g = gamma(terms + 1);
+  for (let i = 0; i < want.length; i++) {
+    const tol = g * absSum[i]! + 1e-30;
+    const err = Math.abs(got[i]! - want[i]!);
+    if (!(err <= tol)) expect.fail(`${name}[${i}] = ${got[i]}, want ${want[i]} (error ${err}, bound ${tol})`);
+  }
+}
+
+/** Random cut points splitting [lo, hi) into consecutive ranges. */
+function splits(lo: number, hi: number, r: () => number): Array<[number, number]> {
+  const cuts = new Set<number>([lo, hi]);
+  const k = 1 + Math.floor(r() * 4);
+  for (let j = 0; j < k; j++) cuts.add(lo + Math.floor(r() * (hi - lo + 1)));
+  const s = [...cuts].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (let j = 0; j + 1 < s.length; j++) out.push([s[j]!, s[j + 1]!]);
+  return out;
+}
+
+const sameBits = (a: Buf, b: Buf) => expect(Array.from(a.u32)).toEqual(Array.from(b.u32));
+
+let k: WasmKernels;
+let arena: Arena;
+
+beforeAll(() => {
+  const loaded = loadKernelModule();
+  if (!loaded.module) throw new Error(`WebAssembly kernels did not load: ${loaded.reason}`);
+  const memory = new WebAssembly.Memory({ initial: PAGES, maximum: KERNEL_MAX_PAGES, shared: true });
+  k = instantiateKernels(loaded.module, memory);
+  arena = new Arena(memory);
+});
+
+// ------------------------------------------------------------------------------------------ conv
+
+interface Conv {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  K: number;
+  stride: number;
+  pad: number;
+  Ho: number;
+  Wo: number;
+}
+
+function convCases(): Array<{ d: Conv; fill: Fill; seed: number }> {
+  const out: Array<{ d: Conv; fill: Fill; seed: number }> = [];
+  let seed = 1;
+  const r = rng(12345);
+  const pick = <T>(a: readonly T[]) => a[Math.floor(r() * a.length)]!;
+  for (const K of [1, 2, 3])
+    for (const stride of [1, 2])
+      for (const pad of [0, 1])
+        for (const fill of [{ kind: 'spikes', density: 0.1 + 0.3 * r() }, { kind: 'dense' }] as Fill[]) {
+          const C = pick([3, 5, 13]);
+          const O = pick([1, 6, 7, 10]);
+          const H = pick([5, 6, 7, 9]);
+          const W = pick([9, 10, 13]);
+          const Ho = Math.floor((H + 2 * pad - K) / stride) + 1;
+          const Wo = Math.floor((W + 2 * pad - K) / stride) + 1;
+          out.push({ d: { B: 3, C, H, W, O, K, stride, pad, Ho, Wo }, fill, seed: seed++ });
+        }
+  return out;
+}
+
+const label = (d: Conv, f: Fill) => `C${d.C} ${d.H}x${d.W} O${d.O} K${d.K} s${d.stride} p${d.pad} ${f.kind === 'spikes' ? `spikes ${f.density.toFixed(2)}` : 'dense'}`;
+
+/** Input row/column of output o under tap k, or -1. */
+const inAt = (o: number, k: number, d: Conv, n: number) => {
+  const i = o * d.stride - d.pad + k;
+  return i >= 0 && i < n ? i : -1;
+};
+
+describe('conv kernels', () => {
+  for (const { d, fill, seed } of convCases()) {
+    const { B, C, H, W, O, K, Ho, Wo } = d;
+    const P = Ho * Wo;
+    const KK = K * K;
+
+    it(`convForwardImage ${label(d, fill)}`, () => {
+      arena.reset();
+      const r = rng(seed);
+      const x = arena.put(values(C * H * W, r, fill));
+      const wT = arena.put(values(C * KK * O, r, { kind: 'dense' }));
+      const yT = arena.alloc(P * O);
+      arena.writesOnly([[yT.off, yT.off + P * O * 4]], () => k.convForwardImage(x.off, wT.off, yT.off, C, H, W, O, K, d.stride, d.pad, Ho, Wo));
+      const want = new Float64Array(P * O);
+      const abs = new Float64Array(P * O);
+      for (let oy = 0; oy < Ho; oy++)
+        for (let ox = 0; ox < Wo; ox++)
+          for (let o = 0; o < O; o++) {
+            let s = 0;
+            let a = 0;
+            for (let c = 0; c < C; c++)
+              for (let ky = 0; ky < K; ky++)
+                for (let kx = 0; kx < K; kx++) {
+                  const iy = inAt(oy, ky, d, H);
+                  const ix = inAt(ox, kx, d, W);
+                  if (iy < 0 || ix < 0) continue;
+                  const t = x.f32[(c * H + iy) * W + ix]! * wT.f32[((c * K + ky) * K + kx) * O + o]!;
+                  s += t;
+                  a += Math.abs(t);
+                }
+            want[(oy * Wo + ox) * O + o] = s;
+            abs[(oy * Wo + ox) * O + o] = a;
+          }
+      expectClose('yT', yT.f32, want, abs, C * KK);
+    });
+
+    it(`convWeightGrad ${label(d, fill)}`, () => {
+      arena.reset();
+      const r = rng(seed);
+      const x = arena.put(values(B * C * H * W, r, fill));
+      const gyT = arena.put(values(B * P * O, r, { kind: 'dense' }));
+      const rowsB = KK * O * 4; // bytes of one channel's rows
+      const gw = arena.alloc(C * KK * O);
+      arena.writesOnly([[gw.off, gw.off + C * rowsB]], () => k.convWeightGrad(x.off, gyT.off, gw.off, B, C, H, W, O, K, d.stride, d.pad, Ho, Wo, 0, C));
+      const want = new Float64Array(C * KK * O);
+      const abs = new Float64Array(C * KK * O);
+      for (let c = 0; c < C; c++)
+        for (let ky = 0; ky < K; ky++)
+          for (let kx = 0; kx < K; kx++)
+            for (let o = 0; o < O; o++) {
+              let s = 0;
+              let a = 0;
+              for (let b = 0; b < B; b++)
+                for (let oy = 0; oy < Ho; oy++)
+                  for (let ox = 0; ox < Wo; ox++) {
+                    const iy = inAt(oy, ky, d, H);
+                    const ix = inAt(ox, kx, d, W);
+                    if (iy < 0 || ix < 0) continue;
+                    const t = x.f32[((b * C + c) * H + iy) * W + ix]! * gyT.f32[(b * P + oy * Wo + ox) * O + o]!;
+                    s += t;
+                    a += Math.abs(t);
+                  }
+              const i = ((c * K + ky) * K + kx) * O + o;
+              want[i] = s;
+              abs[i] = a;
+            }
+      expectClose('gwT', gw.f32, want, abs, B * P);
+
+      // the same bits for any split of the channel range; nothing outside [c0, c1) written
+      const r2 = rng(seed + 1000);
+      for (let trial = 0; trial < 3; trial++) {
+        const parts = arena.alloc(C * KK * O);
+        arena.guard(parts);
+        for (const [c0, c1] of splits(0, C, r2))
+          arena.writesOnly([[parts.off + c0 * rowsB, parts.off + c1 * rowsB]], () => k.convWeightGrad(x.off, gyT.off, parts.off, B, C, H, W, O, K, d.stride, d.pad, Ho, Wo, c0, c1));
+        sameBits(parts, gw);
+      }
+    });
+
+    it(`convInputGradImage ${label(d, fill)}`, () => {
+      arena.reset();
+      const r = rng(seed);
+      const gyT = arena.put(values(P * O, r, fill.kind === 'spikes' ? fill : { kind: 'dense' }));
+      const wr = arena.put(values(KK * O * C, r, { kind: 'dense' }));
+      const gxT = arena.alloc(H * W * C);
+      arena.writesOnly([[gxT.off, gxT.off + H * W * C * 4]], () => k.convInputGradImage(gyT.off, wr.off, gxT.off, C, H, W, O, K, d.stride, d.pad, Ho, Wo));
+      const want = new Float64Array(H * W * C);
+      const abs = new Float64Array(H * W * C);
+      for (let iy = 0; iy < H; iy++)
+        for (let ix = 0; ix < W; ix++)
+          for (let c = 0; c < C; c++) {
+            let s = 0;
+            let a = 0;
+            for (let oy = 0; oy < Ho; oy++)
+              for (let ox = 0; ox < Wo; ox++) {
+                const ky = iy - oy * d.stride + d.pad;
+                const kx = ix - ox * d.stride + d.pad;
+                if (ky < 0 || ky >= K || kx < 0 || kx >= K) continue;
+                for (let o = 0; o < O; o++) {
+                  const t = gyT.f32[(oy * Wo + ox) * O + o]! * wr.f32[((ky * K + kx) * O + o) * C + c]!;
+                  s += t;
+                  a += Math.abs(t);
+                }
+              }
+            want[(iy * W + ix) * C + c] = s;
+            abs[(iy * W + ix) * C + c] = a;
+          }
+      expectClose('gxT', gxT.f32, want, abs, KK * O);
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------- linear
+
+const linearShapes: Array<[B: number, I: number, O: number]> = [
+  [5, 13, 7],
+  [7, 37, 33],
+  [3, 6, 1],
+  [6, 37, 2051], // O large enough that the kernels' cache blocks over i (and its tail) are exercised
+  [1, 9, 5],
+];
+
+describe('linear kernels', () => {
+  let seed = 500;
+  for (const [B, I, O] of linearShapes)
+    for (const fill of [{ kind: 'spikes', density: 0.25 }, { kind: 'dense' }] as Fill[]) {
+      const s = seed++;
+      const name = `B${B} I${I} O${O} ${fill.kind}`;
+
+      it(`linearForward ${name}`, () => {
+        arena.reset();
+        const r = rng(s);
+        const x = arena.put(values(B * I, r, fill));
+        const wT = arena.put(values(I * O, r, { kind: 'dense' }));
+        const y = arena.alloc(B * O);
+        arena.writesOnly([[y.off, y.off + B * O * 4]], () => k.linearForward(x.off, wT.off, y.off, I, O, 0, B));
+        const want = new Float64Array(B * O);
+        const abs = new Float64Array(B * O);
+        for (let b = 0; b < B; b++)
+          for (let o = 0; o < O; o++)
+            for (let i = 0; i < I; i++) {
+              const t = x.f32[b * I + i]! * wT.f32[i * O + o]!;
+              want[b * O + o] += t;
+              abs[b * O + o] += Math.abs(t);
+            }
+        expectClose('y', y.f32, want, abs, I);
+        for (let trial = 0; trial < 3; trial++) {
+          const parts = arena.alloc(B * O);
+          arena.guard(parts);
+          for (const [b0, b1] of splits(0, B, r))
+            arena.writesOnly([[parts.off + b0 * O * 4, parts.off + b1 * O * 4]], () => k.linearForward(x.off, wT.off, parts.off, I, O, b0, b1));
+          sameBits(parts, y);
+        }
+      });
+
+      it(`linearWeightGrad ${name}`, () => {
+        arena.reset();
+        const r = rng(s);
+        const x = arena.put(values(B * I, r, fill));
+        const gy = arena.put(values(B * O, r, { kind: 'dense' }));
+        const gw = arena.alloc(I * O);
+        arena.writesOnly([[gw.off, gw.off + I * O * 4]], () => k.linearWeightGrad(x.off, gy.off, gw.off, B, I, O, 0, I));
+        const want = new Float64Array(I * O);
+        const abs = new Float64Array(I * O);
+        for (let i = 0; i < I; i++)
+          for (let o = 0; o < O; o++)
+            for (let b = 0; b < B; b++) {
+              const t = x.f32[b * I + i]! * gy.f32[b * O + o]!;
+              want[i * O + o] += t;
+              abs[i * O + o] += Math.abs(t);
+            }
+        expectClose('gwT', gw.f32, want, abs, B);
+        for (let trial = 0; trial < 3; trial++) {
+          const parts = arena.alloc(I * O);
+          arena.guard(parts);
+          for (const [i0, i1] of splits(0, I, r))
+            arena.writesOnly([[parts.off + i0 * O * 4, parts.off + i1 * O * 4]], () => k.linearWeightGrad(x.off, gy.off, parts.off, B, I, O, i0, i1));
+          sameBits(parts, gw);
+        }
+      });
+
+      it(`linearInputGrad ${name}`, () => {
+        arena.reset();
+        const r = rng(s);
+        const gy = arena.put(values(B * O, r, fill));
+        const wv = values(O * I, r, { kind: 'dense' });
+        const w = arena.put(wv);
+        const wTv = new Float32Array(I * O);
+        for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) wTv[i * O + o] = wv[o * I + i]!;
+        const wT = arena.put(wTv);
+        const gx = arena.alloc(B * I);
+        arena.writesOnly([[gx.off, gx.off + B * I * 4]], () => k.linearInputGrad(gy.off, w.off, wT.off, gx.off, B, O, I, 0, B, 0, 0));
+        const want = new Float64Array(B * I);
+        const abs = new Float64Array(B * I);
+        for (let b = 0; b < B; b++)
+          for (let i = 0; i < I; i++)
+            for (let o = 0; o < O; o++) {
+              const t = gy.f32[b * O + o]! * w.f32[o * I + i]!;
+              want[b * I + i] += t;
+              abs[b * I + i] += Math.abs(t);
+            }
+        expectClose('gx', gx.f32, want, abs, O);
+        for (let trial = 0; trial < 3; trial++) {
+          const parts = arena.alloc(B * I);
+          arena.guard(parts);
+          for (const [b0, b1] of splits(0, B, r))
+            arena.writesOnly([[parts.off + b0 * I * 4, parts.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, w.off, wT.off, parts.off, B, O, I, b0, b1, 0, 0));
+          sameBits(parts, gx);
+        }
+
+        // dropout mask [maskRows][I] (values 0 or 2, row b % maskRows): masked entries are exactly +0, the
+        // others the same bits as without the mask, for any split
+        for (const maskRows of [1, 2, B]) {
+          const mv = new Float32Array(maskRows * I);
+          for (let j = 0; j < mv.length; j++) mv[j] = r() < 0.5 ? 0 : 2;
+          const mask = arena.put(mv);
+          const masked = arena.alloc(B * I);
+          arena.guard(masked);
+          for (const [b0, b1] of splits(0, B, r))
+            arena.writesOnly([[masked.off + b0 * I * 4, masked.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, w.off, wT.off, masked.off, B, O, I, b0, b1, mask.off, maskRows));
+          for (let b = 0; b < B; b++)
+            for (let i = 0; i < I; i++) {
+              const j = b * I + i;
+              const m = mv[(b % maskRows) * I + i]!;
+              if (m === 0) expect(masked.u32[j], `masked gx[${b}][${i}]`).toBe(0);
+              else expect(masked.u32[j], `unmasked gx[${b}][${i}]`).toBe(gx.u32[j]);
+            }
+        }
+      });
+    }
+});
