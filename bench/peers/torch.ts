@@ -1,0 +1,138 @@
+// The PyTorch peer of `plif bench`: runs bench/peers/torch_step.py (the same training step written with
+// PyTorch) on the same network, batch and thread count, and reads back its timing.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseStructure, type LayerSpec } from '../../core/network/parser.js';
+import type { NetworkConfig } from '../../core/network/network.js';
+
+export interface PeerTiming {
+  samples_per_s: number;
+  ms_per_step: number;
+  seconds: number;
+  cpu_seconds: number;
+  samples_per_cpu_s: number;
+  torch_version: string;
+  threads: number;
+  /** Mean firing rate of each neuron layer over the timed steps. */
+  firing_rates: number[];
+}
+
+export type PeerResult = ({ ok: true } & PeerTiming) | { ok: false; reason: string };
+
+export interface PeerSpec {
+  batch: number;
+  steps: number;
+  warmup: number;
+  seed: number;
+}
+
+const INSTALL_HINT = 'on Debian/Ubuntu `sudo apt-get install python3-torch`, or set PLIF_PYTHON to a Python with torch';
+
+/** The interpreter: `python`, else env PLIF_PYTHON, else /usr/bin/python3 if present, else `python3`. */
+export function resolvePython(python?: string): string {
+  if (python) return python;
+  const env = process.env.PLIF_PYTHON;
+  if (env) return env;
+  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+/** bench/peers/torch_step.py under the package root (found from this module, sources or dist/). */
+export function torchPeerScript(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'bench', 'peers', 'torch_step.py');
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+/** The layers the library builds: the config's neuron kind and pool overrides applied (not to voting). */
+export function effectiveLayers(cfg: NetworkConfig): LayerSpec[] {
+  let flat = false;
+  return parseStructure(cfg.structure).map((s): LayerSpec => {
+    if (s.kind === 'fc') flat = true;
+    if (s.kind === 'neuron' && cfg.neuronKind) return { kind: 'neuron', neuron: cfg.neuronKind };
+    if ((s.kind === 'maxpool' || s.kind === 'avgpool') && !flat && cfg.pool) return { ...s, kind: cfg.pool === 'max' ? 'maxpool' : 'avgpool' };
+    return s;
+  });
+}
+
+/** The script's input for timing `spec` with `threads` threads. */
+export function torchPeerInput(cfg: NetworkConfig, spec: PeerSpec, threads: number, lr = 1e-3): Record<string, unknown> {
+  return {
+    layers: effectiveLayers(cfg),
+    input: cfg.input,
+    classes: cfg.classes,
+    T: cfg.T,
+    static: cfg.static,
+    batch: spec.batch,
+    steps: spec.steps,
+    warmup: spec.warmup,
+    threads,
+    seed: spec.seed,
+    neuron: {
+      tau0: cfg.tau0,
+      vThreshold: cfg.vThreshold,
+      vReset: cfg.vReset,
+      decayInput: cfg.decayInput,
+      detachReset: cfg.detachReset,
+      surrogate: cfg.surrogate.name,
+      surrogate_alpha: cfg.surrogate.alpha,
+    },
+    bn_momentum: cfg.bnMomentum,
+    bn_eps: cfg.bnEps,
+    loss: cfg.loss,
+    lr,
+  };
+}
+
+/**
+ * Runs the script on `input` and parses its JSON line; `reason` says what is missing or what failed.
+ * The BLAS/OpenMP pools get `input.threads` threads too (a threaded OpenBLAS ignores torch's setting).
+ */
+export function runTorchScript(input: Record<string, unknown>, python?: string): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; reason: string }> {
+  const py = resolvePython(python);
+  let script: string;
+  try {
+    script = torchPeerScript();
+  } catch (e) {
+    return Promise.resolve({ ok: false, reason: `PyTorch peer script not found: ${(e as Error).message}` });
+  }
+  if (!existsSync(script)) return Promise.resolve({ ok: false, reason: `PyTorch peer script not found at ${script}: the package must ship bench/peers/torch_step.py` });
+  return new Promise((resolve) => {
+    const threads = String(input.threads ?? 1);
+    const env = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+    const child = spawn(py, [script], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.stdin.on('error', () => {}); // the exit code tells what happened
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      resolve({ ok: false, reason: e.code === 'ENOENT' ? `Python not found: cannot run '${py}'; install Python 3 with PyTorch (${INSTALL_HINT})` : `cannot run '${py}': ${e.message}` });
+    });
+    child.on('close', (code, signal) => {
+      if (code === 3) return resolve({ ok: false, reason: `PyTorch not found for ${py}: ${INSTALL_HINT}` });
+      if (code !== 0) return resolve({ ok: false, reason: `PyTorch peer failed (${signal ? `signal ${signal}` : `exit code ${code}`}) with ${py}: ${err.trim().split('\n').slice(-5).join('\n') || 'no message'}` });
+      const line = out.trim().split('\n').at(-1) ?? '';
+      try {
+        resolve({ ok: true, value: JSON.parse(line) as Record<string, unknown> });
+      } catch {
+        resolve({ ok: false, reason: `PyTorch peer printed no JSON result: ${JSON.stringify(out.slice(-200))}` });
+      }
+    });
+    child.stdin.end(JSON.stringify(input));
+  });
+}
+
+/** Times `spec.steps` training steps (after `spec.warmup`) of `cfg` in PyTorch with `threads` threads. */
+export async function benchTorchPeer(cfg: NetworkConfig, spec: { batch: number; steps: number; warmup: number; seed: number }, threads: number, opts?: { python?: string }): Promise<PeerResult> {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(spec.steps) || spec.steps < 1) throw new RangeError(`steps must be a positive integer, got ${spec.steps}`);
+  const r = await runTorchScript(torchPeerInput(cfg, spec, threads), opts?.python);
+  if (!r.ok) return r;
+  return { ok: true, ...(r.value as unknown as PeerTiming) };
+}
