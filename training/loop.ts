@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Backend } from '../core/backend.js';
 import { buildNetwork, networkConfig, presetConfig, type Network, type NetworkConfig } from '../core/network/network.js';
 import { presetByName, withChannels } from '../core/network/presets.js';
-import { createAdam, disposeAdam, epochLr, trainStep, type AdamState } from '../core/network/train.js';
+import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
 import type { TrainConfig } from './config.js';
@@ -68,7 +68,36 @@ export interface RunOptions {
 export type RunOutcome =
   | { status: 'done'; metrics: EpochMetrics[] }
   | { status: 'interrupted'; metrics: EpochMetrics[]; checkpoint: string }
-  | { status: 'diverged'; metrics: EpochMetrics[]; epoch: number; batch: number; loss: number };
+  | {
+      status: 'diverged';
+      metrics: EpochMetrics[];
+      epoch: number;
+      /** 0-based batch of the epoch whose step diverged. */
+      batch: number;
+      loss: number;
+      /** What went bad: 'the loss', 'the gradient of parameter 3.a', 'parameter 0.weight'. */
+      what: string;
+      /** The offending value (NaN, ±Infinity, or a magnitude beyond PARAMETER_LIMIT). */
+      value: number;
+    };
+
+/** A parameter beyond this magnitude is taken as divergence (the network's weights are of order 1). */
+export const PARAMETER_LIMIT = 1e6;
+
+/** The first non-finite gradient, or non-finite / runaway parameter value, of the network; null when all are good. */
+export function firstBad(net: Network, field: 'grad' | 'value'): { what: string; value: number } | null {
+  for (const p of net.params()) {
+    const t = field === 'grad' ? p.grad : p.value;
+    if (!t) continue;
+    const d = net.backend.download(t);
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i]!;
+      if (Number.isFinite(v) && (field === 'grad' || Math.abs(v) <= PARAMETER_LIMIT)) continue;
+      return field === 'grad' ? { what: `the gradient of parameter ${p.name}`, value: v } : { what: `parameter ${p.name}`, value: v };
+    }
+  }
+  return null;
+}
 
 /** Resolves on the next turn of the event loop (after pending I/O and signal callbacks). */
 export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -180,10 +209,18 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
         const idx = batches[state.batch]!;
         const x = await trainSrc.batch(idx, c.T, augment);
         const labels = Int32Array.from(idx, (i) => trainSrc.labels[i]!);
-        const r = trainStep(net, adam, { x, labels }, dropout, lr);
-        if (!Number.isFinite(r.loss)) {
-          return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss };
+        // One training step (= trainStep), checked: a non-finite loss or gradient stops the run before the
+        // update, a non-finite or runaway parameter right after it; nothing is saved from a diverged state.
+        const r = lossAndGradients(net, { x, labels }, dropout);
+        const badGrad = Number.isFinite(r.loss) ? firstBad(net, 'grad') : { what: 'the loss', value: r.loss };
+        if (badGrad) {
+          net.zeroGrad();
+          return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss, ...badGrad };
         }
+        adamUpdate(net, adam, lr);
+        net.zeroGrad();
+        const badParam = firstBad(net, 'value');
+        if (badParam) return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss, ...badParam };
         state.lossSum += r.loss * idx.length;
         state.correct += r.correct;
         state.seen += idx.length;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PRESETS } from '../../core/network/presets.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
-import { runTraining } from '../../training/loop.js';
+import { PARAMETER_LIMIT, runTraining } from '../../training/loop.js';
 import { consoleReporter } from '../../training/progress.js';
 import { runPaths } from '../../training/rundir.js';
 import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
@@ -144,8 +144,14 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (outcome.status === 'diverged') {
         const last = runPaths(outDir).last;
-        const kept = existsSync(last) ? `the last good checkpoint is ${last}` : 'no checkpoint was written (it diverged in the first epoch)';
-        process.stderr.write(`plif train: the loss became ${outcome.loss} at epoch ${outcome.epoch}, batch ${outcome.batch + 1}; stopped: ${kept}. Try a smaller --lr.\n`);
+        const kept = existsSync(last)
+          ? `the last good checkpoint ${last} is kept`
+          : `no checkpoint was written (it diverged before the first one; ${outDir} can be started over)`;
+        const value = outcome.what === 'the loss' || !Number.isFinite(outcome.value) ? String(outcome.value) : `${outcome.value.toExponential(2)}, beyond ±${PARAMETER_LIMIT.toExponential(0)}`;
+        process.stderr.write(
+          `plif train: diverged at epoch ${outcome.epoch}, batch ${outcome.batch + 1}: ${outcome.what} became ${value}; stopped, ${kept}. ` +
+            `Try a smaller --lr (this run: --lr ${config.lr}).\n`,
+        );
         return 1;
       }
       const last = outcome.metrics.at(-1);

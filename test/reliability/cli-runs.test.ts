@@ -93,3 +93,14 @@ describe('the run lock', () => {
     expect(metricLines(out)).toHaveLength(1);
   });
 });
+
+describe('divergence', () => {
+  it.each(['1e9', '1e38'])('--lr %s stops with epoch, batch, the parameter and a --lr hint, exit 1', async (lr) => {
+    const out = join(tmp(), 'run');
+    const r = await plifRun(trainArgs(out, '--limit-train', '32', '--lr', lr));
+    expect(r.code, r.out + r.err).toBe(1);
+    expect(r.err).toMatch(new RegExp(`diverged at epoch 0, batch 1: parameter \\d+\\.\\w+ became .*; stopped, no checkpoint was written .*Try a smaller --lr \\(this run: --lr ${String(Number(lr)).replace('+', '\\+')}\\)`));
+    expect(r.err).not.toMatch(/must be finite/);
+    expect(existsSync(join(out, 'last.safetensors'))).toBe(false);
+  });
+});
