@@ -86,7 +86,11 @@ export interface Backend {
   conv2dBackward(x: Tensor, w: Tensor, gy: Tensor, p: Conv2dParams, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor };
   /** x [..., I], w [O, I] -> y = x W^T [..., O] (PyTorch Linear without bias). */
   linear(x: Tensor, w: Tensor): Tensor;
-  linearBackward(x: Tensor, w: Tensor, gy: Tensor, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor };
+  /**
+   * inputGradMask: the dropout mask [M, I] that will multiply gx (row b uses mask row b mod M). A backend
+   * may skip the entries it zeroes (written as 0); ignoring it is also correct.
+   */
+  linearBackward(x: Tensor, w: Tensor, gy: Tensor, needInputGrad: boolean, inputGradMask?: Tensor | null): { gx: Tensor | null; gw: Tensor };
 
   // ---- batch normalisation ----
   /** gamma, beta, runningMean, runningVar: [C]. Training mode updates running stats in place (unbiased var). */

@@ -102,6 +102,20 @@ export interface NeuronForwardOptions {
   smooth?: boolean;
   /** Initial potential V_{-1}, length n; default Vr (hard reset) or 0 (soft reset). */
   v0?: FloatArray;
+  /** Only neurons lo <= i < hi (of the n per step); the rest of `out` is left as it is. */
+  range?: NeuronRange;
+}
+
+/** A range of neuron indices: disjoint ranges may run concurrently on shared arrays. */
+export interface NeuronRange {
+  lo: number;
+  hi: number;
+}
+
+function rangeOf(r: NeuronRange | undefined, n: number): [number, number] {
+  if (!r) return [0, n];
+  if (!(Number.isInteger(r.lo) && Number.isInteger(r.hi) && 0 <= r.lo && r.lo <= r.hi && r.hi <= n)) throw new RangeError(`neuron range [${r.lo}, ${r.hi}) outside [0, ${n})`);
+  return [r.lo, r.hi];
 }
 
 export interface NeuronBackwardOptions {
@@ -109,6 +123,8 @@ export interface NeuronBackwardOptions {
   gradV?: FloatArray;
   /** The initial potential the forward used, if not the default. */
   v0?: FloatArray;
+  /** Only neurons lo <= i < hi; gradA then covers only them. */
+  range?: NeuronRange;
 }
 
 /** Scalars a kernel needs: numeric codes and constants of a config. */
@@ -167,9 +183,10 @@ export function neuronForwardInto(
   const primitive = cfg.surrogate.primitive;
   const v0 = opts.v0;
   const { s, h, v } = out;
+  const [lo, hi] = rangeOf(opts.range, n);
   for (let t = 0; t < T; t++) {
     const o = t * n;
-    for (let i = 0; i < n; i++) {
+    for (let i = lo; i < hi; i++) {
       const j = o + i;
       const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : vr;
       const hj = charge(kind, decayInput, vPrev, x[j]!, k, vr); // Eqs. 2, 5, 6
@@ -207,7 +224,7 @@ export function neuronBackwardInto(
   a: number | undefined,
   gradX: FloatArray,
   opts: NeuronBackwardOptions & { gradV0?: FloatArray; scratch?: Float64Array } = {},
-): { gradA: number } {
+): { gradA: number; gradK: number } {
   validateNeuronConfig(cfg);
   const n = checkSteps(x, T);
   for (const [name, arr] of [['trace.s', trace.s], ['trace.h', trace.h], ['trace.v', trace.v], ['gradS', gradS], ['gradX', gradX], ['gradV', opts.gradV]] as const) {
@@ -221,12 +238,13 @@ export function neuronBackwardInto(
   const dHdX = chargeGradX(kind, decayInput, c.k); // Eq. 14
   const { s, h, v } = trace;
   const { gradV, v0 } = opts;
+  const [lo, hi] = rangeOf(opts.range, n);
   const gH = opts.scratch && opts.scratch.length >= n ? opts.scratch : new Float64Array(n); // dL/dH_{t+1}
-  gH.fill(0, 0, n); // zero past the last step
+  gH.fill(0, lo, hi); // zero past the last step
   let gradK = 0;
   for (let t = T - 1; t >= 0; t--) {
     const o = t * n;
-    for (let i = 0; i < n; i++) {
+    for (let i = lo; i < hi; i++) {
       const j = o + i;
       const hj = h[j]!;
       const gV = gH[i]! * dHdV + (gradV ? gradV[j]! : 0); // dL/dV_t
@@ -239,9 +257,14 @@ export function neuronBackwardInto(
       gradK += g * chargeGradK(kind, decayInput, vPrev, x[j]!, vr); // Eqs. 15-16
     }
   }
-  if (opts.gradV0) for (let i = 0; i < n; i++) opts.gradV0[i] = gH[i]! * dHdV;
-  // dk/da = k(1 - k) for k = sigmoid(a)
-  return { gradA: kind === KIND_PLIF ? gradK * c.k * (1 - c.k) : 0 };
+  if (opts.gradV0) for (let i = lo; i < hi; i++) opts.gradV0[i] = gH[i]! * dHdV;
+  // dk/da = k(1 - k) for k = sigmoid(a); gradK = dL/dk (Eq. 16 before the chain through k)
+  return { gradA: gradAFromK(kind, c.k, gradK), gradK };
+}
+
+/** dL/da from dL/dk: dk/da = k(1 - k) for k = sigmoid(a) (Eq. 15); 0 unless PLIF. */
+export function gradAFromK(kind: number, k: number, gradK: number): number {
+  return kind === KIND_PLIF ? gradK * k * (1 - k) : 0;
 }
 
 export function neuronBackward<A extends FloatArray>(

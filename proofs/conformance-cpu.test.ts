@@ -6,6 +6,8 @@ import { referenceBackend } from '../reference/ops-backend.js';
 import { conformanceSuite, expectClose, minChannelVariance } from './conformance.js';
 
 conformanceSuite('cpu', () => cpuBackend());
+// The same kernels split over a worker pool (every op's output ranges on two threads).
+conformanceSuite('cpu, 2 threads', () => cpuBackend({ threads: 2 }));
 // The reference against itself checks the suite's own plumbing (and the leak accounting).
 conformanceSuite('reference (self)', () => referenceBackend());
 

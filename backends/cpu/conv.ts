@@ -1,4 +1,5 @@
-// Conv2d on Float32Array, no im2col buffer. Internally channels-last per image:
+// Conv2d on Float32Array, no im2col buffer, each pass over a range of images or channels (disjoint output
+// ranges can run on different threads with bitwise-identical results). Internally channels-last per image:
 //  - forward and weight gradient walk the NONZERO inputs only (after a spiking layer the input is binary
 //    and mostly zero: a sparse-input gather of the weight rows W^T[(c,ky,kx)][:], contiguous over O);
 //  - the input gradient (gy is dense) gathers, for each input pixel, the rows W'[(ky,kx,o)][:] over C.
@@ -35,9 +36,9 @@ export function transposeInto(src: Float32Array, rows: number, cols: number, dst
  * calls acc[p*O .. p*O+O) += v * rows[((c*K + ky)*K + kx)*O ..]: the shared loop of the forward pass
  * (rows = W^T, acc = y^T) and the weight gradient (rows = gy^T, acc = gW^T, roles swapped).
  */
-function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Array, bm: Float32Array, weightGrad: boolean): void {
-  const { C, H, W, O, K, stride, pad, Ho, Wo } = d;
-  for (let c = 0; c < C; c++) {
+function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Array, bm: Float32Array, bmOff: number, weightGrad: boolean, c0: number, c1: number): void {
+  const { H, W, O, K, stride, pad, Ho, Wo } = d;
+  for (let c = c0; c < c1; c++) {
     const cOff = xOff + c * H * W;
     for (let iy = 0; iy < H; iy++) {
       // stride 1: taps ky with 0 <= iy + pad - ky < Ho, without per-tap tests
@@ -56,7 +57,7 @@ function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Ar
             const nx = ix + pad - kx;
             const ox = (nx / stride) | 0;
             if (nx < 0 || ox * stride !== nx || ox >= Wo) continue;
-            const pOff = (oy * Wo + ox) * O;
+            const pOff = bmOff + (oy * Wo + ox) * O;
             const wOff = ((c * K + ky) * K + kx) * O;
             if (weightGrad) for (let o = 0; o < O; o++) a[wOff + o] += v * bm[pOff + o]!;
             else for (let o = 0; o < O; o++) a[pOff + o] += v * bm[wOff + o]!;
@@ -67,42 +68,47 @@ function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Ar
   }
 }
 
-export function conv2dForwardInto(x: Float32Array, w: Float32Array, d: ConvDims, y: Float32Array, wtS: ScratchLike, yTS: ScratchLike): void {
-  const { B, C, H, W, O, K, Ho, Wo } = d;
-  const Kc = C * K * K;
+/** W^T [(c,ky,kx)][o] from w [o][c][ky][kx]. */
+export function convWeightT(w: Float32Array, d: ConvDims, wT: Float32Array): void {
+  transposeInto(w, d.O, d.C * d.K * d.K, wT);
+}
+
+/** W'[(ky,kx,o)][c] = w[o][c][ky][kx]: the input gradient's weight layout. */
+export function convWeightR(w: Float32Array, d: ConvDims, wr: Float32Array): void {
+  const { O, C, K } = d;
+  for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) for (let q = 0; q < K * K; q++) wr[(q * O + o) * C + c] = w[(o * C + c) * K * K + q]!;
+}
+
+/** Forward of images b0 <= b < b1: y[b] (overwritten); yT is a scratch of Ho*Wo*O. */
+export function convForwardImages(x: Float32Array, wT: Float32Array, d: ConvDims, y: Float32Array, b0: number, b1: number, yT: Float32Array): void {
+  const { C, H, W, O, Ho, Wo } = d;
   const P = Ho * Wo;
-  const wT = wtS.get(Kc * O);
-  transposeInto(w, O, Kc, wT); // W^T [(c,ky,kx)][o]
-  const yT = yTS.get(P * O);
-  for (let b = 0; b < B; b++) {
+  for (let b = b0; b < b1; b++) {
     yT.fill(0, 0, P * O);
-    scatterNonzero(x, b * C * H * W, d, yT, wT, false);
+    scatterNonzero(x, b * C * H * W, d, yT, wT, 0, false, 0, C);
     transposeInto(yT, P, O, y, 0, b * O * P);
   }
 }
 
-/** gw = weight gradient (overwritten); gx (if given) = input gradient (overwritten). */
-export function conv2dBackwardInto(x: Float32Array, w: Float32Array, gy: Float32Array, d: ConvDims, gw: Float32Array, gx: Float32Array | null, gyTS: ScratchLike, gwTS: ScratchLike, wrS: ScratchLike, gxTS: ScratchLike): void {
-  const { B, C, H, W, O, K, stride, pad, Ho, Wo } = d;
-  const Kc = C * K * K;
+/** gy [B][O][P] -> gyT [B][P][O] for images b0 <= b < b1. */
+export function transposeImages(gy: Float32Array, O: number, P: number, gyT: Float32Array, b0: number, b1: number): void {
+  for (let b = b0; b < b1; b++) transposeInto(gy, O, P, gyT, b * O * P, b * O * P);
+}
+
+/** Weight gradient rows of input channels c0 <= c < c1: gwT[(c,ky,kx)][o] (overwritten), summed over images in order. */
+export function convWeightGradChannels(x: Float32Array, gyT: Float32Array, d: ConvDims, gwT: Float32Array, c0: number, c1: number): void {
+  const { B, C, H, W, O, K, Ho, Wo } = d;
   const P = Ho * Wo;
-  const gyT = gyTS.get(P * O);
-  const gwT = gwTS.get(Kc * O);
-  gwT.fill(0, 0, Kc * O);
-  let wr: Float32Array | null = null;
-  let gxT: Float32Array | null = null;
-  if (gx) {
-    // W'[(ky,kx,o)][c] = w[o][c][ky][kx]
-    wr = wrS.get(K * K * O * C);
-    for (let o = 0; o < O; o++)
-      for (let c = 0; c < C; c++)
-        for (let q = 0; q < K * K; q++) wr[(q * O + o) * C + c] = w[(o * C + c) * K * K + q]!;
-    gxT = gxTS.get(H * W * C);
-  }
-  for (let b = 0; b < B; b++) {
-    transposeInto(gy, O, P, gyT, b * O * P, 0); // gy^T [p][o]
-    scatterNonzero(x, b * C * H * W, d, gwT, gyT, true); // Eq. 17
-    if (!gx || !wr || !gxT) continue;
+  gwT.fill(0, c0 * K * K * O, c1 * K * K * O);
+  for (let b = 0; b < B; b++) scatterNonzero(x, b * C * H * W, d, gwT, gyT, b * P * O, true, c0, c1); // Eq. 17
+}
+
+/** Input gradient of images b0 <= b < b1: gx[b] (overwritten) from gyT and W'; gxT is a scratch of H*W*C. */
+export function convInputGradImages(gyT: Float32Array, wr: Float32Array, d: ConvDims, gx: Float32Array, b0: number, b1: number, gxT: Float32Array): void {
+  const { C, H, W, O, K, stride, pad, Ho, Wo } = d;
+  const P = Ho * Wo;
+  for (let b = b0; b < b1; b++) {
+    const gyOff = b * P * O;
     gxT.fill(0, 0, H * W * C);
     for (let iy = 0; iy < H; iy++)
       for (let ix = 0; ix < W; ix++) {
@@ -117,7 +123,7 @@ export function conv2dBackwardInto(x: Float32Array, w: Float32Array, gy: Float32
             if (nx < 0) break;
             const ox = (nx / stride) | 0;
             if (ox * stride !== nx || ox >= Wo) continue;
-            const pOff = (oy * Wo + ox) * O;
+            const pOff = gyOff + (oy * Wo + ox) * O;
             const qOff = (ky * K + kx) * O * C;
             let o = 0;
             for (; o + 4 <= O; o += 4) {
@@ -148,5 +154,4 @@ export function conv2dBackwardInto(x: Float32Array, w: Float32Array, gy: Float32
       }
     transposeInto(gxT, H * W, C, gx, 0, b * C * H * W);
   }
-  transposeInto(gwT, Kc, O, gw);
 }

@@ -1,7 +1,8 @@
-// The fast CPU backend: Float32Array storage (pooled, see store.ts), im2col + sparse-input gather
-// conv/linear, the fused multi-step neuron of core (neuronForwardInto/neuronBackwardInto), no
-// allocation inside per-element loops. Single-threaded and deterministic: a seeded run is bitwise
-// reproducible.
+// The fast CPU backend: Float32 storage in a shared WebAssembly memory (arena.ts, pooled), sparse-input
+// conv/linear that skip zero inputs (spikes), the fused multi-step neuron of core, and a pool of worker
+// threads (pool.ts) that splits every heavy op over disjoint output ranges. Every output value is computed
+// by the same arithmetic in the same order for any thread count, so a seeded run is bitwise reproducible
+// with --threads 1 or N.
 import {
   assertShape,
   lead,
@@ -16,27 +17,66 @@ import {
   type Pool2dParams,
   type Tensor,
 } from '../../core/backend.js';
-import { neuronBackwardInto, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
-import { conv2dBackwardInto, conv2dForwardInto, type ConvDims } from './conv.js';
-import { linearBackwardInto, linearForwardInto } from './linear.js';
-import { CpuStore, Scratch } from './store.js';
-
+import { gradAFromK, neuronCodes, type NeuronConfig } from '../../core/neuron.js';
+import { Arena } from './arena.js';
+import { convWeightR, convWeightT, type ConvDims } from './conv.js';
+import { NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
+import { KernelPool } from './pool.js';
+import { CpuStore } from './store.js';
 
 export interface CpuBackendOptions {
-  /** Kernel threads (1 = none); results are bitwise identical for any count. */
+  /** Kernel threads (1 = no workers); results are bitwise identical for any count. Default 1. */
   threads?: number;
+  /** Records the time of the parts of an op (e.g. a conv's weight and input gradients), for profiles. */
+  onSection?: (section: string, ms: number) => void;
 }
 
-export function cpuBackend(_opts: CpuBackendOptions = {}): Backend {
-  const self = {} as Backend;
-  const st = new CpuStore(self);
+export interface CpuBackend extends Backend {
+  readonly threads: number;
+  /** Whether the WebAssembly SIMD kernels are in use (else the TypeScript ones). */
+  readonly simd: boolean;
+  /** Bytes of the shared memory handed out (its high-water mark). */
+  memoryBytes(): number;
+  /** Stops the worker threads. */
+  destroy(): void;
+}
+
+/** A grow-only scratch buffer in the arena (reallocated only when too small). */
+class Scratch {
+  private buf: Float32Array | null = null;
+  constructor(private readonly alloc: (n: number) => Float32Array) {}
+  get(n: number): Float32Array {
+    if (!this.buf || this.buf.length < n) this.buf = this.alloc(Math.max(n, 16));
+    return this.buf;
+  }
+}
+
+export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`threads must be an integer in 1..256, got ${threads}`);
+  const self = {} as CpuBackend;
+  const arena = new Arena();
+  const wasmModule: WebAssembly.Module | null = null;
+  const wasm: WasmKernels | null = null;
+  const pool = new KernelPool(arena, threads, wasmModule, wasm);
+  const st = new CpuStore(self, arena);
   const get = (t: Tensor) => st.get(t);
   const make = (shape: readonly number[], zero = false) => st.make(shape, zero);
-  const s1 = new Scratch();
-  const s2 = new Scratch();
-  const s3 = new Scratch();
-  const s4 = new Scratch();
-  let gH = new Float64Array(0);
+  const scratchAlloc = (n: number) => arena.alloc(n) ?? new Float32Array(n);
+  const sWT = new Scratch(scratchAlloc);
+  const sA = new Scratch(scratchAlloc);
+  const sB = new Scratch(scratchAlloc);
+  const sGH = new Scratch(scratchAlloc);
+  const sPart = new Scratch(scratchAlloc);
+  const section = opts.onSection;
+  const timed = <R>(name: string, f: () => R): R => {
+    if (!section) return f();
+    const t0 = performance.now();
+    const r = f();
+    section(name, performance.now() - t0);
+    return r;
+  };
+  const parts = threads;
 
   const convDims = (x: Tensor, w: Tensor, p: Conv2dParams): ConvDims => {
     const s = x.shape;
@@ -47,6 +87,7 @@ export function cpuBackend(_opts: CpuBackendOptions = {}): Backend {
     if (Cw !== C || K !== K2) throw new RangeError(`conv2d: input [${s.join(', ')}] does not fit weight [${w.shape.join(', ')}]`);
     return { B: lead(s, 3), C, H, W, O, K, stride: p.stride, pad: p.padding, Ho: outSize(H, K, p.stride, p.padding), Wo: outSize(W, K, p.stride, p.padding) };
   };
+  const dimList = (d: ConvDims) => [d.B, d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo];
   const bnDims = (x: Tensor, p: BatchNormParams) => {
     const r = x.shape.length - p.spatialDims;
     return { B: lead(x.shape, p.spatialDims + 1), C: x.shape[r - 1]!, S: lead(x.shape.slice(r), 0) };
@@ -56,10 +97,16 @@ export function cpuBackend(_opts: CpuBackendOptions = {}): Backend {
     const W = xShape[xShape.length - 1]!;
     return { BC: lead(xShape, 2), H, W, Ho: outSize(H, p.kernel, p.stride, 0), Wo: outSize(W, p.kernel, p.stride, 0) };
   };
+  /** Elementwise ops: ranges of at least this many values per thread. */
+  const EW = 1 << 15;
 
-  const impl: Backend = {
+  const impl: CpuBackend = {
     name: 'cpu',
     precision: 'float32',
+    threads,
+    simd: wasm !== null,
+    memoryBytes: () => arena.bytesUsed(),
+    destroy: () => pool.destroy(),
     upload(data, shape) {
       const t = make(shape);
       const d = get(t);
@@ -68,7 +115,7 @@ export function cpuBackend(_opts: CpuBackendOptions = {}): Backend {
       return t;
     },
     zeros: (shape) => make(shape, true),
-    download: (t) => get(t).slice(),
+    download: (t) => new Float32Array(get(t)),
     dispose: (t) => st.dispose(t),
     liveTensors: () => st.liveCount(),
     reshape: (t, shape) => st.view(t, shape),
@@ -76,257 +123,146 @@ export function cpuBackend(_opts: CpuBackendOptions = {}): Backend {
     conv2d(x, w, p) {
       const d = convDims(x, w, p);
       const y = make([...x.shape.slice(0, -3), d.O, d.Ho, d.Wo]);
-      conv2dForwardInto(get(x), get(w), d, get(y), s1, s2);
+      const wT = sWT.get(d.C * d.K * d.K * d.O);
+      convWeightT(get(w), d, wT);
+      const yT = sA.get(parts * d.Ho * d.Wo * d.O);
+      pool.run('convForward', [get(x), wT, get(y), yT], dimList(d), d.B);
       return y;
     },
     conv2dBackward(x, w, gy, p, need) {
       const d = convDims(x, w, p);
+      const P = d.Ho * d.Wo;
+      const Kc = d.C * d.K * d.K;
       const gw = make(w.shape);
       const gx = need ? make(x.shape) : null;
-      conv2dBackwardInto(get(x), get(w), get(gy), d, get(gw), gx ? get(gx) : null, s1, s2, s3, s4);
+      const gyT = sB.get(d.B * P * d.O);
+      timed('transpose', () => pool.run('transposeImages', [get(gy), gyT], [d.O, P], d.B));
+      timed('weight grad', () => {
+        const gwT = sWT.get(Kc * d.O);
+        pool.run('convWeightGrad', [get(x), gyT, gwT], dimList(d), d.C); // Eq. 17
+        pool.run('transpose', [gwT, get(gw)], [Kc, d.O], d.O);
+      });
+      if (gx)
+        timed('input grad', () => {
+          const wr = sGH.get(d.K * d.K * d.O * d.C);
+          convWeightR(get(w), d, wr);
+          const gxT = sA.get(parts * d.H * d.W * d.C);
+          pool.run('convInputGrad', [gyT, wr, get(gx), gxT], dimList(d), d.B);
+        });
       return { gx, gw };
     },
     linear(x, w) {
       const [O, I] = w.shape as [number, number];
       if (x.shape.at(-1) !== I) throw new RangeError(`linear: input features ${x.shape.at(-1)}, weight expects ${I}`);
+      const B = lead(x.shape, 1);
       const y = make([...x.shape.slice(0, -1), O]);
-      linearForwardInto(get(x), lead(x.shape, 1), I, get(w), O, get(y), s1);
+      const wT = sWT.get(I * O);
+      pool.run('transpose', [get(w), wT], [O, I], I, null, { grain: 64 });
+      pool.run('linearForward', [get(x), wT, get(y)], [I, O], B);
       return y;
     },
-    linearBackward(x, w, gy, need) {
+    linearBackward(x, w, gy, need, inputGradMask?: Tensor) {
       const [O, I] = w.shape as [number, number];
+      const B = lead(x.shape, 1);
       const gw = make(w.shape);
       const gx = need ? make(x.shape) : null;
-      linearBackwardInto(get(x), lead(x.shape, 1), I, get(w), O, get(gy), get(gw), gx ? get(gx) : null, s1);
+      timed('weight grad', () => {
+        const gwT = sA.get(I * O);
+        pool.run('linearWeightGrad', [get(x), get(gy), gwT], [B, I, O], I, null, { grain: 16 });
+        pool.run('transpose', [gwT, get(gw)], [I, O], O, null, { grain: 16 });
+      });
+      if (gx)
+        timed('input grad', () => {
+          let wT = get(w);
+          if (wasm) {
+            wT = sWT.get(I * O);
+            pool.run('transpose', [get(w), wT], [O, I], I, null, { grain: 64 });
+          }
+          const mask = inputGradMask ? get(inputGradMask) : null;
+          pool.run('linearInputGrad', [get(gy), get(w), wT, get(gx), mask ?? wT], [O, I, mask ? mask.length / I : 0], B);
+        });
       return { gx, gw };
     },
 
     batchNorm(x, gamma, beta, runningMean, runningVar, p) {
       const { B, C, S } = bnDims(x, p);
       assertShape('batchNorm gamma', gamma.shape, [C]);
-      const xd = get(x);
-      const g = get(gamma);
-      const be = get(beta);
-      const rm = get(runningMean);
-      const rv = get(runningVar);
       const y = make(x.shape);
-      const yd = get(y);
       const mean = make([C]);
       const inv = make([C]);
-      const md = get(mean);
-      const id = get(inv);
-      const n = B * S;
-      for (let c = 0; c < C; c++) {
-        let m: number;
-        let is: number;
-        if (p.training) {
-          let s = 0;
-          for (let b = 0; b < B; b++) {
-            const o = (b * C + c) * S;
-            for (let i = 0; i < S; i++) s += xd[o + i]!;
-          }
-          m = s / n;
-          let q = 0;
-          for (let b = 0; b < B; b++) {
-            const o = (b * C + c) * S;
-            for (let i = 0; i < S; i++) {
-              const dv = xd[o + i]! - m;
-              q += dv * dv;
-            }
-          }
-          const v = q / n;
-          is = 1 / Math.sqrt(v + p.eps);
-          rm[c] = (1 - p.momentum) * rm[c]! + p.momentum * m;
-          rv[c] = (1 - p.momentum) * rv[c]! + p.momentum * v * (n > 1 ? n / (n - 1) : 1);
-        } else {
-          m = rm[c]!;
-          is = 1 / Math.sqrt(rv[c]! + p.eps);
-        }
-        md[c] = m;
-        id[c] = is;
-        const sc = g[c]! * is;
-        const sh = be[c]! - m * sc;
-        for (let b = 0; b < B; b++) {
-          const o = (b * C + c) * S;
-          for (let i = 0; i < S; i++) yd[o + i] = xd[o + i]! * sc + sh;
-        }
-      }
+      pool.run('bnForward', [get(x), get(gamma), get(beta), get(runningMean), get(runningVar), get(y), get(mean), get(inv)], [B, C, S, p.training ? 1 : 0, p.momentum, p.eps], C);
       return { y, saved: { mean, invStd: inv } };
     },
     batchNormBackward(x, gamma, saved: BatchNormSaved, gy, p) {
       const { B, C, S } = bnDims(x, p);
-      const xd = get(x);
-      const g = get(gamma);
-      get(saved.mean); // checked, not used: see below
-      const gyd = get(gy);
+      get(saved.mean); // checked, not used: the kernel recomputes the statistics in double
       const gx = make(x.shape);
       const gg = make([C]);
       const gb = make([C]);
-      const gxd = get(gx);
-      const ggd = get(gg);
-      const gbd = get(gb);
-      const n = B * S;
-      for (let c = 0; c < C; c++) {
-        // The statistics are recomputed in double: with a batch variance near eps the three terms of
-        // gx nearly cancel and a float32-rounded mean would be amplified (the saved tensors are float32).
-        let m = 0;
-        for (let b = 0; b < B; b++) {
-          const o = (b * C + c) * S;
-          for (let i = 0; i < S; i++) m += xd[o + i]!;
-        }
-        m /= n;
-        let q = 0;
-        for (let b = 0; b < B; b++) {
-          const o = (b * C + c) * S;
-          for (let i = 0; i < S; i++) q += (xd[o + i]! - m) * (xd[o + i]! - m);
-        }
-        const is = 1 / Math.sqrt(q / n + p.eps);
-        let sg = 0;
-        let sgx = 0;
-        for (let b = 0; b < B; b++) {
-          const o = (b * C + c) * S;
-          for (let i = 0; i < S; i++) {
-            const gv = gyd[o + i]!;
-            sg += gv;
-            sgx += gv * (xd[o + i]! - m);
-          }
-        }
-        sgx *= is;
-        gbd[c] = sg;
-        ggd[c] = sgx;
-        const k = (g[c]! * is) / n;
-        for (let b = 0; b < B; b++) {
-          const o = (b * C + c) * S;
-          for (let i = 0; i < S; i++) gxd[o + i] = k * (n * gyd[o + i]! - sg - (xd[o + i]! - m) * is * sgx);
-        }
-      }
+      pool.run('bnBackward', [get(x), get(gamma), get(gy), get(gx), get(gg), get(gb)], [B, C, S, p.eps], C);
       return { gx, gGamma: gg, gBeta: gb };
     },
 
     maxPool2d(x, p) {
       const { BC, H, W, Ho, Wo } = poolDims(x.shape, p);
-      const K = p.kernel;
-      const s = p.stride;
       const shape = [...x.shape.slice(0, -2), Ho, Wo];
       const y = make(shape);
       const am = make(shape);
-      const xd = get(x);
-      const yd = get(y);
-      const ad = get(am);
-      let q = 0;
-      for (let bc = 0; bc < BC; bc++) {
-        const base = bc * H * W;
-        for (let oy = 0; oy < Ho; oy++)
-          for (let ox = 0; ox < Wo; ox++, q++) {
-            let best = -Infinity;
-            let arg = 0;
-            for (let ky = 0; ky < K; ky++) {
-              const r = base + (oy * s + ky) * W + ox * s;
-              for (let kx = 0; kx < K; kx++) {
-                const v = xd[r + kx]!;
-                if (v > best) {
-                  best = v;
-                  arg = ky * K + kx;
-                }
-              }
-            }
-            yd[q] = best;
-            ad[q] = arg;
-          }
-      }
+      pool.run('maxPool', [get(x), get(y), get(am)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return { y, argmax: am };
     },
     maxPool2dBackward(gy, argmax, xShape, p) {
       const { BC, H, W, Ho, Wo } = poolDims(xShape, p);
-      const K = p.kernel;
-      const s = p.stride;
-      const gx = make(xShape, true);
-      const gxd = get(gx);
-      const gyd = get(gy);
-      const ad = get(argmax);
-      let q = 0;
-      for (let bc = 0; bc < BC; bc++) {
-        const base = bc * H * W;
-        for (let oy = 0; oy < Ho; oy++)
-          for (let ox = 0; ox < Wo; ox++, q++) {
-            const a = ad[q]!;
-            const ky = (a / K) | 0;
-            gxd[base + (oy * s + ky) * W + ox * s + (a - ky * K)] += gyd[q]!;
-          }
-      }
+      const gx = make(xShape);
+      pool.run('maxPoolBackward', [get(gy), get(argmax), get(gx)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return gx;
     },
     avgPool2d(x, p) {
       const { BC, H, W, Ho, Wo } = poolDims(x.shape, p);
-      const K = p.kernel;
-      const s = p.stride;
       const y = make([...x.shape.slice(0, -2), Ho, Wo]);
-      const xd = get(x);
-      const yd = get(y);
-      const inv = 1 / (K * K);
-      let q = 0;
-      for (let bc = 0; bc < BC; bc++) {
-        const base = bc * H * W;
-        for (let oy = 0; oy < Ho; oy++)
-          for (let ox = 0; ox < Wo; ox++, q++) {
-            let sum = 0;
-            for (let ky = 0; ky < K; ky++) {
-              const r = base + (oy * s + ky) * W + ox * s;
-              for (let kx = 0; kx < K; kx++) sum += xd[r + kx]!;
-            }
-            yd[q] = sum * inv;
-          }
-      }
+      pool.run('avgPool', [get(x), get(y)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return y;
     },
     avgPool2dBackward(gy, xShape, p) {
       const { BC, H, W, Ho, Wo } = poolDims(xShape, p);
-      const K = p.kernel;
-      const s = p.stride;
-      const gx = make(xShape, true);
-      const gxd = get(gx);
-      const gyd = get(gy);
-      const inv = 1 / (K * K);
-      let q = 0;
-      for (let bc = 0; bc < BC; bc++) {
-        const base = bc * H * W;
-        for (let oy = 0; oy < Ho; oy++)
-          for (let ox = 0; ox < Wo; ox++, q++) {
-            const g = gyd[q]! * inv;
-            for (let ky = 0; ky < K; ky++) {
-              const r = base + (oy * s + ky) * W + ox * s;
-              for (let kx = 0; kx < K; kx++) gxd[r + kx] += g;
-            }
-          }
-      }
+      const gx = make(xShape);
+      pool.run('avgPoolBackward', [get(gy), get(gx)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return gx;
     },
 
     dropout(x, mask) {
       assertShape('dropout mask', mask.shape, x.shape.slice(1));
       const y = make(x.shape);
-      const xd = get(x);
-      const md = get(mask);
-      const yd = get(y);
-      const n = md.length;
-      for (let o = 0; o < xd.length; o += n) for (let j = 0; j < n; j++) yd[o + j] = xd[o + j]! * md[j]!;
+      pool.run('dropout', [get(x), get(mask), get(y)], [mask.size], x.size, null, { grain: EW });
       return y;
     },
 
     neuron(cfg: NeuronConfig, x, a): NeuronTraceT {
       const tr = { s: make(x.shape), h: make(x.shape), v: make(x.shape) };
-      neuronForwardInto(cfg, get(x), x.shape[0]!, a ? get(a)[0] : undefined, { s: get(tr.s), h: get(tr.h), v: get(tr.v) }); // Eqs. 2-6
+      const T = x.shape[0]!;
+      const n = x.size / T;
+      const av = a ? get(a)[0]! : NaN;
+      neuronCodes(cfg, a ? av : undefined); // validates a before the threads start
+      pool.run('neuronForward', [get(x), get(tr.s), get(tr.h), get(tr.v)], [T, n, a ? av : NaN], Math.ceil(n / NEURON_BLOCK), neuronMeta(cfg)); // Eqs. 2-6
       return tr;
     },
     neuronBackward(cfg, x, trace, gs, a) {
       const gx = make(x.shape);
-      const n = x.size / x.shape[0]!;
-      if (gH.length < n) gH = new Float64Array(n);
-      const { gradA } = neuronBackwardInto(cfg, get(x), x.shape[0]!, { s: get(trace.s), h: get(trace.h), v: get(trace.v) }, get(gs), a ? get(a)[0] : undefined, get(gx), { scratch: gH }); // Eqs. 8-16
+      const T = x.shape[0]!;
+      const n = x.size / T;
+      const blocks = Math.ceil(n / NEURON_BLOCK);
+      const av = a ? get(a)[0]! : NaN;
+      const c = neuronCodes(cfg, a ? av : undefined);
+      const gH = sGH.get(2 * n);
+      const partials = sPart.get(2 * blocks);
+      pool.run('neuronBackward', [get(x), get(trace.s), get(trace.h), get(trace.v), get(gs), get(gx), gH, partials], [T, n, a ? av : NaN], blocks, neuronMeta(cfg)); // Eqs. 8-16
       let ga: Tensor | null = null;
       if (a && cfg.kind === 'plif') {
+        const P = new Float64Array(partials.buffer, partials.byteOffset, blocks);
+        let gradK = 0;
+        for (let b = 0; b < blocks; b++) gradK += P[b]!; // blocks in order: the same sum for any thread count
         ga = make([1]);
-        get(ga)[0] = gradA;
+        get(ga)[0] = gradAFromK(c.kind, c.k, gradK); // Eq. 16
       }
       return { gx, ga };
     },
@@ -385,38 +321,20 @@ export function cpuBackend(_opts: CpuBackendOptions = {}): Backend {
     },
 
     adam(param, grad, m, v, p: AdamParams) {
-      const pd = get(param);
-      const gd = get(grad);
-      const md = get(m);
-      const vd = get(v);
       const stepSize = p.lr / (1 - p.beta1 ** p.step);
       const sqrtBc2 = Math.sqrt(1 - p.beta2 ** p.step);
-      const b1 = p.beta1;
-      const b2 = p.beta2;
-      for (let i = 0; i < pd.length; i++) {
-        const g = gd[i]!;
-        const mi = b1 * md[i]! + (1 - b1) * g;
-        const vi = b2 * vd[i]! + (1 - b2) * g * g;
-        md[i] = mi;
-        vd[i] = vi;
-        pd[i] = pd[i]! - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + p.eps);
-      }
+      pool.run('adam', [get(param), get(grad), get(m), get(v)], [p.lr, p.beta1, p.beta2, p.eps, stepSize, sqrtBc2], param.size, null, { grain: EW });
     },
 
     repeatT(x, T) {
       const y = make([T, ...x.shape]);
-      const xd = get(x);
-      const yd = get(y);
-      for (let t = 0; t < T; t++) yd.set(xd, t * xd.length);
+      pool.run('repeatT', [get(x), get(y)], [T, x.size], x.size, null, { grain: EW });
       return y;
     },
     sumT(x) {
       const T = x.shape[0]!;
-      const y = make(x.shape.slice(1), true);
-      const xd = get(x);
-      const yd = get(y);
-      const n = yd.length;
-      for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) yd[j] += xd[t * n + j]!;
+      const y = make(x.shape.slice(1));
+      pool.run('sumT', [get(x), get(y)], [T, y.size], y.size, null, { grain: EW });
       return y;
     },
     add(a, b) {

@@ -1,49 +1,65 @@
 // y = x W^T on Float32Array with a transposed weight copy, so every inner loop is a contiguous axpy;
-// zero inputs (spikes) are skipped. The dense input gradient is blocked over the input features so a
-// block of W stays in cache while all rows of the batch pass over it.
-import { transposeInto } from './conv.js';
-import type { Scratch } from './store.js';
+// zero inputs (spikes) are skipped. Each pass covers a range of rows (or of input features for the weight
+// gradient): disjoint ranges can run on different threads, and every output value is computed by the
+// same arithmetic in the same order whatever the split.
 
 const BLOCK_I = 256;
 
-export function linearForwardInto(x: Float32Array, B: number, I: number, w: Float32Array, O: number, y: Float32Array, wtS: Scratch): void {
-  const wT = wtS.get(I * O);
-  transposeInto(w, O, I, wT);
-  y.fill(0, 0, B * O);
-  for (let b = 0; b < B; b++) {
+/** dst[c*rows + r] = src[r*cols + c] for output rows c0 <= c < c1 (columns of src). */
+export function transposeCols(src: Float32Array, rows: number, cols: number, dst: Float32Array, c0: number, c1: number): void {
+  const R = 64;
+  for (let r0 = 0; r0 < rows; r0 += R) {
+    const r1 = Math.min(rows, r0 + R);
+    for (let c = c0; c < c1; c++) {
+      const d = c * rows;
+      for (let r = r0; r < r1; r++) dst[d + r] = src[r * cols + c]!;
+    }
+  }
+}
+
+/** Rows b0 <= b < b1 of y = x W^T (overwritten), from wT [I][O]; zero inputs skipped. */
+export function linearForwardRows(x: Float32Array, wT: Float32Array, y: Float32Array, I: number, O: number, b0: number, b1: number): void {
+  y.fill(0, b0 * O, b1 * O);
+  for (let b = b0; b < b1; b++) {
     const xOff = b * I;
     const yOff = b * O;
     for (let i = 0; i < I; i++) {
       const v = x[xOff + i]!;
       if (v === 0) continue; // sparse input gather
       const wOff = i * O;
-      for (let o = 0; o < O; o++) y[yOff + o] += v * wT[wOff + o]!;
+      if (v === 1) for (let o = 0; o < O; o++) y[yOff + o] += wT[wOff + o]!; // a spike: additions only
+      else for (let o = 0; o < O; o++) y[yOff + o] += v * wT[wOff + o]!;
     }
   }
 }
 
-export function linearBackwardInto(x: Float32Array, B: number, I: number, w: Float32Array, O: number, gy: Float32Array, gw: Float32Array, gx: Float32Array | null, gwtS: Scratch): void {
-  const gwT = gwtS.get(I * O);
-  gwT.fill(0, 0, I * O);
+/** Rows i0 <= i < i1 of gwT [I][O] = sum over b (in order) of x[b][i] gy[b] (overwritten); zero inputs skipped. */
+export function linearWeightGradRows(x: Float32Array, gy: Float32Array, gwT: Float32Array, B: number, I: number, O: number, i0: number, i1: number): void {
+  gwT.fill(0, i0 * O, i1 * O);
   for (let b = 0; b < B; b++) {
     const xOff = b * I;
     const gOff = b * O;
-    for (let i = 0; i < I; i++) {
+    for (let i = i0; i < i1; i++) {
       const v = x[xOff + i]!;
       if (v === 0) continue;
       const wOff = i * O;
-      for (let o = 0; o < O; o++) gwT[wOff + o] += v * gy[gOff + o]!;
+      if (v === 1) for (let o = 0; o < O; o++) gwT[wOff + o] += gy[gOff + o]!;
+      else for (let o = 0; o < O; o++) gwT[wOff + o] += v * gy[gOff + o]!;
     }
   }
-  transposeInto(gwT, I, O, gw);
-  if (!gx) return;
-  gx.fill(0, 0, B * I);
-  // gx = gy W, blocked over I (a block of W stays in cache) and four rows of the batch at a time (each
-  // loaded W value serves four accumulations).
+}
+
+/**
+ * Rows b0 <= b < b1 of gx = gy W (overwritten), blocked over I (a block of W stays in cache) and four rows
+ * at a time (each loaded W value serves four accumulations). With a dropout mask [maskRows][I], entries
+ * whose mask[b % maskRows][i] is 0 are written as 0 (the dropout backward would zero them anyway).
+ */
+export function linearInputGradRows(gy: Float32Array, w: Float32Array, gx: Float32Array, O: number, I: number, b0: number, b1: number, mask: Float32Array | null, maskRows: number): void {
+  gx.fill(0, b0 * I, b1 * I);
   for (let i0 = 0; i0 < I; i0 += BLOCK_I) {
     const i1 = Math.min(I, i0 + BLOCK_I);
-    let b = 0;
-    for (; b + 4 <= B; b += 4) {
+    let b = b0;
+    for (; b + 4 <= b1; b += 4) {
       const x0 = b * I;
       const x1 = x0 + I;
       const x2 = x1 + I;
@@ -64,15 +80,20 @@ export function linearBackwardInto(x: Float32Array, B: number, I: number, w: Flo
         }
       }
     }
-    for (; b < B; b++) {
+    for (; b < b1; b++) {
       const xOff = b * I;
       const gOff = b * O;
       for (let o = 0; o < O; o++) {
         const g = gy[gOff + o]!;
-        if (g === 0) continue;
         const wOff = o * I;
         for (let i = i0; i < i1; i++) gx[xOff + i] += g * w[wOff + i]!;
       }
     }
   }
+  if (mask)
+    for (let b = b0; b < b1; b++) {
+      const mOff = (b % maskRows) * I;
+      const xOff = b * I;
+      for (let i = 0; i < I; i++) if (mask[mOff + i] === 0) gx[xOff + i] = 0;
+    }
 }

@@ -1,11 +1,16 @@
 // Float32 tensor storage with reference counts and a free-list per length: a training step disposes
 // what it made, so from the second step on every op's output reuses an array of the previous step and
-// nothing is allocated (arrays are zero-filled on reuse only when the op asks for zeros).
+// nothing is allocated (arrays are zero-filled on reuse only when the op asks for zeros). Storage comes
+// from the shared arena (arena.ts) so that worker threads and WASM kernels can work on it in place;
+// when the arena is full, ordinary arrays are used and the ops on them stay on the calling thread.
 import { sizeOf, type Tensor } from '../../core/backend.js';
+import type { Arena } from './arena.js';
 
 interface Storage {
   data: Float32Array;
   refs: number;
+  /** Inside the arena: reachable from workers and WASM. */
+  shared: boolean;
 }
 
 export class CpuTensor implements Tensor {
@@ -26,13 +31,20 @@ export class CpuStore {
   private pooled = 0;
   constructor(
     private readonly owner: object,
-    /** Upper bound on pooled floats (default 256 Mi floats = 1 GiB). */
+    private readonly arena: Arena | null,
+    /** Upper bound on pooled floats outside the arena (default 256 Mi floats = 1 GiB). */
     private readonly maxPooled = 256 * 1024 * 1024,
   ) {}
 
   /** A new tensor; its values are zero when `zero`, else unspecified (the caller overwrites all). */
   make(shape: readonly number[], zero: boolean): CpuTensor {
     const n = sizeOf(shape);
+    this.live++;
+    const a = this.arena?.alloc(n);
+    if (a) {
+      if (zero) a.fill(0);
+      return new CpuTensor(this.owner, { data: a, refs: 1, shared: true }, [...shape]);
+    }
     const list = this.free.get(n);
     let data: Float32Array;
     if (list && list.length > 0) {
@@ -40,8 +52,7 @@ export class CpuStore {
       this.pooled -= n;
       if (zero) data.fill(0);
     } else data = new Float32Array(n);
-    this.live++;
-    return new CpuTensor(this.owner, { data, refs: 1 }, [...shape]);
+    return new CpuTensor(this.owner, { data, refs: 1, shared: false }, [...shape]);
   }
 
   view(t: Tensor, shape: readonly number[]): CpuTensor {
@@ -56,16 +67,26 @@ export class CpuStore {
     return this.check(t).storage.data;
   }
 
+  /** Whether every tensor lives in the shared arena. */
+  shared(...ts: Tensor[]): boolean {
+    return ts.every((t) => this.check(t).storage.shared);
+  }
+
   dispose(t: Tensor): void {
     const h = this.check(t);
     h.disposed = true;
     this.live--;
     if (--h.storage.refs === 0) {
-      const n = h.storage.data.length;
+      const data = h.storage.data;
+      if (h.storage.shared) {
+        this.arena!.release(data);
+        return;
+      }
+      const n = data.length;
       if (this.pooled + n <= this.maxPooled) {
         let list = this.free.get(n);
         if (!list) this.free.set(n, (list = []));
-        list.push(h.storage.data);
+        list.push(data);
         this.pooled += n;
       }
     }
@@ -79,14 +100,5 @@ export class CpuStore {
     if (!(t instanceof CpuTensor) || t.owner !== this.owner) throw new TypeError('tensor belongs to another backend');
     if (t.disposed) throw new Error('tensor used after dispose');
     return t;
-  }
-}
-
-/** A growable scratch buffer (im2col columns, transposed weights): reallocated only when too small. */
-export class Scratch {
-  private buf = new Float32Array(0);
-  get(n: number): Float32Array {
-    if (this.buf.length < n) this.buf = new Float32Array(n);
-    return this.buf;
   }
 }

@@ -37,8 +37,11 @@ export abstract class Layer {
     readonly outShape: Shape,
   ) {}
   abstract forward(b: Backend, x: Tensor, ctx: RunCtx): Tensor;
-  /** dL/dx from dL/dy; parameter gradients are stored in params[i].grad. Does not dispose gy. */
-  abstract backward(b: Backend, gy: Tensor, needInputGrad: boolean): Tensor | null;
+  /**
+   * dL/dx from dL/dy; parameter gradients are stored in params[i].grad. Does not dispose gy.
+   * inputMask: the dropout mask that will multiply dL/dx (entries it zeroes need not be computed).
+   */
+  abstract backward(b: Backend, gy: Tensor, needInputGrad: boolean, inputMask?: Tensor | null): Tensor | null;
   /** Disposes what forward saved. */
   release(_b: Backend): void {}
   paramCount(): number {
@@ -88,8 +91,8 @@ export class LinearLayer extends Layer {
     } else b.dispose(flat);
     return y;
   }
-  backward(b: Backend, gy: Tensor, need: boolean): Tensor | null {
-    const r = b.linearBackward(this.xFlat!, this.params[0]!.value, gy, need); // Eq. 17
+  backward(b: Backend, gy: Tensor, need: boolean, inputMask?: Tensor | null): Tensor | null {
+    const r = b.linearBackward(this.xFlat!, this.params[0]!.value, gy, need, inputMask); // Eq. 17 (dropout-aware)
     setGrad(b, this.params[0]!, r.gw);
     if (!r.gx) return null;
     const gx = b.reshape(r.gx, this.xShape);
@@ -228,6 +231,10 @@ export class DropoutLayer extends Layer {
   }
   backward(b: Backend, gy: Tensor): Tensor | null {
     return this.mask ? b.dropout(gy, this.mask) : b.reshape(gy, gy.shape);
+  }
+  /** The mask of the last training forward (null when none was drawn). */
+  get currentMask(): Tensor | null {
+    return this.mask;
   }
   override release(b: Backend): void {
     if (this.mask) b.dispose(this.mask);

@@ -213,7 +213,8 @@ export class Network {
     };
     let g: Tensor | null = this.config.static && this.encoderEnd === this.layers.length ? sumEncoder(gOut) : b.reshape(gOut, gOut.shape);
     for (let i = this.layers.length - 1; i >= 0 && g; i--) {
-      const next: Tensor | null = this.layers[i]!.backward(b, g, i > 0);
+      const prev = this.layers[i - 1];
+      const next: Tensor | null = this.layers[i]!.backward(b, g, i > 0, prev instanceof DropoutLayer ? prev.currentMask : null);
       b.dispose(g);
       g = next;
       if (g && this.config.static && i === this.encoderEnd) {

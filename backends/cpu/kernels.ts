@@ -1,0 +1,319 @@
+// The kernels the CPU backend splits over threads. Each runs over a range [lo, hi) of independent output
+// units (images, channels, rows, neuron blocks) and computes every output value with the same arithmetic
+// in the same order whatever the range, so a result is bitwise identical for any number of threads.
+// The same functions run on the main thread and in the workers (worker.ts); arrays arrive as views of
+// the shared memory, plain numbers as `num`, structured settings (a neuron config) as `meta`.
+import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
+import { surrogates, type SurrogateName } from '../../core/surrogates.js';
+import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, type ConvDims } from './conv.js';
+import { linearForwardRows, linearInputGradRows, linearWeightGradRows, transposeCols } from './linear.js';
+
+/** The WebAssembly SIMD kernels (backends/cpu/wasm): byte offsets into the shared memory and dimensions. */
+export interface WasmKernels {
+  convForwardImage(x: number, wT: number, yT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
+  convWeightGrad(x: number, gyT: number, gwT: number, B: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number, c0: number, c1: number): void;
+  convInputGradImage(gyT: number, wr: number, gxT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
+  linearForward(x: number, wT: number, y: number, I: number, O: number, b0: number, b1: number): void;
+  linearWeightGrad(x: number, gy: number, gwT: number, B: number, I: number, O: number, i0: number, i1: number): void;
+  linearInputGrad(gy: number, w: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
+}
+
+/** arr: the arrays; num: numbers; part: index of the range (selects a per-range scratch); wasm: SIMD kernels where the arrays allow. */
+export type Kernel = (arr: Float32Array[], num: number[], lo: number, hi: number, part: number, meta: unknown, wasm: WasmKernels | null) => void;
+
+/** Neuron blocks: dL/da is summed per block of this many neurons, then over blocks in order. */
+export const NEURON_BLOCK = 4096;
+
+const f64 = (a: Float32Array) => new Float64Array(a.buffer, a.byteOffset, a.length >> 1);
+const off = (a: Float32Array) => a.byteOffset;
+const scratchPart = (s: Float32Array, per: number, part: number) => s.subarray(part * per, (part + 1) * per);
+
+function dims(n: number[]): ConvDims {
+  const [B, C, H, W, O, K, stride, pad, Ho, Wo] = n as [number, number, number, number, number, number, number, number, number, number];
+  return { B, C, H, W, O, K, stride, pad, Ho, Wo };
+}
+
+export interface NeuronMeta {
+  kind: 'if' | 'lif' | 'plif';
+  tau: number;
+  vThreshold: number;
+  vReset: number | null;
+  decayInput: boolean;
+  detachReset: boolean;
+  surrogate: { name: SurrogateName; alpha: number };
+}
+
+export function neuronMeta(c: NeuronConfig): NeuronMeta {
+  return { kind: c.kind, tau: c.tau, vThreshold: c.vThreshold, vReset: c.vReset, decayInput: c.decayInput, detachReset: c.detachReset, surrogate: { name: c.surrogate.name as SurrogateName, alpha: c.surrogate.alpha } };
+}
+
+const cfgCache = new Map<string, NeuronConfig>();
+function neuronCfg(meta: unknown): NeuronConfig {
+  const key = JSON.stringify(meta);
+  let c = cfgCache.get(key);
+  if (!c) {
+    const m = meta as NeuronMeta;
+    c = neuronConfig({ ...m, surrogate: surrogates[m.surrogate.name](m.surrogate.alpha) });
+    cfgCache.set(key, c);
+  }
+  return c;
+}
+
+export const kernels: Record<string, Kernel> = {
+  // ---- conv: num = ConvDims ----
+  convForward([x, wT, y, yT], n, lo, hi, part, _m, wasm) {
+    const d = dims(n);
+    const per = d.Ho * d.Wo * d.O;
+    const s = scratchPart(yT!, per, part);
+    if (wasm) {
+      const xs = d.C * d.H * d.W;
+      for (let b = lo; b < hi; b++) {
+        wasm.convForwardImage(off(x!) + 4 * b * xs, off(wT!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
+        transposeCols(s, d.Ho * d.Wo, d.O, y!.subarray(b * per, (b + 1) * per), 0, d.O);
+      }
+    } else convForwardImages(x!, wT!, d, y!, lo, hi, s);
+  },
+  transposeImages([gy, gyT], [O, P], lo, hi) {
+    transposeImages(gy!, O!, P!, gyT!, lo, hi);
+  },
+  convWeightGrad([x, gyT, gwT], n, lo, hi, _p, _m, wasm) {
+    const d = dims(n);
+    if (wasm) wasm.convWeightGrad(off(x!), off(gyT!), off(gwT!), d.B, d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo, lo, hi);
+    else convWeightGradChannels(x!, gyT!, d, gwT!, lo, hi);
+  },
+  convInputGrad([gyT, wr, gx, gxT], n, lo, hi, part, _m, wasm) {
+    const d = dims(n);
+    const per = d.H * d.W * d.C;
+    const s = scratchPart(gxT!, per, part);
+    if (wasm) {
+      const P = d.Ho * d.Wo;
+      for (let b = lo; b < hi; b++) {
+        wasm.convInputGradImage(off(gyT!) + 4 * b * P * d.O, off(wr!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
+        transposeCols(s, d.H * d.W, d.C, gx!.subarray(b * per, (b + 1) * per), 0, d.C);
+      }
+    } else convInputGradImages(gyT!, wr!, d, gx!, lo, hi, s);
+  },
+
+  // ---- linear ----
+  /** dst [cols][rows] = src [rows][cols]^T, output rows lo..hi. */
+  transpose([src, dst], [rows, cols], lo, hi) {
+    transposeCols(src!, rows!, cols!, dst!, lo, hi);
+  },
+  linearForward([x, wT, y], [I, O], lo, hi, _p, _m, wasm) {
+    if (wasm) wasm.linearForward(off(x!), off(wT!), off(y!), I!, O!, lo, hi);
+    else linearForwardRows(x!, wT!, y!, I!, O!, lo, hi);
+  },
+  linearWeightGrad([x, gy, gwT], [B, I, O], lo, hi, _p, _m, wasm) {
+    if (wasm) wasm.linearWeightGrad(off(x!), off(gy!), off(gwT!), B!, I!, O!, lo, hi);
+    else linearWeightGradRows(x!, gy!, gwT!, B!, I!, O!, lo, hi);
+  },
+  linearInputGrad([gy, w, wT, gx, mask], [O, I, maskRows], lo, hi, _p, _m, wasm) {
+    const m = maskRows! > 0 ? mask! : null;
+    if (wasm) wasm.linearInputGrad(off(gy!), off(w!), off(wT!), off(gx!), 0, O!, I!, lo, hi, m ? off(m) : 0, maskRows!);
+    else linearInputGradRows(gy!, w!, gx!, O!, I!, lo, hi, m, maskRows!);
+  },
+
+  // ---- batch norm over channels lo..hi: x [B][C][S] ----
+  /** num = [B, C, S, training, momentum, eps]; stats in double. */
+  bnForward([x, g, be, rm, rv, y, mean, inv], [B, C, S, training, momentum, eps], lo, hi) {
+    const n = B! * S!;
+    for (let c = lo; c < hi; c++) {
+      let m: number;
+      let is: number;
+      if (training) {
+        let s = 0;
+        for (let b = 0; b < B!; b++) {
+          const o = (b * C! + c) * S!;
+          for (let i = 0; i < S!; i++) s += x![o + i]!;
+        }
+        m = s / n;
+        let q = 0;
+        for (let b = 0; b < B!; b++) {
+          const o = (b * C! + c) * S!;
+          for (let i = 0; i < S!; i++) {
+            const dv = x![o + i]! - m;
+            q += dv * dv;
+          }
+        }
+        const v = q / n;
+        is = 1 / Math.sqrt(v + eps!);
+        rm![c] = (1 - momentum!) * rm![c]! + momentum! * m;
+        rv![c] = (1 - momentum!) * rv![c]! + momentum! * v * (n > 1 ? n / (n - 1) : 1);
+      } else {
+        m = rm![c]!;
+        is = 1 / Math.sqrt(rv![c]! + eps!);
+      }
+      mean![c] = m;
+      inv![c] = is;
+      const sc = g![c]! * is;
+      const sh = be![c]! - m * sc;
+      for (let b = 0; b < B!; b++) {
+        const o = (b * C! + c) * S!;
+        for (let i = 0; i < S!; i++) y![o + i] = x![o + i]! * sc + sh;
+      }
+    }
+  },
+  /** num = [B, C, S, eps]. */
+  bnBackward([x, g, gy, gx, gg, gb], [B, C, S, eps], lo, hi) {
+    const n = B! * S!;
+    for (let c = lo; c < hi; c++) {
+      // The statistics are recomputed in double: with a batch variance near eps the three terms of gx
+      // nearly cancel and a float32-rounded mean would be amplified (the saved tensors are float32).
+      let m = 0;
+      for (let b = 0; b < B!; b++) {
+        const o = (b * C! + c) * S!;
+        for (let i = 0; i < S!; i++) m += x![o + i]!;
+      }
+      m /= n;
+      let q = 0;
+      for (let b = 0; b < B!; b++) {
+        const o = (b * C! + c) * S!;
+        for (let i = 0; i < S!; i++) q += (x![o + i]! - m) * (x![o + i]! - m);
+      }
+      const is = 1 / Math.sqrt(q / n + eps!);
+      let sg = 0;
+      let sgx = 0;
+      for (let b = 0; b < B!; b++) {
+        const o = (b * C! + c) * S!;
+        for (let i = 0; i < S!; i++) {
+          const gv = gy![o + i]!;
+          sg += gv;
+          sgx += gv * (x![o + i]! - m);
+        }
+      }
+      sgx *= is;
+      gb![c] = sg;
+      gg![c] = sgx;
+      const k = (g![c]! * is) / n;
+      for (let b = 0; b < B!; b++) {
+        const o = (b * C! + c) * S!;
+        for (let i = 0; i < S!; i++) gx![o + i] = k * (n * gy![o + i]! - sg - (x![o + i]! - m) * is * sgx);
+      }
+    }
+  },
+
+  // ---- multi-step neuron over neuron blocks lo..hi (core's fused loops, Eqs. 2-16) ----
+  /** num = [T, n, a]. */
+  neuronForward([x, s, h, v], [T, n, aNum], lo, hi, _p, meta) {
+    const a = Number.isNaN(aNum) ? undefined : aNum;
+    const range = { lo: lo * NEURON_BLOCK, hi: Math.min(n!, hi * NEURON_BLOCK) };
+    neuronForwardInto(neuronCfg(meta), x!, T!, a, { s: s!, h: h!, v: v! }, { range }); // Eqs. 2-6
+  },
+  /** num = [T, n, a]; gradK of each block into partials (float64 [blocks]); gH is float64 [n]. */
+  neuronBackward([x, s, h, v, gs, gx, gH, partials], [T, n, aNum], lo, hi, _p, meta) {
+    const a = Number.isNaN(aNum) ? undefined : aNum;
+    const cfg = neuronCfg(meta);
+    const P = f64(partials!);
+    const scratch = f64(gH!);
+    for (let blk = lo; blk < hi; blk++) {
+      const range = { lo: blk * NEURON_BLOCK, hi: Math.min(n!, (blk + 1) * NEURON_BLOCK) };
+      P[blk] = neuronBackwardInto(cfg, x!, T!, { s: s!, h: h!, v: v! }, gs!, a, gx!, { scratch, range }).gradK; // Eqs. 8-16
+    }
+  },
+
+  // ---- pooling over planes lo..hi: num = [H, W, Ho, Wo, K, stride] ----
+  maxPool([x, y, am], [H, W, Ho, Wo, K, s], lo, hi) {
+    for (let bc = lo; bc < hi; bc++) {
+      const base = bc * H! * W!;
+      let q = bc * Ho! * Wo!;
+      for (let oy = 0; oy < Ho!; oy++)
+        for (let ox = 0; ox < Wo!; ox++, q++) {
+          let best = -Infinity;
+          let arg = 0;
+          for (let ky = 0; ky < K!; ky++) {
+            const r = base + (oy * s! + ky) * W! + ox * s!;
+            for (let kx = 0; kx < K!; kx++) {
+              const v = x![r + kx]!;
+              if (v > best) {
+                best = v;
+                arg = ky * K! + kx; // ties -> the first
+              }
+            }
+          }
+          y![q] = best;
+          am![q] = arg;
+        }
+    }
+  },
+  maxPoolBackward([gy, am, gx], [H, W, Ho, Wo, K, s], lo, hi) {
+    gx!.fill(0, lo * H! * W!, hi * H! * W!);
+    for (let bc = lo; bc < hi; bc++) {
+      const base = bc * H! * W!;
+      let q = bc * Ho! * Wo!;
+      for (let oy = 0; oy < Ho!; oy++)
+        for (let ox = 0; ox < Wo!; ox++, q++) {
+          const a = am![q]!;
+          const ky = (a / K!) | 0;
+          gx![base + (oy * s! + ky) * W! + ox * s! + (a - ky * K!)] += gy![q]!;
+        }
+    }
+  },
+  avgPool([x, y], [H, W, Ho, Wo, K, s], lo, hi) {
+    const inv = 1 / (K! * K!);
+    for (let bc = lo; bc < hi; bc++) {
+      const base = bc * H! * W!;
+      let q = bc * Ho! * Wo!;
+      for (let oy = 0; oy < Ho!; oy++)
+        for (let ox = 0; ox < Wo!; ox++, q++) {
+          let sum = 0;
+          for (let ky = 0; ky < K!; ky++) {
+            const r = base + (oy * s! + ky) * W! + ox * s!;
+            for (let kx = 0; kx < K!; kx++) sum += x![r + kx]!;
+          }
+          y![q] = sum * inv;
+        }
+    }
+  },
+  avgPoolBackward([gy, gx], [H, W, Ho, Wo, K, s], lo, hi) {
+    const inv = 1 / (K! * K!);
+    gx!.fill(0, lo * H! * W!, hi * H! * W!);
+    for (let bc = lo; bc < hi; bc++) {
+      const base = bc * H! * W!;
+      let q = bc * Ho! * Wo!;
+      for (let oy = 0; oy < Ho!; oy++)
+        for (let ox = 0; ox < Wo!; ox++, q++) {
+          const g = gy![q]! * inv;
+          for (let ky = 0; ky < K!; ky++) {
+            const r = base + (oy * s! + ky) * W! + ox * s!;
+            for (let kx = 0; kx < K!; kx++) gx![r + kx] += g;
+          }
+        }
+    }
+  },
+
+  // ---- elementwise over lo..hi ----
+  /** y = x * mask[j mod n]. num = [n]. */
+  dropout([x, mask, y], [n], lo, hi) {
+    for (let j = lo; j < hi; j++) y![j] = x![j]! * mask![j % n!]!;
+  },
+  /** num = [lr, beta1, beta2, eps, stepSize, sqrtBc2]. */
+  adam([p, g, m, v], [, b1, b2, eps, stepSize, sqrtBc2], lo, hi) {
+    for (let i = lo; i < hi; i++) {
+      const gi = g![i]!;
+      const mi = b1! * m![i]! + (1 - b1!) * gi;
+      const vi = b2! * v![i]! + (1 - b2!) * gi * gi;
+      m![i] = mi;
+      v![i] = vi;
+      p![i] = p![i]! - (stepSize! * mi) / (Math.sqrt(vi) / sqrtBc2! + eps!);
+    }
+  },
+  /** y[j] = sum_t x[t*n + j]. num = [T, n]. */
+  sumT([x, y], [T, n], lo, hi) {
+    y!.fill(0, lo, hi);
+    for (let t = 0; t < T!; t++) {
+      const o = t * n!;
+      for (let j = lo; j < hi; j++) y![j] += x![o + j]!;
+    }
+  },
+  /** y[t*n + j] = x[j]. num = [T, n]. */
+  repeatT([x, y], [T, n], lo, hi) {
+    for (let t = 0; t < T!; t++) y!.set(x!.subarray(lo, hi), t * n! + lo);
+  },
+
+  // ---- for the pool's own tests: a kernel that fails ----
+  fail(_a, [how], _lo, _hi, part) {
+    if (part === 0) return; // only in workers
+    if (how === 1) throw new Error('kernel failure requested by a test');
+    if (how === 2) process.exit(3);
+  },
+};
