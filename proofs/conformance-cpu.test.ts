@@ -5,9 +5,13 @@ import * as ops from '../reference/ops.js';
 import { referenceBackend } from '../reference/ops-backend.js';
 import { conformanceSuite, expectClose, minChannelVariance } from './conformance.js';
 
-conformanceSuite('cpu', () => cpuBackend());
-// The same kernels split over a worker pool (every op's output ranges on two threads).
-conformanceSuite('cpu, 2 threads', () => cpuBackend({ threads: 2 }));
+// The readable TypeScript kernels, and the WebAssembly SIMD kernels split over a worker pool.
+conformanceSuite('cpu (TypeScript kernels)', () => cpuBackend({ simd: false }));
+conformanceSuite('cpu (SIMD kernels, 2 threads)', () => {
+  const b = cpuBackend({ threads: 2 });
+  if (!b.simd) throw new Error('the WebAssembly SIMD kernels did not load: run npm run build');
+  return b;
+});
 // The reference against itself checks the suite's own plumbing (and the leak accounting).
 conformanceSuite('reference (self)', () => referenceBackend());
 

@@ -22,11 +22,14 @@ import { Arena } from './arena.js';
 import { convWeightR, convWeightT, type ConvDims } from './conv.js';
 import { NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
 import { KernelPool } from './pool.js';
+import { instantiateKernels, loadKernelModule } from './wasm/index.js';
 import { CpuStore } from './store.js';
 
 export interface CpuBackendOptions {
   /** Kernel threads (1 = no workers); results are bitwise identical for any count. Default 1. */
   threads?: number;
+  /** Use the WebAssembly SIMD kernels where they load (default true); false: the TypeScript kernels. */
+  simd?: boolean;
   /** Records the time of the parts of an op (e.g. a conv's weight and input gradients), for profiles. */
   onSection?: (section: string, ms: number) => void;
 }
@@ -56,8 +59,9 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`threads must be an integer in 1..256, got ${threads}`);
   const self = {} as CpuBackend;
   const arena = new Arena();
-  const wasmModule: WebAssembly.Module | null = null;
-  const wasm: WasmKernels | null = null;
+  const loaded = opts.simd === false ? null : loadKernelModule().module;
+  const wasmModule: WebAssembly.Module | null = loaded;
+  const wasm: WasmKernels | null = loaded ? instantiateKernels(loaded, arena.memory) : null;
   const pool = new KernelPool(arena, threads, wasmModule, wasm);
   const st = new CpuStore(self, arena);
   const get = (t: Tensor) => st.get(t);
@@ -179,7 +183,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
             pool.run('transpose', [get(w), wT], [O, I], I, null, { grain: 64 });
           }
           const mask = inputGradMask ? get(inputGradMask) : null;
-          pool.run('linearInputGrad', [get(gy), get(w), wT, get(gx), mask ?? wT], [O, I, mask ? mask.length / I : 0], B);
+          pool.run('linearInputGrad', [get(gy), get(w), wT, get(gx), mask ?? wT], [B, O, I, mask ? mask.length / I : 0], B);
         });
       return { gx, gw };
     },

@@ -7,16 +7,9 @@ import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig 
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
 import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, type ConvDims } from './conv.js';
 import { linearForwardRows, linearInputGradRows, linearWeightGradRows, transposeCols } from './linear.js';
+import type { WasmKernels } from './wasm/index.js';
 
-/** The WebAssembly SIMD kernels (backends/cpu/wasm): byte offsets into the shared memory and dimensions. */
-export interface WasmKernels {
-  convForwardImage(x: number, wT: number, yT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
-  convWeightGrad(x: number, gyT: number, gwT: number, B: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number, c0: number, c1: number): void;
-  convInputGradImage(gyT: number, wr: number, gxT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
-  linearForward(x: number, wT: number, y: number, I: number, O: number, b0: number, b1: number): void;
-  linearWeightGrad(x: number, gy: number, gwT: number, B: number, I: number, O: number, i0: number, i1: number): void;
-  linearInputGrad(gy: number, w: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
-}
+export type { WasmKernels };
 
 /** arr: the arrays; num: numbers; part: index of the range (selects a per-range scratch); wasm: SIMD kernels where the arrays allow. */
 export type Kernel = (arr: Float32Array[], num: number[], lo: number, hi: number, part: number, meta: unknown, wasm: WasmKernels | null) => void;
@@ -107,9 +100,9 @@ export const kernels: Record<string, Kernel> = {
     if (wasm) wasm.linearWeightGrad(off(x!), off(gy!), off(gwT!), B!, I!, O!, lo, hi);
     else linearWeightGradRows(x!, gy!, gwT!, B!, I!, O!, lo, hi);
   },
-  linearInputGrad([gy, w, wT, gx, mask], [O, I, maskRows], lo, hi, _p, _m, wasm) {
+  linearInputGrad([gy, w, wT, gx, mask], [B, O, I, maskRows], lo, hi, _p, _m, wasm) {
     const m = maskRows! > 0 ? mask! : null;
-    if (wasm) wasm.linearInputGrad(off(gy!), off(w!), off(wT!), off(gx!), 0, O!, I!, lo, hi, m ? off(m) : 0, maskRows!);
+    if (wasm) wasm.linearInputGrad(off(gy!), off(w!), off(wT!), off(gx!), B!, O!, I!, lo, hi, m ? off(m) : 0, maskRows!);
     else linearInputGradRows(gy!, w!, gx!, O!, I!, lo, hi, m, maskRows!);
   },
 

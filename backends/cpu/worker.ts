@@ -2,6 +2,7 @@
 // and counts down the control block; a thrown error goes back on the error port.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { kernels, type WasmKernels } from './kernels.js';
+import { instantiateKernels } from './wasm/index.js';
 
 interface Data {
   memory: WebAssembly.Memory;
@@ -14,7 +15,7 @@ interface Data {
 
 const { memory, ctrl: ctrlBuf, threads, id, port, wasm: wasmModule } = workerData as Data;
 const ctrl = new Int32Array(ctrlBuf);
-const wasm = wasmModule ? (new WebAssembly.Instance(wasmModule, { env: { memory, abort: () => { throw new Error('wasm abort'); } } }).exports as unknown as WasmKernels) : null;
+const wasm: WasmKernels | null = wasmModule ? instantiateKernels(wasmModule, memory) : null;
 
 Atomics.store(ctrl, threads + id, 1); // started
 

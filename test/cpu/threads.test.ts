@@ -18,8 +18,8 @@ import { syntheticBatch } from '../../bench/train-step.js';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
 
 /** Three training steps of a network with every layer kind; returns the loss of each step and every parameter afterwards. */
-function run(threads: number, structure: string, T: number, batch: number) {
-  const b = cpuBackend({ threads });
+function run(threads: number, structure: string, T: number, batch: number, simd = true) {
+  const b = cpuBackend({ threads, simd });
   try {
     const cfg = networkConfig(structure, [1, 28, 28], 10, { T });
     const rng = Rng.seeded(7);
@@ -38,18 +38,20 @@ function run(threads: number, structure: string, T: number, batch: number) {
   }
 }
 
-const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 describe('cpu backend threads', () => {
   it('training steps are bitwise identical with 1, 2 and 3 threads (conv, BN, PLIF, max/avg pool, dropout, FC, voting)', () => {
     // Sizes large enough that every op splits (elementwise ops split above 32768 values).
     const structure = 'c24k3s1-BN-PLIF-MPk2s2-c24k3s1-BN-PLIF-APk2s2-DP-FC200-PLIF-DP-FC100-PLIF-APk10s10';
-    const one = run(1, structure, 4, 12);
+    for (const simd of [false, true]) {
+    const one = run(1, structure, 4, 12, simd);
     for (const threads of [2, 3]) {
-      const many = run(threads, structure, 4, 12);
+      const many = run(threads, structure, 4, 12, simd);
       expect(many.losses).toEqual(one.losses);
       one.params.forEach((p, i) => expect(bits(many.params[i]!), `param ${i}, ${threads} threads`).toEqual(bits(p)));
       one.buffers.forEach((p, i) => expect(bits(many.buffers[i]!), `buffer ${i}, ${threads} threads`).toEqual(bits(p)));
+    }
     }
   });
 
