@@ -319,6 +319,7 @@ export function convInputGradImage(gyT: usize, wr: usize, gxT: usize, C: i32, H:
 
 // ---------------------------------------------------------------- linear
 
+
 /** Rows of wT [I][O] in a cache block (about 128 KiB), at least 1. */
 // @ts-ignore: decorator
 @inline function blockRows(O: i32): i32 {
@@ -365,145 +366,172 @@ export function linearWeightGrad(x: usize, gy: usize, gwT: usize, B: i32, I: i32
   }
 }
 
-/** Dot products of 2 gy rows with 4 consecutive wT rows: out_r[j] = Σ_o g_r[o] · wT[j][o]. */
-function dot2x4(g0: usize, g1: usize, w: usize, out0: usize, out1: usize, O: i32): void {
+/** Whether gx[b][i] is computed: no mask (m == 0) or mask row m keeps column i (nonzero). */
+// @ts-ignore: decorator
+@inline function kept(m: usize, i: i32): bool {
+  return m == 0 || load<f32>(m + (<usize>i << 2)) != 0;
+}
+
+/** gx row x at column i = v where mask row m keeps it, else 0. */
+// @ts-ignore: decorator
+@inline function put(x: usize, m: usize, i: i32, v: f32): void {
+  store<f32>(x + (<usize>i << 2), kept(m, i) ? v : 0);
+}
+
+/**
+ * Dot products of 2 gy rows (g0, g1) with the wT rows of 4 columns j0..j3: gx_r[j] = Σ_o g_r[o] · wT[j][o],
+ * stored in gx rows x0, x1 (0 where their mask rows m0, m1 drop the column). Registers: 2 × 4 accumulators.
+ */
+function dot2x4(g0: usize, g1: usize, wT: usize, O: i32, j0: i32, j1: i32, j2: i32, j3: i32, x0: usize, m0: usize, x1: usize, m1: usize): void {
   const oB = <usize>O << 2;
-  const w1 = w + oB;
-  const w2 = w1 + oB;
-  const w3 = w2 + oB;
+  const w0 = wT + <usize>j0 * oB, w1 = wT + <usize>j1 * oB, w2 = wT + <usize>j2 * oB, w3 = wT + <usize>j3 * oB;
   const zero = f32x4.splat(0);
   let a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero;
   const o4 = O & ~3;
-  for (let ob: usize = 0; ob < (<usize>o4 << 2); ob += 16) {
-    const x0 = v128.load(g0 + ob);
-    const x1 = v128.load(g1 + ob);
-    const v0 = v128.load(w + ob);
-    a00 = f32x4.add(a00, f32x4.mul(x0, v0));
-    a10 = f32x4.add(a10, f32x4.mul(x1, v0));
+  const end = <usize>o4 << 2;
+  for (let ob: usize = 0; ob < end; ob += 16) {
+    const x = v128.load(g0 + ob);
+    const y = v128.load(g1 + ob);
+    const v0 = v128.load(w0 + ob);
+    a00 = f32x4.add(a00, f32x4.mul(x, v0));
+    a10 = f32x4.add(a10, f32x4.mul(y, v0));
     const v1 = v128.load(w1 + ob);
-    a01 = f32x4.add(a01, f32x4.mul(x0, v1));
-    a11 = f32x4.add(a11, f32x4.mul(x1, v1));
+    a01 = f32x4.add(a01, f32x4.mul(x, v1));
+    a11 = f32x4.add(a11, f32x4.mul(y, v1));
     const v2 = v128.load(w2 + ob);
-    a02 = f32x4.add(a02, f32x4.mul(x0, v2));
-    a12 = f32x4.add(a12, f32x4.mul(x1, v2));
+    a02 = f32x4.add(a02, f32x4.mul(x, v2));
+    a12 = f32x4.add(a12, f32x4.mul(y, v2));
     const v3 = v128.load(w3 + ob);
-    a03 = f32x4.add(a03, f32x4.mul(x0, v3));
-    a13 = f32x4.add(a13, f32x4.mul(x1, v3));
+    a03 = f32x4.add(a03, f32x4.mul(x, v3));
+    a13 = f32x4.add(a13, f32x4.mul(y, v3));
   }
-  store<f32>(out0, dotTail(hsum(a00), g0, w, o4, O));
-  store<f32>(out0, dotTail(hsum(a01), g0, w1, o4, O), 4);
-  store<f32>(out0, dotTail(hsum(a02), g0, w2, o4, O), 8);
-  store<f32>(out0, dotTail(hsum(a03), g0, w3, o4, O), 12);
-  store<f32>(out1, dotTail(hsum(a10), g1, w, o4, O));
-  store<f32>(out1, dotTail(hsum(a11), g1, w1, o4, O), 4);
-  store<f32>(out1, dotTail(hsum(a12), g1, w2, o4, O), 8);
-  store<f32>(out1, dotTail(hsum(a13), g1, w3, o4, O), 12);
+  put(x0, m0, j0, dotTail(hsum(a00), g0, w0, o4, O));
+  put(x0, m0, j1, dotTail(hsum(a01), g0, w1, o4, O));
+  put(x0, m0, j2, dotTail(hsum(a02), g0, w2, o4, O));
+  put(x0, m0, j3, dotTail(hsum(a03), g0, w3, o4, O));
+  put(x1, m1, j0, dotTail(hsum(a10), g1, w0, o4, O));
+  put(x1, m1, j1, dotTail(hsum(a11), g1, w1, o4, O));
+  put(x1, m1, j2, dotTail(hsum(a12), g1, w2, o4, O));
+  put(x1, m1, j3, dotTail(hsum(a13), g1, w3, o4, O));
 }
 
-/** Dot products of one gy row with 8 wT rows i_j (any columns): out[i_j] = Σ_o g[o] · wT[i_j][o]. */
-function dot1x8(g: usize, wT: usize, out: usize, O: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, i5: i32, i6: i32, i7: i32): void {
+/** dot2x4 for one gy row (its 4 columns all kept). */
+function dot1x4(g: usize, wT: usize, O: i32, j0: i32, j1: i32, j2: i32, j3: i32, x: usize): void {
   const oB = <usize>O << 2;
-  const w0 = wT + <usize>i0 * oB, w1 = wT + <usize>i1 * oB, w2 = wT + <usize>i2 * oB, w3 = wT + <usize>i3 * oB;
-  const w4 = wT + <usize>i4 * oB, w5 = wT + <usize>i5 * oB, w6 = wT + <usize>i6 * oB, w7 = wT + <usize>i7 * oB;
+  const w0 = wT + <usize>j0 * oB, w1 = wT + <usize>j1 * oB, w2 = wT + <usize>j2 * oB, w3 = wT + <usize>j3 * oB;
   const zero = f32x4.splat(0);
-  let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+  let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
   const o4 = O & ~3;
-  for (let ob: usize = 0; ob < (<usize>o4 << 2); ob += 16) {
-    const x = v128.load(g + ob);
-    a0 = f32x4.add(a0, f32x4.mul(x, v128.load(w0 + ob)));
-    a1 = f32x4.add(a1, f32x4.mul(x, v128.load(w1 + ob)));
-    a2 = f32x4.add(a2, f32x4.mul(x, v128.load(w2 + ob)));
-    a3 = f32x4.add(a3, f32x4.mul(x, v128.load(w3 + ob)));
-    a4 = f32x4.add(a4, f32x4.mul(x, v128.load(w4 + ob)));
-    a5 = f32x4.add(a5, f32x4.mul(x, v128.load(w5 + ob)));
-    a6 = f32x4.add(a6, f32x4.mul(x, v128.load(w6 + ob)));
-    a7 = f32x4.add(a7, f32x4.mul(x, v128.load(w7 + ob)));
+  const end = <usize>o4 << 2;
+  for (let ob: usize = 0; ob < end; ob += 16) {
+    const v = v128.load(g + ob);
+    a0 = f32x4.add(a0, f32x4.mul(v, v128.load(w0 + ob)));
+    a1 = f32x4.add(a1, f32x4.mul(v, v128.load(w1 + ob)));
+    a2 = f32x4.add(a2, f32x4.mul(v, v128.load(w2 + ob)));
+    a3 = f32x4.add(a3, f32x4.mul(v, v128.load(w3 + ob)));
   }
-  store<f32>(out + (<usize>i0 << 2), dotTail(hsum(a0), g, w0, o4, O));
-  store<f32>(out + (<usize>i1 << 2), dotTail(hsum(a1), g, w1, o4, O));
-  store<f32>(out + (<usize>i2 << 2), dotTail(hsum(a2), g, w2, o4, O));
-  store<f32>(out + (<usize>i3 << 2), dotTail(hsum(a3), g, w3, o4, O));
-  store<f32>(out + (<usize>i4 << 2), dotTail(hsum(a4), g, w4, o4, O));
-  store<f32>(out + (<usize>i5 << 2), dotTail(hsum(a5), g, w5, o4, O));
-  store<f32>(out + (<usize>i6 << 2), dotTail(hsum(a6), g, w6, o4, O));
-  store<f32>(out + (<usize>i7 << 2), dotTail(hsum(a7), g, w7, o4, O));
+  store<f32>(x + (<usize>j0 << 2), dotTail(hsum(a0), g, w0, o4, O));
+  store<f32>(x + (<usize>j1 << 2), dotTail(hsum(a1), g, w1, o4, O));
+  store<f32>(x + (<usize>j2 << 2), dotTail(hsum(a2), g, w2, o4, O));
+  store<f32>(x + (<usize>j3 << 2), dotTail(hsum(a3), g, w3, o4, O));
 }
 
-/** One dot product out[i] = Σ_o g[o] · wT[i][o], the same arithmetic as dot2x4 / dot1x8. */
-function dot1(g: usize, wT: usize, out: usize, O: i32, i: i32): void {
-  const w = wT + <usize>i * (<usize>O << 2);
+/** One dot product, the same arithmetic as dot2x4 / dot1x4: gx row x at column j (0 if mask row m drops it). */
+function dot1(g: usize, wT: usize, O: i32, j: i32, x: usize, m: usize): void {
+  const w = wT + <usize>j * (<usize>O << 2);
   let a = f32x4.splat(0);
   const o4 = O & ~3;
-  for (let ob: usize = 0; ob < (<usize>o4 << 2); ob += 16) a = f32x4.add(a, f32x4.mul(v128.load(g + ob), v128.load(w + ob)));
-  store<f32>(out + (<usize>i << 2), dotTail(hsum(a), g, w, o4, O));
+  const end = <usize>o4 << 2;
+  for (let ob: usize = 0; ob < end; ob += 16) a = f32x4.add(a, f32x4.mul(v128.load(g + ob), v128.load(w + ob)));
+  put(x, m, j, dotTail(hsum(a), g, w, o4, O));
+}
+
+/**
+ * Columns [c0, c1) of two gx rows (x0, x1 from gy rows g0, g1; mask rows m0, m1, 0 = none): the columns
+ * either row keeps, 4 at a time, go to dot2x4; columns both drop are written as 0.
+ */
+function rowPair(g0: usize, g1: usize, wT: usize, O: i32, x0: usize, m0: usize, x1: usize, m1: usize, c0: i32, c1: i32): void {
+  let n = 0;
+  let j0 = 0, j1 = 0, j2 = 0;
+  for (let i = c0; i < c1; i++) {
+    if (!kept(m0, i) && !kept(m1, i)) {
+      store<f32>(x0 + (<usize>i << 2), 0);
+      store<f32>(x1 + (<usize>i << 2), 0);
+      continue;
+    }
+    if (n == 0) j0 = i;
+    else if (n == 1) j1 = i;
+    else if (n == 2) j2 = i;
+    else {
+      dot2x4(g0, g1, wT, O, j0, j1, j2, i, x0, m0, x1, m1);
+      n = -1;
+    }
+    n++;
+  }
+  if (n > 0) { dot1(g0, wT, O, j0, x0, m0); dot1(g1, wT, O, j0, x1, m1); }
+  if (n > 1) { dot1(g0, wT, O, j1, x0, m0); dot1(g1, wT, O, j1, x1, m1); }
+  if (n > 2) { dot1(g0, wT, O, j2, x0, m0); dot1(g1, wT, O, j2, x1, m1); }
+}
+
+/** rowPair for one row: its kept columns, 4 at a time, go to dot1x4. */
+function rowSingle(g: usize, wT: usize, O: i32, x: usize, m: usize, c0: i32, c1: i32): void {
+  let n = 0;
+  let j0 = 0, j1 = 0, j2 = 0;
+  for (let i = c0; i < c1; i++) {
+    if (!kept(m, i)) {
+      store<f32>(x + (<usize>i << 2), 0);
+      continue;
+    }
+    if (n == 0) j0 = i;
+    else if (n == 1) j1 = i;
+    else if (n == 2) j2 = i;
+    else {
+      dot1x4(g, wT, O, j0, j1, j2, i, x);
+      n = -1;
+    }
+    n++;
+  }
+  if (n > 0) dot1(g, wT, O, j0, x, m);
+  if (n > 1) dot1(g, wT, O, j1, x, m);
+  if (n > 2) dot1(g, wT, O, j2, x, m);
 }
 
 /**
  * Rows b in [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], as dot products of gy rows with
- * rows of wT = w^T [I][O] (w itself is not read). Each element is one dot product: a 4-lane
- * accumulator over o (in order), lanes summed as (0+1)+(2+3), then the scalar tail o >= O & ~3.
- * mask != 0: byte offset of a float32 [maskRows][I]; entries with mask[b % maskRows][i] == 0 are
- * written as 0 without computing them.
+ * rows of wT = w^T [I][O] (w itself is not read). Each element is one dot product: a 4-lane accumulator
+ * over o (in order), lanes summed as (0+1)+(2+3), then the scalar tail o >= O & ~3, whatever the row
+ * pairing or column gathering below.
+ * mask != 0: byte offset of a float32 [maskRows][I]; entries with mask[b % maskRows][i] == 0 are written
+ * as 0 (computed only where the paired row keeps the column).
  */
 export function linearInputGrad(gy: usize, w: usize, wT: usize, gx: usize, B: i32, O: i32, I: i32, b0: i32, b1: i32, mask: usize, maskRows: i32): void {
   const oB = <usize>O << 2;
   const iB = <usize>I << 2;
+  const mr = maskRows > 0 ? maskRows : 1;
   const IB = blockRows(O); // a block of wT rows stays in cache while the rows of gy pass over it
   for (let c0 = 0; c0 < I; c0 += IB) {
     const c1 = min(I, c0 + IB);
     if (mask == 0) {
       let b = b0;
-      for (; b + 2 <= b1; b += 2) {
-        const g0 = gy + <usize>b * oB;
-        const x0 = gx + <usize>b * iB;
-        let i = c0;
-        for (; i + 4 <= c1; i += 4) dot2x4(g0, g0 + oB, wT + <usize>i * oB, x0 + (<usize>i << 2), x0 + iB + (<usize>i << 2), O);
-        for (; i < c1; i++) {
-          dot1(g0, wT, x0, O, i);
-          dot1(g0 + oB, wT, x0 + iB, O, i);
-        }
-      }
-      if (b < b1) {
-        const g0 = gy + <usize>b * oB;
-        const x0 = gx + <usize>b * iB;
-        for (let i = c0; i < c1; i++) dot1(g0, wT, x0, O, i);
-      }
+      for (; b + 2 <= b1; b += 2) rowPair(gy + <usize>b * oB, gy + <usize>(b + 1) * oB, wT, O, gx + <usize>b * iB, 0, gx + <usize>(b + 1) * iB, 0, c0, c1);
+      if (b < b1) rowSingle(gy + <usize>b * oB, wT, O, gx + <usize>b * iB, 0, c0, c1);
       continue;
     }
-    for (let b = b0; b < b1; b++) {
-      const g = gy + <usize>b * oB;
-      const xr = gx + <usize>b * iB;
-      const mr = mask + <usize>(b % maskRows) * iB;
-      // gather unmasked columns 8 at a time
-      let n = 0;
-      let j0 = 0, j1 = 0, j2 = 0, j3 = 0, j4 = 0, j5 = 0, j6 = 0;
-      for (let i = c0; i < c1; i++) {
-        if (load<f32>(mr + (<usize>i << 2)) == 0) {
-          store<f32>(xr + (<usize>i << 2), 0);
-          continue;
-        }
-        switch (n) {
-          case 0: j0 = i; break;
-          case 1: j1 = i; break;
-          case 2: j2 = i; break;
-          case 3: j3 = i; break;
-          case 4: j4 = i; break;
-          case 5: j5 = i; break;
-          case 6: j6 = i; break;
-          default: {
-            dot1x8(g, wT, xr, O, j0, j1, j2, j3, j4, j5, j6, i);
-            n = -1;
-          }
-        }
-        n++;
+    // rows r and r + maskRows share a mask row: pair them (same kept columns); a row left without
+    // such a partner is paired with the previous one left (union of their kept columns)
+    let pend = -1;
+    for (let r0 = b0; r0 < b1 && r0 < b0 + mr; r0++) {
+      const m = mask + <usize>(r0 % mr) * iB;
+      let r = r0;
+      for (; r + mr < b1; r += 2 * mr) rowPair(gy + <usize>r * oB, gy + <usize>(r + mr) * oB, wT, O, gx + <usize>r * iB, m, gx + <usize>(r + mr) * iB, m, c0, c1);
+      if (r >= b1) continue;
+      if (pend < 0) {
+        pend = r;
+        continue;
       }
-      if (n > 0) dot1(g, wT, xr, O, j0);
-      if (n > 1) dot1(g, wT, xr, O, j1);
-      if (n > 2) dot1(g, wT, xr, O, j2);
-      if (n > 3) dot1(g, wT, xr, O, j3);
-      if (n > 4) dot1(g, wT, xr, O, j4);
-      if (n > 5) dot1(g, wT, xr, O, j5);
-      if (n > 6) dot1(g, wT, xr, O, j6);
+      rowPair(gy + <usize>pend * oB, gy + <usize>r * oB, wT, O, gx + <usize>pend * iB, mask + <usize>(pend % mr) * iB, gx + <usize>r * iB, m, c0, c1);
+      pend = -1;
     }
+    if (pend >= 0) rowSingle(gy + <usize>pend * oB, wT, O, gx + <usize>pend * iB, mask + <usize>(pend % mr) * iB, c0, c1);
   }
 }
