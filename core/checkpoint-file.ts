@@ -1,7 +1,7 @@
 // Checkpoint files (Node): written atomically (temporary file in the same directory, fsync, rename), so
 // a crash never leaves a half-written model under the final name.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Backend } from './backend.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint, type SaveOptions } from './checkpoint.js';
@@ -33,10 +33,26 @@ export async function saveCheckpointFile(path: string, net: Network, opts: SaveO
   await writeFileAtomic(path, saveCheckpoint(net, opts));
 }
 
-export async function loadCheckpointFile(backend: Backend, path: string): Promise<LoadedCheckpoint> {
-  const bytes = await readFile(path);
+/** The bytes of a checkpoint file; errors name the file (a directory, a missing or unreadable file). */
+export async function readCheckpointBytes(path: string): Promise<Uint8Array> {
   try {
-    return loadCheckpoint(backend, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const st = await stat(path);
+    if (st.isDirectory()) throw new CheckpointError(`${path}: is a directory, not a checkpoint file`);
+    if (!st.isFile()) throw new CheckpointError(`${path}: is not a regular file`);
+    const bytes = await readFile(path);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CheckpointError(`${path}: no such file`);
+    throw new CheckpointError(`${path}: cannot read it (${(e as Error).message})`);
+  }
+}
+
+export async function loadCheckpointFile(backend: Backend, path: string): Promise<LoadedCheckpoint> {
+  const bytes = await readCheckpointBytes(path);
+  try {
+    return loadCheckpoint(backend, bytes);
   } catch (e) {
     if (e instanceof CheckpointError) throw new CheckpointError(`${path}: ${e.message}`);
     throw e;

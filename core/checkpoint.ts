@@ -3,8 +3,10 @@
 // then little-endian float32 data. A model file holds the network config, every parameter, the BN
 // running statistics and the per-layer tau; optionally the Adam state (moments, step) and the RNG
 // state so that training resumes exactly. Pure bytes here; core/checkpoint-file.ts writes files atomically.
-import type { Backend } from './backend.js';
+import type { Backend, Tensor } from './backend.js';
 import { Network, networkConfig, type NetworkConfig } from './network/network.js';
+import { MAX_SIZE } from './network/parser.js';
+import { networkShapes, type LayerShape } from './network/shapes.js';
 import type { AdamState } from './network/train.js';
 import { adamConfig } from './optim.js';
 import { Rng, type RngState } from './rng.js';
@@ -66,11 +68,15 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError('not a safetensors file: the header is not a JSON object');
   const dataStart = 8 + hl;
   const dataLen = bytes.length - dataStart;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const meta = header.__metadata__ ?? {};
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new CheckpointError(`__metadata__ is ${JSON.stringify(meta)}, not an object of strings`);
+  for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') throw new CheckpointError(`metadata field '${k}' is ${JSON.stringify(v)}, not a string`);
+  const metadata = meta as Record<string, string>;
   const tensors = new Map<string, NamedTensor>();
   let maxEnd = 0;
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CheckpointError(`tensor '${name}': its header entry is ${JSON.stringify(v)}, not an object`);
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (e.dtype !== 'F32') throw new CheckpointError(`tensor '${name}': dtype ${JSON.stringify(e.dtype)}, only F32 is supported`);
     const shape = e.shape;
@@ -134,50 +140,115 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
 }
 
-/** Rebuilds the network on `backend` from checkpoint bytes (and the optimizer/RNG state when saved). */
+/** JSON of a metadata field, or a CheckpointError naming the field. */
+function metaJson(metadata: Record<string, string>, field: string): unknown {
+  const text = metadata[field];
+  if (text === undefined) throw new CheckpointError(`metadata field '${field}' is missing`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(`metadata field '${field}' is not JSON (${(e as Error).message})`);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The network config of a checkpoint's metadata, validated (defaults filled) and its shapes worked out, without allocating. */
+export function checkpointConfig(metadata: Record<string, string>): { config: NetworkConfig; layers: LayerShape[] } {
+  const c = metaJson(metadata, 'config');
+  const bad = (why: string): never => {
+    throw new CheckpointError(`metadata field 'config': ${why}`);
+  };
+  if (!isObject(c)) return bad(`${JSON.stringify(c)} is not an object`);
+  if (typeof c.structure !== 'string') bad(`structure is ${JSON.stringify(c.structure)}, not a string`);
+  const input = c.input;
+  if (!Array.isArray(input) || input.length !== 3 || !input.every((d) => Number.isSafeInteger(d) && d > 0 && d <= MAX_SIZE)) bad(`input is ${JSON.stringify(input)}, not [C, H, W] of positive integers`);
+  try {
+    const config = networkConfig(c.structure as string, input as [number, number, number], c.classes as number, c as Partial<NetworkConfig>); // fills defaults, validates
+    return { config, layers: networkShapes(config) };
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+}
+
+/** Checks a tensor's shape and values; CheckpointError naming the tensor. */
+function checkTensor(t: NamedTensor | undefined, name: string, shape: readonly number[]): Float32Array {
+  if (!t) throw new CheckpointError(`checkpoint lacks tensor '${name}'`);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new CheckpointError(`tensor '${name}' has shape [${t.shape}], the network needs [${shape}]`);
+  for (let i = 0; i < t.data.length; i++) {
+    if (!Number.isFinite(t.data[i]!)) throw new CheckpointError(`tensor '${name}' holds ${t.data[i]} at index ${i}`);
+  }
+  return t.data;
+}
+
+/**
+ * Rebuilds the network on `backend` from checkpoint bytes (and the optimizer/RNG state when saved). The
+ * header is checked against the shapes the stored config implies before anything is built: every tensor
+ * present with its shape and finite values, no other tensor, the optimizer and RNG metadata well formed.
+ */
 export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheckpoint {
   const { tensors, metadata } = decodeSafetensors(bytes);
   if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`not a plif-snn checkpoint: metadata format is ${JSON.stringify(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
-  let config: NetworkConfig;
-  try {
-    const c = JSON.parse(metadata.config ?? '') as NetworkConfig;
-    config = networkConfig(c.structure, c.input, c.classes, c); // fills defaults, validates
-  } catch (e) {
-    throw new CheckpointError(`checkpoint metadata has no valid network config (${(e as Error).message})`);
+  const { config, layers } = checkpointConfig(metadata);
+  const params = layers.flatMap((l) => l.params);
+  const buffers = layers.flatMap((l) => l.buffers);
+  const data = new Map<string, Float32Array>();
+  for (const p of params) data.set(`param.${p.name}`, checkTensor(tensors.get(`param.${p.name}`), `param.${p.name}`, p.shape));
+  for (const q of buffers) data.set(`buffer.${q.name}`, checkTensor(tensors.get(`buffer.${q.name}`), `buffer.${q.name}`, q.shape));
+  let optim: { step: number; config: AdamState['config'] } | null = null;
+  if (metadata.optimizer !== undefined) {
+    const o = metaJson(metadata, 'optimizer');
+    if (!isObject(o)) throw new CheckpointError(`metadata field 'optimizer' is ${JSON.stringify(o)}, not an object`);
+    if (!Number.isSafeInteger(o.step) || (o.step as number) < 0) throw new CheckpointError(`metadata field 'optimizer': step must be an integer >= 0, got ${JSON.stringify(o.step)}`);
+    if (!isObject(o.config)) throw new CheckpointError(`metadata field 'optimizer': config is ${JSON.stringify(o.config)}, not an object`);
+    let cfg: AdamState['config'];
+    try {
+      cfg = adamConfig(o.config as Partial<AdamState['config']>);
+    } catch (e) {
+      throw new CheckpointError(`metadata field 'optimizer': ${(e as Error).message}`);
+    }
+    optim = { step: o.step as number, config: cfg };
+    for (const p of params) {
+      for (const k of ['m', 'v']) data.set(`optim.${k}.${p.name}`, checkTensor(tensors.get(`optim.${k}.${p.name}`), `optim.${k}.${p.name}`, p.shape));
+    }
   }
+  for (const name of tensors.keys()) if (!data.has(name)) throw new CheckpointError(`tensor '${name}' is not part of the network ${config.structure}`);
+  let rngState: RngState | null = null;
+  if (metadata.rng !== undefined) {
+    const r = metaJson(metadata, 'rng');
+    try {
+      rngState = Rng.fromState(r as number[]).state();
+    } catch (e) {
+      throw new CheckpointError(`metadata field 'rng': ${(e as Error).message}`);
+    }
+  }
+
   const net = new Network(backend, config, Rng.seeded(0));
-  const take = (name: string, shape: readonly number[]) => {
-    const t = tensors.get(name);
-    if (!t) throw new CheckpointError(`checkpoint lacks tensor '${name}'`);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new CheckpointError(`tensor '${name}' has shape [${t.shape}], the network needs [${shape}]`);
-    return t.data;
-  };
+  const uploaded: Tensor[] = [];
   try {
     for (const p of net.params()) {
-      const v = backend.upload(take(`param.${p.name}`, p.value.shape), p.value.shape);
+      const v = backend.upload(data.get(`param.${p.name}`)!, p.value.shape);
       backend.dispose(p.value);
       p.value = v;
     }
     for (const q of net.buffers()) {
-      const v = backend.upload(take(`buffer.${q.name}`, q.value.shape), q.value.shape);
+      const v = backend.upload(data.get(`buffer.${q.name}`)!, q.value.shape);
       backend.dispose(q.value);
       q.value = v;
     }
+    let optimizer: AdamState | null = null;
+    if (optim) {
+      const ps = net.params();
+      const m = ps.map((p) => backend.upload(data.get(`optim.m.${p.name}`)!, p.value.shape));
+      uploaded.push(...m);
+      const v = ps.map((p) => backend.upload(data.get(`optim.v.${p.name}`)!, p.value.shape));
+      uploaded.push(...v);
+      optimizer = { config: optim.config, step: optim.step, m, v };
+    }
+    return { net, config, optimizer, rngState, metadata };
   } catch (e) {
+    for (const t of uploaded) backend.dispose(t);
     net.dispose();
     throw e;
   }
-  let optimizer: AdamState | null = null;
-  if (metadata.optimizer) {
-    const o = JSON.parse(metadata.optimizer) as { step: number; config: AdamState['config'] };
-    const ps = net.params();
-    optimizer = {
-      config: adamConfig(o.config),
-      step: o.step,
-      m: ps.map((p) => backend.upload(take(`optim.m.${p.name}`, p.value.shape), p.value.shape)),
-      v: ps.map((p) => backend.upload(take(`optim.v.${p.name}`, p.value.shape), p.value.shape)),
-    };
-  }
-  const rngState = metadata.rng ? (Rng.fromState(JSON.parse(metadata.rng)).state() as RngState) : null;
-  return { net, config, optimizer, rngState, metadata };
 }

@@ -165,12 +165,27 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   let state: TrainingState;
   let metrics: EpochMetrics[] = [];
   if (o.resume) {
+    // Everything is checked before any file is touched: the checkpoint's fields (loadTrainingCheckpoint),
+    // then where it stands against this run's epochs and batches, then metrics.jsonl.
     const ck = await loadTrainingCheckpoint(paths.last, o.backend);
-    if (JSON.stringify(ck.network) !== JSON.stringify(netConfig)) throw new Error(`cannot resume ${o.outDir}: its network differs from this configuration`);
+    try {
+      if (JSON.stringify(ck.network) !== JSON.stringify(netConfig)) throw new Error(`cannot resume ${o.outDir}: its network differs from this configuration`);
+      const perEpoch = Math.floor(trainIdx.length / c.batch);
+      const { epoch, batch } = ck.state;
+      if (epoch > c.epochs || (epoch === c.epochs && batch > 0)) {
+        throw new Error(`cannot resume ${o.outDir}: ${paths.last} stands at epoch ${epoch}, batch ${batch}, beyond the run's ${c.epochs} epochs (give --epochs ${batch > 0 ? epoch + 1 : epoch} or more)`);
+      }
+      if (batch > perEpoch) throw new Error(`cannot resume ${o.outDir}: ${paths.last} stands at batch ${batch} of epoch ${epoch}, but an epoch of this run has ${perEpoch} batches`);
+      metrics = (await readMetrics(paths.metrics)).slice(0, epoch) as unknown as EpochMetrics[];
+      if (metrics.some((m, i) => m.epoch !== i)) throw new Error(`cannot resume ${o.outDir}: ${paths.metrics} does not hold epochs 0..${epoch - 1} in order`);
+    } catch (e) {
+      disposeAdam(o.backend, ck.adam);
+      ck.net.dispose();
+      throw e;
+    }
     net = ck.net;
     adam = ck.adam;
     state = ck.state;
-    metrics = (await readMetrics(paths.metrics)).slice(0, state.epoch) as unknown as EpochMetrics[];
     await truncateMetrics(paths.metrics, metrics);
   } else {
     net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, 0));

@@ -1,8 +1,7 @@
 // plif inspect: the layer list of a network (preset, structure string or checkpoint) with per-sample
 // shapes, parameter counts, the static-encoder flag and each neuron layer's tau.
-import { readFile } from 'node:fs/promises';
 import { cpuBackend } from '../../backends/cpu/index.js';
-import { loadCheckpoint } from '../../core/checkpoint.js';
+import { loadCheckpointFile } from '../../core/checkpoint-file.js';
 import { Network, networkConfig, presetConfig, type NetworkConfig } from '../../core/network/network.js';
 import { presetByName, withChannels } from '../../core/network/presets.js';
 import { Rng } from '../../core/rng.js';
@@ -29,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     });
     return describeNetwork(f.json === true, () => {
       const b = cpuBackend();
-      if (f.checkpoint) return readFile(f.checkpoint).then((bytes) => loadCheckpoint(b, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).net);
+      if (f.checkpoint) return loadCheckpointFile(b, f.checkpoint).then((ck) => ck.net);
       if (!f.preset && !f.structure) throw new UsageError('give --preset NAME, --structure S or --checkpoint FILE');
       const preset = presetByName(f.preset ?? 'fmnist-small');
       const ch = intFlag('channels', f.channels);

@@ -27,11 +27,23 @@ export class StructureSyntaxError extends SyntaxError {
   }
 }
 
-const MAX_REPEAT = 1000;
+/** Bounds of a structure: a repeat count, the nesting of braces, the expanded layers, a size in a token. */
+export const MAX_REPEAT = 1000;
+export const MAX_DEPTH = 16;
+export const MAX_LAYERS = 1000;
+export const MAX_SIZE = 1_000_000;
 
-function positiveInt(src: string, pos: number, text: string, what: string): number {
+function positiveInt(src: string, pos: number, text: string, what: string, max = MAX_SIZE): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n <= 0) throw new StructureSyntaxError(src, pos, `${what} must be a positive integer, got '${text}'`);
+  if (n > max) throw new StructureSyntaxError(src, pos, `${what} ${text} exceeds ${max}`);
+  return n;
+}
+
+function nonNegativeInt(src: string, pos: number, text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new StructureSyntaxError(src, pos, `${what} must be an integer >= 0, got '${text}'`);
+  if (n > MAX_SIZE) throw new StructureSyntaxError(src, pos, `${what} ${text} exceeds ${MAX_SIZE}`);
   return n;
 }
 
@@ -43,7 +55,7 @@ function parseToken(src: string, start: number, tok: string): LayerSpec {
   let m: RegExpExecArray | null;
   if ((m = /^c(\d+)k(\d+)s(\d+)(?:p(\d+))?$/i.exec(tok))) {
     const kernel = positiveInt(src, start, m[2]!, 'kernel size');
-    const padding = m[4] !== undefined ? Number(m[4]) : Math.floor(kernel / 2);
+    const padding = m[4] !== undefined ? nonNegativeInt(src, start, m[4], 'padding') : Math.floor(kernel / 2);
     return { kind: 'conv', channels: positiveInt(src, start, m[1]!, 'out channels'), kernel, stride: positiveInt(src, start, m[3]!, 'stride'), padding };
   }
   if (/^bn$/i.test(tok)) return { kind: 'bn' };
@@ -62,9 +74,16 @@ function parseToken(src: string, start: number, tok: string): LayerSpec {
   return fail(`unknown layer token '${tok}' (expected cNkKsS[pP], BN, PLIF, LIF, IF, MPkKsS, APkKsS, DP[p], FCn)`);
 }
 
-/** Parses a structure string into the flat (expanded) list of layers. */
+/**
+ * Parses a structure string into the flat (expanded) list of layers. At most MAX_DEPTH nested braces and
+ * MAX_LAYERS layers once expanded (checked before expanding, so `{{BN}*1000}*1000` fails at once).
+ */
 export function parseStructure(src: string): LayerSpec[] {
+  if (typeof src !== 'string') throw new TypeError(`a structure must be a string, got ${src === null ? 'null' : typeof src}`);
   let pos = 0;
+  const tooMany = (at: number, n: number): never => {
+    throw new StructureSyntaxError(src, at, `the structure expands to ${n} layers, more than ${MAX_LAYERS}`);
+  };
   const ws = () => {
     while (pos < src.length && /\s/.test(src[pos]!)) pos++;
   };
@@ -72,7 +91,10 @@ export function parseStructure(src: string): LayerSpec[] {
     const out: LayerSpec[] = [];
     for (;;) {
       ws();
-      out.push(...parseItem(depth));
+      const at = pos;
+      const item = parseItem(depth);
+      if (out.length + item.length > MAX_LAYERS) tooMany(at, out.length + item.length);
+      for (const l of item) out.push(l);
       ws();
       if (pos < src.length && src[pos] === '-') {
         pos++;
@@ -85,6 +107,7 @@ export function parseStructure(src: string): LayerSpec[] {
     if (pos >= src.length) throw new StructureSyntaxError(src, pos, 'expected a layer token, found the end of the string');
     if (src[pos] === '{') {
       const open = pos;
+      if (depth >= MAX_DEPTH) throw new StructureSyntaxError(src, open, `braces nested more than ${MAX_DEPTH} deep`);
       pos++;
       const body = parseSeq(depth + 1);
       ws();
@@ -98,11 +121,11 @@ export function parseStructure(src: string): LayerSpec[] {
         const at = pos;
         while (pos < src.length && /[0-9]/.test(src[pos]!)) pos++;
         if (at === pos) throw new StructureSyntaxError(src, at, "expected a repeat count after '*'");
-        count = positiveInt(src, at, src.slice(at, pos), 'repeat count');
-        if (count > MAX_REPEAT) throw new StructureSyntaxError(src, at, `repeat count ${count} exceeds ${MAX_REPEAT}`);
+        count = positiveInt(src, at, src.slice(at, pos), 'repeat count', MAX_REPEAT);
       }
+      if (count * body.length > MAX_LAYERS) tooMany(open, count * body.length);
       const out: LayerSpec[] = [];
-      for (let i = 0; i < count; i++) out.push(...body.map((l) => ({ ...l })));
+      for (let i = 0; i < count; i++) for (const l of body) out.push({ ...l });
       return out;
     }
     const start = pos;

@@ -1,12 +1,19 @@
 // The training loop (in process) against the failures of issue 10: divergence, interruptions while
 // evaluating, run directories left by failures, stale temporary files, hostile checkpoints.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
+import { main } from '../../cli/dispatch.js';
 import type { Backend } from '../../core/backend.js';
-import { loadTrainingCheckpoint } from '../../training/checkpoint.js';
+import { CheckpointError } from '../../core/checkpoint.js';
+import { Network, networkConfig, presetConfig } from '../../core/network/network.js';
+import { parseStructure, StructureSyntaxError } from '../../core/network/parser.js';
+import { PRESETS, presetByName, withChannels } from '../../core/network/presets.js';
+import { networkShapes } from '../../core/network/shapes.js';
+import { Rng } from '../../core/rng.js';
+import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoint.js';
 import { trainConfig } from '../../training/config.js';
 import { runTraining, type RunOptions } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
@@ -18,6 +25,20 @@ beforeAll(() => {
 });
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'plif-rel-'));
+afterEach(() => vi.restoreAllMocks());
+
+/** Runs a plif command in process, capturing its output. */
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    return { code: await main(argv).catch((e: Error) => ((err += `plif: ${e.message}\n`), 1)), out, err };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
 /** 64 samples of batch 16: 4 batches per epoch, 2 epochs; a CPU-sized network. */
 const config = (more: Partial<Parameters<typeof trainConfig>[0]> = {}) =>
   trainConfig({ preset: 'fmnist-small', channels: 4, T: 2, batch: 16, epochs: 2, limitTest: 20, evalBatch: 20, dataDir, ...more });
@@ -79,5 +100,165 @@ describe('divergence', () => {
     expect(r2.status === 'diverged' && Number.isNaN(r2.value)).toBe(true);
     expect((await loadTrainingCheckpoint(runPaths(out2).last, cpuBackend())).state).toMatchObject({ epoch: 1, batch: 0 });
     expect(await finiteParams(runPaths(out2).last)).toBe(true);
+  });
+});
+
+/** Rewrites the JSON header of a safetensors file (the data section is kept as it is). */
+function rewriteHeader(path: string, to: string, f: (h: Record<string, unknown>) => void): string {
+  const bytes = readFileSync(path);
+  const len = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + len).toString('utf8')) as Record<string, unknown>;
+  f(header);
+  const json = Buffer.from(JSON.stringify(header));
+  const lenBuf = Buffer.alloc(8);
+  lenBuf.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(to, Buffer.concat([lenBuf, json, bytes.subarray(8 + len)]));
+  return to;
+}
+const meta = (h: Record<string, unknown>) => h['__metadata__'] as Record<string, string>;
+
+/** A backend that counts what it allocates. */
+function counting() {
+  const n = { allocations: 0 };
+  const backend = wrap({
+    upload: (orig) => (...a) => (n.allocations++, orig(...a)),
+    zeros: (orig) => (...a) => (n.allocations++, orig(...a)),
+  });
+  return { n, backend };
+}
+
+describe('structures are bounded', () => {
+  it.each([
+    ['a million layers', '{{BN}*1000}*1000', /expands to 1000000 layers, more than 1000/],
+    ['100000 layers', '{{c8k3s1}*100}*1000', /expands to 100000 layers, more than 1000/],
+    ['1201 layers in a row', 'c8k3s1-'.repeat(1200) + 'FC10', /more than 1000/],
+    ['20000 nested braces', '{'.repeat(20000) + 'BN' + '}'.repeat(20000), /braces nested more than 16 deep/],
+    ['a padding of 1e20', 'c8k3s1p99999999999999999999', /padding must be an integer >= 0, got '99999999999999999999'/],
+    ['a padding of 2e6', 'c8k3s1p2000000', /padding 2000000 exceeds 1000000/],
+    ['FC99999999', 'FC99999999', /out features 99999999 exceeds 1000000/],
+  ])('%s: fails at once with a syntax error', (_what, structure, message) => {
+    const t0 = performance.now();
+    expect(() => parseStructure(structure)).toThrow(StructureSyntaxError);
+    expect(() => parseStructure(structure)).toThrow(message);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('the presets are within the bounds', () => {
+    for (const p of Object.values(PRESETS)) expect(parseStructure(p.structure).length).toBeLessThan(100);
+  });
+});
+
+describe('networkShapes: the shapes of a network without building it', () => {
+  it.each([
+    ['fmnist-small', null],
+    ['cifar10', 4],
+    ['nmnist', 4],
+    ['dvs128', 2],
+  ] as const)('%s (channels %s): the parameters and buffers Network builds, by name and shape', (preset, channels) => {
+    const p = presetByName(preset);
+    const cfg = channels ? networkConfig(withChannels(p.structure, channels), p.input, p.classes, { T: p.T, static: p.static }) : presetConfig(preset);
+    const shapes = networkShapes(cfg);
+    const net = new Network(cpuBackend(), cfg, Rng.seeded(0));
+    expect(shapes.flatMap((l) => l.params)).toEqual(net.params().map((q) => ({ name: q.name, shape: [...q.value.shape] })));
+    expect(shapes.flatMap((l) => l.buffers)).toEqual(net.buffers().map((q) => ({ name: q.name, shape: [...q.value.shape] })));
+    expect(shapes.map((l) => [l.inShape, l.outShape, l.encoder])).toEqual(net.describe().map((l) => [[...l.inShape], [...l.outShape], l.encoder]));
+    net.dispose();
+  });
+
+  it('gives the errors Network gives', () => {
+    const cfg = networkConfig('c8k3s1-BN-PLIF-FC100-PLIF-APk10s10', [1, 28, 28], 12);
+    expect(() => networkShapes(cfg)).toThrow(/network output is \[10\] per step, expected \[12\]/);
+    expect(() => networkShapes(networkConfig('c8k30s1p0-FC10', [1, 28, 28], 10))).toThrow(/layer 0 \(c8k30s1p0\) on input \[1, 28, 28\]: kernel larger than the padded input/);
+  });
+});
+
+describe('the checkpoint loader checks its header before building anything', () => {
+  let ckpt: string;
+  let dir: string;
+  beforeAll(async () => {
+    dir = tmp();
+    const r = await run({ outDir: join(dir, 'run'), config: config({ epochs: 1 }) });
+    expect(r.status).toBe('done');
+    ckpt = runPaths(join(dir, 'run')).last;
+  });
+
+  it('a config asking for FC400000 fails on the shapes at once, allocating nothing', async () => {
+    const bad = rewriteHeader(ckpt, join(dir, 'big.safetensors'), (h) => {
+      const c = JSON.parse(meta(h)['config']!);
+      c.structure = c.structure.replace('FC128', 'FC400000');
+      meta(h)['config'] = JSON.stringify(c);
+    });
+    const { n, backend } = counting();
+    const t0 = performance.now();
+    await expect(loadCheckpoint(bad, backend)).rejects.toThrow(/big\.safetensors: tensor 'param\.\d+\.weight' has shape \[128,196\], the network needs \[400000,196\]/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(n.allocations).toBe(0);
+  });
+
+  it.each([
+    ['a structure of a million layers', (h: Record<string, unknown>) => (meta(h)['config'] = JSON.stringify({ ...JSON.parse(meta(h)['config']!), structure: '{{BN}*1000}*1000' })), /metadata field 'config': .*expands to 1000000 layers/],
+    ['bad optimizer JSON', (h: Record<string, unknown>) => (meta(h)['optimizer'] = '{"step": 3,'), /metadata field 'optimizer' is not JSON/],
+    ['an optimizer step of -1', (h: Record<string, unknown>) => (meta(h)['optimizer'] = JSON.stringify({ ...JSON.parse(meta(h)['optimizer']!), step: -1 })), /metadata field 'optimizer': step must be an integer >= 0, got -1/],
+    ['a null tensor entry', (h: Record<string, unknown>) => (h['param.0.weight'] = null), /tensor 'param\.0\.weight': its header entry is null, not an object/],
+    ['a metadata value that is not a string', (h: Record<string, unknown>) => (meta(h)['config'] = 5 as unknown as string), /metadata field 'config' is 5, not a string/],
+    ['bad RNG metadata', (h: Record<string, unknown>) => (meta(h)['rng'] = '[1,2]'), /metadata field 'rng': RNG state must be 4 uint32 values/],
+  ])('%s: an error naming the file and the field', async (_what, edit, message) => {
+    const bad = rewriteHeader(ckpt, join(dir, 'bad.safetensors'), edit);
+    const { n, backend } = counting();
+    const err = await loadCheckpoint(bad, backend).then(() => null, (e: Error) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err!.message).toMatch(/bad\.safetensors: /);
+    expect(err!.message).toMatch(message);
+    expect(n.allocations).toBe(0);
+  });
+
+  it('a non-finite parameter in a checkpoint is refused, naming the tensor', async () => {
+    const bytes = readFileSync(ckpt);
+    const len = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + len).toString('utf8'));
+    const a = Object.keys(header).find((k) => /^param\.\d+\.a$/.test(k))!;
+    const copy = Buffer.from(bytes);
+    copy.writeFloatLE(Number.NaN, 8 + len + header[a].data_offsets[0]);
+    const bad = join(dir, 'nan.safetensors');
+    writeFileSync(bad, copy);
+    await expect(loadCheckpoint(bad, cpuBackend())).rejects.toThrow(new RegExp(`nan\\.safetensors: tensor '${a.replace('.', '\\.')}' holds NaN at index 0`));
+  });
+
+  it('a directory as --checkpoint: an error naming it, from plif eval and plif inspect', async () => {
+    await expect(loadCheckpoint(dir, cpuBackend())).rejects.toThrow(`${dir}: is a directory, not a checkpoint file`);
+    const e = await cli(['eval', '--checkpoint', dir, '--data-dir', dataDir]);
+    expect(e.code).toBe(1);
+    expect(e.err).toContain(`${dir}: is a directory, not a checkpoint file`);
+    const i = await cli(['inspect', '--checkpoint', dir]);
+    expect(i.code).toBe(2);
+    expect(i.err).toContain(`${dir}: is a directory, not a checkpoint file`);
+  });
+
+  it("a training state with epoch 'x' and batch -5 is refused before any file is touched", async () => {
+    const run0 = join(dir, 'run');
+    const metricsBefore = readFileSync(runPaths(run0).metrics, 'utf8');
+    expect(metricsBefore.trim().split('\n')).toHaveLength(1);
+    const good = readFileSync(runPaths(run0).last);
+    for (const [state, message] of [
+      [{ epoch: 'x', batch: -5 }, /training state field 'epoch' must be an integer in \[0, 1000000000\], got "x"/],
+      [{ batch: -5 }, /training state field 'batch' must be an integer in \[0, 1000000000000\], got -5/],
+      [{ epoch: 7 }, /stands at epoch 7, batch 0, beyond the run's 1 epochs \(give --epochs 7 or more\)/],
+      [{ epoch: 0, batch: 40, seen: 640, best: null, dropoutRng: [1, 2, 3, 4], augmentRng: [1, 2, 3, 4] }, /stands at batch 40 of epoch 0, but an epoch of this run has 4 batches/],
+      [{ seen: 3 }, /training state field 'seen' must be batch x batch size = 0 x 16, got 3/],
+      [{ best: { epoch: 5, score: 2 } }, /training state field 'best' must be null or/],
+    ] as const) {
+      rewriteHeader(runPaths(run0).last, runPaths(run0).last, (h) => {
+        const t = JSON.parse(meta(h)['training']!);
+        t.state = { ...t.state, ...state };
+        meta(h)['training'] = JSON.stringify(t);
+      });
+      await expect(run({ outDir: run0, config: config({ epochs: 1 }), resume: true })).rejects.toThrow(message);
+      expect(readFileSync(runPaths(run0).metrics, 'utf8')).toBe(metricsBefore);
+      writeFileSync(runPaths(run0).last, good);
+    }
+    // the untouched checkpoint still resumes (nothing left to do: the run's one epoch is done)
+    const r = await run({ outDir: run0, config: config({ epochs: 1 }), resume: true });
+    expect(r.status).toBe('done');
+    expect(readFileSync(runPaths(run0).metrics, 'utf8')).toBe(metricsBefore);
   });
 });
