@@ -14,6 +14,10 @@ export interface OpenedBackend {
 export interface OpenOptions {
   /** CPU backend threads (1 = no workers); default: PLIF_THREADS, else the machine's cores. */
   threads?: number;
+  /** CPU backend: receives the time of the parts of an op (profiles). */
+  onSection?: (section: string, ms: number) => void;
+  /** CPU backend: false forces the TypeScript kernels instead of WebAssembly SIMD. */
+  simd?: boolean;
 }
 
 /** `--threads N`, else PLIF_THREADS, else the machine's cores. */
@@ -29,8 +33,8 @@ export function resolveThreads(flag: string | undefined, env: NodeJS.ProcessEnv 
 
 export async function openBackend(spec: string, opts: OpenOptions = {}): Promise<OpenedBackend> {
   if (spec === 'cpu') {
-    const backend = cpuBackend({ threads: opts.threads ?? 1 });
-    return { backend, info: { name: 'cpu', precision: 'float32', threads: opts.threads ?? 1 }, close: () => (backend as { destroy?: () => void }).destroy?.() };
+    const backend = cpuBackend({ threads: opts.threads ?? 1, ...(opts.simd !== undefined ? { simd: opts.simd } : {}), ...(opts.onSection ? { onSection: opts.onSection } : {}) });
+    return { backend, info: { name: 'cpu', precision: 'float32', threads: backend.threads, kernels: backend.simd ? 'wasm-simd' : 'typescript' }, close: () => backend.destroy() };
   }
   if (spec === 'gpujs' || spec.startsWith('gpujs:')) {
     const gpujs = await import('../backends/gpujs/index.js');

@@ -15,6 +15,8 @@ export interface PeerTiming {
   samples_per_cpu_s: number;
   torch_version: string;
   threads: number;
+  /** The BLAS library the PyTorch process loaded (openblas, mkl, reference, ...). */
+  blas?: string;
   /** Mean firing rate of each neuron layer over the timed steps. */
   firing_rates: number[];
 }

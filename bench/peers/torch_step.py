@@ -8,6 +8,7 @@ sample and its output is fed at every step. With "dump", runs one forward + back
 input, labels and weights (dropout off) and prints the loss and the gradients instead of timing.
 """
 import json
+import os
 import math
 import sys
 import time
@@ -257,8 +258,24 @@ def bench(cfg, layers, first, params):
         "samples_per_cpu_s": steps * N / max(cpu, 1e-9),
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": loaded_blas(),
         "firing_rates": [(v / steps).item() for v in rates] if rates else [],
     }
+
+
+def loaded_blas():
+    """The BLAS library this process really loaded (Debian's torch uses whichever libblas.so.3 the
+    alternatives system points to: the slow reference BLAS unless libopenblas0 is installed)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        names = sorted(os.path.realpath(p) for p in libs)
+        for key in ("openblas", "mkl", "blis", "atlas"):
+            if any(key in n for n in names):
+                return key
+        return "reference (install libopenblas0 for an optimised BLAS)" if names else "unknown"
+    except OSError:
+        return "unknown"
 
 
 def main():

@@ -1,20 +1,30 @@
 // plif bench: times training steps (forward over T + backward + Adam) of a network with synthetic data on
 // one or more backends side by side in one run, and the same network written with TensorFlow.js (CPU
 // backend); prints samples/s and the ratios.
+import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/profile.js';
 import { benchConfig, benchTfjs, benchTrainStep, type BenchResult, type BenchSpec } from '../../bench/train-step.js';
 import { parseStructure } from '../../core/network/parser.js';
 import { intFlag, parseFlags, UsageError, withUsage } from '../args.js';
-import { openBackend } from '../backend.js';
+import { openBackend, resolveThreads } from '../backend.js';
 
 const HELP = `usage: plif bench [--preset NAME] [--structure S] [--channels N] [--T T] [--batch N]
-                  [--backend LIST] [--steps N] [--warmup N] [--seed N] [--no-tfjs] [--tfjs-steps N] [--json]
+                  [--backend LIST] [--threads N] [--steps N] [--warmup N] [--seed N] [--profile]
+                  [--peer torch] [--no-tfjs] [--tfjs-steps N] [--json]
 
 Times training steps (forward over T, backward, Adam) with synthetic inputs on each backend of
---backend (comma-separated: cpu, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same network
-written with TensorFlow.js (CPU backend), all in one run; prints samples/s and the ratios to the first
-backend. Defaults: --preset fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1,
+--backend (comma-separated: cpu, cpu:ts, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same
+network written with TensorFlow.js (CPU backend), all in one run; prints samples/s and the ratios to the
+first backend. Defaults: --preset fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1,
 --tfjs-steps 2. samples_per_s is wall-clock; samples_per_cpu_s divides by the process CPU time (robust to
 a busy machine; for gpu.js on real GPUs wall-clock is the figure that matters).
+
+  --threads N    CPU backend threads (default PLIF_THREADS, else the machine's cores); cpu:ts uses the
+                 TypeScript kernels instead of WebAssembly SIMD
+  --profile      after timing, where a step's time goes on each backend: per layer, forward and backward
+                 (a conv's or linear's weight and input gradients apart), loss, Adam, as ms and % of the
+                 step, and the firing rate of every spiking layer
+  --peer torch   the same network and step written in PyTorch (bench/peers/torch_step.py), run with the
+                 same shape and thread count; prints its samples/s and the ratio
 `;
 
 type Timing = Pick<BenchResult, 'samples_per_s' | 'samples_per_cpu_s' | 'ms_per_step' | 'steps'>;
@@ -29,6 +39,9 @@ export async function run(argv: string[]): Promise<number> {
       T: { type: 'string' },
       batch: { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
+      profile: { type: 'boolean' },
+      peer: { type: 'string' },
       steps: { type: 'string' },
       warmup: { type: 'string' },
       seed: { type: 'string' },
@@ -56,6 +69,8 @@ export async function run(argv: string[]): Promise<number> {
       seed: intFlag('seed', f.seed, 0) ?? 0,
     };
     const tfjsSteps = intFlag('tfjs-steps', f['tfjs-steps']) ?? 2;
+    const threads = resolveThreads(f.threads);
+    if (f.peer !== undefined && f.peer !== 'torch') throw new UsageError(`--peer must be torch, got '${f.peer}'`);
     const specs = (f.backend ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
     if (specs.length === 0) throw new UsageError('--backend needs at least one backend');
     let cfg;
@@ -67,17 +82,28 @@ export async function run(argv: string[]): Promise<number> {
     const say = (s: string) => {
       if (!f.json) process.stdout.write(s + '\n');
     };
-    say(`${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}`);
-    const results: (Timing & { backend: string; info: Record<string, unknown> })[] = [];
+    say(`${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}  threads ${threads}`);
+    const results: (Timing & { backend: string; info: Record<string, unknown>; peak_rss_mb: number; memory_mb?: number; profile?: unknown })[] = [];
     for (const s of specs) {
-      const opened = await openBackend(s).catch((err: Error) => {
+      const sink: { current: SectionSink | null } = { current: null };
+      const name = s === 'cpu:ts' ? 'cpu' : s;
+      const opened = await openBackend(name, { threads, ...(s === 'cpu:ts' ? { simd: false } : {}), onSection: (part, ms) => sink.current?.section(part, ms) }).catch((err: Error) => {
         throw new UsageError(`--backend ${s}: ${err.message}`);
       });
       try {
         const r = benchTrainStep(opened.backend, cfg, spec);
-        results.push({ backend: s, info: opened.info, ...timing(r) });
+        const mem = (opened.backend as { memoryBytes?: () => number }).memoryBytes?.();
+        const entry: (typeof results)[number] = { backend: s, info: opened.info, ...timing(r), peak_rss_mb: process.resourceUsage().maxRSS / 1024, ...(mem !== undefined ? { memory_mb: mem / 2 ** 20 } : {}) };
+        results.push(entry);
         const soft = opened.info['software'] ? ` [${String(opened.info['renderer'])}: software, not a GPU timing]` : opened.info['renderer'] ? ` [${String(opened.info['renderer'])}]` : '';
-        say(`${s.padEnd(16)}: ${r.samples_per_s.toFixed(2)} samples/s (${r.ms_per_step.toFixed(0)} ms/step, ${r.samples_per_cpu_s.toFixed(2)} samples per CPU-second)${soft}`);
+        const kern = opened.info['kernels'] ? ` [${String(opened.info['kernels'])}, ${String(opened.info['threads'])} threads]` : '';
+        say(`${s.padEnd(16)}: ${r.samples_per_s.toFixed(2)} samples/s (${r.ms_per_step.toFixed(0)} ms/step, ${r.samples_per_cpu_s.toFixed(2)} samples per CPU-second)${kern}${soft}`);
+        say(`${''.padEnd(16)}  memory: backend ${mem !== undefined ? (mem / 2 ** 20).toFixed(0) + ' MiB' : 'n/a'}, process peak RSS ${entry.peak_rss_mb.toFixed(0)} MiB`);
+        if (f.profile) {
+          const p = profileTrainStep(opened.backend, cfg, { ...spec, warmup: 1 }, sink);
+          entry.profile = p;
+          say(`\nprofile of ${s} (${p.steps} steps after 1 warm-up):\n${formatProfile(p)}\n`);
+        }
       } finally {
         opened.close();
       }
@@ -94,6 +120,20 @@ export async function run(argv: string[]): Promise<number> {
       ...timing({ ...first, backend: first.backend, batch: spec.batch, seconds: 0, cpu_seconds: 0 }),
       backends: results,
     };
+    if (f.peer === 'torch') {
+      const { benchTorchPeer } = await import('../../bench/peers/torch.js');
+      const t = await benchTorchPeer(cfg, spec, threads);
+      if (t.ok) {
+        out.torch = t;
+        out.ratio_vs_torch = first.samples_per_s / t.samples_per_s;
+        out.ratio_vs_torch_cpu_time = first.samples_per_cpu_s / t.samples_per_cpu_s;
+        say(`${`torch ${t.torch_version}`.padEnd(16)}: ${t.samples_per_s.toFixed(2)} samples/s (${t.ms_per_step.toFixed(0)} ms/step, ${t.samples_per_cpu_s.toFixed(2)} samples per CPU-second) [${t.threads} threads${t.blas ? `, BLAS ${t.blas}` : ''}]`);
+        say(`ratio ${first.backend} / torch: ${(out.ratio_vs_torch as number).toFixed(3)}x wall-clock, ${(out.ratio_vs_torch_cpu_time as number).toFixed(3)}x CPU time`);
+      } else {
+        out.torch = { error: t.reason };
+        say(`torch peer: not run: ${t.reason}`);
+      }
+    }
     if (!f['no-tfjs']) {
       const tf = await benchTfjs(cfg, spec, tfjsSteps);
       out.tfjs = timing(tf);

@@ -1,0 +1,180 @@
+// Where a training step's time goes: every backend op is timed and charged to the layer that called it
+// (forward or backward), the loss, the optimiser or the network's own glue (the static encoder's repeat
+// and sum over T); a backend that reports the parts of an op (the CPU backend: a conv's or linear's weight
+// and input gradients) gets one row per part. Also the firing rate of every spiking layer, measured
+// outside the timed region.
+import type { Backend, Tensor } from '../core/backend.js';
+import { Network, type NetworkConfig } from '../core/network/index.js';
+import { NeuronLayer } from '../core/network/layers.js';
+import { createAdam, disposeAdam, trainStep } from '../core/network/train.js';
+import { Rng } from '../core/rng.js';
+import { syntheticBatch, type BenchSpec } from './train-step.js';
+
+export interface ProfileRow {
+  /** "3 c128k3s1", or loss / optimizer / network. */
+  layer: string;
+  phase: 'forward' | 'backward' | 'update' | '';
+  /** The op, or "op: part" (e.g. "conv2dBackward: input grad"). */
+  op: string;
+  ms_per_step: number;
+  percent: number;
+}
+
+export interface StepProfile {
+  steps: number;
+  ms_per_step: number;
+  rows: ProfileRow[];
+  /** Time per kind of work (conv forward, conv weight grad, ..., neuron, batch norm, pooling, adam). */
+  by_kind: { kind: string; ms_per_step: number; percent: number }[];
+  firing_rates: { layer: string; rate: number }[];
+}
+
+/** Sink for the parts of an op that a backend times itself (CpuBackendOptions.onSection). */
+export interface SectionSink {
+  section(name: string, ms: number): void;
+}
+
+const STORAGE = new Set(['upload', 'zeros', 'download', 'dispose', 'liveTensors', 'reshape', 'name', 'precision']);
+
+function kindOf(op: string, layer: string): string {
+  const [name, part] = op.split(': ');
+  if (name === 'conv2d') return layer === '0 ' + layer.split(' ')[1] ? 'conv forward (encoder)' : 'conv forward';
+  if (name === 'conv2dBackward') return part ? `conv ${part}` : 'conv backward (other)';
+  if (name === 'linear') return 'linear forward';
+  if (name === 'linearBackward') return part ? `linear ${part}` : 'linear backward (other)';
+  if (name === 'neuron' || name === 'neuronBackward') return 'neuron loops';
+  if (name!.startsWith('batchNorm')) return 'batch norm';
+  if (name!.includes('Pool')) return 'pooling';
+  if (name === 'dropout') return 'dropout';
+  if (name === 'adam') return 'adam';
+  if (name!.startsWith('vote') || name === 'mseLoss') return 'voting and loss';
+  return 'other';
+}
+
+/**
+ * Profiles `spec.steps` training steps (after `spec.warmup`) of `cfg` on `backend`. `sink` receives the
+ * backend's own part timings: pass the same object the backend was created with (or null).
+ */
+export function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec, sink: { current: SectionSink | null }): StepProfile {
+  const acc = new Map<string, { layer: string; phase: ProfileRow['phase']; op: string; ms: number }>();
+  let scope = { layer: 'network', phase: '' as ProfileRow['phase'] };
+  let recording = false;
+  let op: { name: string; parts: number } | null = null;
+  const add = (layer: string, phase: ProfileRow['phase'], name: string, ms: number) => {
+    if (!recording) return;
+    const key = `${layer}|${phase}|${name}`;
+    const r = acc.get(key) ?? { layer, phase, op: name, ms: 0 };
+    r.ms += ms;
+    acc.set(key, r);
+  };
+  sink.current = {
+    section(name, ms) {
+      if (!op) return;
+      op.parts += ms;
+      add(scope.layer, scope.phase, `${op.name}: ${name}`, ms);
+    },
+  };
+  const rates = new Map<string, { sum: number; n: number }>();
+  let measureMs = 0;
+  const timed = new Proxy(backend, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv) as unknown;
+      if (typeof v !== 'function' || typeof prop !== 'string' || STORAGE.has(prop)) return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return (...args: unknown[]) => {
+        const saved = scope;
+        if (prop === 'adam') scope = { layer: 'optimizer', phase: 'update' };
+        if (prop === 'mseLoss') scope = { layer: 'loss', phase: '' };
+        const outer = op;
+        op = { name: prop, parts: 0 };
+        const t0 = performance.now();
+        const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+        const ms = performance.now() - t0;
+        add(scope.layer, scope.phase, prop, ms - op.parts);
+        op = outer;
+        scope = saved;
+        if (prop === 'neuron' && recording) {
+          const m0 = performance.now();
+          const s = target.download((r as { s: Tensor }).s);
+          let sum = 0;
+          for (let i = 0; i < s.length; i++) sum += s[i]!;
+          const q = rates.get(scope.layer) ?? { sum: 0, n: 0 };
+          q.sum += sum;
+          q.n += s.length;
+          rates.set(scope.layer, q);
+          measureMs += performance.now() - m0;
+        }
+        return r;
+      };
+    },
+  });
+
+  const rng = Rng.seeded(spec.seed);
+  const net = new Network(timed, cfg, rng.split());
+  for (const l of net.layers) {
+    const name = `${l.index} ${l.token}`;
+    const fwd = l.forward.bind(l);
+    const bwd = l.backward.bind(l);
+    l.forward = (b, x, ctx) => {
+      const saved = scope;
+      scope = { layer: name, phase: 'forward' };
+      try {
+        return fwd(b, x, ctx);
+      } finally {
+        scope = saved;
+      }
+    };
+    l.backward = (b, gy, need, mask) => {
+      const saved = scope;
+      scope = { layer: name, phase: 'backward' };
+      try {
+        return bwd(b, gy, need, mask);
+      } finally {
+        scope = saved;
+      }
+    };
+  }
+  const opt = createAdam(net);
+  const batch = syntheticBatch(cfg, spec.batch, rng.split());
+  const stepRng = rng.split();
+  for (let i = 0; i < spec.warmup; i++) trainStep(net, opt, batch, stepRng);
+  recording = true;
+  const t0 = performance.now();
+  for (let i = 0; i < spec.steps; i++) trainStep(net, opt, batch, stepRng);
+  const total = (performance.now() - t0 - measureMs) / spec.steps;
+  recording = false;
+  sink.current = null;
+  disposeAdam(timed, opt);
+  net.dispose();
+
+  const rows: ProfileRow[] = [...acc.values()].map((r) => ({ layer: r.layer, phase: r.phase, op: r.op, ms_per_step: r.ms / spec.steps, percent: (100 * r.ms) / spec.steps / total }));
+  const opSum = rows.reduce((s, r) => s + r.ms_per_step, 0);
+  rows.push({ layer: 'untimed', phase: '', op: 'between ops (batch upload, bookkeeping)', ms_per_step: total - opSum, percent: (100 * (total - opSum)) / total });
+  const kinds = new Map<string, number>();
+  for (const r of rows) {
+    const k = r.layer === 'untimed' ? 'other' : kindOf(r.op, r.layer);
+    kinds.set(k, (kinds.get(k) ?? 0) + r.ms_per_step);
+  }
+  const by_kind = [...kinds].map(([kind, ms]) => ({ kind, ms_per_step: ms, percent: (100 * ms) / total })).sort((a, b) => b.ms_per_step - a.ms_per_step);
+  const spiking = net.layers.filter((l) => l instanceof NeuronLayer).map((l) => `${l.index} ${l.token}`);
+  const firing_rates = spiking.map((layer) => {
+    const q = rates.get(layer);
+    return { layer, rate: q && q.n > 0 ? q.sum / q.n : 0 };
+  });
+  return { steps: spec.steps, ms_per_step: total, rows, by_kind, firing_rates };
+}
+
+/** The profile as an aligned text table. */
+export function formatProfile(p: StepProfile): string {
+  const lines: string[] = [];
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const num = (x: number, d = 1) => x.toFixed(d).padStart(9);
+  lines.push(`${pad('layer', 14)} ${pad('phase', 9)} ${pad('op', 34)} ${'ms/step'.padStart(9)} ${'%'.padStart(9)}`);
+  for (const r of p.rows) lines.push(`${pad(r.layer, 14)} ${pad(r.phase, 9)} ${pad(r.op, 34)} ${num(r.ms_per_step)} ${num(r.percent)}`);
+  lines.push(`${pad('total', 14)} ${pad('', 9)} ${pad(`(${p.steps} steps)`, 34)} ${num(p.ms_per_step)} ${num(100)}`);
+  lines.push('');
+  lines.push('by kind:');
+  for (const k of p.by_kind) lines.push(`  ${pad(k.kind, 30)} ${num(k.ms_per_step)} ms ${num(k.percent)} %`);
+  lines.push('');
+  lines.push(`firing rates: ${p.firing_rates.map((f) => `${f.layer} ${f.rate.toFixed(3)}`).join(', ')}`);
+  return lines.join('\n');
+}
