@@ -121,6 +121,29 @@ beforeAll(() => {
   arena = new Arena(memory);
 });
 
+// WebAssembly.Module's static reflection (the project's WebAssembly declarations leave it out)
+const reflect = WebAssembly.Module as unknown as {
+  imports(m: WebAssembly.Module): Array<{ module: string; name: string; kind: string }>;
+  exports(m: WebAssembly.Module): Array<{ name: string; kind: string }>;
+};
+
+describe('module', () => {
+  it('imports only a shared env.memory, exports the six kernels, and writes nothing when instantiated', () => {
+    const loaded = loadKernelModule();
+    if (!loaded.module) throw new Error(loaded.reason);
+    expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
+      ['convForwardImage', 'convInputGradImage', 'convWeightGrad', 'linearForward', 'linearInputGrad', 'linearWeightGrad'],
+    );
+    // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
+    arena.reset();
+    new Uint32Array(arena.memory.buffer, 0, KERNEL_RESERVED_BYTES / 4).fill(GUARD_BITS);
+    arena.writesOnly([], () => instantiateKernels(loaded.module!, arena.memory));
+    // a memory that is not shared does not fit its import
+    expect(() => instantiateKernels(loaded.module!, new WebAssembly.Memory({ initial: 1, maximum: KERNEL_MAX_PAGES }))).toThrow();
+  });
+});
+
 // ------------------------------------------------------------------------------------------ conv
 
 interface Conv {
