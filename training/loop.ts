@@ -146,6 +146,9 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   if (!o.resume && existsSync(paths.last)) {
     throw new Error(`${o.outDir} already holds a run with a checkpoint; continue it with --resume ${o.outDir} or choose another directory`);
   }
+  // A run that stopped before its first checkpoint (a crash, SIGKILL, a double Ctrl-C, divergence in
+  // epoch 0) left config.json and nothing to continue from: resuming it starts it over.
+  const resume = o.resume && existsSync(paths.last);
   const locate = c.dataDir ? { dataDir: c.dataDir } : {};
   const trainSrc = await openSource(c.dataset, 'train', locate);
   const testSrc = await openSource(c.dataset, 'test', locate);
@@ -164,7 +167,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   let adam: AdamState;
   let state: TrainingState;
   let metrics: EpochMetrics[] = [];
-  if (o.resume) {
+  if (resume) {
     // Everything is checked before any file is touched: the checkpoint's fields (loadTrainingCheckpoint),
     // then where it stands against this run's epochs and batches, then metrics.jsonl.
     const ck = await loadTrainingCheckpoint(paths.last, o.backend);
@@ -194,7 +197,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
     await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, dataset: { dir: trainSrc.dir, classes: trainSrc.classes, train: trainIdx.length, val: valIdx.length, test: testIdx.length }, created: new Date().toISOString() });
     await truncateMetrics(paths.metrics, []);
   }
-  rep.start?.({ config: c, network: netConfig, backend: o.backendInfo, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: o.resume ? { epoch: state.epoch, batch: state.batch } : null });
+  rep.start?.({ config: c, network: netConfig, backend: o.backendInfo, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: resume ? { epoch: state.epoch, batch: state.batch } : null });
 
   const save = async (path: string, why: 'epoch' | 'best' | 'interrupt') => {
     await saveTrainingCheckpoint(path, net, adam, { config: c, state, version: o.version });

@@ -34,7 +34,8 @@ const HELP = `usage: plif train --preset NAME [options]
   --limit-test N      evaluate on the first N test samples
   --eval-batch N      batch size of evaluation passes (64)
   --out DIR           run directory (default runs/<preset>-<time>)
-  --resume DIR        continue the run in DIR from its last checkpoint (same settings)
+  --resume DIR        continue the run in DIR from its last checkpoint (same settings; a run stopped
+                      before its first checkpoint starts over)
   --json              one JSON object per epoch on stdout, nothing else there
 `;
 
@@ -70,10 +71,19 @@ export async function run(argv: string[]): Promise<number> {
       outDir = f.resume!;
       const paths = runPaths(outDir);
       if (!existsSync(paths.config)) throw new UsageError(`--resume ${outDir}: no config.json there (not a run directory)`);
-      if (!existsSync(paths.last)) throw new UsageError(`--resume ${outDir}: no checkpoint (last.safetensors) to resume from`);
+      if (!existsSync(paths.last)) {
+        process.stderr.write(`plif train: ${outDir} has no checkpoint yet (the run stopped before its first one): starting it over from epoch 0\n`);
+      }
       const settings = Object.keys(f).filter((k) => k !== 'resume' && k !== 'json' && k !== 'epochs' && k !== 'data-dir');
       if (settings.length) throw new UsageError(`--resume takes the run's own settings; only --epochs, --data-dir and --json may be given with it (got --${settings.join(', --')})`);
-      const saved = JSON.parse(await readFile(paths.config, 'utf8')) as { config: TrainConfig };
+      let saved: { config: TrainConfig };
+      try {
+        saved = JSON.parse(await readFile(paths.config, 'utf8')) as { config: TrainConfig };
+        if (typeof saved !== 'object' || saved === null || typeof saved.config !== 'object' || saved.config === null) throw new Error('it holds no "config" object');
+        config = trainConfig({ ...saved.config });
+      } catch (err) {
+        throw new UsageError(`--resume ${outDir}: ${paths.config} is not a run's config.json (${(err as Error).message})`);
+      }
       config = trainConfig({ ...saved.config, ...(f.epochs ? { epochs: intFlag('epochs', f.epochs)! } : {}), ...(f['data-dir'] ? { dataDir: f['data-dir'] } : {}) });
     } else {
       if (f.preset === undefined) throw new UsageError('--preset is required (or --resume DIR)');

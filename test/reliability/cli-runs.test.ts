@@ -104,3 +104,37 @@ describe('divergence', () => {
     expect(existsSync(join(out, 'last.safetensors'))).toBe(false);
   });
 });
+
+describe('a run stopped before its first checkpoint', () => {
+  it('diverged in epoch 0: --resume starts it over (and stops the same way), --out reuses the directory', async () => {
+    const out = join(tmp(), 'run');
+    const first = await plifRun(trainArgs(out, '--limit-train', '32', '--lr', '1e9'));
+    expect(first.code).toBe(1);
+    expect(existsSync(join(out, 'config.json'))).toBe(true);
+    const again = await plifRun(['train', '--resume', out]);
+    expect(again.code, again.out + again.err).toBe(1);
+    expect(again.err).toMatch(/has no checkpoint yet .*starting it over from epoch 0/);
+    expect(again.err).toMatch(/diverged at epoch 0, batch 1: parameter \d+\.\w+ became .*Try a smaller --lr \(this run: --lr 1000000000\)/);
+    const fresh = await plifRun(trainArgs(out, '--limit-train', '32'));
+    expect(fresh.code, fresh.out + fresh.err).toBe(0);
+    expect(metricLines(out)).toHaveLength(1);
+    // now it holds a checkpoint: --out refuses, --resume continues
+    const refused = await plifRun(trainArgs(out, '--limit-train', '32'));
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/already holds a run; continue it with --resume/);
+  });
+
+  it('killed with SIGKILL in epoch 0: --resume takes over the stale lock and trains it from the start', async () => {
+    const out = join(tmp(), 'run');
+    const child = plif(trainArgs(out, '--limit-train', '160'));
+    await child.waitFor(/epoch 0 batch \d+\/10/);
+    child.proc.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+    expect(existsSync(join(out, 'train.lock'))).toBe(true);
+    expect(existsSync(join(out, 'last.safetensors'))).toBe(false);
+    const r = await plifRun(['train', '--resume', out]);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(metricLines(out).map((m) => m.epoch)).toEqual([0]);
+    expect(existsSync(join(out, 'train.lock'))).toBe(false);
+  });
+});
