@@ -15,7 +15,7 @@ import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { openSource, type SampleSource } from './source.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
-import { appendMetrics, lockRun, makeRunDir, readMetrics, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
+import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -49,6 +49,8 @@ export interface Reporter {
   evalStart?(what: 'val' | 'test', samples: number): void;
   epochEnd?(m: EpochMetrics): void;
   checkpoint?(path: string, why: 'epoch' | 'best' | 'interrupt'): void;
+  /** Something the user should know that is not an error (stale files removed, a cache given up). */
+  note?(message: string): void;
 }
 
 export interface RunOptions {
@@ -146,6 +148,8 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   if (!o.resume && existsSync(paths.last)) {
     throw new Error(`${o.outDir} already holds a run with a checkpoint; continue it with --resume ${o.outDir} or choose another directory`);
   }
+  const stale = await removeStaleTempFiles(o.outDir);
+  if (stale.length) rep.note?.(`removed ${stale.length} temporary file(s) left by a run that was killed: ${stale.join(', ')}`);
   // A run that stopped before its first checkpoint (a crash, SIGKILL, a double Ctrl-C, divergence in
   // epoch 0) left config.json and nothing to continue from: resuming it starts it over.
   const resume = o.resume && existsSync(paths.last);

@@ -103,5 +103,10 @@ export function consoleReporter(o: ReporterOptions): Reporter {
     checkpoint(path, why) {
       if (why !== 'epoch') line(`checkpoint (${why}): ${path}`);
     },
+    note(message) {
+      if (bar) bar.stop();
+      bar = null;
+      err.write(`note: ${message}\n`);
+    },
   };
 }

@@ -1,7 +1,7 @@
 // The run directory: config.json, metrics.jsonl (one line per epoch), checkpoints last/best, and the
 // firing-rate maps of the last test pass. Every file is written atomically (temp file + rename).
 import { unlinkSync, readFileSync } from 'node:fs';
-import { access, constants, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../data/index.js';
@@ -187,4 +187,29 @@ export async function lockRun(dir: string): Promise<RunLock> {
   };
   process.on('exit', release);
   return { path, release };
+}
+
+/** Temporary files of atomic writes: `.<name>.<pid>.<hex>.tmp` (core/checkpoint-file.ts writeFileAtomic). */
+const TEMP_FILE = /^\.(.+)\.(\d+)\.([0-9a-f]+)\.tmp$/;
+
+/**
+ * Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left in a run
+ * directory: those of PIDs no longer running, and this PID's (a previous life of this PID: the run holds
+ * the lock and has written nothing yet). Returns the names removed.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    const m = TEMP_FILE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    try {
+      await unlink(join(dir, name));
+      removed.push(name);
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') throw new Error(`cannot remove the stale temporary file ${join(dir, name)}: ${(e as Error).message}`);
+    }
+  }
+  return removed;
 }

@@ -1,6 +1,7 @@
 // The training loop (in process) against the failures of issue 10: divergence, interruptions while
 // evaluating, run directories left by failures, stale temporary files, hostile checkpoints.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -260,5 +261,29 @@ describe('the checkpoint loader checks its header before building anything', () 
     const r = await run({ outDir: run0, config: config({ epochs: 1 }), resume: true });
     expect(r.status).toBe('done');
     expect(readFileSync(runPaths(run0).metrics, 'utf8')).toBe(metricsBefore);
+  });
+});
+
+describe('temporary files left by a killed run', () => {
+  it('are removed on start and on resume when their PID is dead; a live PID\'s and other files are kept', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const out = tmp();
+    const plant = () => {
+      writeFileSync(join(out, `.last.safetensors.${dead}.1a2b3c4d.tmp`), 'half a checkpoint');
+      writeFileSync(join(out, `.metrics.jsonl.${dead}.00ff00ff.tmp`), '{"epoch": 0');
+      writeFileSync(join(out, ".config.json.1.deadbeef.tmp"), "PID 1 (init) always runs");
+      writeFileSync(join(out, 'notes.txt'), 'mine');
+    };
+    plant();
+    const notes: string[] = [];
+    const r = await run({ outDir: out, config: config({ epochs: 1 }), reporter: { note: (m) => notes.push(m) } });
+    expect(r.status).toBe('done');
+    const left = () => readdirSync(out).sort();
+    expect(left()).toEqual(['.config.json.1.deadbeef.tmp', 'best.safetensors', 'config.json', 'firing-maps.json', 'last.safetensors', 'metrics.jsonl', 'notes.txt']);
+    expect(notes.join('\n')).toMatch(/removed 2 temporary file\(s\) left by a run that was killed/);
+    plant();
+    const again = await run({ outDir: out, config: config({ epochs: 2 }), resume: true });
+    expect(again.status).toBe('done');
+    expect(left()).toEqual(['.config.json.1.deadbeef.tmp', 'best.safetensors', 'config.json', 'firing-maps.json', 'last.safetensors', 'metrics.jsonl', 'notes.txt']);
   });
 });
