@@ -134,7 +134,8 @@ export function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: Ben
     };
   }
   const opt = createAdam(net);
-  const batch = syntheticBatch(cfg, spec.batch, rng.split());
+  const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
+  const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
   for (let i = 0; i < spec.warmup; i++) trainStep(net, opt, batch, stepRng);
   recording = true;

@@ -13,6 +13,8 @@ export interface BenchSpec {
   steps: number;
   warmup: number;
   seed: number;
+  /** A real batch to time on (e.g. the first training images); default: a synthetic one. */
+  data?: { x: Float32Array; labels: Int32Array };
 }
 
 export function benchConfig(spec: BenchSpec): NetworkConfig {
@@ -52,7 +54,8 @@ export function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec: Bench
   const rng = Rng.seeded(spec.seed);
   const net = new Network(backend, cfg, rng.split());
   const opt = createAdam(net);
-  const batch = syntheticBatch(cfg, spec.batch, rng.split());
+  const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
+  const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
   for (let i = 0; i < spec.warmup; i++) trainStep(net, opt, batch, stepRng);
   const c0 = process.cpuUsage();

@@ -28,6 +28,8 @@ export interface PeerSpec {
   steps: number;
   warmup: number;
   seed: number;
+  /** A real batch (the same the library times on); default: the script's synthetic one. */
+  data?: { x: Float32Array; labels: Int32Array };
 }
 
 const INSTALL_HINT = 'on Debian/Ubuntu `sudo apt-get install python3-torch`, or set PLIF_PYTHON to a Python with torch';
@@ -88,6 +90,7 @@ export function torchPeerInput(cfg: NetworkConfig, spec: PeerSpec, threads: numb
     bn_eps: cfg.bnEps,
     loss: cfg.loss,
     lr,
+    ...(spec.data ? { data: { x: Array.from(spec.data.x), labels: Array.from(spec.data.labels) } } : {}),
   };
 }
 
@@ -131,7 +134,7 @@ export function runTorchScript(input: Record<string, unknown>, python?: string):
 }
 
 /** Times `spec.steps` training steps (after `spec.warmup`) of `cfg` in PyTorch with `threads` threads. */
-export async function benchTorchPeer(cfg: NetworkConfig, spec: { batch: number; steps: number; warmup: number; seed: number }, threads: number, opts?: { python?: string }): Promise<PeerResult> {
+export async function benchTorchPeer(cfg: NetworkConfig, spec: PeerSpec, threads: number, opts?: { python?: string }): Promise<PeerResult> {
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
   if (!Number.isInteger(spec.steps) || spec.steps < 1) throw new RangeError(`steps must be a positive integer, got ${spec.steps}`);
   const r = await runTorchScript(torchPeerInput(cfg, spec, threads), opts?.python);

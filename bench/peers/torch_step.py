@@ -232,6 +232,10 @@ def bench(cfg, layers, first, params):
     N, steps, warmup = cfg["batch"], cfg["steps"], cfg["warmup"]
     g = torch.Generator().manual_seed(cfg["seed"])
     x, labels = synthetic_batch(cfg, N, g)
+    if cfg.get("data"):
+        C, H, W = cfg["input"]
+        labels = torch.tensor(cfg["data"]["labels"], dtype=torch.long)
+        x = torch.tensor(cfg["data"]["x"], dtype=torch.float32).view(*([N] if cfg["static"] else [cfg["T"], N]), C, H, W)
     opt = torch.optim.Adam(params, lr=cfg.get("lr", 1e-3), betas=(0.9, 0.999), eps=1e-8)
 
     def step():

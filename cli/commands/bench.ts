@@ -9,7 +9,7 @@ import { openBackend, resolveThreads } from '../backend.js';
 
 const HELP = `usage: plif bench [--preset NAME] [--structure S] [--channels N] [--T T] [--batch N]
                   [--backend LIST] [--threads N] [--steps N] [--warmup N] [--seed N] [--profile]
-                  [--peer torch] [--no-tfjs] [--tfjs-steps N] [--json]
+                  [--data synthetic|real] [--data-dir DIR] [--peer torch] [--no-tfjs] [--tfjs-steps N] [--json]
 
 Times training steps (forward over T, backward, Adam) with synthetic inputs on each backend of
 --backend (comma-separated: cpu, cpu:ts, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same
@@ -23,9 +23,27 @@ a busy machine; for gpu.js on real GPUs wall-clock is the figure that matters).
   --profile      after timing, where a step's time goes on each backend: per layer, forward and backward
                  (a conv's or linear's weight and input gradients apart), loss, Adam, as ms and % of the
                  step, and the firing rate of every spiking layer
+  --data real    time on the first --batch training images of the preset's dataset (real firing rates;
+                 --data-dir DIR as in plif train) instead of synthetic inputs
   --peer torch   the same network and step written in PyTorch (bench/peers/torch_step.py), run with the
                  same shape and thread count; prints its samples/s and the ratio
 `;
+
+/** The first n training samples of the preset's dataset, prepared as plif train feeds them. */
+async function firstBatch(preset: string, T: number, n: number, dataDir: string | undefined): Promise<{ x: Float32Array; labels: Int32Array }> {
+  const { datasetOfPreset } = await import('../../training/config.js');
+  const { openSource } = await import('../../training/source.js');
+  let dataset;
+  try {
+    dataset = datasetOfPreset(preset);
+  } catch (err) {
+    throw new UsageError(`--data real: ${(err as Error).message}`);
+  }
+  const src = await openSource(dataset, 'train', dataDir !== undefined ? { dataDir } : {});
+  if (src.n < n) throw new UsageError(`--data real: the dataset has ${src.n} training samples, fewer than --batch ${n}`);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  return { x: await src.batch(idx, T, null), labels: Int32Array.from(idx, (i) => src.labels[i]!) };
+}
 
 type Timing = Pick<BenchResult, 'samples_per_s' | 'samples_per_cpu_s' | 'ms_per_step' | 'steps'>;
 const timing = (r: BenchResult): Timing => ({ samples_per_s: r.samples_per_s, samples_per_cpu_s: r.samples_per_cpu_s, ms_per_step: r.ms_per_step, steps: r.steps });
@@ -42,6 +60,8 @@ export async function run(argv: string[]): Promise<number> {
       threads: { type: 'string' },
       profile: { type: 'boolean' },
       peer: { type: 'string' },
+      data: { type: 'string' },
+      'data-dir': { type: 'string' },
       steps: { type: 'string' },
       warmup: { type: 'string' },
       seed: { type: 'string' },
@@ -70,6 +90,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     const tfjsSteps = intFlag('tfjs-steps', f['tfjs-steps']) ?? 2;
     const threads = resolveThreads(f.threads);
+    if (f.data !== undefined && f.data !== 'real' && f.data !== 'synthetic') throw new UsageError(`--data must be synthetic or real, got '${f.data}'`);
     if (f.peer !== undefined && f.peer !== 'torch') throw new UsageError(`--peer must be torch, got '${f.peer}'`);
     const specs = (f.backend ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
     if (specs.length === 0) throw new UsageError('--backend needs at least one backend');
@@ -79,10 +100,11 @@ export async function run(argv: string[]): Promise<number> {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    if (f.data === 'real') spec.data = await firstBatch(spec.preset, cfg.T, spec.batch, f['data-dir']);
     const say = (s: string) => {
       if (!f.json) process.stdout.write(s + '\n');
     };
-    say(`${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}  threads ${threads}`);
+    say(`${spec.data ? 'real data' : 'synthetic data'}  ${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}  threads ${threads}`);
     const results: (Timing & { backend: string; info: Record<string, unknown>; peak_rss_mb: number; memory_mb?: number; profile?: unknown })[] = [];
     for (const s of specs) {
       const sink: { current: SectionSink | null } = { current: null };
