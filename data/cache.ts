@@ -38,12 +38,39 @@ export function cachePath(dir: string, key: string): string {
 
 export { writeFileAtomic };
 
-/** Stores frames (counts) with the smallest unsigned dtype that holds them exactly. */
-export async function writeCachedFrames(dir: string, key: string, frames: Float32Array, shape: readonly number[]): Promise<void> {
+/** Where cache warnings go (default: one line on stderr). */
+let warnSink: (message: string) => void = (m) => void process.stderr.write(`warning: ${m}\n`);
+
+/** Sets where cache warnings go; returns the previous sink. */
+export function setCacheWarningSink(sink: (message: string) => void): (message: string) => void {
+  const prev = warnSink;
+  warnSink = sink;
+  return prev;
+}
+
+/** Cache directories that failed a write in this process: not written again. */
+const unwritable = new Set<string>();
+
+/**
+ * Stores frames (counts) with the smallest unsigned dtype that holds them exactly. Best-effort: a cache
+ * that cannot be written (disk full, read-only, not a directory) gives one warning and is not written
+ * again by this process; the caller carries on with the frames it has. Returns whether it was stored.
+ */
+export async function writeCachedFrames(dir: string, key: string, frames: Float32Array, shape: readonly number[]): Promise<boolean> {
+  const where = resolve(dir);
+  if (unwritable.has(where)) return false;
   let max = 0;
   for (let i = 0; i < frames.length; i++) if (frames[i]! > max) max = frames[i]!;
   const data: NpyArray = max <= 0xff ? Uint8Array.from(frames) : max <= 0xffff ? Uint16Array.from(frames) : Uint32Array.from(frames);
-  await writeFileAtomic(cachePath(dir, key), encodeNpy(data, shape));
+  try {
+    await writeFileAtomic(cachePath(dir, key), encodeNpy(data, shape));
+    return true;
+  } catch (e) {
+    if (unwritable.has(where)) return false; // a concurrent write already warned
+    unwritable.add(where);
+    warnSink(`the frame cache ${dir} cannot be written: ${(e as Error).message}; carrying on without caching frames (set PLIF_CACHE to another directory to cache them)`);
+    return false;
+  }
 }
 
 /** Frames of an entry as Float32Array, or null when absent, damaged or of another shape. */

@@ -1,8 +1,9 @@
 // The run directory: config.json, metrics.jsonl (one line per epoch), checkpoints last/best, and the
 // firing-rate maps of the last test pass. Every file is written atomically (temp file + rename).
 import { unlinkSync, readFileSync } from 'node:fs';
-import { access, constants, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { explainMkdir, FileIoError } from '../core/checkpoint-file.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../data/index.js';
 
@@ -92,17 +93,7 @@ export async function makeRunDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {
-    let p = resolve(dir);
-    while (dirname(p) !== p) {
-      p = dirname(p);
-      const st = await stat(p).catch(() => null);
-      if (!st) continue;
-      if (!st.isDirectory()) throw new Error(`cannot create the run directory ${dir}: ${p} is not a directory`);
-      const writable = await access(p, constants.W_OK).then(() => true, () => false);
-      if (!writable) throw new Error(`cannot create the run directory ${dir}: ${p} is not writable`);
-      break;
-    }
-    throw new Error(`cannot create the run directory ${dir}: ${(e as Error).message}`);
+    throw new FileIoError(dir, 'create the run directory', e, await explainMkdir(dir, e));
   }
   const st = await stat(dir);
   if (!st.isDirectory()) throw new Error(`the run directory ${dir} is a file, not a directory`);
@@ -146,7 +137,7 @@ export async function lockRun(dir: string): Promise<RunLock> {
       }
       break;
     } catch (e) {
-      if (errno(e) !== 'EEXIST') throw new Error(`cannot write in the run directory ${dir} (creating its lock file): ${(e as Error).message}`);
+      if (errno(e) !== 'EEXIST') throw new FileIoError(path, 'create the lock file', e);
     }
     if (attempt >= 20) throw new Error(`cannot take the lock ${path}: it keeps changing hands`);
     let holder = await readLockPid(path);

@@ -1,7 +1,8 @@
 // Helpers of the reliability tests: the built CLI (dist/cli/plif.js) run as a real child process, with
 // its output collected and waited on, so that signals, locks and exit codes are those a user sees.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,4 +106,33 @@ export function alive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** A tmpfs mounted at a fresh directory (needs root with mount rights), or null where it cannot be. */
+function tmpfs(options: string): { dir: string; done(): void } | null {
+  if (!isRoot()) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'plif-tmpfs-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'ignore' });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  return { dir, done: () => (spawnSync('umount', [dir], { stdio: 'ignore' }), rmSync(dir, { recursive: true, force: true })) };
+}
+
+/** A real file system of `kb` KiB, to fill up (ENOSPC); null where no tmpfs can be mounted. */
+export function smallDisk(kb: number): { dir: string; done(): void } | null {
+  return tmpfs(`size=${kb}k,mode=0777`);
+}
+
+/** A directory this process cannot write in: mode 0555, or for root a read-only tmpfs; null where neither works. */
+export function readOnlyDir(): { dir: string; done(): void } | null {
+  if (!isRoot()) {
+    const dir = mkdtempSync(join(tmpdir(), 'plif-ro-'));
+    chmodSync(dir, 0o555);
+    return { dir, done: () => (chmodSync(dir, 0o755), rmSync(dir, { recursive: true, force: true })) };
+  }
+  return tmpfs('ro,size=64k');
 }

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { main } from '../../cli/dispatch.js';
 import type { Backend } from '../../core/backend.js';
@@ -18,12 +18,22 @@ import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoin
 import { trainConfig } from '../../training/config.js';
 import { runTraining, type RunOptions } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
-import { writeTinyFashionMnist } from '../training/fixtures.js';
+import { setCacheWarningSink } from '../../data/cache.js';
+import { writeTinyFashionMnist, writeTinyNMnist } from '../training/fixtures.js';
+import { readOnlyDir, smallDisk } from './helpers.js';
 
 let dataDir: string;
+let nmnist: string;
 beforeAll(() => {
   dataDir = writeTinyFashionMnist(64, 20);
+  nmnist = writeTinyNMnist(4, 2);
 });
+/** A regular file in a fresh directory. */
+const writeTinyNMnistFile = () => {
+  const d = mkdtempSync(join(tmpdir(), 'plif-rel-'));
+  writeFileSync(join(d, 'not-a-dir'), '');
+  return join(d, 'not-a-dir');
+};
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'plif-rel-'));
 afterEach(() => vi.restoreAllMocks());
@@ -285,5 +295,42 @@ describe('temporary files left by a killed run', () => {
     const again = await run({ outDir: out, config: config({ epochs: 2 }), resume: true });
     expect(again.status).toBe('done');
     expect(left()).toEqual(['.config.json.1.deadbeef.tmp', 'best.safetensors', 'config.json', 'firing-maps.json', 'last.safetensors', 'metrics.jsonl', 'notes.txt']);
+  });
+});
+
+describe('the frame cache is best-effort', () => {
+  const full = smallDisk(16);
+  const ro = readOnlyDir();
+  afterAll(() => (full?.done(), ro?.done()));
+
+  it.each([
+    ['a file, not a directory', () => join(writeTinyNMnistFile(), 'cache'), /not-a-dir is not a directory/],
+    ['on a full disk', () => full?.dir ?? null, /no space left on the device \(disk full\) \(ENOSPC\)/],
+    ['read-only', () => ro?.dir ?? null, /is not writable: (read-only file system \(EROFS\)|permission denied \(EACCES\))/],
+  ] as const)('a cache dir that is %s: one warning, training carries on uncached', async (_what, where, errno) => {
+    const cacheDir = where();
+    if (cacheDir === null) return; // no tmpfs here (not root): the other cases still run
+    const warnings: string[] = [];
+    const prev = setCacheWarningSink((m) => warnings.push(m));
+    const env = process.env['PLIF_CACHE'];
+    process.env['PLIF_CACHE'] = cacheDir;
+    try {
+      const r = await runTraining({
+        config: trainConfig({ preset: 'nmnist', dataDir: nmnist, T: 3, channels: 2, epochs: 2, batch: 8, evalBatch: 10 }),
+        backend: cpuBackend(),
+        backendInfo: {},
+        outDir: tmp(),
+        resume: false,
+        version: 'test',
+      });
+      expect(r.status).toBe('done');
+      expect(r.metrics).toHaveLength(2);
+    } finally {
+      setCacheWarningSink(prev);
+      if (env === undefined) delete process.env['PLIF_CACHE'];
+      else process.env['PLIF_CACHE'] = env;
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`the frame cache ${cacheDir} cannot be written: cannot .*${errno.source}.*; carrying on without caching frames`));
   });
 });
