@@ -305,7 +305,8 @@ const linearShapes: Array<[B: number, I: number, O: number]> = [
   [5, 13, 7],
   [7, 37, 33],
   [3, 6, 1],
-  [6, 37, 2051], // O large enough that the kernels' cache blocks over i (and its tail) are exercised
+  [6, 37, 2051], // O large enough for several cache blocks over i (and a partial one) in linearForward
+  [3, 29, 8195], // ... and in linearInputGrad
   [1, 9, 5],
 ];
 
