@@ -7,7 +7,9 @@
 import { existsSync } from 'node:fs';
 import type { Backend } from '../core/backend.js';
 import { buildNetwork, networkConfig, presetConfig, type Network, type NetworkConfig } from '../core/network/network.js';
+import { checkFits } from '../core/network/memory.js';
 import { presetByName, withChannels } from '../core/network/presets.js';
+import { estimateMemory } from '../core/network/shapes.js';
 import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
@@ -112,10 +114,29 @@ export function streamRng(seed: number, epoch: number, stream: number): Rng {
   return Rng.seeded(h ^ (h >>> 16));
 }
 
-export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfig {
+/** The network a run trains (from its preset and settings), before any data is seen. */
+export function trainNetworkConfig(c: TrainConfig): NetworkConfig {
   const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool };
   const p = presetByName(c.preset);
-  const net = c.channels ? networkConfig(withChannels(p.structure, c.channels), p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
+  return c.channels ? networkConfig(withChannels(p.structure, c.channels), p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
+}
+
+/**
+ * Refuses (TooLargeError, with the figure and the limit) a run whose training step or evaluation batch
+ * cannot fit in this machine's memory, or needs a tensor larger than a typed array can hold; checked
+ * from the shapes alone, before anything is allocated or written.
+ */
+export function checkTrainingFits(c: TrainConfig): void {
+  const net = trainNetworkConfig(c);
+  const what = `training ${c.preset}${c.channels ? ` with ${c.channels} channels` : ''} at T = ${net.T}`;
+  const train = estimateMemory(net, c.batch, 'train');
+  checkFits(`${what}, batch ${c.batch}`, train.bytes, train.largest, 'use a smaller --T, --batch or --channels');
+  const evaluation = estimateMemory(net, c.evalBatch, 'eval');
+  checkFits(`${what}, evaluation batch ${c.evalBatch}`, evaluation.bytes, evaluation.largest, 'use a smaller --eval-batch, --T or --channels');
+}
+
+export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfig {
+  const net = trainNetworkConfig(c);
   const want = net.input.join('x');
   if (src.shape.join('x') !== want) {
     throw new RangeError(`preset '${c.preset}' takes ${want} inputs but dataset '${src.dataset}' has ${src.shape.join('x')} samples`);
@@ -132,6 +153,7 @@ export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfi
  * one lives, so nothing is loaded before the directory is known to be writable and ours.
  */
 export async function runTraining(o: RunOptions): Promise<RunOutcome> {
+  checkTrainingFits(o.config);
   await makeRunDir(o.outDir);
   const lock = await lockRun(o.outDir);
   try {

@@ -1,5 +1,7 @@
 // plif eval: test accuracy (overall and per class) of a checkpoint, in eval mode (BN running statistics).
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
+import { checkFits, TooLargeError } from '../../core/network/memory.js';
+import { estimateMemory } from '../../core/network/shapes.js';
 import { loadCheckpoint } from '../../training/checkpoint.js';
 import { evaluate } from '../../training/evaluate.js';
 import { networkConfigOf } from '../../training/loop.js';
@@ -38,6 +40,13 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const { net, meta } = await loadCheckpoint(f.checkpoint, opened.backend);
       try {
+        const need = estimateMemory(net.config, evalBatch, 'eval');
+        try {
+          checkFits(`evaluating ${f.checkpoint} (T = ${net.config.T}) in batches of ${evalBatch}`, need.bytes, need.largest, 'use a smaller --eval-batch');
+        } catch (err) {
+          if (err instanceof TooLargeError) throw new UsageError(err.message);
+          throw err;
+        }
         const dataset = (choiceFlag('dataset', f.dataset, DATASET_NAMES) ?? meta.training?.config.dataset) as DatasetName | undefined;
         if (!dataset) throw new UsageError(`${f.checkpoint} does not say which dataset it was trained on: give --dataset`);
         const dataDir = f['data-dir'] ?? meta.training?.config.dataDir ?? undefined;

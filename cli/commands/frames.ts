@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkFits, TooLargeError } from '../../core/network/memory.js';
 import {
   DataFormatError,
   DatasetNotFoundError,
@@ -138,8 +139,16 @@ export async function run(argv: string[]): Promise<number> {
     const out = v['out'];
     if (typeof out !== 'string' || out === '') throw new UsageError('--out OUT.npy is required');
     const pngDir = typeof v['png'] === 'string' ? v['png'] : undefined;
+    const { width, height } = SENSOR[v['format'] as EventFormat] ?? { width: 0, height: 0 };
+    const values = T * 2 * height * width;
+    try {
+      // the frames and their .npy encoding
+      checkFits(`integrating ${T} frames`, 2 * 4 * values, { what: `frames [${T}, 2, ${height}, ${width}]`, values }, 'use a smaller --T');
+    } catch (err) {
+      if (err instanceof TooLargeError) throw new UsageError(err.message);
+      throw err;
+    }
     const s = await sampleFromFlags(v, { wholeRecordingOk: false });
-    const { width, height } = SENSOR[s.format];
     const scale = intFlag('png-scale', v['png-scale'], { min: 1, fallback: width <= 64 ? 4 : 2 })!;
     const frames = eventsToFrames(s.events, T, width, height, splitBy as SplitBy);
     for (const w of s.events.warnings) process.stderr.write(`warning: ${w.file} (byte offset ${w.offset}): ${w.message}\n`);

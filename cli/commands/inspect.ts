@@ -3,7 +3,9 @@
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { loadCheckpointFile } from '../../core/checkpoint-file.js';
 import { Network, networkConfig, presetConfig, type NetworkConfig } from '../../core/network/network.js';
+import { checkFits } from '../../core/network/memory.js';
 import { presetByName, withChannels } from '../../core/network/presets.js';
+import { estimateMemory } from '../../core/network/shapes.js';
 import { Rng } from '../../core/rng.js';
 import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 
@@ -40,6 +42,8 @@ export async function run(argv: string[]): Promise<number> {
       const opts = { ...(T !== undefined ? { T } : {}), ...(neuron ? { neuronKind: neuron } : {}), ...(pool ? { pool } : {}), ...(tau0 !== undefined ? { tau0 } : {}) };
       const cfg: NetworkConfig =
         f.preset && !f.structure && ch === undefined ? presetConfig(f.preset, opts) : networkConfig(structure, preset.input, preset.classes, { T: preset.T, static: preset.static, ...opts });
+      const need = estimateMemory(cfg, 1, 'eval');
+      checkFits(`the network ${cfg.structure} (${need.params} parameters)`, need.bytes, need.largest, 'use a smaller --channels');
       return new Network(b, cfg, Rng.seeded(0));
     });
   });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { PRESETS } from '../../core/network/presets.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
-import { PARAMETER_LIMIT, runTraining } from '../../training/loop.js';
+import { TooLargeError } from '../../core/network/memory.js';
+import { checkTrainingFits, PARAMETER_LIMIT, runTraining } from '../../training/loop.js';
 import { consoleReporter } from '../../training/progress.js';
 import { runPaths } from '../../training/rundir.js';
 import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
@@ -120,6 +121,12 @@ export async function run(argv: string[]): Promise<number> {
       // A directory with a checkpoint holds a run to continue; one without (a run stopped before its first
       // checkpoint) is started over, unless a live run holds its lock (checked by runTraining).
       if (existsSync(runPaths(outDir).last)) throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir} or choose another directory`);
+    }
+    try {
+      checkTrainingFits(config);
+    } catch (err) {
+      if (err instanceof TooLargeError) throw new UsageError(err.message);
+      throw err;
     }
     let opened;
     try {

@@ -1,7 +1,7 @@
 // The training loop (in process) against the failures of issue 10: divergence, interruptions while
 // evaluating, run directories left by failures, stale temporary files, hostile checkpoints.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,6 +12,7 @@ import { CheckpointError } from '../../core/checkpoint.js';
 import { Network, networkConfig, presetConfig } from '../../core/network/network.js';
 import { parseStructure, StructureSyntaxError } from '../../core/network/parser.js';
 import { PRESETS, presetByName, withChannels } from '../../core/network/presets.js';
+import { checkFits, formatBytes, memoryLimit } from '../../core/network/memory.js';
 import { networkShapes } from '../../core/network/shapes.js';
 import { Rng } from '../../core/rng.js';
 import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoint.js';
@@ -332,5 +333,40 @@ describe('the frame cache is best-effort', () => {
     }
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`the frame cache ${cacheDir} cannot be written: cannot .*${errno.source}.*; carrying on without caching frames`));
+  });
+});
+
+describe('sizes that cannot fit are refused up front with the figure and the limit', () => {
+  it.each([
+    ['train --T 100000000', ['train', '--preset', 'fmnist-small', '--T', '100000000'], /training fmnist-small at T = 100000000, batch 16 needs the output of layer \d+ \(\w+\) \[100000000, 16, .*\]: 2\.007e\+13 values, more than the 4294967296 a typed array can hold; use a smaller --T/],
+    ['train --channels 100000', ['train', '--preset', 'fmnist-small', '--channels', '100000'], /with 100000 channels .* needs parameter \d+\.weight \[100000, 100000, 3, 3\]: 9\.000e\+10 values, more than the 4294967296/],
+    ['train --eval-batch 10000000', ['train', '--preset', 'fmnist-small', '--eval-batch', '10000000'], /evaluation batch 10000000 needs .* values, more than the 4294967296 .*; use a smaller --eval-batch/],
+    ['inspect --channels 100000', ['inspect', '--preset', 'cifar10', '--channels', '100000'], /needs parameter \d+\.weight \[100000, 100000, 3, 3\]: 9\.000e\+10 values, more than the 4294967296/],
+    ['frames --T 1000000000', ['frames', '--format', 'nmnist', '--file', '/nonexistent.bin', '--T', '1000000000', '--out', '/nonexistent/x.npy'], /integrating 1000000000 frames needs frames \[1000000000, 2, 34, 34\]: 2\.312e\+12 values, more than the 4294967296/],
+  ])('%s: exit 2 before anything is read, allocated or written', async (_what, argv, message) => {
+    const out = join(tmp(), 'run');
+    const args = argv[0] === 'train' ? [...argv, '--data-dir', dataDir, '--out', out] : argv;
+    const t0 = performance.now();
+    const r = await cli(args);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err).not.toMatch(/Invalid typed array length/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('eval --eval-batch too large for the checkpoint', async () => {
+    const dir = tmp();
+    expect((await run({ outDir: dir, config: config({ epochs: 1 }) })).status).toBe('done');
+    const r = await cli(['eval', '--checkpoint', runPaths(dir).last, '--data-dir', dataDir, '--eval-batch', '100000000']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/evaluating .*last\.safetensors \(T = 2\) in batches of 100000000 needs .*: .* values, more than the 4294967296 a typed array can hold; use a smaller --eval-batch/);
+  });
+
+  it('a total beyond the machine\'s memory names both figures', () => {
+    expect(() => checkFits('training X', 2 * memoryLimit(), null, 'use a smaller --T')).toThrow(
+      new RegExp(`training X needs about ${formatBytes(2 * memoryLimit()).replace('.', '\\.')} of memory, more than the ${formatBytes(memoryLimit()).replace('.', '\\.')} of this machine \\(.* free\\); use a smaller --T`),
+    );
+    expect(() => checkFits('a small run', 1024, { what: 'x', values: 256 })).not.toThrow();
   });
 });
