@@ -33,7 +33,7 @@ export async function readMetrics(path: string): Promise<Record<string, unknown>
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+    throw new FileIoError(path, 'read', err);
   }
   return text
     .split('\n')

@@ -1,16 +1,22 @@
 // plif train / eval as a user runs them: the built CLI in a child process, real signals, real files.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
-import { alive, ensureBuilt, plif, plifRun } from './helpers.js';
+import { alive, ensureBuilt, plif, plifRun, readOnlyDir, smallDisk } from './helpers.js';
 
 let data: string;
-beforeAll(() => {
+/** A checkpoint of a finished one-epoch run, for plif eval. */
+let evalCheckpoint: string;
+beforeAll(async () => {
   ensureBuilt();
   data = writeTinyFashionMnist(800, 20);
+  const out = join(mkdtempSync(join(tmpdir(), 'plif-rel-')), 'run');
+  const r = await plifRun(['train', '--preset', 'fmnist-small', '--data-dir', data, '--limit-train', '32', '--limit-test', '20', '--out', out]);
+  if (r.code !== 0) throw new Error(`the eval checkpoint's run failed:\n${r.out}${r.err}`);
+  evalCheckpoint = join(out, 'best.safetensors');
 }, 120_000);
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'plif-rel-'));
@@ -136,5 +142,62 @@ describe('a run stopped before its first checkpoint', () => {
     expect(r.code, r.out + r.err).toBe(0);
     expect(metricLines(out).map((m) => m.epoch)).toEqual([0]);
     expect(existsSync(join(out, 'train.lock'))).toBe(false);
+  });
+});
+
+describe('I/O errors say which file and what was being done', () => {
+  const noTemps = (dir: string) => expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+
+  it('a write that fails mid-run (file size limit: EFBIG) names the file; the directory stays restartable', async () => {
+    const out = join(tmp(), 'run');
+    const r = await plifRun(trainArgs(out, '--limit-train', '32'), { fileLimitKb: 64 });
+    expect(r.code, r.out + r.err).toBe(1);
+    expect(r.err).toMatch(/plif: cannot write \S+(last\.safetensors|firing-maps\.json): file too large for the file system or the process limit \(EFBIG\)/);
+    noTemps(out);
+    const again = await plifRun(['train', '--resume', out]);
+    expect(again.code, again.out + again.err).toBe(0);
+    expect(metricLines(out)).toHaveLength(1);
+  });
+
+  const disk = smallDisk(256);
+  afterAll(() => disk?.done());
+  it.skipIf(!disk)('a full disk (ENOSPC, a 256 KiB tmpfs) names the file and says the disk is full', async () => {
+    const out = join(disk!.dir, 'run');
+    const r = await plifRun(trainArgs(out, '--limit-train', '32'));
+    expect(r.code, r.out + r.err).toBe(1);
+    expect(r.err).toMatch(/plif: cannot write \S+(last\.safetensors|firing-maps\.json): no space left on the device \(disk full\) \(ENOSPC\)/);
+    noTemps(out);
+    expect(existsSync(join(out, 'train.lock'))).toBe(false);
+  });
+
+  it('a directory where a data file should be is named', async () => {
+    const bad = tmp();
+    copyFileSync(join(data, 'train-images-idx3-ubyte'), join(bad, 'train-images-idx3-ubyte'));
+    mkdirSync(join(bad, 'train-labels-idx1-ubyte'));
+    for (const f of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(data, f), join(bad, f));
+    const r = await plifRun(['train', '--preset', 'fmnist-small', '--data-dir', bad, '--out', join(tmp(), 'run')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`plif: cannot read the data file ${join(bad, 'train-labels-idx1-ubyte')}: it is a directory, not a data file`);
+  });
+
+  const ro = readOnlyDir();
+  afterAll(() => ro?.done());
+  it.skipIf(!ro)('a read-only --out parent is reported as such, before any data is loaded', async () => {
+    const out = join(ro!.dir, 'sub', 'run');
+    const r = await plifRun(['train', '--preset', 'fmnist-small', '--data-dir', '/nonexistent/data', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`plif: cannot create the run directory ${out}: ${ro!.dir} is not writable: (read-only file system \\(EROFS\\)|permission denied \\(EACCES\\))`));
+    expect(r.err).not.toMatch(/ENOENT|not found/);
+  });
+
+  it.each([
+    ['inspect', () => ['inspect', '--preset', 'cifar10']],
+    ['eval', () => ['eval', '--checkpoint', evalCheckpoint, '--data-dir', data]],
+  ])('plif %s | (a reader that has gone): exits quietly, no EPIPE stack trace', async (_what, argv) => {
+    const child = plif(argv());
+    child.proc.stdout!.destroy(); // the reader is gone before the first write
+    const r = await child.exited;
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
   });
 });

@@ -54,11 +54,15 @@ export interface PlifOptions {
   gid?: number;
   /** stdout: 'pipe' (default) or 'ignore'. */
   stdout?: 'pipe' | 'ignore';
+  /** Run under `ulimit -f` of this many KiB: a write beyond it fails with EFBIG (a full disk without root). */
+  fileLimitKb?: number;
 }
 
 /** Starts `node dist/cli/plif.js ...args` with one kernel thread and a private frame cache. */
 export function plif(args: string[], o: PlifOptions = {}): Child {
-  const proc = spawn(process.execPath, [PLIF, ...args], {
+  const [cmd, argv] =
+    o.fileLimitKb !== undefined ? ['bash', ['-c', `ulimit -f ${o.fileLimitKb} && exec "$0" "$@"`, process.execPath, PLIF, ...args]] : [process.execPath, [PLIF, ...args]];
+  const proc = spawn(cmd, argv, {
     cwd: o.cwd ?? ROOT,
     env: { ...process.env, PLIF_THREADS: '1', ...o.env },
     stdio: ['ignore', o.stdout ?? 'pipe', 'pipe'],
