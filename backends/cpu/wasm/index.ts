@@ -25,8 +25,10 @@ export interface WasmKernels {
   /** Rows [i0, i1) of gwT [I][O] (overwritten) = Σ_b Σ_{x[b][i] != 0} x[b][i] · gy[b][:]. */
   linearWeightGrad(x: number, gy: number, gwT: number, B: number, I: number, O: number, i0: number, i1: number): void;
   /**
-   * Rows [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], wT = w^T [I][O]. mask != 0: byte offset
-   * of a float32 [maskRows][I]; entries with mask[b % maskRows][i] == 0 are written as 0 (not computed).
+   * Rows [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], computed as dot products with the rows
+   * of wT = w^T [I][O] (w itself is not read). mask != 0: byte offset of a float32 [maskRows][I]; entries
+   * with mask[b % maskRows][i] == 0 are written as 0 (and skipped: rows b and b + maskRows, which share a
+   * mask row, are computed together on their kept columns only).
    */
   linearInputGrad(gy: number, w: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
 }

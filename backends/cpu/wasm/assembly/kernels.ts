@@ -323,7 +323,6 @@ export function convInputGradImage(gyT: usize, wr: usize, gxT: usize, C: i32, H:
 const FORWARD_BLOCK = 32768; // 128 KiB
 const INPUT_GRAD_BLOCK = 131072; // 512 KiB: more columns per block leave fewer partial groups of 4 when masked
 
-
 /** Rows of wT [I][O] in a cache block of about `floats` floats: a multiple of 4, at least 4. */
 // @ts-ignore: decorator
 @inline function blockRows(O: i32, floats: i32): i32 {
