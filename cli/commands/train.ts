@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PRESETS } from '../../core/network/presets.js';
+import { PRESET_ALIASES, PRESETS, presetByName } from '../../core/network/presets.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
 import { TooLargeError } from '../../core/network/memory.js';
@@ -11,12 +11,13 @@ import { checkTrainingFits, PARAMETER_LIMIT, runTraining } from '../../training/
 import { consoleReporter } from '../../training/progress.js';
 import { runPaths } from '../../training/rundir.js';
 import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
-import { openBackend } from '../backend.js';
+import { openBackend, resolveThreads } from '../backend.js';
 import { packageVersion } from '../version.js';
 
 const HELP = `usage: plif train --preset NAME [options]
 
   --preset NAME       network of Table S1: ${Object.keys(PRESETS).join(', ')}
+                      (any case; also ${Object.keys(PRESET_ALIASES).join(', ')})
   --dataset NAME      ${DATASET_NAMES.join(', ')} (default: the preset's)
   --data-dir DIR      where the dataset's files are (default: $PLIF_DATA/<dataset>, then well-known places)
   --T N               time steps (default: the preset's: 8 static, 10 N-MNIST, 20 DVS)
@@ -29,6 +30,8 @@ const HELP = `usage: plif train --preset NAME [options]
   --pool KIND         max | avg: replace the down-sampling pools (ablation)
   --loss FORM         rate (MSE of firing rates, default) | steps (per-step MSE, Sec. 3.7)
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
+  --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
+                      not depend on it, so --resume may take another value
   --seed N            seed of initialisation, shuffling, dropout and augmentation (0)
   --val F             hold out this fraction of each class for validation (Supplementary 7: 0.15)
   --limit-train N     use the first N training samples
@@ -63,8 +66,10 @@ export async function run(argv: string[]): Promise<number> {
       'eval-batch': { type: 'string' },
       out: { type: 'string' },
       resume: { type: 'string' },
+      threads: { type: 'string' },
       json: { type: 'boolean' },
     });
+    const threads = resolveThreads(f.threads);
     let config: TrainConfig;
     let outDir: string;
     const resume = f.resume !== undefined;
@@ -75,8 +80,8 @@ export async function run(argv: string[]): Promise<number> {
       if (!existsSync(paths.last)) {
         process.stderr.write(`plif train: ${outDir} has no checkpoint yet (the run stopped before its first one): starting it over from epoch 0\n`);
       }
-      const settings = Object.keys(f).filter((k) => k !== 'resume' && k !== 'json' && k !== 'epochs' && k !== 'data-dir');
-      if (settings.length) throw new UsageError(`--resume takes the run's own settings; only --epochs, --data-dir and --json may be given with it (got --${settings.join(', --')})`);
+      const settings = Object.keys(f).filter((k) => !['resume', 'json', 'epochs', 'data-dir', 'threads'].includes(k));
+      if (settings.length) throw new UsageError(`--resume takes the run's own settings; only --epochs, --data-dir, --threads and --json may be given with it (got --${settings.join(', --')})`);
       let saved: { config: TrainConfig };
       try {
         saved = JSON.parse(await readFile(paths.config, 'utf8')) as { config: TrainConfig };
@@ -88,8 +93,10 @@ export async function run(argv: string[]): Promise<number> {
       config = trainConfig({ ...saved.config, ...(f.epochs ? { epochs: intFlag('epochs', f.epochs)! } : {}), ...(f['data-dir'] ? { dataDir: f['data-dir'] } : {}) });
     } else {
       if (f.preset === undefined) throw new UsageError('--preset is required (or --resume DIR)');
-      if (!Object.hasOwn(PRESETS, f.preset) && !['fmnist', 'fashionmnist'].includes(f.preset)) {
-        throw new UsageError(`unknown preset '${f.preset}' (known: ${Object.keys(PRESETS).join(', ')})`);
+      try {
+        presetByName(f.preset); // names and aliases of core, in any case
+      } catch (err) {
+        throw new UsageError((err as Error).message);
       }
       const loss = choiceFlag('loss', f.loss, ['rate', 'steps'] as const);
       const partial: Partial<TrainConfig> & { preset: string } = {
@@ -130,7 +137,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     let opened;
     try {
-      opened = await openBackend(config.backend);
+      opened = await openBackend(config.backend, { threads });
     } catch (err) {
       throw new UsageError(`--backend ${config.backend}: ${(err as Error).message}`);
     }

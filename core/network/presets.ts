@@ -57,13 +57,22 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
   },
 });
 
-/** Aliases accepted by presetByName. */
-const ALIASES: Record<string, string> = { fmnist: 'fashion-mnist', fashionmnist: 'fashion-mnist', 'n-mnist': 'nmnist', 'cifar10-dvs': 'cifar10dvs', 'dvs128-gesture': 'dvs128', dvsgesture: 'dvs128' };
+/** Other names of presets, accepted by presetByName (case-insensitive, like the names). The one list. */
+export const PRESET_ALIASES: Readonly<Record<string, string>> = Object.freeze({
+  fmnist: 'fashion-mnist',
+  fashionmnist: 'fashion-mnist',
+  'n-mnist': 'nmnist',
+  'cifar10-dvs': 'cifar10dvs',
+  'dvs128-gesture': 'dvs128',
+  dvsgesture: 'dvs128',
+});
 
+/** The preset of a name or alias, in any case ('FMNIST-SMALL', 'n-mnist'). */
 export function presetByName(name: string): Preset {
-  const key = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
-  const p = PRESETS[key];
-  if (!p) throw new RangeError(`unknown preset '${name}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  const lower = String(name).toLowerCase();
+  const key = Object.hasOwn(PRESET_ALIASES, lower) ? PRESET_ALIASES[lower]! : lower;
+  const p = Object.hasOwn(PRESETS, key) ? PRESETS[key] : undefined;
+  if (!p) throw new RangeError(`unknown preset '${name}' (known: ${Object.keys(PRESETS).join(', ')}; also ${Object.keys(PRESET_ALIASES).join(', ')})`);
   return p;
 }
 

@@ -11,13 +11,14 @@ import type { Backend } from '../../core/backend.js';
 import { CheckpointError } from '../../core/checkpoint.js';
 import { Network, networkConfig, presetConfig } from '../../core/network/network.js';
 import { parseStructure, StructureSyntaxError } from '../../core/network/parser.js';
-import { PRESETS, presetByName, withChannels } from '../../core/network/presets.js';
+import { PRESET_ALIASES, PRESETS, presetByName, withChannels } from '../../core/network/presets.js';
 import { checkFits, formatBytes, memoryLimit } from '../../core/network/memory.js';
 import { networkShapes } from '../../core/network/shapes.js';
 import { Rng } from '../../core/rng.js';
 import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoint.js';
 import { trainConfig } from '../../training/config.js';
-import { runTraining, type RunOptions } from '../../training/loop.js';
+import { openBackend } from '../../cli/backend.js';
+import { runTraining, type EpochMetrics, type RunOptions } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
 import { setCacheWarningSink } from '../../data/cache.js';
 import { writeTinyFashionMnist, writeTinyNMnist } from '../training/fixtures.js';
@@ -368,5 +369,90 @@ describe('sizes that cannot fit are refused up front with the figure and the lim
       new RegExp(`training X needs about ${formatBytes(2 * memoryLimit()).replace('.', '\\.')} of memory, more than the ${formatBytes(memoryLimit()).replace('.', '\\.')} of this machine \\(.* free\\); use a smaller --T`),
     );
     expect(() => checkFits('a small run', 1024, { what: 'x', values: 256 })).not.toThrow();
+  });
+});
+
+describe('preset names on the command line are those of core', () => {
+  it('--preset FMNIST-SMALL trains fmnist-small (presets are case-insensitive)', async () => {
+    const out = join(tmp(), 'run');
+    const r = await cli(['train', '--preset', 'FMNIST-SMALL', '--data-dir', dataDir, '--channels', '2', '--T', '2', '--limit-train', '16', '--limit-test', '10', '--out', out, '--threads', '1']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(readFileSync(runPaths(out).config, 'utf8')).config.preset).toBe('fmnist-small');
+  });
+
+  it('--preset n-mnist trains nmnist', async () => {
+    const out = join(tmp(), 'run');
+    const r = await cli(['train', '--preset', 'n-mnist', '--data-dir', nmnist, '--channels', '2', '--T', '2', '--batch', '8', '--out', out, '--threads', '1']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(readFileSync(runPaths(out).config, 'utf8')).config).toMatchObject({ preset: 'nmnist', dataset: 'nmnist' });
+  });
+
+  it.each(Object.keys(PRESET_ALIASES).flatMap((a) => [a, a.toUpperCase()]))('--preset %s is accepted by plif train and plif inspect', async (alias) => {
+    const t = await cli(['train', '--preset', alias, '--channels', '2', '--T', '2', '--data-dir', '/nonexistent/data', '--out', join(tmp(), 'run')]);
+    expect(t.err).not.toMatch(/unknown preset/);
+    expect(t.err).toMatch(/dataset '[\w-]+' not found/);
+    expect((await cli(['inspect', '--preset', alias])).code).toBe(0);
+  });
+
+  it('an unknown preset lists the names and the aliases; no inherited property is a preset', async () => {
+    for (const name of ['nope', 'constructor', '__proto__']) {
+      const r = await cli(['train', '--preset', name]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/unknown preset '.*' \(known: mnist, .*fmnist-small; also fmnist, .*dvsgesture\)/);
+    }
+  });
+});
+
+describe('--threads', () => {
+  // dataDir is written in beforeAll: a placeholder here, replaced when a test runs
+  const small = ['--preset', 'fmnist-small', '--data-dir', '__DATA__', '--channels', '2', '--T', '2', '--limit-train', '16', '--limit-test', '10'];
+  const withData = (argv: string[]) => argv.map((a) => (a === '__DATA__' ? dataDir : a));
+
+  it('is listed in the help of train and eval, recorded in config.json, defaults to PLIF_THREADS; bad values are usage errors', async () => {
+    for (const c of ['train', 'eval']) expect((await cli([c, '--help'])).out).toMatch(/--threads N\s+CPU backend threads/);
+    const out = join(tmp(), 'run');
+    expect((await cli(['train', ...withData(small), '--out', out, '--threads', '2'])).code).toBe(0);
+    expect(JSON.parse(readFileSync(runPaths(out).config, 'utf8')).backend).toMatchObject({ name: 'cpu', threads: 2 });
+    const env = process.env['PLIF_THREADS'];
+    process.env['PLIF_THREADS'] = '3';
+    try {
+      const out3 = join(tmp(), 'run');
+      expect((await cli(['train', ...withData(small), '--out', out3])).code).toBe(0);
+      expect(JSON.parse(readFileSync(runPaths(out3).config, 'utf8')).backend.threads).toBe(3);
+    } finally {
+      if (env === undefined) delete process.env['PLIF_THREADS'];
+      else process.env['PLIF_THREADS'] = env;
+    }
+    for (const argv of [['train', ...withData(small), '--threads', '0'], ['eval', '--checkpoint', runPaths(out).last, '--threads', 'many']]) {
+      const r = await cli(argv);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/--threads must be an integer >= 1/);
+    }
+    const e = await cli(['eval', '--checkpoint', runPaths(out).last, '--data-dir', dataDir, '--threads', '2', '--json']);
+    expect(e.code, e.err).toBe(0);
+    expect(JSON.parse(e.out).backend).toMatchObject({ name: 'cpu', threads: 2 });
+  });
+
+  it('a run resumed with another thread count ends with the metrics and weights of an uninterrupted one', async () => {
+    const stable = (m: EpochMetrics[]) => m.map(({ seconds: _s, samples_per_s: _p, ...rest }) => rest);
+    const withThreads = async <T>(threads: number, f: (b: Backend, info: Record<string, unknown>) => Promise<T>) => {
+      const o = await openBackend('cpu', { threads });
+      try {
+        return await f(o.backend, o.info);
+      } finally {
+        o.close();
+      }
+    };
+    const a = tmp();
+    const full = await withThreads(1, (backend, backendInfo) => run({ outDir: a, backend, backendInfo }));
+    const b = tmp();
+    let n = 0;
+    const first = await withThreads(2, (backend, backendInfo) => run({ outDir: b, backend, backendInfo, shouldStop: () => n++ === 6 }));
+    expect(first.status).toBe('interrupted');
+    const rest = await withThreads(3, (backend, backendInfo) => run({ outDir: b, backend, backendInfo, resume: true }));
+    expect(stable(rest.metrics)).toEqual(stable(full.metrics));
+    const pa = await loadTrainingCheckpoint(runPaths(a).last, cpuBackend());
+    const pb = await loadTrainingCheckpoint(runPaths(b).last, cpuBackend());
+    expect(pb.net.params().map((p) => Array.from(pb.net.backend.download(p.value)))).toEqual(pa.net.params().map((p) => Array.from(pa.net.backend.download(p.value))));
   });
 });
