@@ -56,7 +56,11 @@ export function consoleReporter(o: ReporterOptions): Reporter {
       epochs = info.config.epochs;
       const r = info.resumedFrom ? ` (resumed at epoch ${info.resumedFrom.epoch}, batch ${info.resumedFrom.batch})` : '';
       const b = info.backend;
-      const where = b['mode'] ? ` (${String(b['mode'])}: ${String(b['renderer'])}${b['software'] ? '; software rendering, not a GPU' : ''})` : '';
+      const where = b['mode']
+        ? ` (${String(b['mode'])}: ${String(b['renderer'])}${b['software'] ? '; software rendering, not a GPU' : ''})`
+        : typeof b['threads'] === 'number'
+          ? ` (${b['threads']} thread${b['threads'] === 1 ? '' : 's'})`
+          : '';
       line(`training ${info.config.preset} on ${info.config.dataset}: ${info.trainSamples} train, ${info.valSamples} validation, ${info.testSamples} test samples; T=${info.network.T}, batch ${info.config.batch}, backend ${info.config.backend}${where}${r}`);
     },
     epochStart(epoch, batches, lr) {

@@ -7,7 +7,7 @@ import { evaluate } from '../../training/evaluate.js';
 import { networkConfigOf } from '../../training/loop.js';
 import { openSource } from '../../training/source.js';
 import { choiceFlag, intFlag, parseFlags, UsageError, withUsage } from '../args.js';
-import { openBackend } from '../backend.js';
+import { openBackend, resolveThreads } from '../backend.js';
 
 const HELP = `usage: plif eval --checkpoint FILE [options]
 
@@ -17,6 +17,8 @@ const HELP = `usage: plif eval --checkpoint FILE [options]
   --limit-test N      evaluate on the first N test samples
   --eval-batch N      batch size (64)
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
+  --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
+                      not depend on it
   --json              print one JSON object
 `;
 
@@ -29,12 +31,14 @@ export async function run(argv: string[]): Promise<number> {
       'limit-test': { type: 'string' },
       'eval-batch': { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       json: { type: 'boolean' },
     });
+    const threads = resolveThreads(f.threads);
     if (f.checkpoint === undefined) throw new UsageError('--checkpoint FILE is required');
     const limit = intFlag('limit-test', f['limit-test']);
     const evalBatch = intFlag('eval-batch', f['eval-batch']) ?? 64;
-    const opened = await openBackend(f.backend ?? 'cpu').catch((err: Error) => {
+    const opened = await openBackend(f.backend ?? 'cpu', { threads }).catch((err: Error) => {
       throw new UsageError(`--backend ${f.backend}: ${err.message}`);
     });
     try {
