@@ -66,6 +66,17 @@ describe('Ctrl-C', () => {
     const r = await child.exited;
     expect(r.code, r.out + r.err).toBe(130);
     expect((performance.now() - sent) / 1000).toBeLessThan(5);
+    expect(existsSync(join(out, 'train.lock'))).toBe(false); // released by the exit handler
+  });
+
+  it('SIGTERM stops the same way, with exit 143', async () => {
+    const out = join(tmp(), 'run');
+    const child = plif(trainArgs(out));
+    await child.waitFor(/epoch 0 batch \d+\/50/);
+    child.proc.kill('SIGTERM');
+    const r = await child.exited;
+    expect(r.code, r.out + r.err).toBe(143);
+    expect(trainingState(join(out, 'last.safetensors')).batch).toBeGreaterThan(0);
   });
 });
 

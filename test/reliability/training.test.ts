@@ -283,7 +283,7 @@ describe('temporary files left by a killed run', () => {
     const plant = () => {
       writeFileSync(join(out, `.last.safetensors.${dead}.1a2b3c4d.tmp`), 'half a checkpoint');
       writeFileSync(join(out, `.metrics.jsonl.${dead}.00ff00ff.tmp`), '{"epoch": 0');
-      writeFileSync(join(out, ".config.json.1.deadbeef.tmp"), "PID 1 (init) always runs");
+      writeFileSync(join(out, '.config.json.1.deadbeef.tmp'), 'PID 1 (init) always runs');
       writeFileSync(join(out, 'notes.txt'), 'mine');
     };
     plant();
@@ -454,5 +454,38 @@ describe('--threads', () => {
     const pa = await loadTrainingCheckpoint(runPaths(a).last, cpuBackend());
     const pb = await loadTrainingCheckpoint(runPaths(b).last, cpuBackend());
     expect(pb.net.params().map((p) => Array.from(pb.net.backend.download(p.value)))).toEqual(pa.net.params().map((p) => Array.from(pa.net.backend.download(p.value))));
+  });
+});
+
+describe('interruptions and the lock, in process', () => {
+  it('a stop while evaluating checkpoints the finished training of the epoch; the resume evaluates it and matches an uninterrupted run', async () => {
+    const stable = (m: EpochMetrics[]) => m.map(({ seconds: _s, samples_per_s: _p, ...rest }) => rest);
+    const full = await run({ outDir: tmp() });
+    const out = tmp();
+    let polls = 0;
+    const first = await run({ outDir: out, shouldStop: () => ++polls === 5 }); // 4 batch polls, then the test pass
+    expect(first.status).toBe('interrupted');
+    expect(first.metrics).toHaveLength(0);
+    expect((await loadTrainingCheckpoint(runPaths(out).last, cpuBackend())).state).toMatchObject({ epoch: 0, batch: 4 });
+    const rest = await run({ outDir: out, resume: true });
+    expect(stable(rest.metrics)).toEqual(stable(full.metrics));
+  });
+
+  it('a second run into a directory this process trains in is refused too', async () => {
+    const out = tmp();
+    let second: Promise<unknown> | null = null;
+    const r = await run({
+      outDir: out,
+      shouldStop: () => {
+        second ??= run({ outDir: out }).then(
+          () => 'trained',
+          (e: Error) => e.message,
+        );
+        return false;
+      },
+    });
+    expect(r.status).toBe('done');
+    expect(await second).toMatch(new RegExp(`is in use by another plif train \\(PID ${process.pid}`));
+    expect(existsSync(join(out, 'train.lock'))).toBe(false);
   });
 });
