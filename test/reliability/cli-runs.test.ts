@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
-import { alive, ensureBuilt, plif, plifRun, readOnlyDir, smallDisk } from './helpers.js';
+import { alive, ensureBuilt, plif, plifRun, readOnlyDir, smallDisk, type Child } from './helpers.js';
 
 let data: string;
 /** A checkpoint of a finished one-epoch run, for plif eval. */
@@ -32,13 +32,24 @@ export function checkpointMetadata(path: string): Record<string, string> {
 const trainingState = (path: string) => JSON.parse(checkpointMetadata(path)['training']!).state as { epoch: number; batch: number };
 const metricLines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { epoch: number });
 
+/**
+ * Waits for a progress line of epoch 0, then freezes the child (SIGSTOP) so that a fast machine cannot
+ * finish the epoch before the test acts; `thaw` continues it (SIGCONT).
+ */
+async function freezeMidEpoch(child: Child, batches: number): Promise<{ thaw(): void }> {
+  await child.waitFor(new RegExp(`epoch 0 batch \\d+/${batches}`));
+  child.proc.kill('SIGSTOP');
+  return { thaw: () => void child.proc.kill('SIGCONT') };
+}
+
 describe('Ctrl-C', () => {
   it('a SIGINT mid-epoch writes a checkpoint after the current batch and exits 130 within seconds; --resume continues', async () => {
     const out = join(tmp(), 'run');
     const child = plif(trainArgs(out));
-    await child.waitFor(/epoch 0 batch \d+\/50/);
+    const frozen = await freezeMidEpoch(child, 50);
+    child.proc.kill('SIGINT'); // delivered when it runs again
     const sent = performance.now();
-    child.proc.kill('SIGINT');
+    frozen.thaw();
     const r = await child.exited;
     const seconds = (performance.now() - sent) / 1000;
     expect(r.code, r.out + r.err).toBe(130);
@@ -58,9 +69,10 @@ describe('Ctrl-C', () => {
   it('a second SIGINT quits at once with 130', async () => {
     const out = join(tmp(), 'run');
     const child = plif(trainArgs(out));
-    await child.waitFor(/epoch 0 batch \d+\/50/);
-    const sent = performance.now();
+    const frozen = await freezeMidEpoch(child, 50);
     child.proc.kill('SIGINT');
+    const sent = performance.now();
+    frozen.thaw();
     await child.waitFor(/interrupt: writing a checkpoint/);
     child.proc.kill('SIGINT');
     const r = await child.exited;
@@ -72,8 +84,9 @@ describe('Ctrl-C', () => {
   it('SIGTERM stops the same way, with exit 143', async () => {
     const out = join(tmp(), 'run');
     const child = plif(trainArgs(out));
-    await child.waitFor(/epoch 0 batch \d+\/50/);
+    const frozen = await freezeMidEpoch(child, 50);
     child.proc.kill('SIGTERM');
+    frozen.thaw();
     const r = await child.exited;
     expect(r.code, r.out + r.err).toBe(143);
     expect(trainingState(join(out, 'last.safetensors')).batch).toBeGreaterThan(0);
@@ -84,12 +97,13 @@ describe('the run lock', () => {
   it('a second run into the same --out is refused while the first lives, naming its PID', async () => {
     const out = join(tmp(), 'run');
     const first = plif(trainArgs(out));
-    await first.waitFor(/epoch 0 batch \d+\/50/);
+    const frozen = await freezeMidEpoch(first, 50); // alive, in the middle of epoch 0, whatever the machine's speed
     expect(readFileSync(join(out, 'train.lock'), 'utf8').trim()).toBe(String(first.proc.pid));
     const second = await plifRun(trainArgs(out));
     expect(second.code).toBe(1);
     expect(second.err).toMatch(new RegExp(`in use by another plif train \\(PID ${first.proc.pid}`));
     first.proc.kill('SIGINT');
+    frozen.thaw();
     const r = await first.exited;
     expect(r.code, r.out + r.err).toBe(130);
     expect(existsSync(join(out, 'train.lock'))).toBe(false);
@@ -144,7 +158,7 @@ describe('a run stopped before its first checkpoint', () => {
   it('killed with SIGKILL in epoch 0: --resume takes over the stale lock and trains it from the start', async () => {
     const out = join(tmp(), 'run');
     const child = plif(trainArgs(out, '--limit-train', '160'));
-    await child.waitFor(/epoch 0 batch \d+\/10/);
+    await freezeMidEpoch(child, 10);
     child.proc.kill('SIGKILL');
     expect((await child.exited).signal).toBe('SIGKILL');
     expect(existsSync(join(out, 'train.lock'))).toBe(true);

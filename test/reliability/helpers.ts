@@ -20,13 +20,13 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Builds dist/ (npm run build) when it is missing or older than a source file. */
+/** Builds dist/ (npm run build: the JavaScript and the WASM kernels) when it is missing or older than a source file. */
 export function ensureBuilt(): void {
   const built = existsSync(PLIF) ? statSync(PLIF).mtimeMs : 0;
   const newest = Math.max(...SOURCES.filter((d) => existsSync(join(ROOT, d))).map((d) => newestSource(join(ROOT, d))));
   if (built >= newest) return;
   // tsc emits even where another part of the tree has type errors; what matters here is that it emits.
-  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+  spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   if (!existsSync(PLIF)) throw new Error(`npm run build did not produce ${PLIF}`);
 }
 
