@@ -104,7 +104,7 @@ export function firstBad(net: Network, field: 'grad' | 'value'): { what: string;
 }
 
 /** Resolves on the next turn of the event loop (after pending I/O and signal callbacks). */
-export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout, 3 augmentation. */
 export function streamRng(seed: number, epoch: number, stream: number): Rng {
@@ -242,7 +242,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       for (; state.batch < batches.length; state.batch++) {
         // Back to the event loop between batches: the batch's input may be ready at once and kernels may
         // block the thread, so without this a Ctrl-C handler would only run when the epoch ends.
-        await nextTick();
+        await yieldToEventLoop();
         if (o.shouldStop?.()) {
           state.seconds += (performance.now() - t0) / 1000;
           state.dropoutRng = [...dropout.state()];
