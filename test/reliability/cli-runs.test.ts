@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
 import { alive, ensureBuilt, plif, plifRun, readOnlyDir, smallDisk, type Child } from './helpers.js';
 
@@ -184,15 +184,19 @@ describe('I/O errors say which file and what was being done', () => {
     expect(metricLines(out)).toHaveLength(1);
   });
 
-  const disk = smallDisk(256);
-  afterAll(() => disk?.done());
-  it.skipIf(!disk)('a full disk (ENOSPC, a 256 KiB tmpfs) names the file and says the disk is full', async () => {
-    const out = join(disk!.dir, 'run');
-    const r = await plifRun(trainArgs(out, '--limit-train', '32'));
-    expect(r.code, r.out + r.err).toBe(1);
-    expect(r.err).toMatch(/plif: cannot write \S+(last\.safetensors|firing-maps\.json): no space left on the device \(disk full\) \(ENOSPC\)/);
-    noTemps(out);
-    expect(existsSync(join(out, 'train.lock'))).toBe(false);
+  it('a full disk (ENOSPC, a 256 KiB tmpfs) names the file and says the disk is full', async (ctx) => {
+    const disk = smallDisk(256);
+    if (!disk) return ctx.skip(); // mounting a tmpfs needs root
+    try {
+      const out = join(disk.dir, 'run');
+      const r = await plifRun(trainArgs(out, '--limit-train', '32'));
+      expect(r.code, r.out + r.err).toBe(1);
+      expect(r.err).toMatch(/plif: cannot write \S+(last\.safetensors|firing-maps\.json): no space left on the device \(disk full\) \(ENOSPC\)/);
+      noTemps(out);
+      expect(existsSync(join(out, 'train.lock'))).toBe(false);
+    } finally {
+      disk.done();
+    }
   });
 
   it('a directory where a data file should be is named', async () => {
@@ -205,14 +209,18 @@ describe('I/O errors say which file and what was being done', () => {
     expect(r.err).toContain(`plif: cannot read the data file ${join(bad, 'train-labels-idx1-ubyte')}: it is a directory, not a data file`);
   });
 
-  const ro = readOnlyDir();
-  afterAll(() => ro?.done());
-  it.skipIf(!ro)('a read-only --out parent is reported as such, before any data is loaded', async () => {
-    const out = join(ro!.dir, 'sub', 'run');
-    const r = await plifRun(['train', '--preset', 'fmnist-small', '--data-dir', '/nonexistent/data', '--out', out]);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`plif: cannot create the run directory ${out}: ${ro!.dir} is not writable: (read-only file system \\(EROFS\\)|permission denied \\(EACCES\\))`));
-    expect(r.err).not.toMatch(/ENOENT|not found/);
+  it('a read-only --out parent is reported as such, before any data is loaded', async (ctx) => {
+    const ro = readOnlyDir();
+    if (!ro) return ctx.skip(); // root without a read-only tmpfs
+    try {
+      const out = join(ro.dir, 'sub', 'run');
+      const r = await plifRun(['train', '--preset', 'fmnist-small', '--data-dir', '/nonexistent/data', '--out', out]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`plif: cannot create the run directory ${out}: ${ro.dir} is not writable: (read-only file system \\(EROFS\\)|permission denied \\(EACCES\\))`));
+      expect(r.err).not.toMatch(/ENOENT|not found/);
+    } finally {
+      ro.done();
+    }
   });
 
   it.each([

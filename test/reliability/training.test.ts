@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { main } from '../../cli/dispatch.js';
 import type { Backend } from '../../core/backend.js';
@@ -30,12 +30,7 @@ beforeAll(() => {
   dataDir = writeTinyFashionMnist(64, 20);
   nmnist = writeTinyNMnist(4, 2);
 });
-/** A regular file in a fresh directory. */
-const writeTinyNMnistFile = () => {
-  const d = mkdtempSync(join(tmpdir(), 'plif-rel-'));
-  writeFileSync(join(d, 'not-a-dir'), '');
-  return join(d, 'not-a-dir');
-};
+
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'plif-rel-'));
 afterEach(() => vi.restoreAllMocks());
@@ -301,21 +296,22 @@ describe('temporary files left by a killed run', () => {
 });
 
 describe('the frame cache is best-effort', () => {
-  const full = smallDisk(16);
-  const ro = readOnlyDir();
-  afterAll(() => (full?.done(), ro?.done()));
-
+  const notADir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'plif-rel-'));
+    writeFileSync(join(d, 'not-a-dir'), '');
+    return { dir: join(d, 'not-a-dir', 'cache'), done: () => {} };
+  };
   it.each([
-    ['a file, not a directory', () => join(writeTinyNMnistFile(), 'cache'), /not-a-dir is not a directory/],
-    ['on a full disk', () => full?.dir ?? null, /no space left on the device \(disk full\) \(ENOSPC\)/],
-    ['read-only', () => ro?.dir ?? null, /is not writable: (read-only file system \(EROFS\)|permission denied \(EACCES\))/],
-  ] as const)('a cache dir that is %s: one warning, training carries on uncached', async (_what, where, errno) => {
-    const cacheDir = where();
-    if (cacheDir === null) return; // no tmpfs here (not root): the other cases still run
+    ['a file, not a directory', notADir, /not-a-dir is not a directory/],
+    ['on a full disk', () => smallDisk(16), /no space left on the device \(disk full\) \(ENOSPC\)/],
+    ['read-only', readOnlyDir, /is not writable: (read-only file system \(EROFS\)|permission denied \(EACCES\))/],
+  ] as const)('a cache dir that is %s: one warning, training carries on uncached', async (_what, make, errno) => {
+    const where = make();
+    if (where === null) return; // no tmpfs here (not root): the other cases still run
     const warnings: string[] = [];
     const prev = setCacheWarningSink((m) => warnings.push(m));
     const env = process.env['PLIF_CACHE'];
-    process.env['PLIF_CACHE'] = cacheDir;
+    process.env['PLIF_CACHE'] = where.dir;
     try {
       const r = await runTraining({
         config: trainConfig({ preset: 'nmnist', dataDir: nmnist, T: 3, channels: 2, epochs: 2, batch: 8, evalBatch: 10 }),
@@ -331,9 +327,10 @@ describe('the frame cache is best-effort', () => {
       setCacheWarningSink(prev);
       if (env === undefined) delete process.env['PLIF_CACHE'];
       else process.env['PLIF_CACHE'] = env;
+      where.done();
     }
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(new RegExp(`the frame cache ${cacheDir} cannot be written: cannot .*${errno.source}.*; carrying on without caching frames`));
+    expect(warnings[0]).toMatch(new RegExp(`the frame cache ${where.dir} cannot be written: cannot .*${errno.source}.*; carrying on without caching frames`));
   });
 });
 
