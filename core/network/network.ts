@@ -1,7 +1,7 @@
 // A network built from a structure string (Table S1 notation) on a Backend. Static inputs ([N, C, H, W])
 // go through the static encoder (every layer before the first neuron layer) ONCE per sample, and its
 // output is fed at every step; its gradient is the sum over t. Event inputs are [T, N, C, H, W].
-import { outSize, type Backend, type LossForm, type Tensor } from '../backend.js';
+import type { Backend, LossForm, Tensor } from '../backend.js';
 import { initialA, neuronConfig, tauOf, type NeuronConfig } from '../neuron.js';
 import { Rng } from '../rng.js';
 import { surrogates, type SurrogateName } from '../surrogates.js';
@@ -18,7 +18,8 @@ import {
   type Param,
   type RunCtx,
 } from './layers.js';
-import { formatStructure, parseStructure, type LayerSpec } from './parser.js';
+import { parseStructure, type LayerSpec } from './parser.js';
+import { networkShapes } from './shapes.js';
 import { presetByName } from './presets.js';
 
 /** Everything needed to rebuild a network; JSON-serialisable (stored in checkpoints). */
@@ -126,10 +127,6 @@ export class Network {
     this.layers = buildLayers(backend, config, specs, rng);
     const firstNeuron = this.layers.findIndex((l) => l instanceof NeuronLayer);
     this.encoderEnd = config.static ? (firstNeuron < 0 ? this.layers.length : firstNeuron) : 0;
-    const out = this.layers.at(-1)?.outShape ?? config.input;
-    if (out.length !== 1 || out[0] !== config.classes) {
-      throw new RangeError(`network output is [${out.join(', ')}] per step, expected [${config.classes}] (one value per class; end with a voting layer APk10s10 after FC${config.classes * 10})`);
-    }
   }
 
   /** Trainable parameters: weights, BN gamma/beta, one `a` per PLIF layer. */
@@ -273,76 +270,41 @@ function uniformInit(b: Backend, shape: number[], fanIn: number, rng: Rng): Tens
 }
 
 function buildLayers(b: Backend, c: NetworkConfig, specs: LayerSpec[], rng: Rng): Layer[] {
-  const layers: Layer[] = [];
-  let shape: number[] = [...c.input];
-  const tokens = formatStructure(specs).split('-');
-  specs.forEach((s, i) => {
-    const tok = tokens[i]!;
-    const bad = (why: string): never => {
-      throw new RangeError(`layer ${i} (${tok}) on input [${shape.join(', ')}]: ${why}`);
-    };
+  // networkShapes checks every shape (and the output) before anything is allocated
+  return networkShapes(c).map((ls, i): Layer => {
+    const s = specs[i]!;
+    const { token: tok, inShape, outShape } = ls;
     switch (s.kind) {
       case 'conv': {
-        if (shape.length !== 3) bad('a conv needs a [C, H, W] input');
-        const [C, H, W] = shape as [number, number, number];
-        const Ho = outSize(H, s.kernel, s.stride, s.padding);
-        const Wo = outSize(W, s.kernel, s.stride, s.padding);
-        if (Ho <= 0 || Wo <= 0) bad('kernel larger than the padded input');
-        const out = [s.channels, Ho, Wo];
+        const C = inShape[0]!;
         const w = uniformInit(b, [s.channels, C, s.kernel, s.kernel], C * s.kernel * s.kernel, rng);
-        layers.push(new ConvLayer(i, tok, shape, out, w, s.stride, s.padding));
-        shape = out;
-        break;
+        return new ConvLayer(i, tok, inShape, outShape, w, s.stride, s.padding);
       }
       case 'bn': {
-        const C = shape[0]!;
+        const C = inShape[0]!;
         const ones = new Float32Array(C).fill(1);
-        layers.push(new BatchNormLayer(i, tok, shape, b.upload(ones, [C]), b.zeros([C]), b.zeros([C]), b.upload(ones, [C]), c.bnMomentum, c.bnEps));
-        break;
+        return new BatchNormLayer(i, tok, inShape, b.upload(ones, [C]), b.zeros([C]), b.zeros([C]), b.upload(ones, [C]), c.bnMomentum, c.bnEps);
       }
       case 'neuron': {
         const cfg = neuronConfigOf(c, s.neuron);
         const a = cfg.kind === 'plif' ? b.upload([initialA(c.tau0)], [1]) : null; // a0 = -ln(tau0 - 1), Eq. 6
-        layers.push(new NeuronLayer(i, c.neuronKind ? c.neuronKind.toUpperCase() : tok, shape, cfg, a));
-        break;
+        return new NeuronLayer(i, c.neuronKind ? c.neuronKind.toUpperCase() : tok, inShape, cfg, a);
       }
       case 'maxpool':
       case 'avgpool': {
-        if (shape.length === 1) {
-          // Voting layer: average pooling of M neurons per class (kernel = stride = M).
-          if (s.kind !== 'avgpool') bad('max pooling on features is not supported (voting uses APkMsM)');
-          if (s.kernel !== s.stride) bad('the voting layer needs kernel = stride');
-          if (shape[0]! % s.kernel !== 0) bad(`${shape[0]} features are not a multiple of ${s.kernel}`);
-          const out = [shape[0]! / s.kernel];
-          layers.push(new VoteLayer(i, tok, shape, out, s.kernel));
-          shape = out;
-          break;
-        }
-        if (shape.length !== 3) bad('pooling needs a [C, H, W] input');
-        const [C, H, W] = shape as [number, number, number];
-        const Ho = outSize(H, s.kernel, s.stride, 0);
-        const Wo = outSize(W, s.kernel, s.stride, 0);
-        if (Ho <= 0 || Wo <= 0) bad('pooling window larger than the input');
+        // Voting layer: average pooling of M neurons per class (kernel = stride = M).
+        if (ls.kind === 'vote') return new VoteLayer(i, tok, inShape, outShape, s.kernel);
         const mode = c.pool ?? (s.kind === 'maxpool' ? 'max' : 'avg');
-        const out = [C, Ho, Wo];
-        layers.push(new PoolLayer(i, mode === 'max' ? `MPk${s.kernel}s${s.stride}` : `APk${s.kernel}s${s.stride}`, shape, out, mode, { kernel: s.kernel, stride: s.stride }));
-        shape = out;
-        break;
+        return new PoolLayer(i, mode === 'max' ? `MPk${s.kernel}s${s.stride}` : `APk${s.kernel}s${s.stride}`, inShape, outShape, mode, { kernel: s.kernel, stride: s.stride });
       }
       case 'dropout':
-        layers.push(new DropoutLayer(i, tok, shape, s.p));
-        break;
+        return new DropoutLayer(i, tok, inShape, s.p);
       case 'fc': {
-        const F = shape.reduce((a, d) => a * d, 1);
-        const w = uniformInit(b, [s.features, F], F, rng);
-        const out = [s.features];
-        layers.push(new LinearLayer(i, tok, shape, out, w));
-        shape = out;
-        break;
+        const F = inShape.reduce((a, d) => a * d, 1);
+        return new LinearLayer(i, tok, inShape, outShape, uniformInit(b, [s.features, F], F, rng));
       }
     }
   });
-  return layers;
 }
 
 /** Builds a network from a preset name or a config. */

@@ -1,20 +1,9 @@
 // plif bench --profile, --threads and --peer torch through the command itself.
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { capture } from '../capture.js';
 import { run as bench } from '../../cli/commands/bench.js';
 
-async function capture(f: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await f(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const tiny = ['--structure', 'c4k3s1-BN-PLIF-MPk2s2-c4k3s1-BN-PLIF-MPk2s2-DP-FC40-PLIF-DP-FC100-PLIF-APk10s10', '--T', '2', '--batch', '4', '--steps', '2', '--no-tfjs'];
 const hasTorch = spawnSync(process.env.PLIF_PYTHON ?? '/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
