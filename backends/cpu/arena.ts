@@ -4,34 +4,20 @@
 // Where the memory cannot grow any further (wasm32: 4 GiB) the arena says so and the caller falls back to
 // ordinary arrays, which the kernels then process on the calling thread.
 
+import { KERNEL_MAX_PAGES as MAX_PAGES, KERNEL_RESERVED_BYTES } from './wasm/index.js';
+
 const PAGE = 65536;
-/** The first 64 KiB belong to the WASM module's own static data. */
-export const RESERVED_BYTES = 65536;
-const MAX_PAGES = 65536;
 
 export class Arena {
   readonly memory: WebAssembly.Memory;
-  private top = RESERVED_BYTES;
+  private top = KERNEL_RESERVED_BYTES; // below it: the WASM module's own
   private free = new Map<number, number[]>();
-  private f32: Float32Array;
-  private f64: Float64Array;
   /** Every SharedArrayBuffer object of the memory handed out (one per size after growth). */
   private buffers = new WeakSet<ArrayBufferLike>();
 
   constructor(initialBytes = 64 * 1024 * 1024) {
     const initial = Math.max(2, Math.ceil(initialBytes / PAGE));
     this.memory = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true });
-    this.f32 = new Float32Array(this.memory.buffer);
-    this.f64 = new Float64Array(this.memory.buffer);
-  }
-
-  /** Views of the whole memory (refreshed after growth). */
-  views(): { f32: Float32Array; f64: Float64Array } {
-    if (this.f32.byteLength !== this.memory.buffer.byteLength) {
-      this.f32 = new Float32Array(this.memory.buffer);
-      this.f64 = new Float64Array(this.memory.buffer);
-    }
-    return { f32: this.f32, f64: this.f64 };
   }
 
   /** A Float32Array of n values inside the memory (16-byte aligned), or null when the memory is full. */

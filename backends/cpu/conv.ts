@@ -18,16 +18,18 @@ export interface ConvDims {
   Wo: number;
 }
 
-/** Scratch buffer that grows on demand (never inside per-element loops). */
-export interface ScratchLike {
-  get(n: number): Float32Array;
-}
-
-/** dst[c*rows + r] = src[r*cols + c]. */
-export function transposeInto(src: Float32Array, rows: number, cols: number, dst: Float32Array, srcOff = 0, dstOff = 0): void {
-  for (let r = 0; r < rows; r++) {
-    const ro = srcOff + r * cols;
-    for (let c = 0; c < cols; c++) dst[dstOff + c * rows + r] = src[ro + c]!;
+/**
+ * dst[dstOff + c*rows + r] = src[srcOff + r*cols + c] for the output rows (source columns) c0 <= c < c1;
+ * in blocks of 64 source rows, so the strided reads stay in cache.
+ */
+export function transposeInto(src: Float32Array, rows: number, cols: number, dst: Float32Array, srcOff = 0, dstOff = 0, c0 = 0, c1 = cols): void {
+  const R = 64;
+  for (let r0 = 0; r0 < rows; r0 += R) {
+    const r1 = Math.min(rows, r0 + R);
+    for (let c = c0; c < c1; c++) {
+      const d = dstOff + c * rows;
+      for (let r = r0; r < r1; r++) dst[d + r] = src[srcOff + r * cols + c]!;
+    }
   }
 }
 

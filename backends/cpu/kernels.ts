@@ -5,8 +5,8 @@
 // the shared memory, plain numbers as `num`, structured settings (a neuron config) as `meta`.
 import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
-import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, type ConvDims } from './conv.js';
-import { linearForwardRows, linearInputGradRows, linearWeightGradRows, transposeCols } from './linear.js';
+import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto, type ConvDims } from './conv.js';
+import { linearForwardRows, linearInputGradRows, linearWeightGradRows } from './linear.js';
 import type { WasmKernels } from './wasm/index.js';
 
 export type { WasmKernels };
@@ -62,7 +62,7 @@ export const kernels: Record<string, Kernel> = {
       const xs = d.C * d.H * d.W;
       for (let b = lo; b < hi; b++) {
         wasm.convForwardImage(off(x!) + 4 * b * xs, off(wT!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
-        transposeCols(s, d.Ho * d.Wo, d.O, y!.subarray(b * per, (b + 1) * per), 0, d.O);
+        transposeInto(s, d.Ho * d.Wo, d.O, y!, 0, b * per);
       }
     } else convForwardImages(x!, wT!, d, y!, lo, hi, s);
   },
@@ -82,7 +82,7 @@ export const kernels: Record<string, Kernel> = {
       const P = d.Ho * d.Wo;
       for (let b = lo; b < hi; b++) {
         wasm.convInputGradImage(off(gyT!) + 4 * b * P * d.O, off(wr!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
-        transposeCols(s, d.H * d.W, d.C, gx!.subarray(b * per, (b + 1) * per), 0, d.C);
+        transposeInto(s, d.H * d.W, d.C, gx!, 0, b * per);
       }
     } else convInputGradImages(gyT!, wr!, d, gx!, lo, hi, s);
   },
@@ -90,7 +90,7 @@ export const kernels: Record<string, Kernel> = {
   // ---- linear ----
   /** dst [cols][rows] = src [rows][cols]^T, output rows lo..hi. */
   transpose([src, dst], [rows, cols], lo, hi) {
-    transposeCols(src!, rows!, cols!, dst!, lo, hi);
+    transposeInto(src!, rows!, cols!, dst!, 0, 0, lo, hi);
   },
   linearForward([x, wT, y], [I, O], lo, hi, _p, _m, wasm) {
     if (wasm) wasm.linearForward(off(x!), off(wT!), off(y!), I!, O!, lo, hi);

@@ -5,18 +5,6 @@
 
 const BLOCK_I = 256;
 
-/** dst[c*rows + r] = src[r*cols + c] for output rows c0 <= c < c1 (columns of src). */
-export function transposeCols(src: Float32Array, rows: number, cols: number, dst: Float32Array, c0: number, c1: number): void {
-  const R = 64;
-  for (let r0 = 0; r0 < rows; r0 += R) {
-    const r1 = Math.min(rows, r0 + R);
-    for (let c = c0; c < c1; c++) {
-      const d = c * rows;
-      for (let r = r0; r < r1; r++) dst[d + r] = src[r * cols + c]!;
-    }
-  }
-}
-
 /** Rows b0 <= b < b1 of y = x W^T (overwritten), from wT [I][O]; zero inputs skipped. */
 export function linearForwardRows(x: Float32Array, wT: Float32Array, y: Float32Array, I: number, O: number, b0: number, b1: number): void {
   y.fill(0, b0 * O, b1 * O);

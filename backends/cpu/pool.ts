@@ -10,8 +10,8 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { Arena } from './arena.js';
 import { kernels, type WasmKernels } from './kernels.js';
 
-/** ctrl[0]: ranges still running; ctrl[i]: 1 once worker i has exited; ctrl[threads + i]: 1 once it has started. */
-interface Job {
+/** One range of a kernel, as posted to a worker. */
+export interface Job {
   k: string;
   /** [byteOffset, length] of each array. */
   arr: number[];
@@ -49,13 +49,14 @@ export class KernelPool {
   readonly threads: number;
   private readonly workers: Worker[] = [];
   private readonly errors: MessagePort[] = [];
+  /** ctrl[0]: ranges still running; ctrl[i]: 1 once worker i has exited; ctrl[threads + i]: 1 once it has started. */
   private readonly ctrl: Int32Array;
   private broken: string | null = null;
 
   constructor(
     private readonly arena: Arena,
     threads: number,
-    private readonly wasmModule: WebAssembly.Module | null,
+    wasmModule: WebAssembly.Module | null,
     private readonly wasm: WasmKernels | null,
   ) {
     this.threads = threads;

@@ -9,8 +9,6 @@ import type { Arena } from './arena.js';
 interface Storage {
   data: Float32Array;
   refs: number;
-  /** Inside the arena: reachable from workers and WASM. */
-  shared: boolean;
 }
 
 export class CpuTensor implements Tensor {
@@ -43,7 +41,7 @@ export class CpuStore {
     const a = this.arena?.alloc(n);
     if (a) {
       if (zero) a.fill(0);
-      return new CpuTensor(this.owner, { data: a, refs: 1, shared: true }, [...shape]);
+      return new CpuTensor(this.owner, { data: a, refs: 1 }, [...shape]);
     }
     const list = this.free.get(n);
     let data: Float32Array;
@@ -52,7 +50,7 @@ export class CpuStore {
       this.pooled -= n;
       if (zero) data.fill(0);
     } else data = new Float32Array(n);
-    return new CpuTensor(this.owner, { data, refs: 1, shared: false }, [...shape]);
+    return new CpuTensor(this.owner, { data, refs: 1 }, [...shape]);
   }
 
   view(t: Tensor, shape: readonly number[]): CpuTensor {
@@ -67,19 +65,14 @@ export class CpuStore {
     return this.check(t).storage.data;
   }
 
-  /** Whether every tensor lives in the shared arena. */
-  shared(...ts: Tensor[]): boolean {
-    return ts.every((t) => this.check(t).storage.shared);
-  }
-
   dispose(t: Tensor): void {
     const h = this.check(t);
     h.disposed = true;
     this.live--;
     if (--h.storage.refs === 0) {
       const data = h.storage.data;
-      if (h.storage.shared) {
-        this.arena!.release(data);
+      if (this.arena?.isOwnBuffer(data.buffer)) {
+        this.arena.release(data);
         return;
       }
       const n = data.length;

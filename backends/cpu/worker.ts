@@ -2,6 +2,7 @@
 // and counts down the control block; a thrown error goes back on the error port.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { kernels, type WasmKernels } from './kernels.js';
+import type { Job } from './pool.js';
 import { instantiateKernels } from './wasm/index.js';
 
 interface Data {
@@ -24,7 +25,7 @@ process.on('exit', () => {
   Atomics.notify(ctrl, 0);
 });
 
-parentPort!.on('message', (job: { k: string; arr: number[]; num: number[]; lo: number; hi: number; part: number; meta: unknown }) => {
+parentPort!.on('message', (job: Job) => {
   try {
     const buf = memory.buffer;
     const arr: Float32Array[] = [];

@@ -4,6 +4,7 @@
 // range (all other memory, including the module's reserved low memory, is compared word by word), and
 // the dropout mask of linearInputGrad zeroing exactly the masked entries.
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { ConvDims } from '../../backends/cpu/conv.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
@@ -146,18 +147,7 @@ describe('module', () => {
 
 // ------------------------------------------------------------------------------------------ conv
 
-interface Conv {
-  B: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  K: number;
-  stride: number;
-  pad: number;
-  Ho: number;
-  Wo: number;
-}
+type Conv = ConvDims;
 
 function convCases(): Array<{ d: Conv; fill: Fill; seed: number }> {
   const out: Array<{ d: Conv; fill: Fill; seed: number }> = [];
