@@ -18,7 +18,6 @@ import {
   type Param,
   type RunCtx,
 } from './layers.js';
-import { parseStructure, type LayerSpec } from './parser.js';
 import { networkShapes } from './shapes.js';
 import { presetByName } from './presets.js';
 
@@ -123,8 +122,7 @@ export class Network {
     readonly config: NetworkConfig,
     rng: Rng,
   ) {
-    const specs = parseStructure(config.structure);
-    this.layers = buildLayers(backend, config, specs, rng);
+    this.layers = buildLayers(backend, config, rng);
     const firstNeuron = this.layers.findIndex((l) => l instanceof NeuronLayer);
     this.encoderEnd = config.static ? (firstNeuron < 0 ? this.layers.length : firstNeuron) : 0;
   }
@@ -269,11 +267,10 @@ function uniformInit(b: Backend, shape: number[], fanIn: number, rng: Rng): Tens
   return b.upload(d, shape);
 }
 
-function buildLayers(b: Backend, c: NetworkConfig, specs: LayerSpec[], rng: Rng): Layer[] {
-  // networkShapes checks every shape (and the output) before anything is allocated
+function buildLayers(b: Backend, c: NetworkConfig, rng: Rng): Layer[] {
+  // networkShapes parses the structure and checks every shape (and the output) before anything is allocated
   return networkShapes(c).map((ls, i): Layer => {
-    const s = specs[i]!;
-    const { token: tok, inShape, outShape } = ls;
+    const { spec: s, token: tok, inShape, outShape } = ls;
     switch (s.kind) {
       case 'conv': {
         const C = inShape[0]!;

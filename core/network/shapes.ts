@@ -22,6 +22,8 @@ export interface LayerShape {
   buffers: TensorShape[];
   /** Inside the static encoder (computed once per sample, not at every step). */
   encoder: boolean;
+  /** The parsed layer it comes from. */
+  spec: LayerSpec;
 }
 
 /** What the shapes depend on: the fields of a NetworkConfig that Network reads to build its layers. */
@@ -51,7 +53,7 @@ export function networkShapes(c: ShapeConfig): LayerShape[] {
       throw new RangeError(`layer ${i} (${tok}) on input [${shape.join(', ')}]: ${why}`);
     };
     const push = (kind: LayerShape['kind'], out: number[], params: TensorShape[] = [], buffers: TensorShape[] = []) => {
-      layers.push({ index: i, token: tok, kind, inShape: shape, outShape: out, params, buffers, encoder: false });
+      layers.push({ index: i, token: tok, kind, inShape: shape, outShape: out, params, buffers, encoder: false, spec: s });
       shape = out;
     };
     switch (s.kind) {
