@@ -5,7 +5,7 @@
 // outside the timed region.
 import type { Backend, Tensor } from '../core/backend.js';
 import { Network, type NetworkConfig } from '../core/network/index.js';
-import { NeuronLayer } from '../core/network/layers.js';
+import { NeuronLayer, type Layer } from '../core/network/layers.js';
 import { createAdam, disposeAdam, trainStep } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { syntheticBatch, type BenchSpec } from './train-step.js';
@@ -36,9 +36,10 @@ export interface SectionSink {
 
 const STORAGE = new Set(['upload', 'zeros', 'download', 'dispose', 'liveTensors', 'reshape', 'name', 'precision']);
 
-function kindOf(op: string, layer: string): string {
+/** The kind of work of an op; `encoder`: the op belongs to the static encoder (computed once per sample). */
+function kindOf(op: string, encoder: boolean): string {
   const [name, part] = op.split(': ');
-  if (name === 'conv2d') return layer === '0 ' + layer.split(' ')[1] ? 'conv forward (encoder)' : 'conv forward';
+  if (name === 'conv2d') return encoder ? 'conv forward (encoder)' : 'conv forward';
   if (name === 'conv2dBackward') return part ? `conv ${part}` : 'conv backward (other)';
   if (name === 'linear') return 'linear forward';
   if (name === 'linearBackward') return part ? `linear ${part}` : 'linear backward (other)';
@@ -110,8 +111,10 @@ export function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: Ben
 
   const rng = Rng.seeded(spec.seed);
   const net = new Network(timed, cfg, rng.split());
+  const layerName = (l: Layer) => `${l.index} ${l.token}`;
+  const encoderLayers = new Set(net.layers.filter((l) => l.index < net.encoderEnd).map(layerName));
   for (const l of net.layers) {
-    const name = `${l.index} ${l.token}`;
+    const name = layerName(l);
     const fwd = l.forward.bind(l);
     const bwd = l.backward.bind(l);
     l.forward = (b, x, ctx) => {
@@ -152,11 +155,11 @@ export function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: Ben
   rows.push({ layer: 'untimed', phase: '', op: 'between ops (batch upload, bookkeeping)', ms_per_step: total - opSum, percent: (100 * (total - opSum)) / total });
   const kinds = new Map<string, number>();
   for (const r of rows) {
-    const k = r.layer === 'untimed' ? 'other' : kindOf(r.op, r.layer);
+    const k = r.layer === 'untimed' ? 'other' : kindOf(r.op, encoderLayers.has(r.layer));
     kinds.set(k, (kinds.get(k) ?? 0) + r.ms_per_step);
   }
   const by_kind = [...kinds].map(([kind, ms]) => ({ kind, ms_per_step: ms, percent: (100 * ms) / total })).sort((a, b) => b.ms_per_step - a.ms_per_step);
-  const spiking = net.layers.filter((l) => l instanceof NeuronLayer).map((l) => `${l.index} ${l.token}`);
+  const spiking = net.layers.filter((l) => l instanceof NeuronLayer).map(layerName);
   const firing_rates = spiking.map((layer) => {
     const q = rates.get(layer);
     return { layer, rate: q && q.n > 0 ? q.sum / q.n : 0 };
