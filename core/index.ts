@@ -4,6 +4,7 @@ export * from './surrogates.js';
 export * from './neuron.js';
 export * from './backend.js';
 export * from './rng.js';
+export * from './encoders.js';
 export * from './optim.js';
 export * from './loss.js';
 export * from './checkpoint.js';

@@ -3,6 +3,7 @@
 import { DATASET_NAMES, type DatasetName } from '../data/index.js';
 import type { LossForm } from '../core/backend.js';
 import { presetByName } from '../core/network/presets.js';
+import { checkEncoderName, isSpikeEncoder, type EncoderName } from '../core/encoders.js';
 
 export interface TrainConfig {
   preset: string;
@@ -31,6 +32,8 @@ export interface TrainConfig {
   tMax: number;
   /** Replaces every conv's channel count of the preset (a smaller paper network for CPUs); null keeps it. */
   channels: number | null;
+  /** Input encoder (Supplementary 10): direct (default), poisson or latency. */
+  encoder: EncoderName;
 }
 
 /** Dataset a preset trains on by default. */
@@ -62,6 +65,7 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     evalBatch: 64,
     tMax: 64,
     channels: null,
+    encoder: 'direct',
     ...partial,
     preset: preset.name,
   };
@@ -80,6 +84,8 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
   if (!(c.val >= 0 && c.val < 1)) throw new RangeError(`val must be a fraction in [0, 1), got ${c.val}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${c.seed}`);
   if (!(c.tMax > 0)) throw new RangeError(`tMax must be > 0, got ${c.tMax}`);
+  checkEncoderName(c.encoder);
+  if (isSpikeEncoder(c.encoder) && !preset.static) throw new RangeError(`the ${c.encoder} encoder takes static images; preset '${preset.name}' is for event frames (spikes already)`);
   if (!(DATASET_NAMES as readonly string[]).includes(c.dataset)) throw new RangeError(`unknown dataset '${c.dataset}' (known: ${DATASET_NAMES.join(', ')})`);
   return c;
 }

@@ -4,6 +4,7 @@ import type { Tensor } from '../core/backend.js';
 import { predict } from '../core/loss.js';
 import { NeuronLayer } from '../core/network/layers.js';
 import type { Network } from '../core/network/network.js';
+import { Rng } from '../core/rng.js';
 import { makeBatches } from '../data/index.js';
 import type { SampleSource } from './source.js';
 
@@ -32,6 +33,8 @@ export interface EvalOptions {
   progress?: (done: number, total: number) => void;
   /** Polled between batches (after a turn of the event loop): when it returns true, EvalInterrupted is thrown. */
   shouldStop?: () => boolean;
+  /** Draws of the poisson encoder (default: a stream seeded with 0, so a pass is reproducible). */
+  encoderRng?: Rng;
 }
 
 /** The evaluation pass stopped because shouldStop() returned true (Ctrl-C). */
@@ -51,6 +54,7 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
   let maps: FiringMaps | null = null;
   let correct = 0;
   let done = 0;
+  const rng = net.config.encoder === 'poisson' ? (opts.encoderRng ?? Rng.seeded(0)) : null;
   for (const idx of makeBatches(indices, batchSize, { dropLast: false })) {
     if (opts.shouldStop) {
       await new Promise((resolve) => setImmediate(resolve)); // lets a Ctrl-C handler run
@@ -83,7 +87,7 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
       }
     };
     try {
-      const out = b.download(net.forward(x, { training: false, rng: null, ...(observe ? { observe } : {}) }));
+      const out = b.download(net.forward(x, { training: false, rng, ...(observe ? { observe } : {}) }));
       const pred = predict(out, T, n, classes);
       for (let k = 0; k < n; k++) {
         const label = src.labels[idx[k]!]!;

@@ -12,6 +12,7 @@ import { presetByName, withChannels } from '../core/network/presets.js';
 import { estimateMemory } from '../core/network/shapes.js';
 import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
+import { isSpikeEncoder } from '../core/encoders.js';
 import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
@@ -116,7 +117,7 @@ export function streamRng(seed: number, epoch: number, stream: number): Rng {
 
 /** The network a run trains (from its preset and settings), before any data is seen. */
 export function trainNetworkConfig(c: TrainConfig): NetworkConfig {
-  const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool };
+  const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool, encoder: c.encoder };
   const p = presetByName(c.preset);
   return c.channels ? networkConfig(withChannels(p.structure, c.channels), p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
 }
@@ -175,7 +176,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   // A run that stopped before its first checkpoint (a crash, SIGKILL, a double Ctrl-C, divergence in
   // epoch 0) left config.json and nothing to continue from: resuming it starts it over.
   const resume = o.resume && existsSync(paths.last);
-  const locate = c.dataDir ? { dataDir: c.dataDir } : {};
+  const locate = { ...(c.dataDir ? { dataDir: c.dataDir } : {}), intensities: isSpikeEncoder(c.encoder) };
   const trainSrc = await openSource(c.dataset, 'train', locate);
   const testSrc = await openSource(c.dataset, 'test', locate);
   const netConfig = networkConfigOf(c, trainSrc);

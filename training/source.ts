@@ -43,9 +43,10 @@ export function isStaticDataset(name: DatasetName): name is 'mnist' | 'fashion-m
   return STATIC.has(name);
 }
 
-export async function openSource(dataset: DatasetName, split: Split, opts: LocateOptions & { cacheDir?: string | null } = {}): Promise<SampleSource> {
+/** intensities: static images as pixels in [0, 1], not normalised (what the spike encoders take). */
+export async function openSource(dataset: DatasetName, split: Split, opts: LocateOptions & { cacheDir?: string | null; intensities?: boolean } = {}): Promise<SampleSource> {
   try {
-    if (isStaticDataset(dataset)) return staticSource(await loadStaticDataset(dataset, split, opts));
+    if (isStaticDataset(dataset)) return staticSource(await loadStaticDataset(dataset, split, opts), opts.intensities ?? false);
     return eventSource(await loadEventDataset(dataset, split, opts));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -84,7 +85,9 @@ async function explainReadError(dataset: DatasetName, split: Split, opts: Locate
   return new FileIoError(dir ?? dataset, `read the ${dataset} ${split} set in`, err);
 }
 
-function staticSource(ds: StaticDataset): SampleSource {
+function staticSource(ds: StaticDataset, intensities: boolean): SampleSource {
+  const C = ds.shape[0];
+  const unit = intensities ? { norm: { mean: new Array<number>(C).fill(0), std: new Array<number>(C).fill(1) } } : {};
   return {
     dataset: ds.name,
     split: ds.split,
@@ -95,7 +98,7 @@ function staticSource(ds: StaticDataset): SampleSource {
     static: true,
     dir: ds.dir,
     batch: async (indices, _T, augment) =>
-      prepareBatch(ds, indices, augment ? { augment: true, rng: augment } : { augment: false }),
+      prepareBatch(ds, indices, augment ? { augment: true, rng: augment, ...unit } : { augment: false, ...unit }),
   };
 }
 

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRESET_ALIASES, PRESETS, presetByName } from '../../core/network/presets.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
+import { ENCODER_NAMES } from '../../core/encoders.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
 import { TooLargeError } from '../../core/network/memory.js';
 import { checkTrainingFits, PARAMETER_LIMIT, runTraining } from '../../training/loop.js';
@@ -28,6 +29,8 @@ const HELP = `usage: plif train --preset NAME [options]
   --neuron KIND       plif | lif | if: replace every neuron of the preset (ablation)
   --tau0 X            initial tau of PLIF, fixed tau of LIF (2)
   --pool KIND         max | avg: replace the down-sampling pools (ablation)
+  --encoder NAME      direct (the paper's learnable encoder, default) | poisson | latency: spikes made
+                      from [0, 1] pixels before the network (Supplementary 10; static datasets)
   --loss FORM         rate (MSE of firing rates, default) | steps (per-step MSE, Sec. 3.7)
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
@@ -58,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       tau0: { type: 'string' },
       pool: { type: 'string' },
       loss: { type: 'string' },
+      encoder: { type: 'string' },
       backend: { type: 'string' },
       seed: { type: 'string' },
       val: { type: 'string' },
@@ -112,6 +116,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(f.tau0 !== undefined ? { tau0: numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1') } : {}),
         ...(f.pool !== undefined ? { pool: choiceFlag('pool', f.pool, ['max', 'avg'] as const) } : {}),
         ...(loss !== undefined ? { loss: loss === 'steps' ? 'per-step' : 'rate' } : {}),
+        ...(f.encoder !== undefined ? { encoder: choiceFlag('encoder', f.encoder, ENCODER_NAMES) } : {}),
         ...(f.backend !== undefined ? { backend: f.backend } : {}),
         ...(f.seed !== undefined ? { seed: intFlag('seed', f.seed, 0) } : {}),
         ...(f.val !== undefined ? { val: numFlag('val', f.val, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)') } : {}),

@@ -2,6 +2,7 @@
 // go through the static encoder (every layer before the first neuron layer) ONCE per sample, and its
 // output is fed at every step; its gradient is the sum over t. Event inputs are [T, N, C, H, W].
 import type { Backend, LossForm, Tensor } from '../backend.js';
+import { checkEncoderName, encodeSpikes, isSpikeEncoder, type EncoderName } from '../encoders.js';
 import { initialA, neuronConfig, tauOf, type NeuronConfig } from '../neuron.js';
 import { Rng } from '../rng.js';
 import { surrogates, type SurrogateName } from '../surrogates.js';
@@ -43,6 +44,8 @@ export interface NetworkConfig {
   surrogate: { name: SurrogateName; alpha: number };
   bnMomentum: number;
   bnEps: number;
+  /** Input encoder (Supplementary 10): direct (learnable, the paper's), poisson or latency (spikes from [0, 1] pixels). */
+  encoder: EncoderName;
 }
 
 export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
@@ -57,6 +60,7 @@ export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
   surrogate: { name: 'atan', alpha: 2 },
   bnMomentum: 0.1,
   bnEps: 1e-5,
+  encoder: 'direct',
 } as const);
 
 export type NetworkOptions = Partial<Omit<NetworkConfig, 'structure' | 'input' | 'classes'>>;
@@ -81,6 +85,8 @@ export function networkConfig(structure: string, input: readonly [number, number
   if (!Number.isInteger(c.T) || c.T <= 0) throw new RangeError(`T must be a positive integer, got ${c.T}`);
   if (!Number.isInteger(classes) || classes <= 0) throw new RangeError(`classes must be a positive integer, got ${classes}`);
   neuronConfigOf(c, 'plif');
+  checkEncoderName(c.encoder);
+  if (isSpikeEncoder(c.encoder) && !c.static) throw new RangeError(`the ${c.encoder} encoder takes static images; event inputs are spikes already`);
   return c;
 }
 
@@ -113,6 +119,8 @@ export class Network {
   readonly layers: Layer[];
   /** Layers [0, encoderEnd) form the static encoder (static inputs only). */
   readonly encoderEnd: number;
+  /** Static images through the direct encoder: layers [0, encoderEnd) run once per sample. */
+  private readonly staticEncoder: boolean;
   private acts: Tensor[] = [];
   private input: Tensor | null = null;
   private forwarded = false;
@@ -124,7 +132,8 @@ export class Network {
   ) {
     this.layers = buildLayers(backend, config, rng);
     const firstNeuron = this.layers.findIndex((l) => l instanceof NeuronLayer);
-    this.encoderEnd = config.static ? (firstNeuron < 0 ? this.layers.length : firstNeuron) : 0;
+    this.staticEncoder = config.static && !isSpikeEncoder(config.encoder);
+    this.encoderEnd = this.staticEncoder ? (firstNeuron < 0 ? this.layers.length : firstNeuron) : 0;
   }
 
   /** Trainable parameters: weights, BN gamma/beta, one `a` per PLIF layer. */
@@ -178,9 +187,11 @@ export class Network {
       throw new RangeError(`network input has shape [${x.shape.join(', ')}], expected [${want.join(', ')}]`);
     }
     this.input = x;
-    let h = this.config.static ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
+    const enc = this.config.encoder;
+    // a spike encoder turns the [N, C, H, W] intensities into spikes [T, N, C, H, W] (Supplementary 10)
+    let h = isSpikeEncoder(enc) ? this.keep(b.upload(encodeSpikes(enc, b.download(x), N, T, ctx.rng), [T, ...x.shape])) : this.staticEncoder ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
     for (let i = 0; i < this.layers.length; i++) {
-      if (this.config.static && i === this.encoderEnd) {
+      if (this.staticEncoder && i === this.encoderEnd) {
         const flat = this.keep(b.reshape(h, h.shape.slice(1)));
         h = this.keep(b.repeatT(flat, T)); // the encoder's output fed at every step
       }
@@ -188,7 +199,7 @@ export class Network {
       ctx.observe?.(this.layers[i]!, h);
       if (!ctx.training) this.dropOld();
     }
-    if (this.config.static && this.encoderEnd === this.layers.length) {
+    if (this.staticEncoder && this.encoderEnd === this.layers.length) {
       const flat = this.keep(b.reshape(h, h.shape.slice(1)));
       h = this.keep(b.repeatT(flat, T));
     }
@@ -206,13 +217,13 @@ export class Network {
       b.dispose(s);
       return r;
     };
-    let g: Tensor | null = this.config.static && this.encoderEnd === this.layers.length ? sumEncoder(gOut) : b.reshape(gOut, gOut.shape);
+    let g: Tensor | null = this.staticEncoder && this.encoderEnd === this.layers.length ? sumEncoder(gOut) : b.reshape(gOut, gOut.shape);
     for (let i = this.layers.length - 1; i >= 0 && g; i--) {
       const prev = this.layers[i - 1];
       const next: Tensor | null = this.layers[i]!.backward(b, g, i > 0, prev instanceof DropoutLayer ? prev.currentMask : null);
       b.dispose(g);
       g = next;
-      if (g && this.config.static && i === this.encoderEnd) {
+      if (g && this.staticEncoder && i === this.encoderEnd) {
         const s = sumEncoder(g);
         b.dispose(g);
         g = s;

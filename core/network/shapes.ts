@@ -4,6 +4,7 @@
 // check a checkpoint's header and to refuse sizes that cannot fit before any tensor exists (memory.ts).
 // Pure: no I/O, no Node modules.
 import { outSize } from '../backend.js';
+import { isSpikeEncoder, type EncoderName } from '../encoders.js';
 import { formatStructure, parseStructure, type LayerSpec } from './parser.js';
 
 export interface TensorShape {
@@ -33,6 +34,8 @@ export interface ShapeConfig {
   classes: number;
   static: boolean;
   neuronKind: 'plif' | 'lif' | 'if' | null;
+  /** A spike encoder (poisson, latency) feeds spikes at every step: no static encoder. Default direct. */
+  encoder?: EncoderName;
 }
 
 const size = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
@@ -102,7 +105,7 @@ export function networkShapes(c: ShapeConfig): LayerShape[] {
     }
   });
   const firstNeuron = layers.findIndex((l) => l.kind === 'neuron');
-  const encoderEnd = c.static ? (firstNeuron < 0 ? layers.length : firstNeuron) : 0;
+  const encoderEnd = c.static && !isSpikeEncoder(c.encoder ?? 'direct') ? (firstNeuron < 0 ? layers.length : firstNeuron) : 0;
   for (const l of layers) l.encoder = l.index < encoderEnd;
   const out = layers.at(-1)?.outShape ?? [...c.input];
   if (out.length !== 1 || out[0] !== c.classes) {
@@ -128,8 +131,9 @@ export interface MemoryEstimate {
 export function estimateMemory(c: ShapeConfig & { T: number }, batch: number, mode: 'train' | 'eval'): MemoryEstimate {
   const layers = networkShapes(c);
   const params = layers.reduce((a, l) => a + l.params.reduce((b, p) => b + size(p.shape), 0), 0);
-  const input = c.static ? batch * size(c.input) : c.T * batch * size(c.input);
-  let largest = { what: `the input batch [${c.static ? '' : `${c.T}, `}${batch}, ${c.input.join(', ')}]`, values: input };
+  const steps = c.static && !isSpikeEncoder(c.encoder ?? 'direct') ? 1 : c.T; // a spike encoder's input is [T, N, ...]
+  const input = steps * batch * size(c.input);
+  let largest = { what: `the input batch [${steps === 1 ? '' : `${c.T}, `}${batch}, ${c.input.join(', ')}]`, values: input };
   const consider = (what: string, values: number) => {
     if (values > largest.values) largest = { what, values };
   };

@@ -97,11 +97,11 @@ export function trainStep(net: Network, opt: AdamState, batch: Batch, rng: Rng, 
 }
 
 /** Eval-mode output [T, N, classes] on the host (running BN statistics, no dropout). */
-export function inferBatch(net: Network, x: FloatArray, n: number): FloatArray {
+export function inferBatch(net: Network, x: FloatArray, n: number, encoderRng: Rng | null = null): FloatArray {
   const b = net.backend;
   const xt = b.upload(x, net.inputShape(n));
   try {
-    return b.download(net.forward(xt, { training: false, rng: null }));
+    return b.download(net.forward(xt, { training: false, rng: encoderRng })); // the rng: draws of a poisson encoder
   } finally {
     net.release();
     b.dispose(xt);

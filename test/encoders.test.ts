@@ -1,0 +1,139 @@
+// Encoders of Supplementary 10: Poisson rates, latency times, the network fed by spikes, and short runs
+// with each encoder that learn.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cpuBackend } from '../backends/cpu/index.js';
+import { encodeSpikes, latencyEncodeInto, latencyTime, poissonEncodeInto } from '../core/encoders.js';
+import { buildNetwork, networkConfig } from '../core/network/network.js';
+import { inferBatch } from '../core/network/train.js';
+import { Rng } from '../core/rng.js';
+import { main } from '../cli/dispatch.js';
+import { trainConfig } from '../training/config.js';
+import { runTraining } from '../training/loop.js';
+import { runPaths } from '../training/rundir.js';
+import { capture } from './capture.js';
+import { writeTinyFashionMnist } from './training/fixtures.js';
+
+describe('poisson encoder', () => {
+  it('fires each pixel with probability equal to its intensity (counts within binomial bounds)', () => {
+    const ps = [0, 0.02, 0.1, 0.37, 0.5, 0.81, 0.99, 1];
+    const T = 4000;
+    const out = poissonEncodeInto(ps, 1, T, Rng.seeded(7), new Float32Array(T * ps.length));
+    ps.forEach((p, j) => {
+      let count = 0;
+      for (let t = 0; t < T; t++) {
+        const s = out[t * ps.length + j]!;
+        expect(s === 0 || s === 1).toBe(true);
+        count += s;
+      }
+      // Binomial(T, p): mean pT, sd sqrt(T p (1 - p)); 5 sd (p = 0 and 1 are exact)
+      expect(Math.abs(count - p * T)).toBeLessThanOrEqual(5 * Math.sqrt(T * p * (1 - p)));
+    });
+  });
+
+  it('is reproducible from the seed and does not depend on how the samples are batched', () => {
+    const x = Float32Array.from({ length: 3 * 20 }, (_, i) => (i % 11) / 10);
+    const whole = encodeSpikes('poisson', x, 3, 5, Rng.seeded(1));
+    expect(encodeSpikes('poisson', x, 3, 5, Rng.seeded(1))).toEqual(whole);
+    expect(encodeSpikes('poisson', x, 3, 5, Rng.seeded(2))).not.toEqual(whole);
+    // samples 0 and 1 as one batch, then sample 2, from one stream: the same spikes per sample
+    const rng = Rng.seeded(1);
+    const a = encodeSpikes('poisson', x.subarray(0, 40), 2, 5, rng);
+    const b = encodeSpikes('poisson', x.subarray(40), 1, 5, rng);
+    for (let t = 0; t < 5; t++) {
+      expect(Array.from(whole.subarray(t * 60, t * 60 + 40))).toEqual(Array.from(a.subarray(t * 40, t * 40 + 40)));
+      expect(Array.from(whole.subarray(t * 60 + 40, t * 60 + 60))).toEqual(Array.from(b.subarray(t * 20, t * 20 + 20)));
+    }
+  });
+
+  it('refuses normalised pixels and a missing rng', () => {
+    expect(() => encodeSpikes('poisson', [0.5, -0.8], 1, 4, Rng.seeded(0))).toThrow(/value -0.8 at index 1 is not an intensity in \[0, 1\]/);
+    expect(() => encodeSpikes('latency', [1.5], 1, 4, null)).toThrow(/not an intensity/);
+    expect(() => encodeSpikes('poisson', [0.5], 1, 4, null)).toThrow(/needs a seeded Rng/);
+  });
+});
+
+describe('latency encoder', () => {
+  it('fires once at t = floor((T - 1)(1 - p)); zero intensity never fires', () => {
+    // T = 8: p = 1 -> 0, 0.75 -> floor(1.75) = 1, 0.5 -> 3, 0.25 -> floor(5.25) = 5, 1/255 -> 6, 0 -> never
+    const ps = [1, 0.75, 0.5, 0.25, 1 / 255, 0];
+    const want = [0, 1, 3, 5, 6, -1];
+    expect(ps.map((p) => latencyTime(p, 8))).toEqual(want);
+    const N = 2;
+    const x = [...ps, ...ps.slice().reverse()];
+    const out = latencyEncodeInto(x, N, 8, new Float32Array(8 * x.length));
+    for (let b = 0; b < N; b++) {
+      for (let j = 0; j < ps.length; j++) {
+        const times = [];
+        for (let t = 0; t < 8; t++) if (out[(t * N + b) * ps.length + j] === 1) times.push(t);
+        const w = want[b === 0 ? j : ps.length - 1 - j]!;
+        expect(times).toEqual(w < 0 ? [] : [w]);
+      }
+    }
+    expect(out.reduce((a, v) => a + v, 0)).toBe(10); // two zero pixels
+  });
+});
+
+describe('a network fed by an encoder', () => {
+  it('runs every layer at every step (no static encoder) and draws Poisson spikes from the rng it is given', () => {
+    const b = cpuBackend();
+    const cfg = networkConfig('c4k3s1-BN-PLIF-MPk2s2-FC20-PLIF-APk10s10', [1, 8, 8], 2, { T: 3, encoder: 'poisson' });
+    const net = buildNetwork(b, cfg, Rng.seeded(0));
+    expect(net.encoderEnd).toBe(0);
+    expect(net.describe().every((l) => !l.encoder)).toBe(true);
+    expect(net.inputShape(2)).toEqual([2, 1, 8, 8]); // intensities in, spikes made inside
+    const x = Float32Array.from({ length: 128 }, (_, i) => (i % 9) / 8);
+    const one = inferBatch(net, x, 2, Rng.seeded(5));
+    expect(inferBatch(net, x, 2, Rng.seeded(5))).toEqual(one);
+    expect(() => inferBatch(net, x, 2, null)).toThrow(/needs a seeded Rng/);
+    expect(() => inferBatch(net, Float32Array.from(x, (v) => v - 0.5), 2, Rng.seeded(5))).toThrow(/not an intensity/);
+    net.dispose();
+    expect(() => networkConfig('c4k3s1-BN-PLIF-FC20-PLIF-APk10s10', [2, 8, 8], 2, { static: false, encoder: 'latency' })).toThrow(/takes static images/);
+    expect(() => networkConfig('FC20-PLIF-APk10s10', [1, 8, 8], 2, { encoder: 'rate' as never })).toThrow(/encoder must be one of direct, poisson, latency/);
+  });
+});
+
+describe('short runs with each encoder learn', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = writeTinyFashionMnist(160, 50);
+  });
+  for (const encoder of ['direct', 'poisson', 'latency'] as const) {
+    it(`--encoder ${encoder}: above chance after a few epochs, stored in the run and its checkpoint`, { timeout: 120_000 }, async () => {
+      const out = mkdtempSync(join(tmpdir(), `plif-enc-${encoder}-`));
+      // one spike per pixel drives the network less than the other encoders: latency starts silent and
+      // learns more slowly (here with a larger step and one more epoch)
+      const schedule = encoder === 'latency' ? ['--epochs', '4', '--lr', '0.003'] : ['--epochs', '3'];
+      const { code, err } = await capture(() =>
+        main(['train', '--preset', 'fmnist-small', '--data-dir', dataDir, '--encoder', encoder, '--T', '4', ...schedule, '--eval-batch', '25', '--seed', '1', '--out', out, '--json']),
+      );
+      expect(code, err).toBe(0);
+      const cfg = JSON.parse(readFileSync(runPaths(out).config, 'utf8'));
+      expect(cfg.config.encoder).toBe(encoder);
+      expect(cfg.network.encoder).toBe(encoder);
+      // plif eval uses the encoder the checkpoint was trained with (10 classes: chance is 10%)
+      const ev = await capture(() => main(['eval', '--checkpoint', runPaths(out).last, '--data-dir', dataDir, '--json']));
+      expect(ev.code, ev.err).toBe(0);
+      const r = JSON.parse(ev.out);
+      expect(r.encoder).toBe(encoder);
+      expect(r.samples).toBe(50);
+      expect(r.accuracy).toBeGreaterThanOrEqual(0.4);
+    });
+  }
+
+  it('a run with the poisson encoder resumes to exactly the metrics of an uninterrupted one', { timeout: 120_000 }, async () => {
+    const config = trainConfig({ preset: 'fmnist-small', dataDir, encoder: 'poisson', T: 2, epochs: 2, limitTrain: 64, limitTest: 20, evalBatch: 20, seed: 4 });
+    const stable = (m: { seconds: number; samples_per_s: number }[]) => m.map(({ seconds: _s, samples_per_s: _p, ...rest }) => rest);
+    const a = mkdtempSync(join(tmpdir(), 'plif-enc-a-'));
+    const full = await runTraining({ config, backend: cpuBackend(), backendInfo: {}, outDir: a, resume: false, version: 'test' });
+    const bdir = mkdtempSync(join(tmpdir(), 'plif-enc-b-'));
+    let n = 0;
+    const first = await runTraining({ config, backend: cpuBackend(), backendInfo: {}, outDir: bdir, resume: false, version: 'test', shouldStop: () => n++ === 6 });
+    expect(first.status).toBe('interrupted');
+    const rest = await runTraining({ config, backend: cpuBackend(), backendInfo: {}, outDir: bdir, resume: true, version: 'test' });
+    expect(rest.status).toBe('done');
+    expect(stable(rest.metrics)).toEqual(stable(full.metrics));
+  });
+});
