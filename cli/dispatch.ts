@@ -7,6 +7,8 @@ export const COMMANDS: Record<string, string> = {
   frames: 'integrate the events of one sample into frames (.npy, PNG)',
   events: 'print decoded events of an event file',
   inspect: 'describe a network or a checkpoint',
+  export: 'write a checkpoint as a NIR graph (neuromorphic hardware, other SNN frameworks)',
+  import: 'read a NIR graph of this library\'s shape into a checkpoint',
 };
 
 type Command = { run(args: string[]): Promise<number> };
@@ -20,6 +22,8 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   events: () => import('./commands/events.js'),
   bench: () => import('./commands/bench.js'),
   inspect: () => import('./commands/inspect.js'),
+  export: () => import('./commands/export.js'),
+  import: () => import('./commands/import.js'),
 };
 
 export function usage(): string {
