@@ -2,7 +2,7 @@
 // written as groups and datasets the way the reference `nir` package writes them with h5py (strings as
 // string datasets, parameters as float arrays, integers as int64), and read back.
 import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
 import { FileIoError } from '../../core/checkpoint-file.js';
 import { isArray, isGroup, type NirArray, type NirFile, type NirGroup, type NirValue } from './tree.js';
@@ -74,14 +74,39 @@ function readValue(e: H5Group | H5Dataset, where: string): NirValue {
   throw new Error(`${where}: a dataset of HDF5 type class ${meta.type} is not one NIR uses`);
 }
 
+/** The HDF5 signature, at offset 0, 512, 1024, 2048, ... of the file. */
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+async function isHdf5(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const head = new Uint8Array(8);
+    for (let at = 0; at <= 8192; at = at === 0 ? 512 : at * 2) {
+      const { bytesRead } = await fh.read(head, 0, 8, at);
+      if (bytesRead < 8) return false;
+      if (HDF5_SIGNATURE.every((b, i) => head[i] === b)) return true;
+    }
+    return false;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Reads a NIR file: its version and the tree under /node. Errors name the file. */
 export async function readNirFile(path: string): Promise<NirFile> {
+  let hdf5: boolean;
+  try {
+    hdf5 = await isHdf5(path);
+  } catch (err) {
+    throw new FileIoError(path, 'read the NIR file', err);
+  }
+  if (!hdf5) throw new FileIoError(path, 'read the NIR file', null, 'not an HDF5 file (no HDF5 signature)');
   await h5wasm.ready;
   let f: InstanceType<typeof h5wasm.File>;
   try {
     f = new h5wasm.File(path, 'r');
   } catch (err) {
-    throw new FileIoError(path, 'open the NIR file', err, 'not an HDF5 file, or unreadable');
+    throw new FileIoError(path, 'read the NIR file', err, 'an HDF5 file that cannot be read');
   }
   try {
     const keys = f.keys();
