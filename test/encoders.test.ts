@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../backends/cpu/index.js';
 import { encodeSpikes, latencyEncodeInto, latencyTime, poissonEncodeInto } from '../core/encoders.js';
 import { buildNetwork, networkConfig } from '../core/network/network.js';
-import { inferBatch } from '../core/network/train.js';
+import { createAdam, inferBatch, trainStep } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { main } from '../cli/dispatch.js';
 import { trainConfig } from '../training/config.js';
@@ -95,6 +95,31 @@ describe('a network fed by an encoder', () => {
   });
 });
 
+describe('the poisson encoder and the CPU backend threads', () => {
+  it('training steps of a Poisson-fed network are bitwise identical with 1 and 3 threads', () => {
+    const steps = (threads: number) => {
+      const b = cpuBackend({ threads });
+      try {
+        const cfg = networkConfig('c24k3s1-BN-PLIF-MPk2s2-DP-FC100-PLIF-APk10s10', [1, 28, 28], 10, { T: 4, encoder: 'poisson' });
+        const rng = Rng.seeded(3);
+        const net = buildNetwork(b, cfg, rng.split());
+        const opt = createAdam(net);
+        const x = Float32Array.from({ length: 12 * 784 }, () => rng.uniform());
+        const labels = Int32Array.from({ length: 12 }, (_, i) => i % 10);
+        const stepRng = rng.split();
+        const losses = [0, 1, 2].map(() => trainStep(net, opt, { x, labels }, stepRng).loss);
+        return { losses, params: net.params().map((p) => Array.from(new Uint32Array(Float32Array.from(b.download(p.value)).buffer))) };
+      } finally {
+        b.destroy();
+      }
+    };
+    const one = steps(1);
+    const three = steps(3);
+    expect(three.losses).toEqual(one.losses);
+    expect(three.params).toEqual(one.params);
+  });
+});
+
 describe('short runs with each encoder learn', () => {
   let dataDir: string;
   beforeAll(() => {
@@ -120,6 +145,15 @@ describe('short runs with each encoder learn', () => {
       expect(r.encoder).toBe(encoder);
       expect(r.samples).toBe(50);
       expect(r.accuracy).toBeGreaterThanOrEqual(0.4);
+      if (encoder === 'poisson') {
+        // evaluated with the other spike encoder; not with the direct one, whose inputs are normalised images
+        const lat = await capture(() => main(['eval', '--checkpoint', runPaths(out).last, '--data-dir', dataDir, '--encoder', 'latency', '--json']));
+        expect(lat.code, lat.err).toBe(0);
+        expect(JSON.parse(lat.out).encoder).toBe('latency');
+        const direct = await capture(() => main(['eval', '--checkpoint', runPaths(out).last, '--data-dir', dataDir, '--encoder', 'direct']));
+        expect(direct.code).toBe(2);
+        expect(direct.err).toContain('was trained with the poisson encoder, whose inputs are spikes');
+      }
     });
   }
 
