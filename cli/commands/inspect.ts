@@ -69,7 +69,7 @@ async function describeNetwork(json: boolean, make: () => Network | Promise<Netw
   const head = ['#', 'layer', 'input', 'output', 'params', 'steps', 'tau'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i >= 4 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  process.stdout.write(`${cfg.structure}\ninput ${shape(cfg.input)} ${cfg.static ? 'static (encoder computed once per sample)' : 'frames'}, T = ${cfg.T}, ${cfg.classes} classes, loss ${cfg.loss}\n\n`);
+  process.stdout.write(`${cfg.structure}\ninput ${shape(cfg.input)} ${cfg.encoder !== 'direct' ? `static, ${cfg.encoder} encoder (spikes at every step)` : cfg.static ? 'static (encoder computed once per sample)' : 'frames'}, T = ${cfg.T}, ${cfg.classes} classes, loss ${cfg.loss}\n\n`);
   process.stdout.write(`${line(head)}\n${rows.map(line).join('\n')}\n\ntotal parameters: ${total}\n`);
   return 0;
 }
