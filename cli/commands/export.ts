@@ -3,7 +3,7 @@ import { networkToNir, NirExportError, NIR_VERSION } from '../../interop/nir/exp
 import { writeNirFile } from '../../interop/nir/hdf5.js';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { loadCheckpoint } from '../../training/checkpoint.js';
-import { choiceFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { choiceFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { packageVersion } from '../version.js';
 
 const HELP = `usage: plif export --checkpoint FILE --format nir --out FILE.nir
@@ -12,6 +12,9 @@ const HELP = `usage: plif export --checkpoint FILE --format nir --out FILE.nir
   --format nir        NIR ${NIR_VERSION} (Neuromorphic Intermediate Representation, HDF5), read by snnTorch,
                       SpikingJelly, Norse, Lava-dl, Sinabs and hardware toolchains
   --out FILE          where to write it
+  --dt X              the time step the graph is written for, in the units of tau (default 1: tau in
+                      steps); e.g. --dt 1e-4 for importers that assume dt = 0.1 ms (tau = steps * dt,
+                      an IF's r = 1/dt)
 
 BN is folded into the conv before it; each PLIF/LIF layer becomes a LIF node (tau the learned tau,
 dt = 1), spike max-pooling a SumPool2d and a Threshold at 0.5 (docs/nir.md).
@@ -19,7 +22,8 @@ dt = 1), spike max-pooling a SumPool2d and a Threshold at 0.5 (docs/nir.md).
 
 export async function run(argv: string[]): Promise<number> {
   return withUsage('export', HELP, argv, async () => {
-    const { values: f } = parseFlags(argv, { checkpoint: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } });
+    const { values: f } = parseFlags(argv, { checkpoint: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, dt: { type: 'string' } });
+    const dt = numFlag('dt', f.dt, (x) => x > 0, 'a number > 0') ?? 1;
     if (f.checkpoint === undefined) throw new UsageError('--checkpoint FILE is required');
     if (f.out === undefined) throw new UsageError('--out FILE is required');
     choiceFlag('format', f.format ?? 'nir', ['nir'] as const);
@@ -28,14 +32,14 @@ export async function run(argv: string[]): Promise<number> {
     try {
       let file;
       try {
-        file = networkToNir(net, `plif-snn ${await packageVersion()}`);
+        file = networkToNir(net, { source: `plif-snn ${await packageVersion()}`, dt });
       } catch (err) {
         if (err instanceof NirExportError) throw new UsageError(`${f.checkpoint}: ${err.message}`);
         throw err;
       }
       await writeNirFile(f.out, file);
       const nodes = Object.keys(file.node.nodes as object).length;
-      process.stdout.write(`${f.out}: NIR ${NIR_VERSION} graph of ${nodes} nodes (${net.config.structure}, T = ${net.config.T}, encoder ${net.config.encoder})\n`);
+      process.stdout.write(`${f.out}: NIR ${NIR_VERSION} graph of ${nodes} nodes (${net.config.structure}, T = ${net.config.T}, encoder ${net.config.encoder}, dt = ${dt})\n`);
       return 0;
     } finally {
       net.dispose();

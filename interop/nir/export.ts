@@ -28,8 +28,22 @@ export class NirExportError extends Error {
 const size = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
 const filled = (n: number, v: number) => new Float64Array(n).fill(v);
 
-/** The NIR graph of a network (evaluation mode). `source` is recorded in the graph's metadata. */
-export function networkToNir(net: Network, source = 'plif-snn'): NirFile {
+export interface NirExportOptions {
+  /** Recorded in the graph's metadata. */
+  source?: string;
+  /**
+   * The time step the graph is written for, in the units of tau (default 1: tau in steps). NIR's
+   * equations are continuous; Euler with this dt reproduces the network when tau = tau_steps * dt and
+   * an IF's r = 1/dt (e.g. dt = 1e-4 s for importers that assume it).
+   */
+  dt?: number;
+}
+
+/** The NIR graph of a network (evaluation mode). */
+export function networkToNir(net: Network, opts: NirExportOptions = {}): NirFile {
+  const source = opts.source ?? 'plif-snn';
+  const dt = opts.dt ?? 1;
+  if (!(Number.isFinite(dt) && dt > 0)) throw new NirExportError(`dt must be a number > 0, got ${dt}`);
   const b: Backend = net.backend;
   const host = (t: { value: import('../../core/backend.js').Tensor }) => b.download(t.value);
   const c = net.config;
@@ -75,13 +89,13 @@ export function networkToNir(net: Network, source = 'plif-snn'): NirFile {
       const n = size(l.outShape);
       const shape = [...l.outShape];
       if (cfg.kind === 'if') {
-        add(`${l.index}_if`, { type: 'IF', r: f64(filled(n, 1), shape), v_threshold: f64(filled(n, cfg.vThreshold), shape), v_reset: f64(filled(n, cfg.vReset), shape) });
+        add(`${l.index}_if`, { type: 'IF', r: f64(filled(n, 1 / dt), shape), v_threshold: f64(filled(n, cfg.vThreshold), shape), v_reset: f64(filled(n, cfg.vReset), shape) });
         continue;
       }
       const tau = cfg.kind === 'plif' ? tauOf(b.download(l.a!)[0]!) : cfg.tau;
       add(`${l.index}_lif`, {
         type: 'LIF',
-        tau: f64(filled(n, tau), shape),
+        tau: f64(filled(n, tau * dt), shape),
         // Eq. 6 (decay_input): H = V + (1/tau)(X - (V - Vr)) is Euler of tau dv/dt = (Vr - v) + 1*I;
         // without it, H = V - (1/tau)(V - Vr) + X needs r = tau
         r: f64(filled(n, cfg.decayInput ? 1 : tau), shape),
@@ -128,7 +142,7 @@ export function networkToNir(net: Network, source = 'plif-snn'): NirFile {
         source,
         structure: c.structure,
         T: i64Scalar(c.T),
-        dt: f64(Float64Array.of(1), []),
+        dt: f64(Float64Array.of(dt), []),
         encoder: c.encoder,
         static_input: i64Scalar(c.static ? 1 : 0),
         input: isSpikeEncoder(c.encoder)
@@ -136,7 +150,7 @@ export function networkToNir(net: Network, source = 'plif-snn'): NirFile {
           : c.static
             ? 'the image normalised per channel, (x - mean) / std of the dataset, the same at every step'
             : 'one event frame per step',
-        discretisation: 'forward Euler, dt = 1: v[t+1] = v[t] + (dt/tau)((v_leak - v[t]) + r I[t]); a spike when v >= v_threshold, then v = v_reset',
+        discretisation: `forward Euler, dt = ${dt}: v[t+1] = v[t] + (dt/tau)((v_leak - v[t]) + r I[t]) (IF: v[t+1] = v[t] + dt r I[t]); a spike when v >= v_threshold, then v = v_reset; v starts at v_reset`,
         readout: 'predicted class = argmax over the output of its mean over the T steps',
       },
     },

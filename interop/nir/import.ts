@@ -64,6 +64,9 @@ export function nirToNetwork(file: NirFile, opts: ImportOptions = {}): ImportedN
 
   const meta = isGroup(g.metadata) ? g.metadata : {};
   const inputShape = ints(nodes[inputs[0]!] as NirGroup, 'shape', inputs[0]!);
+  // the graph's time step in the units of tau (plif export writes it; 1 = tau in steps)
+  const dt = isArray(meta.dt) ? Number(meta.dt.data[0]) : 1;
+  if (!(dt > 0)) throw new NirImportError(`metadata dt = ${dt}; it must be > 0`);
   if (inputShape.length !== 3) throw new NirImportError(`Input '${inputs[0]}' has shape [${inputShape.join(', ')}]; this library takes [C, H, W]`);
 
   const tokens: string[] = [];
@@ -115,11 +118,11 @@ export function nirToNetwork(file: NirFile, opts: ImportOptions = {}): ImportedN
         same('vThreshold', vth, name);
         same('vReset', vReset, name);
         if (type === 'IF') {
-          if (r !== 1) fail(`r = ${r}; this library's IF integrates H = V + X (r = 1)`);
+          if (Math.abs(r * dt - 1) > 1e-6) fail(`r = ${r} at dt = ${dt}; this library's IF integrates H = V + X (r dt = 1)`);
           tokens.push('IF');
           break;
         }
-        const tau = uniform(node, 'tau', name);
+        const tau = uniform(node, 'tau', name) / dt; // in steps
         if (!(tau > 1)) fail(`tau = ${tau}; a leaky neuron here needs tau > 1 (the time step)`);
         const vLeak = uniform(node, 'v_leak', name);
         if (vLeak !== vReset) fail(`v_leak ${vLeak} differs from v_reset ${vReset}; this library's neurons leak towards V_reset`);

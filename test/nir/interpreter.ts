@@ -2,8 +2,8 @@
 // reader: it opens the HDF5 file with h5wasm, reads the graph the way the reference `nir` package lays it
 // out (/version, /node/type, /node/nodes/<name>/..., /node/edges), and simulates it step by step:
 //   Conv2d, Linear, Affine, Flatten, SumPool2d, AvgPool2d, Threshold (x > threshold), and the neurons by
-//   forward Euler with dt = 1 of NIR's equations:
-//     LIF: v <- v + (1/tau)((v_leak - v) + r I);  IF: v <- v + r I;  spike when v >= v_threshold, v <- v_reset
+//   forward Euler of NIR's equations with the dt of the graph's metadata (default 1):
+//     LIF: v <- v + (dt/tau)((v_leak - v) + r I);  IF: v <- v + dt r I;  spike when v >= v_threshold, v <- v_reset
 //   with v starting at v_reset. Values are kept in float32 between nodes, as the library's backends do.
 import h5wasm from 'h5wasm/node';
 
@@ -127,6 +127,8 @@ export function simulate(g: NirGraphData, inputAt: (t: number) => Float32Array, 
   }
   if (order.length !== g.nodes.size) throw new Error('the graph has a cycle');
   const state = new Map<string, Float32Array>();
+  const dtField = g.metadata.get('dt');
+  const dt = dtField && typeof dtField !== 'string' ? dtField.data[0]! : 1;
   const outputs: Float32Array[] = [];
   for (let t = 0; t < steps; t++) {
     const value = new Map<string, { y: Float32Array; shape: number[] }>();
@@ -194,7 +196,7 @@ export function simulate(g: NirGraphData, inputAt: (t: number) => Float32Array, 
           const y = new Float32Array(x.y.length);
           for (let i = 0; i < y.length; i++) {
             // forward Euler, dt = 1
-            const h = lif ? v[i]! + (1 / tau![i]!) * (vleak![i]! - v[i]! + r[i]! * x.y[i]!) : v[i]! + r[i]! * x.y[i]!;
+            const h = lif ? v[i]! + (dt / tau![i]!) * (vleak![i]! - v[i]! + r[i]! * x.y[i]!) : v[i]! + dt * r[i]! * x.y[i]!;
             const spike = h >= vth[i]!;
             y[i] = spike ? 1 : 0;
             v[i] = spike ? vreset[i]! : h;

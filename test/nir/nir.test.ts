@@ -90,6 +90,15 @@ describe('plif export --format nir on a trained checkpoint', () => {
     const acc = interpreted.filter((p, i) => p === src.labels[i]).length / src.n;
     expect(JSON.parse(ev.out).accuracy).toBe(acc);
     expect(acc).toBeGreaterThan(0.3);
+
+    // written for dt = 1e-4 (tau in seconds of 0.1 ms steps): the same predictions
+    const at = join(tmp('plif-nir-dt-'), 'dt.nir');
+    const e = await capture(() => main(['export', '--checkpoint', runPaths(run).last, '--out', at, '--dt', '1e-4']));
+    expect(e.code, e.err).toBe(0);
+    const g2 = await readNirGraph(at);
+    const tau1 = (g.nodes.get('2_lif')!.fields.get('tau') as { data: Float64Array }).data[0]!;
+    expect((g2.nodes.get('2_lif')!.fields.get('tau') as { data: Float64Array }).data[0]).toBeCloseTo(tau1 * 1e-4, 15);
+    expect(Array.from(idx, (i) => predictFromOutputs(simulate(g2, () => x.subarray(i * per, (i + 1) * per), 4)))).toEqual(interpreted);
   });
 
   it('plif import reads it back into a checkpoint that plif eval scores exactly as the original', async () => {
