@@ -361,14 +361,15 @@ export function maxPoolTiesK(this: KernelThis, x: Arr, draws: Arr, H: number, W:
       }
     }
   }
+  // second pass (loop names differ: gpu.js declares every loop variable in one GLSL scope)
   let pick = imod(draws[i]!, Math.max(count, 1));
   let arg = 0;
   let found = 0;
-  for (let ky = 0; ky < K; ky++) {
-    for (let kx = 0; kx < K; kx++) {
-      if (found < 0.5 && x[base + ky * W + kx]! === best) {
+  for (let jy = 0; jy < K; jy++) {
+    for (let jx = 0; jx < K; jx++) {
+      if (found < 0.5 && x[base + jy * W + jx]! === best) {
         if (pick < 0.5) {
-          arg = ky * K + kx;
+          arg = jy * K + jx;
           found = 1;
         } else {
           pick = pick - 1;
