@@ -3,6 +3,7 @@
 import { DATASET_NAMES, type DatasetName } from '../data/index.js';
 import type { LossForm } from '../core/backend.js';
 import { presetByName } from '../core/network/presets.js';
+import { POOL_TIE_RULES, type PoolTieRule } from '../core/network/layers.js';
 
 export interface TrainConfig {
   preset: string;
@@ -17,6 +18,8 @@ export interface TrainConfig {
   neuron: 'plif' | 'lif' | 'if' | null;
   tau0: number;
   pool: 'max' | 'avg' | null;
+  /** Max-pooling tie rule (NetworkConfig.poolTies): 'first' or 'random' (Fig. 5, drawn from the run's Rngs). */
+  poolTies: PoolTieRule;
   loss: LossForm;
   /** cpu, gpujs or gpujs:MODE. */
   backend: string;
@@ -53,6 +56,7 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     neuron: null,
     tau0: 2,
     pool: null,
+    poolTies: 'first',
     loss: 'rate',
     backend: 'cpu',
     seed: 0,
@@ -79,6 +83,7 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
   if (!(Number.isFinite(c.tau0) && c.tau0 > 1)) throw new RangeError(`tau0 must be a number > 1, got ${c.tau0}`);
   if (!(c.val >= 0 && c.val < 1)) throw new RangeError(`val must be a fraction in [0, 1), got ${c.val}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${c.seed}`);
+  if (!POOL_TIE_RULES.includes(c.poolTies)) throw new RangeError(`poolTies must be one of ${POOL_TIE_RULES.join(', ')}, got '${String(c.poolTies)}'`);
   if (!(c.tMax > 0)) throw new RangeError(`tMax must be > 0, got ${c.tMax}`);
   if (!(DATASET_NAMES as readonly string[]).includes(c.dataset)) throw new RangeError(`unknown dataset '${c.dataset}' (known: ${DATASET_NAMES.join(', ')})`);
   return c;

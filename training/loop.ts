@@ -15,6 +15,7 @@ import { Rng } from '../core/rng.js';
 import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
+import { confusionRecord } from './plot-confusion.js';
 import { openSource, type SampleSource } from './source.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
@@ -26,6 +27,8 @@ export interface EpochMetrics {
   train_acc: number;
   val_acc?: number;
   test_acc: number;
+  /** Test samples whose highest spike count is shared by two or more classes (core/readout.ts). */
+  test_ties: number;
   /** tau of every neuron layer with a tau, by layer index and token. */
   tau: { layer: number; tau: number }[];
   /** Mean firing rate of every spiking layer on the test pass. */
@@ -106,7 +109,7 @@ export function firstBad(net: Network, field: 'grad' | 'value'): { what: string;
 /** Resolves on the next turn of the event loop (after pending I/O and signal callbacks). */
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout, 3 augmentation. */
+/** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout (and random pool ties of training steps), 3 augmentation, 4 evaluation seed. */
 export function streamRng(seed: number, epoch: number, stream: number): Rng {
   let h = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
   h = Math.imul(h ^ (epoch + 0x632be5ab), 0x85ebca6b) >>> 0;
@@ -116,7 +119,7 @@ export function streamRng(seed: number, epoch: number, stream: number): Rng {
 
 /** The network a run trains (from its preset and settings), before any data is seen. */
 export function trainNetworkConfig(c: TrainConfig): NetworkConfig {
-  const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool };
+  const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool, poolTies: c.poolTies };
   const p = presetByName(c.preset);
   return c.channels ? networkConfig(withChannels(p.structure, c.channels), p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
 }
@@ -275,7 +278,8 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       let val: Evaluation | null = null;
       let test: Evaluation;
       try {
-        const stop = o.shouldStop ? { shouldStop: o.shouldStop } : {};
+        // seed of the evaluation's per-sample Rngs (random pool ties); a function of (seed, epoch) only
+        const stop = { ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}), seed: streamRng(c.seed, epoch, 4).nextUint32() };
         if (valIdx.length > 0) {
           rep.evalStart?.('val', valIdx.length);
           val = await evaluate(net, trainSrc, valIdx, c.evalBatch, stop);
@@ -299,6 +303,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
         train_acc: state.correct / state.seen,
         ...(val ? { val_acc: val.accuracy } : {}),
         test_acc: test.accuracy,
+        test_ties: test.ties,
         tau: net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })),
         firing_rate: test.firingRates,
         seconds: trainSeconds,
@@ -307,6 +312,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       metrics.push(m);
       await appendMetrics(paths.metrics, m);
       if (test.firingMaps) await writeJsonAtomic(paths.firingMaps, test.firingMaps);
+      await writeJsonAtomic(paths.confusion, confusionRecord(test, testSrc.classes, `test pass of epoch ${epoch}`));
       rep.epochEnd?.(m);
       const score = val ? val.accuracy : test.accuracy;
       const isBest = state.best === null || score > state.best.score;

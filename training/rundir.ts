@@ -18,6 +18,7 @@ export function runPaths(dir: string) {
     last: join(dir, 'last.safetensors'),
     best: join(dir, 'best.safetensors'),
     firingMaps: join(dir, 'firing-maps.json'),
+    confusion: join(dir, 'confusion.json'),
     lock: join(dir, LOCK_FILE),
   };
 }

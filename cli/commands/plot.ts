@@ -7,18 +7,20 @@ import type { FiringMaps } from '../../training/evaluate.js';
 import type { EpochMetrics } from '../../training/loop.js';
 import { accuracyChart, firingMapsChart, svgToPng, tauChart } from '../../training/plot.js';
 import { readMetrics, runPaths } from '../../training/rundir.js';
+import { confusionChart, validateConfusion } from '../../training/plot-confusion.js';
 import { parseFlags, UsageError, withUsage } from '../args.js';
 
-const HELP = `usage: plif plot RUN_DIR [--out DIR] [--no-png]
+const HELP = `usage: plif plot RUN_DIR [--out DIR] [--no-png] [--confusion FILE]
 
 Writes accuracy.svg (test/validation accuracy per epoch), tau.svg (tau of each layer per epoch) and
 firing-maps.svg (firing rates of the first spiking layer for a few test samples), each also as PNG, into
-RUN_DIR/plots or --out DIR.
+RUN_DIR/plots or --out DIR. confusion.svg: the confusion matrix of the last test pass (RUN_DIR/confusion.json)
+or of --confusion FILE (written by plif eval --confusion FILE).
 `;
 
 export async function run(argv: string[]): Promise<number> {
   return withUsage('plot', HELP, argv, async () => {
-    const { values: f, positionals } = parseFlags(argv, { out: { type: 'string' }, 'no-png': { type: 'boolean' } }, true);
+    const { values: f, positionals } = parseFlags(argv, { out: { type: 'string' }, 'no-png': { type: 'boolean' }, confusion: { type: 'string' } }, true);
     if (positionals.length !== 1) throw new UsageError('give exactly one RUN_DIR');
     const paths = runPaths(positionals[0]!);
     if (!existsSync(paths.metrics)) throw new UsageError(`${paths.dir}: no metrics.jsonl (not a run directory, or no epoch finished yet)`);
@@ -36,6 +38,8 @@ export async function run(argv: string[]): Promise<number> {
       const maps = JSON.parse(await readFile(paths.firingMaps, 'utf8')) as FiringMaps;
       figures.push(['firing-maps', firingMapsChart(maps, classes)]);
     }
+    const confusionFile = f.confusion ?? (existsSync(paths.confusion) ? paths.confusion : null);
+    if (confusionFile !== null) figures.push(['confusion', await confusionFigure(confusionFile)]);
     for (const [name, svg] of figures) {
       await writeFile(join(outDir, `${name}.svg`), svg);
       if (!f['no-png']) await writeFile(join(outDir, `${name}.png`), await svgToPng(svg));
@@ -43,4 +47,18 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   });
+}
+
+async function confusionFigure(file: string): Promise<string> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--confusion ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return confusionChart(validateConfusion(raw, file));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

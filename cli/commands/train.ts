@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRESET_ALIASES, PRESETS, presetByName } from '../../core/network/presets.js';
+import { POOL_TIE_RULES } from '../../core/network/layers.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
 import { TooLargeError } from '../../core/network/memory.js';
@@ -28,6 +29,8 @@ const HELP = `usage: plif train --preset NAME [options]
   --neuron KIND       plif | lif | if: replace every neuron of the preset (ablation)
   --tau0 X            initial tau of PLIF, fixed tau of LIF (2)
   --pool KIND         max | avg: replace the down-sampling pools (ablation)
+  --pool-ties RULE    first (default, PyTorch's) | random (Fig. 5, seeded): which of several inputs firing
+                      at once in a max-pooling window wins and gets the gradient; kept in checkpoints
   --loss FORM         rate (MSE of firing rates, default) | steps (per-step MSE, Sec. 3.7)
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
@@ -57,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       neuron: { type: 'string' },
       tau0: { type: 'string' },
       pool: { type: 'string' },
+      'pool-ties': { type: 'string' },
       loss: { type: 'string' },
       backend: { type: 'string' },
       seed: { type: 'string' },
@@ -111,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(f.neuron !== undefined ? { neuron: choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const) } : {}),
         ...(f.tau0 !== undefined ? { tau0: numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1') } : {}),
         ...(f.pool !== undefined ? { pool: choiceFlag('pool', f.pool, ['max', 'avg'] as const) } : {}),
+        ...(f['pool-ties'] !== undefined ? { poolTies: choiceFlag('pool-ties', f['pool-ties'], POOL_TIE_RULES) } : {}),
         ...(loss !== undefined ? { loss: loss === 'steps' ? 'per-step' : 'rate' } : {}),
         ...(f.backend !== undefined ? { backend: f.backend } : {}),
         ...(f.seed !== undefined ? { seed: intFlag('seed', f.seed, 0) } : {}),
