@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
           const w = Math.max(...r.perClass.map((c) => c.class.length));
           process.stdout.write(`${f.checkpoint} on ${dataset} test (${r.total} samples): accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.total})\n`);
           for (const c of r.perClass) process.stdout.write(`  ${c.class.padEnd(w)}  ${(100 * c.accuracy).toFixed(2).padStart(6)}%  (${c.correct}/${c.total})\n`);
-          process.stdout.write(`tied samples (highest spike count shared): ${r.ties} of ${r.total}, decided by the '${r.tieRule}' rule\n`);
+          process.stdout.write(`tied samples (highest spike count shared): ${r.ties} of ${r.total}, decided by the '${r.tieRule}' rule; max-pooling ties: '${net.config.poolTies}' (the checkpoint's)\n`);
           process.stdout.write(`confusion matrix (rows: label, columns: predicted):\n`);
           const cw = Math.max(4, ...confusion.matrix.flat().map((v) => String(v).length));
           process.stdout.write(`  ${''.padEnd(w)}  ${confusion.classes.map((_, j) => String(j).padStart(cw)).join(' ')}\n`);
