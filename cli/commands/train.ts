@@ -36,7 +36,8 @@ const HELP = `usage: plif train --preset NAME [options]
                       gives the dataset, input shape and T)
   --surrogate NAME[:ALPHA]  surrogate gradient (Eq. 13): ${SURROGATE_NAMES.join(', ')} (atan:2)
   --vth X             firing threshold V_th (1)
-  --v-reset X|soft    hard reset potential V_reset (0), or soft: V = H - S V_th
+  --v-reset X|soft    hard reset potential V_reset (0; a negative one as --v-reset=-0.5), or soft:
+                      V = H - S V_th
   --detach-reset, --no-detach-reset
                       detach the spike in the reset's gradient (Eq. 12; default: detached, as the paper)
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
