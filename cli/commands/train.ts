@@ -34,7 +34,9 @@ const HELP = `usage: plif train --preset NAME [options]
   --structure S       a Table S1 string replacing the preset's network, e.g.
                       '{c32k3s1-BN-PLIF-MPk2s2}*2-DP-FC256-PLIF-DP-FC100-PLIF-APk10s10' (the preset still
                       gives the dataset, input shape and T)
-  --surrogate NAME[:ALPHA]  surrogate gradient (Eq. 13): ${SURROGATE_NAMES.join(', ')} (atan:2)
+  --surrogate NAME[:ALPHA]
+                      surrogate gradient (Eq. 13; default atan:2), NAME one of
+                      ${SURROGATE_NAMES.join(', ')}; ALPHA defaults to the surrogate's own
   --vth X             firing threshold V_th (1)
   --v-reset X|soft    hard reset potential V_reset (0; a negative one as --v-reset=-0.5), or soft:
                       V = H - S V_th
@@ -44,7 +46,8 @@ const HELP = `usage: plif train --preset NAME [options]
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
                       not depend on it, so --resume may take another value
   --seed N            seed of initialisation, shuffling, dropout and augmentation (0)
-  --val F             hold out this fraction of each class for validation (Supplementary 7: 0.15)
+  --val F             hold out this fraction of each class for validation (Supplementary 7: 0.15); with
+                      --limit-train, a class-stratified part of it of the matching size
   --limit-train N     use the first N training samples
   --limit-test N      evaluate on the first N test samples
   --eval-batch N      batch size of evaluation passes (64)
@@ -177,6 +180,7 @@ export async function run(argv: string[]): Promise<number> {
       checkTrainingFits(config);
     } catch (err) {
       if (err instanceof TooLargeError) throw new UsageError(err.message);
+      if (config.structure !== null && err instanceof RangeError) throw new UsageError(`--structure: ${err.message}`);
       throw err;
     }
     let opened;

@@ -166,10 +166,13 @@ describe('the published package', () => {
     }
   });
 
-  it('the gpu.js backend, without gpu.js, says what to install', () => {
+  it('the gpu.js backend and --backend gpujs, without gpu.js, say what to install', () => {
     const r = run(process.execPath, ['--input-type=module', '-e', "import { createGpujsBackend } from 'plif-snn/backends/gpujs'; await createGpujsBackend();"], project);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/the gpu\.js backend cannot load gpu\.js .*npm install gpu\.js/);
+    const cli = run(plifBin(), ['bench', '--backend', 'gpujs', '--steps', '1', '--no-tfjs'], project);
+    expect(cli.status, show(cli)).toBe(2);
+    expect(cli.stderr).toMatch(/^plif bench: --backend gpujs: the gpu\.js backend cannot load gpu\.js .*; install the optional peer dependency gpu\.js \(npm install gpu\.js@/m);
   });
 
   it('plif --version and -V print the version', () => {

@@ -91,6 +91,7 @@ describe('plif train: neuron and structure flags', () => {
     [['--vth', '0.5', '--v-reset', '0.5'], /vThreshold \(0\.5\) must be greater than vReset \(0\.5\)/],
     [['--detach-reset', '--no-detach-reset'], /give --detach-reset or --no-detach-reset, not both/],
     [['--structure', 'c8k3s1-PLIX'], /--structure: unknown layer token 'PLIX'/],
+    [['--structure', 'c4k3s1-BN-PLIF-MPk2s2-FC50-PLIF-APk10s10'], /--structure: network output is \[5\] per step, expected \[10\]/],
   ])('plif train %j is a usage error', async (flags, message) => {
     const r = await capture(() => main([...base, '--data-dir', dataDir, '--out', join(tmp(), 'run'), ...flags]));
     expect(r.code).toBe(2);
