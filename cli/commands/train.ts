@@ -36,7 +36,8 @@ const HELP = `usage: plif train --preset NAME [options]
                       gives the dataset, input shape and T)
   --surrogate NAME[:ALPHA]
                       surrogate gradient (Eq. 13; default atan:2), NAME one of
-                      ${SURROGATE_NAMES.join(', ')}; ALPHA defaults to the surrogate's own
+                      ${SURROGATE_NAMES.join(', ')};
+                      ALPHA defaults to the surrogate's own
   --vth X             firing threshold V_th (1)
   --v-reset X|soft    hard reset potential V_reset (0; a negative one as --v-reset=-0.5), or soft:
                       V = H - S V_th
