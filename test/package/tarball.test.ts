@@ -141,6 +141,20 @@ describe('the published package', () => {
     mkdirSync(dir, { recursive: true });
     const named = snippets.map((s) => ({ ...s, name: `${s.file.replace(/[/.]/g, '_')}_${s.line}`, ts: s.lang === 'ts' || s.lang === 'typescript' }));
     for (const s of named) writeFileSync(join(dir, `${s.name}.${s.ts ? 'ts' : 'mjs'}`), `// ${s.file}:${s.line}\n${s.code}\nexport {};\n`);
+    // and every entry of the exports map, with the public types of training runs
+    const entries = Object.keys(pkg.exports).filter((e) => e !== './package.json').map((e) => e.replace(/^\./, 'plif-snn'));
+    writeFileSync(
+      join(dir, 'entries.ts'),
+      [
+        ...entries.map((e, i) => `import * as entry${i} from '${e}';`),
+        "import type { EpochMetrics, TrainRecord, TrainConfig } from 'plif-snn/training';",
+        "const m: Pick<EpochMetrics, 'epoch' | 'test_acc'> & Partial<TrainRecord> & Partial<TrainConfig> = { epoch: 0, test_acc: 1 };",
+        `const counts = [${entries.map((_, i) => `Object.keys(entry${i}).length`).join(', ')}];`,
+        "if (counts.some((n) => n === 0)) throw new Error(`an entry exports nothing: ${counts.join(', ')}`);",
+        'console.log(m.epoch, counts.join(" "));',
+      ].join('\n'),
+    );
+    named.push({ file: 'package.json exports', line: 0, lang: 'ts', code: '', name: 'entries', ts: true });
     const compilerOptions = {
       target: 'ES2022', lib: ['ES2022'], strict: true, skipLibCheck: false, noEmitOnError: true,
       types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
