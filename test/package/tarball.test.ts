@@ -167,10 +167,12 @@ describe('the published package', () => {
       const r = run(process.execPath, [tsc, '-p', config], project);
       expect(r.status, `tsc -p ${config}:\n${r.stdout}${r.stderr}`).toBe(0);
     }
+    let coreExample = '';
     for (const s of named) {
       const file = s.ts ? join(project, 'out', `${s.name}.js`) : join(dir, `${s.name}.mjs`);
       const r = run(process.execPath, [file], project);
       const where = `${s.file}:${s.line}`;
+      if (s.file === 'README.md' && s.code.includes('neuronBackward')) coreExample = r.stdout;
       if (r.status === 0) continue;
       // Allowed failures: a snippet of an optional peer's feature, run without that peer, must say what to
       // install; a dataset snippet, where the dataset is not on this machine, must say what it searched.
@@ -178,6 +180,10 @@ describe('the published package', () => {
       const missingData = !hasFashionMnist && /dataset '[\w-]+' not found/.test(r.stderr);
       expect(missingPeer !== undefined || missingData, `${where} failed:\n${show(r)}`).toBe(true);
     }
+    // README "Using the core": its neurons spike, and dL/da is not zero
+    expect(coreExample).toMatch(/'[01]*1[01]*'/);
+    const gradA = Number(coreExample.trim().split('\n').at(-1)!.split(' ')[1]);
+    expect(Number.isFinite(gradA) && gradA !== 0, coreExample).toBe(true);
   });
 
   it('the gpu.js backend and --backend gpujs, without gpu.js, say what to install', () => {
