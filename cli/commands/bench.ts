@@ -16,8 +16,9 @@ Times training steps (forward over T, backward, Adam) with synthetic inputs on e
 --backend (comma-separated: cpu, cpu:ts, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same
 network written with TensorFlow.js (CPU backend; skipped with a note when @tensorflow/tfjs is not
 installed), all in one run; prints samples/s and the ratios to the first backend. Defaults: --preset
-fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1, --tfjs-steps 2. samples_per_s is wall-clock; samples_per_cpu_s divides by the process CPU time (robust to
-a busy machine; for gpu.js on real GPUs wall-clock is the figure that matters).
+fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1, --tfjs-steps 2. samples_per_s is
+wall-clock; samples_per_cpu_s divides by the process CPU time (robust to a busy machine; for gpu.js on
+real GPUs wall-clock is the figure that matters).
 
   --threads N    CPU backend threads (default PLIF_THREADS, else the machine's cores); cpu:ts uses the
                  TypeScript kernels instead of WebAssembly SIMD
