@@ -219,7 +219,7 @@ describe('the published package', () => {
     expect(t.stdout).toContain(`test samples from ${FASHION_MNIST};`);
     const withPng = run(plifBin(), ['plot', out], project);
     expect(withPng.status, show(withPng)).toBe(0);
-    for (const name of ['accuracy', 'loss', 'tau', 'firing-maps']) expect(statSync(join(out, 'plots', `${name}.png`)).size).toBeGreaterThan(1000);
+    for (const name of ['accuracy', 'loss', 'tau', 'firing-maps', 'confusion']) expect(statSync(join(out, 'plots', `${name}.png`)).size).toBeGreaterThan(1000);
 
     // What an install with --omit=optional leaves: @resvg/resvg-js without its platform package
     const resvgScope = join(project, 'node_modules', '@resvg');
@@ -231,7 +231,7 @@ describe('the published package', () => {
     expect(svgOnly.stderr).toMatch(/^plif plot: SVG only: PNGs need @resvg\/resvg-js with its platform binary, which cannot load here \(.*resvg-js-.*\); install it without --omit=optional/m);
     expect(svgOnly.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     const written = readdirSync(join(out, 'svg-only')).sort();
-    expect(written).toEqual(['accuracy.svg', 'firing-maps.svg', 'loss.svg', 'tau.svg']);
+    expect(written).toEqual(['accuracy.svg', 'confusion.svg', 'firing-maps.svg', 'loss.svg', 'tau.svg']);
   });
 });
 
