@@ -196,8 +196,8 @@ export type PoolTieRule = 'first' | 'random';
 export const POOL_TIE_RULES: readonly PoolTieRule[] = ['first', 'random'];
 
 /**
- * Range of the per-window tie draws of a K x K window: lcm(1..K^2) while it is below 2^24 (K <= 4), so
- * that draw mod count is exactly uniform for every possible number of tied inputs; else 2^24. Every draw
+ * Range of the per-window tie draws of a K x K window: lcm(1..K^2) while it is below 2^24 (K <= 4), which
+ * every possible number of tied inputs divides, so draw mod count is as uniform as the draw; else 2^24. Every draw
  * is an integer below 2^24, exact in float32 (Backend.maxPool2d).
  */
 export function poolTieDrawRange(K: number): number {
