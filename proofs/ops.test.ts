@@ -149,7 +149,7 @@ describe('reference op backward = central finite differences of the float64 forw
     expect(pick([2, 7, 7, 6])).toEqual([0, 1, 3, 2]);
     expect(Array.from(ops.maxPool2d(x, [1, 1, 4, 4], 2, 2, [2, 7, 7, 6]).y)).toEqual([1, 1, 0, 1]); // the max itself never changes
     const range = poolTieDrawRange(2);
-    expect(range).toBe(12); // lcm(1..4): draw mod c is exactly uniform for c = 1..4
+    expect(range).toBe(12); // lcm(1..4): every c = 1..4 divides it, so draw mod c is as uniform as the draw
     const rng = Rng.seeded(3);
     const hits = [0, 0, 0, 0];
     for (let i = 0; i < 20000; i++) hits[ops.maxPool2d(x, [1, 1, 4, 4], 2, 2, [0, 0, 0, rng.int(range)]).argmax[3]!]++;
