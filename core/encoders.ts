@@ -35,16 +35,18 @@ export function latencyTime(p: number, T: number): number {
 
 /**
  * Poisson spikes of a batch x [N, per] into out [T, N, per]: out[(t*N + b)*per + j] = 1 with probability
- * x[b*per + j] (Supp. 10). Draws sample by sample (then step, then pixel), so a sample's spikes do not
- * depend on how a pass is cut into batches.
+ * x[b*per + j] (Supp. 10). Draws sample by sample (then step, then pixel) from `rng`, or from each
+ * sample's own Rng (rng[b]), so a sample's spikes do not depend on how a pass is cut into batches.
  */
-export function poissonEncodeInto(x: ArrayLike<number>, N: number, T: number, rng: Rng, out: Float32Array): Float32Array {
+export function poissonEncodeInto(x: ArrayLike<number>, N: number, T: number, rng: Rng | readonly Rng[], out: Float32Array): Float32Array {
   const per = checkSizes('poissonEncodeInto', x.length, N, T, out.length);
+  if (Array.isArray(rng) && rng.length !== N) throw new RangeError(`poissonEncodeInto: ${rng.length} per-sample Rngs for a batch of ${N}`);
   for (let b = 0; b < N; b++) {
+    const r: Rng = Array.isArray(rng) ? rng[b]! : (rng as Rng);
     for (let t = 0; t < T; t++) {
       const o = (t * N + b) * per;
       const xo = b * per;
-      for (let j = 0; j < per; j++) out[o + j] = rng.uniform() < x[xo + j]! ? 1 : 0;
+      for (let j = 0; j < per; j++) out[o + j] = r.uniform() < x[xo + j]! ? 1 : 0;
     }
   }
   return out;
@@ -72,12 +74,12 @@ function checkSizes(what: string, n: number, N: number, T: number, outLength: nu
 
 /**
  * Spikes [T, N, ...] (time-major, flattened) of a batch x [N, ...] of intensities. Checks that x holds
- * intensities in [0, 1]; `poisson` needs `rng` (the run's seeded stream).
+ * intensities in [0, 1]; `poisson` needs `rng` (the run's seeded stream, or one Rng per sample).
  */
-export function encodeSpikes(name: 'poisson' | 'latency', x: ArrayLike<number>, N: number, T: number, rng: Rng | null): Float32Array {
+export function encodeSpikes(name: 'poisson' | 'latency', x: ArrayLike<number>, N: number, T: number, rng: Rng | readonly Rng[] | null): Float32Array {
   checkIntensities(x, `${name} encoder input`);
   const out = new Float32Array(T * x.length);
   if (name === 'latency') return latencyEncodeInto(x, N, T, out);
-  if (!rng) throw new Error('the poisson encoder needs a seeded Rng (RunCtx.rng; evaluate passes one)');
+  if (!rng) throw new Error('the poisson encoder needs a seeded Rng (RunCtx.rng or sampleRngs; evaluate passes one per sample)');
   return poissonEncodeInto(x, N, T, rng, out);
 }

@@ -7,5 +7,6 @@ export * from './rng.js';
 export * from './encoders.js';
 export * from './optim.js';
 export * from './loss.js';
+export * from './readout.js';
 export * from './checkpoint.js';
 export * from './network/index.js';

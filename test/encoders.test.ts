@@ -48,6 +48,16 @@ describe('poisson encoder', () => {
     }
   });
 
+  it('with one Rng per sample, each sample gets the spikes it would get alone', () => {
+    const x = Float32Array.from({ length: 3 * 16 }, (_, i) => ((i * 7) % 10) / 9);
+    const both = encodeSpikes('poisson', x, 3, 4, [Rng.seeded(10), Rng.seeded(11), Rng.seeded(12)]);
+    for (let n = 0; n < 3; n++) {
+      const alone = encodeSpikes('poisson', x.subarray(n * 16, (n + 1) * 16), 1, 4, Rng.seeded(10 + n));
+      for (let t = 0; t < 4; t++) expect(Array.from(both.subarray((t * 3 + n) * 16, (t * 3 + n + 1) * 16))).toEqual(Array.from(alone.subarray(t * 16, (t + 1) * 16)));
+    }
+    expect(() => encodeSpikes('poisson', x, 3, 4, [Rng.seeded(1)])).toThrow(/1 per-sample Rngs for a batch of 3/);
+  });
+
   it('refuses normalised pixels and a missing rng', () => {
     expect(() => encodeSpikes('poisson', [0.5, -0.8], 1, 4, Rng.seeded(0))).toThrow(/value -0.8 at index 1 is not an intensity in \[0, 1\]/);
     expect(() => encodeSpikes('latency', [1.5], 1, 4, null)).toThrow(/not an intensity/);

@@ -13,8 +13,10 @@ import {
   Layer,
   LinearLayer,
   NeuronLayer,
+  POOL_TIE_RULES,
   PoolLayer,
   VoteLayer,
+  type PoolTieRule,
   type BufferT,
   type Param,
   type RunCtx,
@@ -46,6 +48,12 @@ export interface NetworkConfig {
   bnEps: number;
   /** Input encoder (Supplementary 10): direct (learnable, the paper's), poisson or latency (spikes from [0, 1] pixels). */
   encoder: EncoderName;
+  /**
+   * Which input of a spike max-pooling window wins (and gets the gradient) when several hold the maximum:
+   * 'first' (PyTorch's rule) or 'random' (Fig. 5: one of them, drawn from the run's Rng). Absent in older
+   * checkpoints, which load as 'first'.
+   */
+  poolTies: PoolTieRule;
 }
 
 export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
@@ -61,6 +69,7 @@ export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
   bnMomentum: 0.1,
   bnEps: 1e-5,
   encoder: 'direct',
+  poolTies: 'first',
 } as const);
 
 export type NetworkOptions = Partial<Omit<NetworkConfig, 'structure' | 'input' | 'classes'>>;
@@ -87,6 +96,7 @@ export function networkConfig(structure: string, input: readonly [number, number
   neuronConfigOf(c, 'plif');
   checkEncoderName(c.encoder);
   if (isSpikeEncoder(c.encoder) && !c.static) throw new RangeError(`the ${c.encoder} encoder takes static images; event inputs are spikes already`);
+  if (!POOL_TIE_RULES.includes(c.poolTies)) throw new RangeError(`poolTies must be one of ${POOL_TIE_RULES.join(', ')}, got '${String(c.poolTies)}'`);
   return c;
 }
 
@@ -134,6 +144,18 @@ export class Network {
     const firstNeuron = this.layers.findIndex((l) => l instanceof NeuronLayer);
     this.staticEncoder = config.static && !isSpikeEncoder(config.encoder);
     this.encoderEnd = this.staticEncoder ? (firstNeuron < 0 ? this.layers.length : firstNeuron) : 0;
+  }
+
+  /**
+   * Neurons per class of the output when it is spikes (core/readout.ts): M of a voting layer after a
+   * neuron layer, 1 for a neuron layer last; null when the output is not spikes.
+   */
+  spikesPerClass(): number | null {
+    const last = this.layers.at(-1);
+    const before = this.layers.at(-2);
+    if (last instanceof NeuronLayer) return 1;
+    if (last instanceof VoteLayer && before instanceof NeuronLayer) return last.m;
+    return null;
   }
 
   /** Trainable parameters: weights, BN gamma/beta, one `a` per PLIF layer. */
@@ -189,7 +211,7 @@ export class Network {
     this.input = x;
     const enc = this.config.encoder;
     // a spike encoder turns the [N, C, H, W] intensities into spikes [T, N, C, H, W] (Supplementary 10)
-    let h = isSpikeEncoder(enc) ? this.keep(b.upload(encodeSpikes(enc, b.download(x), N, T, ctx.rng), [T, ...x.shape])) : this.staticEncoder ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
+    let h = isSpikeEncoder(enc) ? this.keep(b.upload(encodeSpikes(enc, b.download(x), N, T, ctx.sampleRngs ?? ctx.rng), [T, ...x.shape])) : this.staticEncoder ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
     for (let i = 0; i < this.layers.length; i++) {
       if (this.staticEncoder && i === this.encoderEnd) {
         const flat = this.keep(b.reshape(h, h.shape.slice(1)));
@@ -303,7 +325,7 @@ function buildLayers(b: Backend, c: NetworkConfig, rng: Rng): Layer[] {
         // Voting layer: average pooling of M neurons per class (kernel = stride = M).
         if (ls.kind === 'vote') return new VoteLayer(i, tok, inShape, outShape, s.kernel);
         const mode = c.pool ?? (s.kind === 'maxpool' ? 'max' : 'avg');
-        return new PoolLayer(i, mode === 'max' ? `MPk${s.kernel}s${s.stride}` : `APk${s.kernel}s${s.stride}`, inShape, outShape, mode, { kernel: s.kernel, stride: s.stride });
+        return new PoolLayer(i, mode === 'max' ? `MPk${s.kernel}s${s.stride}` : `APk${s.kernel}s${s.stride}`, inShape, outShape, mode, { kernel: s.kernel, stride: s.stride }, c.poolTies);
       }
       case 'dropout':
         return new DropoutLayer(i, tok, inShape, s.p);

@@ -214,11 +214,15 @@ export function simulate(g: NirGraphData, inputAt: (t: number) => Float32Array, 
   return outputs;
 }
 
-/** Predicted class: argmax of the output summed over the steps (ties: the first). */
+/**
+ * Predicted class: argmax of the output summed over the steps, ties to the first class. The voted outputs
+ * are spike counts / M, so distinct totals differ by at least 1/M; sums within 1e-6 (float rounding of
+ * k/M) are ties, as equal spike counts are for the library.
+ */
 export function predictFromOutputs(outs: Float32Array[]): number {
   const sum = new Float64Array(outs[0]!.length);
   for (const o of outs) for (let i = 0; i < o.length; i++) sum[i]! += o[i]!;
   let best = 0;
-  for (let i = 1; i < sum.length; i++) if (sum[i]! > sum[best]!) best = i;
+  for (let i = 1; i < sum.length; i++) if (sum[i]! > sum[best]! + 1e-6) best = i;
   return best;
 }

@@ -80,7 +80,7 @@ describe('plif export --format nir on a trained checkpoint', () => {
     const idx = Uint32Array.from({ length: src.n }, (_, i) => i);
     const x = await src.batch(idx, 4, null);
     const ck = await loadCheckpoint(runPaths(run).last, cpuBackend());
-    const library = predict(inferBatch(ck.net, x, src.n), 4, src.n, 10);
+    const library = predict(inferBatch(ck.net, x, src.n), 4, src.n, 10, ck.net.spikesPerClass());
     ck.net.dispose();
     const per = 784;
     const interpreted = Array.from(idx, (i) => predictFromOutputs(simulate(g, () => x.subarray(i * per, (i + 1) * per), 4)));
