@@ -10,7 +10,7 @@
 //  - average pool   -> AvgPool2d;  FC -> Flatten (from [C, H, W]) and Linear (no bias)
 //  - voting layer   -> Linear with weights 1/M (each class averages its M neurons)
 //  - dropout        -> nothing (the identity at inference)
-import type { Backend } from '../../core/backend.js';
+import type { Backend, Tensor } from '../../core/backend.js';
 import { foldConvBatchNorm, FoldedAwayLayer, FoldedConvLayer } from '../../core/network/fold.js';
 import { BatchNormLayer, ConvLayer, DropoutLayer, LinearLayer, NeuronLayer, PoolLayer, VoteLayer } from '../../core/network/layers.js';
 import type { Network } from '../../core/network/network.js';
@@ -45,7 +45,7 @@ export function networkToNir(net: Network, opts: NirExportOptions = {}): NirFile
   const dt = opts.dt ?? 1;
   if (!(Number.isFinite(dt) && dt > 0)) throw new NirExportError(`dt must be a number > 0, got ${dt}`);
   const b: Backend = net.backend;
-  const host = (t: { value: import('../../core/backend.js').Tensor }) => b.download(t.value);
+  const host = (t: { value: Tensor }) => b.download(t.value);
   const c = net.config;
   const nodes: NirGroup = { input: { type: 'Input', shape: i64([...c.input]) } };
   const order: string[] = ['input'];
