@@ -103,6 +103,16 @@ describe('a network fed by an encoder', () => {
     expect(() => networkConfig('c4k3s1-BN-PLIF-FC20-PLIF-APk10s10', [2, 8, 8], 2, { static: false, encoder: 'latency' })).toThrow(/takes static images/);
     expect(() => networkConfig('FC20-PLIF-APk10s10', [1, 8, 8], 2, { encoder: 'rate' as never })).toThrow(/encoder must be one of direct, poisson, latency/);
   });
+
+  it('plif train refuses a spike encoder for event data and an unknown encoder, before anything is read', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'plif-enc-bad-'));
+    const ev = await capture(() => main(['train', '--preset', 'nmnist', '--encoder', 'poisson', '--out', join(out, 'run')]));
+    expect(ev.code).toBe(2);
+    expect(ev.err).toContain("the poisson encoder takes static images; preset 'nmnist' is for event frames");
+    const bad = await capture(() => main(['train', '--preset', 'fmnist-small', '--encoder', 'rate', '--out', join(out, 'run')]));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--encoder must be one of direct, poisson, latency, got 'rate'");
+  });
 });
 
 describe('the poisson encoder and the CPU backend threads', () => {
