@@ -129,32 +129,44 @@ describe('plif export --format nir on a trained checkpoint', () => {
 });
 
 describe('the neuron mapping', () => {
-  it('Euler (dt = 1) of tau dv/dt = (v_leak - v) + r I with v_leak = v_reset, r = 1 is the charge of Eq. 6, spike for spike', async () => {
-    // one exported LIF layer run by the interpreter against core's neuronForward, tau0 != 2, V_reset != 0
-    const b = cpuBackend();
-    const cfg = networkConfig('FC30-LIF-APk10s10', [1, 2, 3], 3, { T: 12, tau0: 1.7, vReset: -0.2, vThreshold: 0.6 });
-    const net = buildNetwork(b, cfg, Rng.seeded(2));
-    const path = join(tmp('plif-nir-lif-'), 'lif.nir');
-    const ck = join(tmp('plif-nir-lifck-'), 'lif.safetensors');
-    await saveCheckpointFile(ck, net);
-    expect((await capture(() => main(['export', '--checkpoint', ck, '--out', path]))).code).toBe(0);
-    const g = await readNirGraph(path);
-    const lif = g.nodes.get('1_lif')!.fields;
-    expect((lif.get('tau') as { data: Float64Array }).data[0]).toBe(1.7);
-    expect((lif.get('v_leak') as { data: Float64Array }).data[0]).toBeCloseTo(-0.2, 12);
-    // drive the LIF node alone: a graph Input -> LIF -> Output
-    const only = { version: g.version, nodes: new Map([...g.nodes].filter(([n]) => ['input', '1_lif', 'output'].includes(n))), edges: [['input', '1_lif'], ['1_lif', 'output']] as [string, string][], metadata: g.metadata };
-    only.nodes.set('input', { type: 'Input', fields: new Map([['shape', { data: Float64Array.of(30), shape: [1] }]]) });
-    const rng = Rng.seeded(9);
-    const xs = Array.from({ length: 12 }, () => Float32Array.from({ length: 30 }, () => rng.range(-0.5, 1.5)));
-    const s = simulate(only, (t) => xs[t]!, 12);
-    const x = new Float64Array(12 * 30);
-    xs.forEach((v, t) => x.set(v, t * 30));
-    const ref = neuronForward(neuronConfig({ kind: 'lif', tau: 1.7, vReset: -0.2, vThreshold: 0.6 }), x, 12);
-    expect(s.flatMap((o) => Array.from(o))).toEqual(Array.from(ref.s));
-    expect(ref.s.some((v) => v === 1) && ref.s.some((v) => v === 0)).toBe(true);
-    net.dispose();
-  });
+  const variants = [
+    { token: 'LIF', decayInput: true, node: '1_lif', r: 1 },
+    { token: 'LIF', decayInput: false, node: '1_lif', r: 1.7 },
+    { token: 'IF', decayInput: true, node: '1_if', r: 1 },
+  ] as const;
+  for (const v of variants) {
+    it(`Euler (dt = 1) of NIR's ${v.token} (r = ${v.r}${v.token === 'LIF' ? `, decay_input ${v.decayInput}` : ''}) is the paper's charge, spike for spike`, async () => {
+      // one exported neuron layer run by the interpreter against core's neuronForward, tau0 != 2, V_reset != 0
+      const b = cpuBackend();
+      const cfg = networkConfig(`FC30-${v.token}-APk10s10`, [1, 2, 3], 3, { T: 12, tau0: 1.7, vReset: -0.2, vThreshold: 0.6, decayInput: v.decayInput });
+      const net = buildNetwork(b, cfg, Rng.seeded(2));
+      const path = join(tmp('plif-nir-lif-'), 'lif.nir');
+      const ck = join(tmp('plif-nir-lifck-'), 'lif.safetensors');
+      await saveCheckpointFile(ck, net);
+      expect((await capture(() => main(['export', '--checkpoint', ck, '--out', path]))).code).toBe(0);
+      const g = await readNirGraph(path);
+      const fields = g.nodes.get(v.node)!.fields;
+      const first = (k: string) => (fields.get(k) as { data: Float64Array }).data[0];
+      expect(first('r')).toBe(v.r);
+      expect(first('v_reset')).toBeCloseTo(-0.2, 12);
+      if (v.token === 'LIF') {
+        expect(first('tau')).toBe(1.7);
+        expect(first('v_leak')).toBeCloseTo(-0.2, 12);
+      }
+      // drive the neuron node alone: a graph Input -> neurons -> Output
+      const only = { version: g.version, nodes: new Map([...g.nodes].filter(([n]) => ['input', v.node, 'output'].includes(n))), edges: [['input', v.node], [v.node, 'output']] as [string, string][], metadata: g.metadata };
+      only.nodes.set('input', { type: 'Input', fields: new Map([['shape', { data: Float64Array.of(30), shape: [1] }]]) });
+      const rng = Rng.seeded(9);
+      const xs = Array.from({ length: 12 }, () => Float32Array.from({ length: 30 }, () => rng.range(-0.5, 1.5)));
+      const s = simulate(only, (t) => xs[t]!, 12);
+      const x = new Float64Array(12 * 30);
+      xs.forEach((row, t) => x.set(row, t * 30));
+      const ref = neuronForward(neuronConfig({ kind: v.token === 'IF' ? 'if' : 'lif', tau: 1.7, vReset: -0.2, vThreshold: 0.6, decayInput: v.decayInput }), x, 12);
+      expect(s.flatMap((o) => Array.from(o))).toEqual(Array.from(ref.s));
+      expect(ref.s.some((q) => q === 1) && ref.s.some((q) => q === 0)).toBe(true);
+      net.dispose();
+    });
+  }
 
   it('a network fed by the latency encoder: the interpreter given the encoder spikes predicts as the library', async () => {
     const b = cpuBackend();
