@@ -1,9 +1,9 @@
 // Checkpoints of a run: core's model checkpoint (safetensors: parameters, BN running statistics, per-layer
 // tau, Adam moments and step) plus the training state under the metadata key "training", so that an
-// interrupted run resumes bit for bit. Files are written atomically (core/checkpoint-file.ts).
+// interrupted run resumes bit for bit. Files are written atomically (training/checkpoint-file.ts).
 import type { Backend } from '../core/backend.js';
 import { CheckpointError } from '../core/checkpoint.js';
-import { loadCheckpointFile, saveCheckpointFile } from '../core/checkpoint-file.js';
+import { loadCheckpointFile, saveCheckpointFile } from './checkpoint-file.js';
 import type { Network, NetworkConfig } from '../core/network/network.js';
 import type { AdamState } from '../core/network/train.js';
 import { trainConfig, type TrainConfig } from './config.js';

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileIoError } from '../core/checkpoint-file.js';
+import { FileIoError } from '../data/file-io.js';
 import {
   CIFAR10_TEST_FILES,
   CIFAR10_TRAIN_FILES,
