@@ -4,7 +4,7 @@ import type { Tensor } from '../core/backend.js';
 import { predict } from '../core/loss.js';
 import { NeuronLayer } from '../core/network/layers.js';
 import type { Network } from '../core/network/network.js';
-import { makeBatches } from '../data/index.js';
+import { makeBatches } from '../data/splits.js';
 import type { SampleSource } from './source.js';
 
 export interface FiringMaps {
