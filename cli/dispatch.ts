@@ -7,6 +7,7 @@ export const COMMANDS: Record<string, string> = {
   frames: 'integrate the events of one sample into frames (.npy, PNG)',
   events: 'print decoded events of an event file',
   inspect: 'describe a network or a checkpoint',
+  serve: 'serve the training page: train in a browser on its GPU',
 };
 
 type Command = { run(args: string[]): Promise<number> };
@@ -20,6 +21,7 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   events: () => import('./commands/events.js'),
   bench: () => import('./commands/bench.js'),
   inspect: () => import('./commands/inspect.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 export function usage(): string {

@@ -13,14 +13,13 @@ import {
   locateDataset,
   loadEventDataset,
   loadStaticDataset,
-  prepareBatch,
   type DatasetName,
   type EventDataset,
   type LocateOptions,
   type Split,
-  type StaticDataset,
 } from '../data/index.js';
 import type { Rng } from '../core/rng.js';
+import { staticSource } from './static-source.js';
 
 export interface SampleSource {
   readonly dataset: DatasetName;
@@ -82,21 +81,6 @@ async function explainReadError(dataset: DatasetName, split: Split, opts: Locate
   }
   if (errPath) return new FileIoError(errPath, `read the ${dataset} ${split} set from`, err);
   return new FileIoError(dir ?? dataset, `read the ${dataset} ${split} set in`, err);
-}
-
-function staticSource(ds: StaticDataset): SampleSource {
-  return {
-    dataset: ds.name,
-    split: ds.split,
-    n: ds.n,
-    labels: ds.labels,
-    classes: ds.classes,
-    shape: ds.shape,
-    static: true,
-    dir: ds.dir,
-    batch: async (indices, _T, augment) =>
-      prepareBatch(ds, indices, augment ? { augment: true, rng: augment } : { augment: false }),
-  };
 }
 
 function eventSource(ds: EventDataset): SampleSource {

@@ -53,7 +53,7 @@ export function compileKernelModule(bytes: Uint8Array, where: string): KernelMod
   const problem = kernelSupportProblem();
   if (problem !== null) return { module: null, reason: problem };
   try {
-    return { module: new WebAssembly.Module(bytes) };
+    return { module: new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>) };
   } catch (e) {
     return { module: null, reason: `WebAssembly kernels at ${where} do not compile: ${(e as Error).message} (run npm run build)` };
   }
