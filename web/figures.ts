@@ -86,24 +86,25 @@ export function drawFiringMaps(canvas: HTMLCanvasElement, maps: FiringMaps, clas
 export function drawRaster(canvas: HTMLCanvasElement, r: SpikeRaster, classes: readonly string[]): void {
   const colW = 14;
   const panelW = r.T * colW;
-  const gap = 36;
+  const gap = 60;
   const top = 44;
-  const rows = Math.max(...r.layers.map((l) => l.shown), 1);
+  const rows = Math.max(...r.layers.map((l) => l.shown), 8);
   const rowH = Math.max(1, Math.min(4, Math.floor(360 / rows)));
-  canvas.width = 20 + r.layers.length * (panelW + gap);
+  const title = `Spikes of test sample #${r.sample} (${classes[r.label] ?? r.label}, predicted ${classes[r.prediction] ?? r.prediction}), its firing neurons`;
+  canvas.width = Math.max(20 + r.layers.length * (panelW + gap), 12 + 7 * title.length);
   canvas.height = top + rows * rowH + 30;
   const g = canvas.getContext('2d')!;
   g.fillStyle = 'white';
   g.fillRect(0, 0, canvas.width, canvas.height);
   g.fillStyle = '#222';
   g.font = '13px sans-serif';
-  g.fillText(`Spikes of test sample #${r.sample} (${classes[r.label] ?? r.label}, predicted ${classes[r.prediction] ?? r.prediction})`, 6, 16);
+  g.fillText(title, 6, 16);
   r.layers.forEach((l, i) => {
     const x0 = 20 + i * (panelW + gap);
     g.fillStyle = '#222';
     g.font = '11px sans-serif';
     g.fillText(`${l.layer} ${l.token}`, x0, top - 14);
-    g.fillText(l.shown < l.neurons ? `${l.shown}/${l.neurons}` : `${l.neurons}`, x0, top - 3);
+    g.fillText(`${l.active} of ${l.neurons} fire`, x0, top - 3);
     g.strokeStyle = '#bbb';
     g.strokeRect(x0 - 0.5, top - 0.5, panelW + 1, l.shown * rowH + 1);
     g.fillStyle = '#1f77b4';

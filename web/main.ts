@@ -3,6 +3,7 @@
 // Automation contract: #backend holds {"name","mode","renderer","software"}; #metrics one JSON line per
 // finished epoch (the fields of metrics.jsonl); #steps one JSON line per step; #status reads running, then
 // done (or stopped, loaded), or starts with "error".
+import { version } from '../package.json';
 import { presetByName } from '../core/network/presets.js';
 import type { EpochMetrics } from '../training/loop.js';
 import { canonicalIdxName } from './data.js';
@@ -181,7 +182,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       const ck = new Uint8Array(m.bytes);
       if (wantArchive) {
         const enc = new TextEncoder();
-        const config = JSON.stringify({ version: 'browser', config: m.config, network: m.network, backend: JSON.parse($('backend').textContent || '{}'), created: new Date().toISOString() }, null, 2) + '\n';
+        const config = JSON.stringify({ version, config: m.config, network: m.network, backend: JSON.parse($('backend').textContent || '{}'), created: new Date().toISOString() }, null, 2) + '\n';
         const metrics = m.metrics.map((x) => JSON.stringify(x) + '\n').join('');
         const tar = tarArchive(
           [

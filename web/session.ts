@@ -35,13 +35,14 @@ export interface StepReport {
   tau: { layer: number; tau: number }[];
 }
 
-/** Spikes of one test sample through every spiking layer: [T][neurons] as 0/1 per layer (at most `limit` neurons). */
+/** Spikes of one test sample through every spiking layer: per layer [T][shown] as 0/1 of its firing neurons (the most active). */
 export interface SpikeRaster {
   sample: number;
   label: number;
   prediction: number;
   T: number;
-  layers: { layer: number; token: string; neurons: number; shown: number; spikes: Uint8Array }[];
+  /** neurons: the layer's count; active: how many fired at least once; shown: how many are in `spikes`. */
+  layers: { layer: number; token: string; neurons: number; active: number; shown: number; spikes: Uint8Array }[];
 }
 
 export interface EpochReport {
@@ -201,7 +202,7 @@ export async function evaluateRun(run: RunState, src: Sources): Promise<Evaluati
 
 /**
  * Spikes of test sample `index` through every spiking layer, in eval mode (running BN statistics, no dropout):
- * per layer [T][shown] bytes, `shown` the first `limit` neurons (evenly spaced when the layer has more).
+ * per layer [T][shown] bytes of the neurons that fire (at most the `limit` that fire most, in index order).
  */
 export async function spikeRaster(net: Network, src: SampleSource, index: number, limit: number): Promise<SpikeRaster> {
   const b = net.backend;
@@ -211,10 +212,19 @@ export async function spikeRaster(net: Network, src: SampleSource, index: number
     if (!(layer instanceof NeuronLayer)) return;
     const s = b.download(out); // [T, 1, ...]
     const neurons = s.length / T;
-    const shown = Math.min(neurons, limit);
+    // the firing neurons, at most the `limit` that fire most (ties: lower index first), in index order
+    const count = new Int32Array(neurons);
+    for (let t = 0; t < T; t++) for (let j = 0; j < neurons; j++) if (s[t * neurons + j]! > 0) count[j]!++;
+    const active = count.reduce((n, c) => n + (c > 0 ? 1 : 0), 0);
+    const picked = Array.from({ length: neurons }, (_, j) => j)
+      .filter((j) => count[j]! > 0)
+      .sort((p, q) => count[q]! - count[p]! || p - q)
+      .slice(0, limit)
+      .sort((p, q) => p - q);
+    const shown = picked.length;
     const spikes = new Uint8Array(T * shown);
-    for (let t = 0; t < T; t++) for (let j = 0; j < shown; j++) spikes[t * shown + j] = s[t * neurons + Math.floor((j * neurons) / shown)]! > 0 ? 1 : 0;
-    layers.push({ layer: layer.index, token: layer.token, neurons, shown, spikes });
+    for (let t = 0; t < T; t++) picked.forEach((j, k) => (spikes[t * shown + k] = s[t * neurons + j]! > 0 ? 1 : 0));
+    layers.push({ layer: layer.index, token: layer.token, neurons, active, shown, spikes });
   };
   const x = b.upload(await src.batch(Uint32Array.of(index), T, null), net.inputShape(1));
   let prediction: number;
