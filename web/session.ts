@@ -32,6 +32,8 @@ export interface StepReport {
   meanLoss: number;
   meanAcc: number;
   samplesPerS: number;
+  /** Training seconds of the epoch so far (evaluation excluded). */
+  seconds: number;
   tau: { layer: number; tau: number }[];
 }
 
@@ -160,6 +162,7 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
         meanLoss: state.lossSum / state.seen,
         meanAcc: state.correct / state.seen,
         samplesPerS: state.seen / elapsed,
+        seconds: elapsed,
         tau: net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })),
       });
     }
