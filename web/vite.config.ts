@@ -15,12 +15,14 @@ const root = resolve(web, '..');
 const NODE = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 
 /**
- * Modules whose functions gpu.js compiles from their source text (kernels, and core's scalar math it registers
- * with addFunction). A bundler reprints code (it drops braces: `for (...) if (...) { const h = ... }`, which
- * gpu.js 2.24.1 then translates wrongly), so these are emitted by TypeScript exactly as for Node and imported
- * from a data: URL, untouched. They import nothing.
+ * The gpu.js kernels, which gpu.js compiles from their source text. A bundler reprints code (it drops braces:
+ * `for (...) if (...) { const h = ... }`, which gpu.js 2.24.1 then translates wrongly), so this module is
+ * emitted by TypeScript exactly as for Node and imported from a data: URL, untouched (it imports nothing).
+ * Not core/scalar.ts, whose functions gpu.js compiles too: the CPU backend runs them, and Chromium runs code of
+ * a data: URL module several times slower (the neuron ops of a step: 450 ms instead of 20 ms); its reprinted
+ * form passes the conformance suite inside the page on webgl2 and webgl (test/browser/page.test.ts).
  */
-const VERBATIM = ['backends/gpujs/kernels.ts', 'core/scalar.ts'].map((f) => resolve(root, f));
+const VERBATIM = ['backends/gpujs/kernels.ts'].map((f) => resolve(root, f));
 
 function verbatimModule(file: string): string {
   const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext }, fileName: file }).outputText;

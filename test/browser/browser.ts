@@ -35,7 +35,7 @@ export interface Served {
   stop(): Promise<number | null>;
 }
 
-/** `plif serve --port 0 ...args` as a child process; resolves once it printed its URL (its first stdout line). */
+/** `plif serve --port 0 ...args` as a child process; resolves once it printed its URL (its first stdout line) and what it serves (the second). */
 export function serve(args: string[] = []): Promise<Served> {
   const child = spawn(process.execPath, [PLIF, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -47,7 +47,8 @@ export function serve(args: string[] = []): Promise<Served> {
     child.stdout!.on('data', (d) => {
       const before = out;
       out += String(d);
-      if (before.includes('\n') || !out.includes('\n')) return; // the URL line is complete only now
+      const lines = (text: string) => text.split('\n').length - 1;
+      if (lines(before) >= 2 || lines(out) < 2) return; // the URL line and the line on what it serves are in only now
       child.off('exit', early);
       resolve({
         url: out.split('\n')[0]!,
