@@ -1,6 +1,8 @@
 // The conformance page: runs the library's backend conformance suite (proofs/conformance.ts, unchanged, on the
 // vitest harness of shims/vitest.ts) on a backend of this browser. #backend holds the backend's JSON,
 // #results one JSON line per test ({suite, name, ok, ms, error}), #status running, then done or error.
+// The whole of core/ imports in a browser: the build fails on any Node import it reaches (vite.config.ts).
+import '../core/index.js';
 import { conformanceSuite } from '../proofs/conformance.js';
 import { defaultBackend, openPageBackend } from './backends.js';
 import { runCollected } from './shims/vitest.js';
