@@ -2,12 +2,14 @@
 // browser tests (software WebGL2 on SwiftShader here: no GPU does the work). Not a test: a measurement.
 //   node test/browser/measure.mjs [backend ...]     (after npm run build; default: gpujs:webgl2 gpujs:webgl cpu)
 // Prints, per backend, the first step's seconds (it compiles the kernels) and the samples/s of the steps after it.
+// PLIF_CHROMIUM_ARGS replaces the SwiftShader flags (space-separated; '' keeps Chromium's defaults, which use
+// the machine's GPU where it has one); BATCH and STEPS change the run.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const ARGS = ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'];
+const ARGS = process.env.PLIF_CHROMIUM_ARGS !== undefined ? process.env.PLIF_CHROMIUM_ARGS.split(' ').filter(Boolean) : ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'];
 const backends = process.argv.slice(2).length ? process.argv.slice(2) : ['gpujs:webgl2', 'gpujs:webgl', 'cpu'];
 const batch = Number(process.env.BATCH ?? 16);
 const steps = Number(process.env.STEPS ?? 4);
