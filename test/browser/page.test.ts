@@ -195,6 +195,16 @@ suite('the training page in Chromium', () => {
     await page.close();
   });
 
+  it("gpu.js's cpu mode trains in the page too, within float32 tolerance of the CLI", async () => {
+    const cli = await cliTrain(join(tmp, 'cli-gpujs-cpu'), ['--limit-train', '2', '--batch', '2', '--limit-test', '2', '--lr', '0.05', '--epochs', '2']);
+    const page = await open('?preset=fmnist-small&backend=gpujs:cpu&limit-train=2&batch=2&limit-test=2&lr=0.05&epochs=2&autostart=1');
+    expect(await waitForStatus(page, 60_000)).toBe('done');
+    expect(JSON.parse((await page.textContent('#backend'))!)).toEqual({ name: 'gpujs', mode: 'cpu', renderer: 'JavaScript on the CPU (gpu.js cpu)', software: true });
+    const web = await jsonLines<Metrics>(page, '#metrics');
+    web.forEach((m, e) => expect(Math.abs(m.train_loss - cli[e]!.train_loss), `epoch ${e}`).toBeLessThanOrEqual(1e-5 * Math.max(1, cli[e]!.train_loss)));
+    await page.close();
+  });
+
   it('without data on the server, the page asks for the .gz files and trains on the files dropped onto it', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'plif-nodata-'));
     const bare = await serve(['--data-dir', empty]);
