@@ -27,7 +27,7 @@ const LOADERS: Record<string, () => Promise<Command>> = {
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(width)}  ${d}`);
-  return `usage: plif <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nplif <command> --help shows the options of a command.\n`;
+  return `usage: plif <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nplif <command> --help shows the options of a command; plif --version (-V) prints the version.\n`;
 }
 
 /** Runs one sub-command and returns the process exit code. */
@@ -36,6 +36,11 @@ export async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    const { packageVersion } = await import('./version.js');
+    process.stdout.write(`${await packageVersion()}\n`);
+    return 0;
   }
   if (!Object.hasOwn(COMMANDS, name)) {
     process.stderr.write(`plif: unknown command '${name}'\n\n${usage()}`);

@@ -99,8 +99,13 @@ export interface Backend {
   batchNormBackward(x: Tensor, gamma: Tensor, saved: BatchNormSaved, gy: Tensor, p: BatchNormParams): { gx: Tensor; gGamma: Tensor; gBeta: Tensor };
 
   // ---- pooling over [..., C, H, W] ----
-  /** Spike max pooling (Sec. 3.6). argmax holds the winner's offset in its window (ky*k + kx), ties -> first. */
-  maxPool2d(x: Tensor, p: Pool2dParams): { y: Tensor; argmax: Tensor };
+  /**
+   * Spike max pooling (Sec. 3.6). argmax holds the winner's offset in its window (ky*k + kx), which
+   * maxPool2dBackward routes the gradient to. Ties: without tieDraws the first maximum (row-major order in
+   * the window) wins; with tieDraws (one integer d < 2^24 per output window, shaped like y) the
+   * (d mod c)-th of the c maxima wins (Fig. 5's random choice when the draws are random).
+   */
+  maxPool2d(x: Tensor, p: Pool2dParams, tieDraws?: Tensor | null): { y: Tensor; argmax: Tensor };
   maxPool2dBackward(gy: Tensor, argmax: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor;
   avgPool2d(x: Tensor, p: Pool2dParams): Tensor;
   avgPool2dBackward(gy: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor;

@@ -6,5 +6,6 @@ export * from './backend.js';
 export * from './rng.js';
 export * from './optim.js';
 export * from './loss.js';
+export * from './readout.js';
 export * from './checkpoint.js';
 export * from './network/index.js';

@@ -1,6 +1,7 @@
 // Loss and prediction on host arrays (Sec. 3.7). The backend op Backend.mseLoss computes the same loss
 // and its gradient on resident tensors; these host versions serve evaluation and tests.
 import type { LossForm } from './backend.js';
+import { classScores, decide } from './readout.js';
 import type { FloatArray } from './types.js';
 
 export type { LossForm };
@@ -12,17 +13,11 @@ export function firingRates(out: FloatArray, T: number, N: number, C: number): F
   return r;
 }
 
-/** l_p = argmax_i (1/T) sum_t o_{t,i} (Sec. 3.7); ties -> the first class. */
-export function predict(out: FloatArray, T: number, N: number, C: number): Int32Array {
-  const r = firingRates(out, T, N, C);
-  const p = new Int32Array(N);
-  for (let n = 0; n < N; n++) {
-    let best = -Infinity;
-    for (let c = 0; c < C; c++)
-      if (r[n * C + c]! > best) {
-        best = r[n * C + c]!;
-        p[n] = c;
-      }
-  }
-  return p;
+/**
+ * l_p = argmax_i sum_t o_{t,i} (Sec. 3.7) on exact scores (core/readout.ts): integer spike counts when
+ * the output is voted spikes (M neurons per class; 1 for a spiking output without voting), else the
+ * float64 sum over T (M = null). Ties -> the first class.
+ */
+export function predict(out: FloatArray, T: number, N: number, C: number, M: number | null): Int32Array {
+  return decide(classScores(out, T, N, C, M), N, C, 'first').predictions;
 }

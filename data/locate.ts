@@ -1,6 +1,7 @@
 // Where dataset files come from. Search order: an explicit data directory (--data-dir; when given,
-// nothing else is searched), then $PLIF_DATA/<dataset>, then well-known places (Debian's
-// dataset-fashion-mnist package installs /usr/share/datasets/fashion-mnist/). Nothing is downloaded.
+// nothing else is searched), then $PLIF_DATA/<dataset> (when that directory exists, nothing else is
+// searched either), then well-known places (Debian's dataset-fashion-mnist package installs
+// /usr/share/datasets/fashion-mnist/). Nothing is downloaded.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatasetNotFoundError, type SearchedPlace } from './errors.js';
@@ -115,6 +116,12 @@ export function locateDataset(name: DatasetName, split: Split, opts: LocateOptio
       if (best === null || miss.length < best.length) best = miss;
     }
     searched.push({ ...c, reason: `missing ${best!.join(', ')}` });
+    // A $PLIF_DATA/<dataset> directory that exists is where the user put the dataset: an incomplete one is an
+    // error, not a reason to read another copy from a well-known place.
+    if (c.source.startsWith('$PLIF_DATA')) {
+      searched[searched.length - 1]!.reason += ' (it exists, so no other place is searched)';
+      break;
+    }
   }
   if (opts.dataDir === undefined && !env['PLIF_DATA']) {
     searched.unshift({ dir: '(none)', source: '$PLIF_DATA', reason: 'not set' });

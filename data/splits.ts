@@ -52,3 +52,44 @@ export function makeBatches(indices: ArrayLike<number> | number, batchSize: numb
 export function trainingBatches(indices: ArrayLike<number> | number, batchSize: number, rng: Rng): Uint32Array[] {
   return makeBatches(indices, batchSize, { rng, dropLast: true });
 }
+
+/**
+ * `k` of `indices`, stratified by class: each class gets a share of `k` in proportion to its count among
+ * `indices` (largest remainders; equal remainders go to the smaller label), filled with its first indices
+ * in the given order. The result keeps the given order. A validation set cut down to `k` samples this way
+ * covers every class, where the first `k` of it (in dataset order) may hold only a few.
+ */
+export function stratifiedSubset(indices: ArrayLike<number>, labels: ArrayLike<number>, k: number): Uint32Array {
+  if (!Number.isInteger(k) || k < 0) throw new RangeError(`k must be an integer >= 0, got ${k}`);
+  if (k >= indices.length) return Uint32Array.from(indices);
+  const count = new Map<number, number>();
+  for (let i = 0; i < indices.length; i++) {
+    const l = labels[indices[i]!];
+    if (l === undefined) throw new RangeError(`index ${indices[i]} has no label (${labels.length} labels)`);
+    count.set(l, (count.get(l) ?? 0) + 1);
+  }
+  const classes = [...count.keys()].sort((a, b) => a - b);
+  const quota = new Map<number, number>();
+  let given = 0;
+  for (const c of classes) {
+    const q = Math.floor((k * count.get(c)!) / indices.length);
+    quota.set(c, q);
+    given += q;
+  }
+  const remainder = (c: number) => (k * count.get(c)!) % indices.length;
+  const byRemainder = [...classes].sort((a, b) => remainder(b) - remainder(a) || a - b);
+  for (let i = 0; given < k; i++, given++) {
+    const c = byRemainder[i % byRemainder.length]!;
+    quota.set(c, quota.get(c)! + 1);
+  }
+  const out: number[] = [];
+  for (let i = 0; i < indices.length; i++) {
+    const l = labels[indices[i]!]!;
+    const left = quota.get(l)!;
+    if (left > 0) {
+      out.push(indices[i]!);
+      quota.set(l, left - 1);
+    }
+  }
+  return Uint32Array.from(out);
+}

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../core/backend.js';
+import { poolTieDrawRange } from '../core/network/layers.js';
 import { Network, networkConfig } from '../core/network/network.js';
 import { lossAndGradients } from '../core/network/train.js';
 import { neuronConfig, type NeuronConfig } from '../core/neuron.js';
@@ -112,6 +113,7 @@ export const structureArb = fc
     static: fc.boolean(),
     loss: fc.constantFrom('rate' as const, 'per-step' as const),
     tau0: fc.constantFrom(2, 3, 1.5),
+    poolTies: fc.constantFrom('first' as const, 'random' as const),
   })
   .map((r) => {
     const parts: string[] = [];
@@ -228,10 +230,10 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
       );
     });
 
-    it('max pooling saves the first winner; avg pooling; both backward', () => {
+    it('max pooling saves the first winner, or with tie draws the (draw mod c)-th of c maxima; avg pooling; both backward', () => {
       const b = factory();
       fc.assert(
-        fc.property(seedArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), (seed, B, C, K, s, spk) => {
+        fc.property(seedArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), fc.boolean(), (seed, B, C, K, s, spk, random) => {
           const rng = Rng.seeded(seed);
           const H = K + rng.int(5);
           const W = K + rng.int(5);
@@ -239,25 +241,28 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
           const Wo = Math.floor((W - K) / s) + 1;
           const x = spk ? spikes(rng, B * C * H * W, 0.5) : randArray(rng, B * C * H * W);
           const gy = randArray(rng, B * C * Ho * Wo);
+          const draws = Float32Array.from({ length: B * C * Ho * Wo }, () => rng.int(poolTieDrawRange(K)));
           const p = { kernel: K, stride: s };
-          const r = both(b, ref, [{ data: x, shape: [B, C, H, W] }, { data: gy, shape: [B, C, Ho, Wo] }], (be, [xt, gt]) => {
-            const mp = be.maxPool2d(xt!, p);
+          const r = both(b, ref, [{ data: x, shape: [B, C, H, W] }, { data: gy, shape: [B, C, Ho, Wo] }, { data: draws, shape: [B, C, Ho, Wo] }], (be, [xt, gt, dt]) => {
+            const mp = be.maxPool2d(xt!, p, random ? dt : null);
             const gmx = be.maxPool2dBackward(gt!, mp.argmax, xt!.shape, p);
             const ap = be.avgPool2d(xt!, p);
             const gap = be.avgPool2dBackward(gt!, xt!.shape, p);
             return { y: mp.y, argmax: mp.argmax, gmx, ap, gap };
           });
           compareAll(r, 'pool');
-          // ties pick the first index: on spikes, the winner is the first 1 in the window (or 0)
+          // on spikes the maxima of a window are its 1s (or all of it when none fired): without draws the
+          // winner is the first of them; with draws, the (draw mod c)-th of the c maxima
           if (spk) {
             const am = r.got.argmax!;
             for (let o = 0; o < am.length; o++) {
               const bc = Math.floor(o / (Ho * Wo));
               const oy = Math.floor((o % (Ho * Wo)) / Wo);
               const ox = o % Wo;
-              let first = -1;
-              for (let q = 0; q < K * K && first < 0; q++) if (x[(bc * H + oy * s + Math.floor(q / K)) * W + ox * s + (q % K)] === 1) first = q;
-              expect(am[o]).toBe(first < 0 ? 0 : first);
+              const ones: number[] = [];
+              for (let q = 0; q < K * K; q++) if (x[(bc * H + oy * s + Math.floor(q / K)) * W + ox * s + (q % K)] === 1) ones.push(q);
+              const maxima = ones.length ? ones : Array.from({ length: K * K }, (_, q) => q);
+              expect(am[o]).toBe(maxima[random ? draws[o]! % maxima.length : 0]);
             }
           }
         }),
@@ -345,7 +350,7 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
       const b = factory();
       fc.assert(
         fc.property(structureArb, seedArb, (s, seed) => {
-          const cfg = networkConfig(s.structure, [s.inC, s.hw, s.hw], s.classes, { T: s.T, static: s.static, loss: s.loss, tau0: s.tau0 });
+          const cfg = networkConfig(s.structure, [s.inC, s.hw, s.hw], s.classes, { T: s.T, static: s.static, loss: s.loss, tau0: s.tau0, poolTies: s.poolTies });
           const inRng = Rng.seeded(seed);
           const per = s.inC * s.hw * s.hw * (s.static ? 1 : s.T);
           const x = s.static ? randArray(inRng, per * s.N, -2, 3) : spikes(inRng, per * s.N, 0.4);

@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
+import { poolTieDrawRange } from '../core/network/layers.js';
 import * as ops from '../reference/ops.js';
 
 const ATOL = 1e-7;
@@ -138,6 +139,51 @@ describe('reference op backward = central finite differences of the float64 forw
     const r = ops.maxPool2d(x, [1, 1, 4, 4], 2, 2);
     expect(Array.from(r.y)).toEqual([1, 1, 0, 1]);
     expect(Array.from(r.argmax)).toEqual([0, 1, 0, 0]); // window (1,1) is all ones: the first wins
+  });
+
+  it('max pooling with tie draws: the (draw mod c)-th of the c maxima wins; random draws pick every tied input about equally often', () => {
+    const x = new Float64Array([1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1]); // [1,1,4,4]: windows with 2, 1, 4 (all 0) and 4 (all 1) maxima
+    const pick = (d: number[]) => Array.from(ops.maxPool2d(x, [1, 1, 4, 4], 2, 2, d).argmax);
+    expect(pick([0, 0, 0, 0])).toEqual([0, 1, 0, 0]); // draw 0 = the first rule
+    expect(pick([1, 5, 2, 3])).toEqual([1, 1, 2, 3]);
+    expect(pick([2, 7, 7, 6])).toEqual([0, 1, 3, 2]);
+    expect(Array.from(ops.maxPool2d(x, [1, 1, 4, 4], 2, 2, [2, 7, 7, 6]).y)).toEqual([1, 1, 0, 1]); // the max itself never changes
+    const range = poolTieDrawRange(2);
+    expect(range).toBe(12); // lcm(1..4): every c = 1..4 divides it, so draw mod c is as uniform as the draw
+    const rng = Rng.seeded(3);
+    const hits = [0, 0, 0, 0];
+    for (let i = 0; i < 20000; i++) hits[ops.maxPool2d(x, [1, 1, 4, 4], 2, 2, [0, 0, 0, rng.int(range)]).argmax[3]!]++;
+    for (const h of hits) expect(Math.abs(h - 5000)).toBeLessThan(400); // ~6.5 standard deviations
+    expect([poolTieDrawRange(1), poolTieDrawRange(3), poolTieDrawRange(4), poolTieDrawRange(5)]).toEqual([1, 2520, 720720, 2 ** 24]);
+  });
+
+  it('max pooling with tied spikes: the backward routes dL/dy to the saved winner = finite differences with that winner lifted above its ties', () => {
+    fc.assert(
+      fc.property(seedArb, fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 2, max: 3 }), fc.integer({ min: 0, max: 1 }), fc.boolean(), (seed, B, C, K, extra, random) => {
+        const rng = Rng.seeded(seed);
+        const s = K + extra; // windows do not overlap, so lifting one window's winner leaves the others alone
+        const H = K + s * rng.int(3);
+        const W = K + s * rng.int(3);
+        const xs = [B, C, H, W];
+        const x = Float64Array.from({ length: B * C * H * W }, () => (rng.uniform() < 0.5 ? 1 : 0)); // spikes: ties everywhere
+        const draws = random ? Float64Array.from({ length: B * C * (Math.floor((H - K) / s) + 1) * (Math.floor((W - K) / s) + 1) }, () => rng.int(poolTieDrawRange(K))) : null;
+        const mp = ops.maxPool2d(x, xs, K, s, draws);
+        const r = rand(rng, mp.y.length);
+        const g = ops.maxPool2dBackward(r, mp.argmax, xs, K, s);
+        // lift each window's saved winner by 0.01 (>> the FD step): the max is then unique and is that input
+        const Ho = Math.floor((H - K) / s) + 1;
+        const Wo = Math.floor((W - K) / s) + 1;
+        const lifted = x.slice();
+        for (let o = 0; o < mp.argmax.length; o++) {
+          const bc = Math.floor(o / (Ho * Wo));
+          const oy = Math.floor((o % (Ho * Wo)) / Wo);
+          const a = mp.argmax[o]!;
+          lifted[(bc * H + oy * s + Math.floor(a / K)) * W + (o % Wo) * s + (a % K)]! += 0.01;
+        }
+        checkFd('maxpool dx (tied, saved winner)', lifted, g, () => dot(r, ops.maxPool2d(lifted, xs, K, s).y));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('dropout (mask shared over T), voting, repeatT / sumT', () => {

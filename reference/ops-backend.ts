@@ -83,10 +83,11 @@ export function referenceBackend(): Backend {
       const r = ops.batchNormBackward(get(x), B, C, S, get(gamma), get(saved.mean), get(saved.invStd), get(gy));
       return { gx: wrap(r.gx, x.shape), gGamma: wrap(r.gGamma, [C]), gBeta: wrap(r.gBeta, [C]) };
     },
-    maxPool2d(x, p: Pool2dParams) {
+    maxPool2d(x, p: Pool2dParams, tieDraws) {
       const s = chw(x);
-      const r = ops.maxPool2d(get(x), s, p.kernel, p.stride);
       const shape = [...x.shape.slice(0, -2), outSize(s[2], p.kernel, p.stride, 0), outSize(s[3], p.kernel, p.stride, 0)];
+      if (tieDraws) assertShape('maxPool2d tieDraws', tieDraws.shape, shape);
+      const r = ops.maxPool2d(get(x), s, p.kernel, p.stride, tieDraws ? get(tieDraws) : null);
       return { y: wrap(r.y, shape), argmax: wrap(r.argmax, shape) };
     },
     maxPool2dBackward(gy, argmax, xShape, p) {

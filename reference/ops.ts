@@ -153,28 +153,43 @@ export function batchNormBackward(x: F64, B: number, C: number, S: number, gamma
   return { gx, gGamma, gBeta };
 }
 
-/** Max pooling over [B, C, H, W], no padding. argmax = ky*K + kx of the first maximum. */
-export function maxPool2d(x: F64, xs: readonly number[], K: number, stride: number): { y: F64; argmax: F64 } {
+/**
+ * Max pooling over [B, C, H, W], no padding. argmax = ky*K + kx of the winner: the first maximum in the
+ * window (row-major), or with tieDraws (one integer per output) the (draw mod c)-th of its c maxima.
+ */
+export function maxPool2d(x: F64, xs: readonly number[], K: number, stride: number, tieDraws: ArrayLike<number> | null = null): { y: F64; argmax: F64 } {
   const [B, C, H, W] = xs as [number, number, number, number];
   const Ho = outSize(H, K, stride, 0);
   const Wo = outSize(W, K, stride, 0);
   const y = new Float64Array(B * C * Ho * Wo);
   const argmax = new Float64Array(y.length);
+  if (tieDraws && tieDraws.length !== y.length) throw new RangeError(`maxPool2d: ${tieDraws.length} tie draws for ${y.length} windows`);
   for (let bc = 0; bc < B * C; bc++)
     for (let oy = 0; oy < Ho; oy++)
       for (let ox = 0; ox < Wo; ox++) {
+        const at = (q: number) => x[(bc * H + oy * stride + Math.floor(q / K)) * W + ox * stride + (q % K)]!;
         let best = -Infinity;
         let arg = 0;
-        for (let ky = 0; ky < K; ky++)
-          for (let kx = 0; kx < K; kx++) {
-            const v = x[(bc * H + oy * stride + ky) * W + ox * stride + kx]!;
-            if (v > best) {
-              best = v;
-              arg = ky * K + kx;
+        let count = 0;
+        for (let q = 0; q < K * K; q++) {
+          const v = at(q);
+          if (v > best) {
+            best = v;
+            arg = q;
+            count = 1;
+          } else if (v === best) count++;
+        }
+        const o = (bc * Ho + oy) * Wo + ox;
+        if (tieDraws && count > 1) {
+          let pick = tieDraws[o]! % count;
+          for (let q = 0; q < K * K; q++)
+            if (at(q) === best && pick-- === 0) {
+              arg = q;
+              break;
             }
-          }
-        y[(bc * Ho + oy) * Wo + ox] = best;
-        argmax[(bc * Ho + oy) * Wo + ox] = arg;
+        }
+        y[o] = best;
+        argmax[o] = arg;
       }
   return { y, argmax };
 }

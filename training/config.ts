@@ -2,7 +2,11 @@
 // config.json of the run directory and in every checkpoint, so a run can be reproduced or resumed.
 import { DATASET_NAMES, type DatasetName } from '../data/names.js';
 import type { LossForm } from '../core/backend.js';
+import { parseStructure } from '../core/network/parser.js';
 import { presetByName } from '../core/network/presets.js';
+import { POOL_TIE_RULES, type PoolTieRule } from '../core/network/layers.js';
+import { neuronConfig } from '../core/neuron.js';
+import { surrogateByName, type SurrogateName } from '../core/surrogates.js';
 
 export interface TrainConfig {
   preset: string;
@@ -17,6 +21,8 @@ export interface TrainConfig {
   neuron: 'plif' | 'lif' | 'if' | null;
   tau0: number;
   pool: 'max' | 'avg' | null;
+  /** Max-pooling tie rule (NetworkConfig.poolTies): 'first' or 'random' (Fig. 5, drawn from the run's Rngs). */
+  poolTies: PoolTieRule;
   loss: LossForm;
   /** cpu, gpujs or gpujs:MODE. */
   backend: string;
@@ -31,6 +37,16 @@ export interface TrainConfig {
   tMax: number;
   /** Replaces every conv's channel count of the preset (a smaller paper network for CPUs); null keeps it. */
   channels: number | null;
+  /** A Table S1 structure string replacing the preset's network (the preset still gives dataset, input, T); null keeps it. */
+  structure: string | null;
+  /** Surrogate gradient of every neuron (Eq. 13): name and alpha. */
+  surrogate: { name: SurrogateName; alpha: number };
+  /** Firing threshold V_th (Eq. 3). */
+  vThreshold: number;
+  /** Hard reset potential V_reset (Eq. 4), or null for soft reset (V = H - S V_th). */
+  vReset: number | null;
+  /** Detach S in the reset of the backward pass (Eq. 12; the paper: on). */
+  detachReset: boolean;
 }
 
 /** Dataset a preset trains on by default. */
@@ -53,6 +69,7 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     neuron: null,
     tau0: 2,
     pool: null,
+    poolTies: 'first',
     loss: 'rate',
     backend: 'cpu',
     seed: 0,
@@ -62,6 +79,11 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     evalBatch: 64,
     tMax: 64,
     channels: null,
+    structure: null,
+    surrogate: { name: 'atan', alpha: 2 },
+    vThreshold: 1,
+    vReset: 0,
+    detachReset: true,
     ...partial,
     preset: preset.name,
   };
@@ -79,7 +101,12 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
   if (!(Number.isFinite(c.tau0) && c.tau0 > 1)) throw new RangeError(`tau0 must be a number > 1, got ${c.tau0}`);
   if (!(c.val >= 0 && c.val < 1)) throw new RangeError(`val must be a fraction in [0, 1), got ${c.val}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${c.seed}`);
+  if (!POOL_TIE_RULES.includes(c.poolTies)) throw new RangeError(`poolTies must be one of ${POOL_TIE_RULES.join(', ')}, got '${String(c.poolTies)}'`);
   if (!(c.tMax > 0)) throw new RangeError(`tMax must be > 0, got ${c.tMax}`);
+  if (c.structure !== null) parseStructure(c.structure);
+  if (typeof c.surrogate !== 'object' || c.surrogate === null) throw new RangeError(`surrogate must be {name, alpha}, got ${JSON.stringify(c.surrogate)}`);
+  // The neuron settings as core checks them (thresholds, reset, surrogate name and alpha).
+  neuronConfig({ kind: 'plif', tau: c.tau0, vThreshold: c.vThreshold, vReset: c.vReset, detachReset: c.detachReset, surrogate: surrogateByName(c.surrogate.name, c.surrogate.alpha) });
   if (!(DATASET_NAMES as readonly string[]).includes(c.dataset)) throw new RangeError(`unknown dataset '${c.dataset}' (known: ${DATASET_NAMES.join(', ')})`);
   return c;
 }

@@ -1,7 +1,8 @@
 // Evaluation passes: accuracy (and per class) with running BN statistics and no dropout, the mean firing
 // rate of every spiking layer, and the firing-rate maps of the first spiking layer (Fig. S2).
 import type { Tensor } from '../core/backend.js';
-import { predict } from '../core/loss.js';
+import { readout, type TieRule } from '../core/readout.js';
+import { Rng } from '../core/rng.js';
 import { NeuronLayer } from '../core/network/layers.js';
 import type { Network } from '../core/network/network.js';
 import { makeBatches } from '../data/splits.js';
@@ -22,6 +23,24 @@ export interface Evaluation {
   perClass: { class: string; correct: number; total: number; accuracy: number }[];
   firingRates: { layer: number; rate: number }[];
   firingMaps: FiringMaps | null;
+  /** Tie rule of the readout (core/readout.ts). */
+  tieRule: TieRule;
+  /** Samples whose highest spike count is shared by two or more classes. */
+  ties: number;
+  /** confusion[label][predicted]: number of samples. */
+  confusion: number[][];
+  /** Per sample, in evaluation order (only with keepSamples). */
+  samples?: SamplePrediction[];
+}
+
+export interface SamplePrediction {
+  /** Index of the sample in its dataset split. */
+  index: number;
+  label: number;
+  predicted: number;
+  /** Per class: integer spike counts over T (voted outputs times M), or summed outputs when not spikes. */
+  counts: number[];
+  tied: boolean;
 }
 
 export interface EvalOptions {
@@ -32,6 +51,22 @@ export interface EvalOptions {
   progress?: (done: number, total: number) => void;
   /** Polled between batches (after a turn of the event loop): when it returns true, EvalInterrupted is thrown. */
   shouldStop?: () => boolean;
+  /** Readout tie rule (default 'first'). */
+  ties?: TieRule;
+  /**
+   * Seed of the per-sample Rngs (sampleRng) that random readout ties and random pool ties draw from, so
+   * a sample's result does not depend on the batch it is in (default 0).
+   */
+  seed?: number;
+  /** Keep every sample's prediction and counts (Evaluation.samples). */
+  keepSamples?: boolean;
+}
+
+/** The Rng of one sample of an evaluation: a function of (seed, index) alone. */
+export function sampleRng(seed: number, index: number): Rng {
+  let h = Math.imul((seed >>> 0) ^ 0x27d4eb2d, 0x9e3779b1) >>> 0;
+  h = Math.imul(h ^ (index >>> 0) ^ 0x165667b1, 0x85ebca6b) >>> 0; // a bijection of index for a given seed
+  return Rng.seeded((h ^ (h >>> 13)) >>> 0);
 }
 
 /** The evaluation pass stopped because shouldStop() returned true (Ctrl-C). */
@@ -49,6 +84,12 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
   const perClass = Array.from({ length: classes }, () => ({ correct: 0, total: 0 }));
   const nMaps = opts.firingRates ? Math.min(opts.maps ?? 4, indices.length) : 0;
   let maps: FiringMaps | null = null;
+  const rule = opts.ties ?? 'first';
+  const M = net.spikesPerClass();
+  const random = rule === 'random' || net.config.poolTies === 'random';
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const samples: SamplePrediction[] = [];
+  let ties = 0;
   let correct = 0;
   let done = 0;
   for (const idx of makeBatches(indices, batchSize, { dropLast: false })) {
@@ -83,15 +124,20 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
       }
     };
     try {
-      const out = b.download(net.forward(x, { training: false, rng: null, ...(observe ? { observe } : {}) }));
-      const pred = predict(out, T, n, classes);
+      const rngs = random ? Array.from(idx, (i) => sampleRng(opts.seed ?? 0, i)) : null;
+      const out = b.download(net.forward(x, { training: false, rng: null, ...(rngs ? { sampleRngs: rngs } : {}), ...(observe ? { observe } : {}) }));
+      const r = readout(out, T, n, classes, M, rule, rngs); // exact counts, Sec. 3.7
       for (let k = 0; k < n; k++) {
         const label = src.labels[idx[k]!]!;
+        const p = r.predictions[k]!;
         perClass[label]!.total++;
-        if (pred[k] === label) {
+        confusion[label]![p]!++;
+        ties += r.tied[k]!;
+        if (p === label) {
           correct++;
           perClass[label]!.correct++;
         }
+        if (opts.keepSamples) samples.push({ index: idx[k]!, label, predicted: p, counts: Array.from(r.scores.subarray(k * classes, (k + 1) * classes)), tied: r.tied[k] === 1 });
       }
     } finally {
       net.release();
@@ -107,5 +153,9 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
     perClass: perClass.map((p, i) => ({ class: src.classes[i] ?? String(i), ...p, accuracy: p.total ? p.correct / p.total : 0 })),
     firingRates: [...sums].map(([layer, s]) => ({ layer, rate: s.spikes / s.count })),
     firingMaps: maps,
+    tieRule: rule,
+    ties,
+    confusion,
+    ...(opts.keepSamples ? { samples } : {}),
   };
 }

@@ -11,9 +11,10 @@ import { checkFits } from '../core/network/memory.js';
 import { estimateMemory } from '../core/network/shapes.js';
 import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
-import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
+import { trainingBatches, validationSplit, makeBatches, stratifiedSubset } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
+import { confusionRecord } from './plot-confusion.js';
 import { openSource, type SampleSource } from './source.js';
 import { firstBad, streamRng, trainNetworkConfig } from './recipe.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
@@ -28,6 +29,8 @@ export interface EpochMetrics {
   train_acc: number;
   val_acc?: number;
   test_acc: number;
+  /** Test samples whose highest spike count is shared by two or more classes (core/readout.ts); absent in older runs' metrics. */
+  test_ties?: number;
   /** tau of every neuron layer with a tau, by layer index and token. */
   tau: { layer: number; tau: number }[];
   /** Mean firing rate of every spiking layer on the test pass. */
@@ -35,6 +38,34 @@ export interface EpochMetrics {
   seconds: number;
   samples_per_s: number;
 }
+
+/**
+ * A point of the training curve (train-curve.jsonl): the running loss and accuracy of an epoch so far
+ * (as the progress bar shows them) and tau of every PLIF layer, recorded TRAIN_RECORDS_PER_EPOCH times
+ * per epoch. It stands at `epoch + batch / batches` epochs trained.
+ */
+export interface TrainRecord {
+  epoch: number;
+  /** Batches of the epoch done. */
+  batch: number;
+  batches: number;
+  /** Training samples of the epoch so far. */
+  samples: number;
+  train_loss: number;
+  train_acc: number;
+  tau: { layer: number; tau: number }[];
+}
+
+/** How many points of the training curve an epoch records (fewer when it has fewer batches). */
+export const TRAIN_RECORDS_PER_EPOCH = 10;
+
+/** Whether the curve records a point after `done` of `batches` batches: at every tenth of the epoch and at its end. */
+export function recordsAfter(done: number, batches: number): boolean {
+  return done === batches || Math.floor((TRAIN_RECORDS_PER_EPOCH * done) / batches) > Math.floor((TRAIN_RECORDS_PER_EPOCH * (done - 1)) / batches);
+}
+
+/** tau of every neuron layer with a learnable or fixed tau (IF layers have none). */
+const finiteTaus = (net: Network) => net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau }));
 
 export interface BatchProgress {
   epoch: number;
@@ -47,7 +78,7 @@ export interface BatchProgress {
 }
 
 export interface Reporter {
-  start?(info: { config: TrainConfig; network: NetworkConfig; backend: Record<string, unknown>; trainSamples: number; valSamples: number; testSamples: number; resumedFrom: { epoch: number; batch: number } | null }): void;
+  start?(info: { config: TrainConfig; network: NetworkConfig; backend: Record<string, unknown>; trainSamples: number; valSamples: number; testSamples: number; resumedFrom: { epoch: number; batch: number } | null; /** Where the dataset's files were read from. */ dataDir?: string }): void;
   epochStart?(epoch: number, batches: number, lr: number): void;
   batch?(p: BatchProgress): void;
   evalStart?(what: 'val' | 'test', samples: number): void;
@@ -154,7 +185,8 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   let valIdx: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   if (c.val > 0) ({ train: trainIdx, val: valIdx } = validationSplit(trainSrc.labels, 1 - c.val));
   if (c.limitTrain !== null) trainIdx = trainIdx.subarray(0, c.limitTrain);
-  if (c.limitTrain !== null && valIdx.length > 0) valIdx = valIdx.subarray(0, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
+  // A limited run validates on a stratified part of the held-out samples (its first ones may hold a few classes only).
+  if (c.limitTrain !== null && valIdx.length > 0) valIdx = stratifiedSubset(valIdx, trainSrc.labels, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
   const testIdx = Uint32Array.from({ length: Math.min(testSrc.n, c.limitTest ?? testSrc.n) }, (_, i) => i);
   if (trainIdx.length < c.batch) throw new RangeError(`only ${trainIdx.length} training samples for batch size ${c.batch} (drop-last leaves no batch)`);
 
@@ -185,14 +217,18 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
     adam = ck.adam;
     state = ck.state;
     await truncateMetrics(paths.metrics, metrics);
+    // The curve up to the checkpoint; the points after it are recorded again, identically, as the run continues.
+    const before = (r: TrainRecord) => r.epoch < state.epoch || (r.epoch === state.epoch && r.batch <= state.batch);
+    await truncateMetrics(paths.trainCurve, ((await readMetrics(paths.trainCurve)) as unknown as TrainRecord[]).filter(before));
   } else {
     net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, 0));
     adam = createAdam(net, { lr: c.lr });
     state = { epoch: 0, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: null };
     await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, dataset: { dir: trainSrc.dir, classes: trainSrc.classes, train: trainIdx.length, val: valIdx.length, test: testIdx.length }, created: new Date().toISOString() });
     await truncateMetrics(paths.metrics, []);
+    await truncateMetrics(paths.trainCurve, []);
   }
-  rep.start?.({ config: c, network: netConfig, backend: o.backendInfo, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: resume ? { epoch: state.epoch, batch: state.batch } : null });
+  rep.start?.({ config: c, network: netConfig, backend: o.backendInfo, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: resume ? { epoch: state.epoch, batch: state.batch } : null, dataDir: trainSrc.dir });
 
   const save = async (path: string, why: 'epoch' | 'best' | 'interrupt') => {
     await saveTrainingCheckpoint(path, net, adam, { config: c, state, version: o.version });
@@ -239,12 +275,17 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
         state.seen += idx.length;
         const elapsed = state.seconds + (performance.now() - t0) / 1000;
         rep.batch?.({ epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, loss: state.lossSum / state.seen, acc: state.correct / state.seen, samplesPerS: state.seen / elapsed });
+        if (recordsAfter(state.batch + 1, batches.length)) {
+          const point: TrainRecord = { epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, train_loss: state.lossSum / state.seen, train_acc: state.correct / state.seen, tau: finiteTaus(net) };
+          await appendMetrics(paths.trainCurve, point);
+        }
       }
       const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
       let val: Evaluation | null = null;
       let test: Evaluation;
       try {
-        const stop = o.shouldStop ? { shouldStop: o.shouldStop } : {};
+        // seed of the evaluation's per-sample Rngs (random pool ties); a function of (seed, epoch) only
+        const stop = { ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}), seed: streamRng(c.seed, epoch, 4).nextUint32() };
         if (valIdx.length > 0) {
           rep.evalStart?.('val', valIdx.length);
           val = await evaluate(net, trainSrc, valIdx, c.evalBatch, stop);
@@ -268,7 +309,8 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
         train_acc: state.correct / state.seen,
         ...(val ? { val_acc: val.accuracy } : {}),
         test_acc: test.accuracy,
-        tau: net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })),
+        test_ties: test.ties,
+        tau: finiteTaus(net),
         firing_rate: test.firingRates,
         seconds: trainSeconds,
         samples_per_s: state.seen / trainSeconds,
@@ -276,6 +318,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       metrics.push(m);
       await appendMetrics(paths.metrics, m);
       if (test.firingMaps) await writeJsonAtomic(paths.firingMaps, test.firingMaps);
+      await writeJsonAtomic(paths.confusion, confusionRecord(test, testSrc.classes, `test pass of epoch ${epoch}`));
       rep.epochEnd?.(m);
       const score = val ? val.accuracy : test.accuracy;
       const isBest = state.best === null || score > state.best.score;

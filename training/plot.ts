@@ -4,7 +4,7 @@ import { encodePng } from '../data/index.js';
 import { esc, FONT } from './charts.js';
 import type { FiringMaps } from './evaluate.js';
 
-export { accuracyChart, lineChart, niceTicks, tauChart, type Series } from './charts.js';
+export { accuracyChart, formatTick, intervalMeans, lineChart, lossChart, niceTicks, ROLE_COLORS, tauChart, tickScale, type Marker, type Series } from './charts.js';
 
 /** Grey-scale PNG tile of one channel's firing rates (0 white, 1 black), scaled up `zoom` times. */
 function channelPng(rates: readonly number[], offset: number, h: number, w: number, zoom: number): Uint8Array {
@@ -28,7 +28,7 @@ export function firingMapsChart(maps: FiringMaps, classes: readonly string[] = [
   const tile = Math.max(h, w) * zoom;
   const gap = 8;
   const left = 130;
-  const top = 56;
+  const top = 74;
   const W = left + nc * (tile + gap) + 20;
   const H = top + maps.samples.length * (tile + gap) + 30;
   const out = [
@@ -44,14 +44,28 @@ export function firingMapsChart(maps: FiringMaps, classes: readonly string[] = [
     for (let c = 0; c < nc; c++) {
       const png = Buffer.from(channelPng(s.rates, c * h * w, h, w, zoom)).toString('base64');
       out.push(`<image x="${left + c * (tile + gap)}" y="${y}" width="${w * zoom}" height="${h * zoom}" href="data:image/png;base64,${png}"/>`);
+      out.push(`<rect x="${left + c * (tile + gap) - 0.5}" y="${y - 0.5}" width="${w * zoom + 1}" height="${h * zoom + 1}" fill="none" stroke="#999"/>`);
     }
   });
   out.push('</svg>');
   return out.join('\n');
 }
 
-/** PNG of an SVG via resvg (fonts from the system). */
+/** PNGs cannot be drawn here: resvg's platform binary is missing (installed with --omit=optional, or a platform it lacks). */
+export class PngUnavailableError extends Error {
+  override readonly name = 'PngUnavailableError';
+}
+
+/** PNG of an SVG via resvg (fonts from the system); PngUnavailableError when resvg cannot load. */
 export async function svgToPng(svg: string): Promise<Uint8Array> {
-  const { Resvg } = await import('@resvg/resvg-js');
+  let Resvg: typeof import('@resvg/resvg-js').Resvg;
+  try {
+    ({ Resvg } = await import('@resvg/resvg-js'));
+  } catch (err) {
+    throw new PngUnavailableError(
+      `PNGs need @resvg/resvg-js with its platform binary, which cannot load here (${(err as Error).message.split('\n')[0]}); ` +
+        'install it without --omit=optional (npm install @resvg/resvg-js)',
+    );
+  }
   return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, fitTo: { mode: 'zoom', value: 1.5 } }).render().asPng();
 }

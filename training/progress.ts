@@ -61,7 +61,7 @@ export function consoleReporter(o: ReporterOptions): Reporter {
         : typeof b['threads'] === 'number'
           ? ` (${b['threads']} thread${b['threads'] === 1 ? '' : 's'})`
           : '';
-      line(`training ${info.config.preset} on ${info.config.dataset}: ${info.trainSamples} train, ${info.valSamples} validation, ${info.testSamples} test samples; T=${info.network.T}, batch ${info.config.batch}, backend ${info.config.backend}${where}${r}`);
+      line(`training ${info.config.preset} on ${info.config.dataset}: ${info.trainSamples} train, ${info.valSamples} validation, ${info.testSamples} test samples${info.dataDir ? ` from ${info.dataDir}` : ''}; T=${info.network.T}, batch ${info.config.batch}, backend ${info.config.backend}${where}${r}`);
     },
     epochStart(epoch, batches, lr) {
       lastLog = performance.now();

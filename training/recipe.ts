@@ -24,7 +24,7 @@ export function firstBad(net: Network, field: 'grad' | 'value'): { what: string;
   return null;
 }
 
-/** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout, 3 augmentation. */
+/** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout (and random pool ties of training steps), 3 augmentation, 4 evaluation seed. */
 export function streamRng(seed: number, epoch: number, stream: number): Rng {
   let h = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
   h = Math.imul(h ^ (epoch + 0x632be5ab), 0x85ebca6b) >>> 0;
@@ -34,7 +34,8 @@ export function streamRng(seed: number, epoch: number, stream: number): Rng {
 
 /** The network a run trains (from its preset and settings), before any data is seen. */
 export function trainNetworkConfig(c: TrainConfig): NetworkConfig {
-  const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool };
+  const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool, poolTies: c.poolTies, vThreshold: c.vThreshold, vReset: c.vReset, detachReset: c.detachReset, surrogate: { name: c.surrogate.name, alpha: c.surrogate.alpha } };
   const p = presetByName(c.preset);
-  return c.channels ? networkConfig(withChannels(p.structure, c.channels), p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
+  const structure = c.structure ?? p.structure;
+  return c.channels || c.structure ? networkConfig(c.channels ? withChannels(structure, c.channels) : structure, p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
 }

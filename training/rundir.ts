@@ -1,5 +1,5 @@
-// The run directory: config.json, metrics.jsonl (one line per epoch), checkpoints last/best, and the
-// firing-rate maps of the last test pass. Every file is written atomically (temp file + rename).
+// The run directory: config.json, metrics.jsonl (one line per epoch), train-curve.jsonl (a few lines per
+// epoch), checkpoints last/best, and the firing-rate maps of the last test pass. Every file is written atomically (temp file + rename).
 import { unlinkSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -15,9 +15,12 @@ export function runPaths(dir: string) {
     dir,
     config: join(dir, 'config.json'),
     metrics: join(dir, 'metrics.jsonl'),
+    /** Running train loss, accuracy and tau a few times per epoch (TrainRecord lines). */
+    trainCurve: join(dir, 'train-curve.jsonl'),
     last: join(dir, 'last.safetensors'),
     best: join(dir, 'best.safetensors'),
     firingMaps: join(dir, 'firing-maps.json'),
+    confusion: join(dir, 'confusion.json'),
     lock: join(dir, LOCK_FILE),
   };
 }

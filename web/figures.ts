@@ -24,7 +24,7 @@ export const stepNumber = (r: StepReport) => r.epoch * r.batches + r.batch;
 export function lossChart(steps: readonly StepReport[], epochs: readonly EpochMetrics[], batchesPerEpoch: number): string {
   const series: Series[] = [{ name: 'batch loss', points: thin(steps.map((r) => [stepNumber(r), r.loss]), 300) }];
   if (epochs.length) series.push({ name: 'epoch (train)', points: epochs.map((m) => [(m.epoch + 1) * batchesPerEpoch, m.train_loss]) });
-  return lineChart('Loss (MSE of firing rates)', 'training step', 'loss', series, (y) => y.toFixed(3));
+  return lineChart('Loss (MSE of firing rates)', 'training step', 'loss', series);
 }
 
 export function accuracyChart(steps: readonly StepReport[], epochs: readonly EpochMetrics[], batchesPerEpoch: number): string {
@@ -33,7 +33,7 @@ export function accuracyChart(steps: readonly StepReport[], epochs: readonly Epo
     series.push({ name: 'epoch (train)', points: epochs.map((m) => [(m.epoch + 1) * batchesPerEpoch, 100 * m.train_acc]) });
     series.push({ name: 'epoch (test)', points: epochs.map((m) => [(m.epoch + 1) * batchesPerEpoch, 100 * m.test_acc]) });
   }
-  return lineChart('Accuracy', 'training step', 'accuracy (%)', series, (y) => `${y}%`);
+  return lineChart('Accuracy', 'training step', 'accuracy (%)', series, '%');
 }
 
 /** tau of every PLIF layer after each step (Fig. 7 of the paper, per step instead of per epoch). */
@@ -43,7 +43,7 @@ export function tauChart(steps: readonly StepReport[], tau0: number): string {
     name: `tau(${i + 1}) layer ${layer}`,
     points: thin([[0, tau0], ...steps.flatMap((r) => r.tau.filter((t) => t.layer === layer).map((t) => [stepNumber(r), t.tau] as [number, number]))], 300),
   }));
-  return lineChart('Membrane time constant tau', 'training step', 'tau', series, (y) => y.toFixed(3));
+  return lineChart('Membrane time constant tau', 'training step', 'tau', series);
 }
 
 /** Firing-rate maps (Fig. S2): one row per test sample, one tile per channel (the first `channels`); 0 white, 1 black. */

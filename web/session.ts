@@ -10,7 +10,7 @@ import { NeuronLayer } from '../core/network/layers.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
 import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
-import { trainingBatches, validationSplit } from '../data/splits.js';
+import { stratifiedSubset, trainingBatches, validationSplit } from '../data/splits.js';
 import { trainingCheckpointBytes, type TrainingState } from '../training/checkpoint-state.js';
 import type { TrainConfig } from '../training/config.js';
 import { evaluate, type Evaluation, type FiringMaps } from '../training/evaluate.js';
@@ -85,7 +85,7 @@ export function runIndices(c: TrainConfig, src: Sources): { train: Uint32Array; 
   let val: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   if (c.val > 0) ({ train, val } = validationSplit(src.train.labels, 1 - c.val));
   if (c.limitTrain !== null) train = train.subarray(0, c.limitTrain);
-  if (c.limitTrain !== null && val.length > 0) val = val.subarray(0, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
+  if (c.limitTrain !== null && val.length > 0) val = stratifiedSubset(val, src.train.labels, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
   const test = Uint32Array.from({ length: Math.min(src.test.n, c.limitTest ?? src.test.n) }, (_, i) => i);
   if (train.length < c.batch) throw new RangeError(`only ${train.length} training samples for batch size ${c.batch} (drop-last leaves no batch)`);
   return { train, val, test };
@@ -167,13 +167,15 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
       });
     }
     const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
+    // seed of the evaluation's per-sample Rngs (random pool ties); a function of (seed, epoch) only
+    const seed = streamRng(c.seed, epoch, 4).nextUint32();
     let val: Evaluation | null = null;
     if (valIdx.length > 0) {
       ev.evalStart?.('val', valIdx.length);
-      val = await evaluate(net, src.train, valIdx, c.evalBatch);
+      val = await evaluate(net, src.train, valIdx, c.evalBatch, { seed });
     }
     ev.evalStart?.('test', testIdx.length);
-    const test = await evaluate(net, src.test, testIdx, c.evalBatch, { firingRates: true });
+    const test = await evaluate(net, src.test, testIdx, c.evalBatch, { firingRates: true, seed });
     const m: EpochMetrics = {
       epoch,
       lr,
@@ -181,6 +183,7 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
       train_acc: state.correct / state.seen,
       ...(val ? { val_acc: val.accuracy } : {}),
       test_acc: test.accuracy,
+      test_ties: test.ties,
       tau: net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })),
       firing_rate: test.firingRates,
       seconds: trainSeconds,
@@ -232,7 +235,7 @@ export async function spikeRaster(net: Network, src: SampleSource, index: number
   const x = b.upload(await src.batch(Uint32Array.of(index), T, null), net.inputShape(1));
   let prediction: number;
   try {
-    prediction = predict(b.download(net.forward(x, { training: false, rng: null, observe })), T, 1, classes)[0]!;
+    prediction = predict(b.download(net.forward(x, { training: false, rng: null, observe })), T, 1, classes, net.spikesPerClass())[0]!;
   } finally {
     net.release();
     b.dispose(x);

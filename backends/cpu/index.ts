@@ -207,12 +207,14 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       return { gx, gGamma: gg, gBeta: gb };
     },
 
-    maxPool2d(x, p) {
+    maxPool2d(x, p, tieDraws) {
       const { BC, H, W, Ho, Wo } = poolDims(x.shape, p);
       const shape = [...x.shape.slice(0, -2), Ho, Wo];
+      if (tieDraws) assertShape('maxPool2d tieDraws', tieDraws.shape, shape);
       const y = make(shape);
       const am = make(shape);
-      pool.run('maxPool', [get(x), get(y), get(am)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
+      if (tieDraws) pool.run('maxPoolTies', [get(x), get(tieDraws), get(y), get(am)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
+      else pool.run('maxPool', [get(x), get(y), get(am)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return { y, argmax: am };
     },
     maxPool2dBackward(gy, argmax, xShape, p) {

@@ -228,6 +228,43 @@ export const kernels: Record<string, Kernel> = {
         }
     }
   },
+  /** Max pooling with tie draws d (one per output): the (d mod c)-th of a window's c maxima wins. */
+  maxPoolTies([x, d, y, am], [H, W, Ho, Wo, K, s], lo, hi) {
+    for (let bc = lo; bc < hi; bc++) {
+      const base = bc * H! * W!;
+      let q = bc * Ho! * Wo!;
+      for (let oy = 0; oy < Ho!; oy++)
+        for (let ox = 0; ox < Wo!; ox++, q++) {
+          let best = -Infinity;
+          let arg = 0;
+          let count = 0;
+          for (let ky = 0; ky < K!; ky++) {
+            const r = base + (oy * s! + ky) * W! + ox * s!;
+            for (let kx = 0; kx < K!; kx++) {
+              const v = x![r + kx]!;
+              if (v > best) {
+                best = v;
+                arg = ky * K! + kx;
+                count = 1;
+              } else if (v === best) count++;
+            }
+          }
+          if (count > 1) {
+            let pick = d![q]! % count;
+            search: for (let ky = 0; ky < K!; ky++) {
+              const r = base + (oy * s! + ky) * W! + ox * s!;
+              for (let kx = 0; kx < K!; kx++)
+                if (x![r + kx] === best && pick-- === 0) {
+                  arg = ky * K! + kx;
+                  break search;
+                }
+            }
+          }
+          y![q] = best;
+          am![q] = arg;
+        }
+    }
+  },
   maxPoolBackward([gy, am, gx], [H, W, Ho, Wo, K, s], lo, hi) {
     gx!.fill(0, lo * H! * W!, hi * H! * W!);
     for (let bc = lo; bc < hi; bc++) {

@@ -336,8 +336,12 @@ export class GpujsBackend implements Backend {
     return { shape: [...xShape.slice(0, -2), Ho, Wo], args: [H, W, Ho, Wo, p.kernel, p.stride], loops: [p.kernel] };
   }
 
-  maxPool2d(x: Tensor, p: Pool2dParams): { y: Tensor; argmax: Tensor } {
+  maxPool2d(x: Tensor, p: Pool2dParams, tieDraws?: Tensor | null): { y: Tensor; argmax: Tensor } {
     const a = this.poolArgs(x.shape, p);
+    if (tieDraws) {
+      assertShape('maxPool2d tieDraws', tieDraws.shape, a.shape);
+      return { y: this.op('maxPoolTies', K.maxPoolTiesK, a.shape, { which: 0 }, [x, tieDraws], a.args, a.loops), argmax: this.op('maxPoolTies', K.maxPoolTiesK, a.shape, { which: 1 }, [x, tieDraws], a.args, a.loops) };
+    }
     return { y: this.op('maxPool', K.maxPoolK, a.shape, { which: 0 }, [x], a.args, a.loops), argmax: this.op('maxPool', K.maxPoolK, a.shape, { which: 1 }, [x], a.args, a.loops) };
   }
 

@@ -337,6 +337,51 @@ export function maxPoolK(this: KernelThis, x: Arr, H: number, W: number, Ho: num
   }
   return best;
 }
+/**
+ * Max pooling with tie draws (one integer d < 2^24 per output): the (d mod c)-th of the window's c maxima
+ * in row-major order wins. Max (which = 0) or the winner's offset ky*K + kx (which = 1).
+ */
+export function maxPoolTiesK(this: KernelThis, x: Arr, draws: Arr, H: number, W: number, Ho: number, Wo: number, K: number, S: number): number {
+  const i = this.thread.x;
+  const ox = imod(i, Wo);
+  const r = idiv(i, Wo);
+  const oy = imod(r, Ho);
+  const bc = idiv(r, Ho);
+  const base = (bc * H + oy * S) * W + ox * S;
+  let best = x[base]!;
+  let count = 0;
+  for (let ky = 0; ky < K; ky++) {
+    for (let kx = 0; kx < K; kx++) {
+      const v = x[base + ky * W + kx]!;
+      if (v > best) {
+        best = v;
+        count = 1;
+      } else if (v === best) {
+        count = count + 1;
+      }
+    }
+  }
+  // second pass (loop names differ: gpu.js declares every loop variable in one GLSL scope)
+  let pick = imod(draws[i]!, Math.max(count, 1));
+  let arg = 0;
+  let found = 0;
+  for (let jy = 0; jy < K; jy++) {
+    for (let jx = 0; jx < K; jx++) {
+      if (found < 0.5 && x[base + jy * W + jx]! === best) {
+        if (pick < 0.5) {
+          arg = jy * K + jx;
+          found = 1;
+        } else {
+          pick = pick - 1;
+        }
+      }
+    }
+  }
+  if (this.constants.which! > 0) {
+    return arg;
+  }
+  return best;
+}
 /** Max pooling's dL/dx, gathered: the windows covering a cell whose saved winner is that cell. */
 export function maxPoolGradK(this: KernelThis, gy: Arr, argmax: Arr, H: number, W: number, Ho: number, Wo: number, K: number, S: number): number {
   const i = this.thread.x;

@@ -37,7 +37,7 @@ export interface GpujsModule {
 }
 
 export const INSTALL_GPUJS =
-  'install the optional dependency gpu.js (npm install gpu.js@2.24.1); its native `gl` module needs, on Debian/Ubuntu, ' +
+  'install the optional peer dependency gpu.js (npm install gpu.js@2.24.1); its native `gl` module needs, on Debian/Ubuntu, ' +
   'apt-get install libx11-dev libxi-dev libxext-dev libgl1-mesa-dev pkg-config (to build) and xvfb libgl1-mesa-dri (to run, under `xvfb-run -a`)';
 
 export const INSTALL_GL =

@@ -1,6 +1,7 @@
 // plif bench: times training steps (forward over T + backward + Adam) of a network with synthetic data on
 // one or more backends side by side in one run, and the same network written with TensorFlow.js (CPU
 // backend); prints samples/s and the ratios.
+import { createRequire } from 'node:module';
 import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/profile.js';
 import { benchConfig, benchTfjs, benchTrainStep, type BenchResult, type BenchSpec } from '../../bench/train-step.js';
 import { parseStructure } from '../../core/network/parser.js';
@@ -13,10 +14,11 @@ const HELP = `usage: plif bench [--preset NAME] [--structure S] [--channels N] [
 
 Times training steps (forward over T, backward, Adam) with synthetic inputs on each backend of
 --backend (comma-separated: cpu, cpu:ts, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same
-network written with TensorFlow.js (CPU backend), all in one run; prints samples/s and the ratios to the
-first backend. Defaults: --preset fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1,
---tfjs-steps 2. samples_per_s is wall-clock; samples_per_cpu_s divides by the process CPU time (robust to
-a busy machine; for gpu.js on real GPUs wall-clock is the figure that matters).
+network written with TensorFlow.js (CPU backend; skipped with a note when @tensorflow/tfjs is not
+installed), all in one run; prints samples/s and the ratios to the first backend. Defaults: --preset
+fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1, --tfjs-steps 2. samples_per_s is
+wall-clock; samples_per_cpu_s divides by the process CPU time (robust to a busy machine; for gpu.js on
+real GPUs wall-clock is the figure that matters).
 
   --threads N    CPU backend threads (default PLIF_THREADS, else the machine's cores); cpu:ts uses the
                  TypeScript kernels instead of WebAssembly SIMD
@@ -43,6 +45,17 @@ async function firstBatch(preset: string, T: number, n: number, dataDir: string 
   if (src.n < n) throw new UsageError(`--data real: the dataset has ${src.n} training samples, fewer than --batch ${n}`);
   const idx = Array.from({ length: n }, (_, i) => i);
   return { x: await src.batch(idx, T, null), labels: Int32Array.from(idx, (i) => src.labels[i]!) };
+}
+
+/** Whether an optional peer package resolves from here (the CLI runs without it: TF.js is a peer, not a dependency). */
+export function peerInstalled(name: string): boolean {
+  try {
+    if (typeof import.meta.resolve === 'function') import.meta.resolve(name);
+    else createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 type Timing = Pick<BenchResult, 'samples_per_s' | 'samples_per_cpu_s' | 'ms_per_step' | 'steps'>;
@@ -156,7 +169,10 @@ export async function run(argv: string[]): Promise<number> {
         say(`torch peer: not run: ${t.reason}`);
       }
     }
-    if (!f['no-tfjs']) {
+    if (!f['no-tfjs'] && !peerInstalled('@tensorflow/tfjs')) {
+      out.tfjs = { skipped: 'not installed' };
+      say(`${'tfjs (cpu)'.padEnd(16)}: skipped: @tensorflow/tfjs is not installed (npm install @tensorflow/tfjs to compare; --no-tfjs hides this line)`);
+    } else if (!f['no-tfjs']) {
       const tf = await benchTfjs(cfg, spec, tfjsSteps);
       out.tfjs = timing(tf);
       out.speedup_vs_tfjs = first.samples_per_s / tf.samples_per_s;

@@ -1,4 +1,6 @@
-// plif eval: test accuracy (overall and per class) of a checkpoint, in eval mode (BN running statistics).
+// plif eval: test accuracy (overall and per class) of a checkpoint, in eval mode (BN running statistics),
+// decided on exact spike counts (core/readout.ts): tied samples, the confusion matrix, and optionally every
+// sample's prediction and counts (--predictions FILE, JSON lines).
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { checkFits, TooLargeError } from '../../core/network/memory.js';
 import { estimateMemory } from '../../core/network/shapes.js';
@@ -8,6 +10,9 @@ import { networkConfigOf } from '../../training/loop.js';
 import { openSource } from '../../training/source.js';
 import { choiceFlag, intFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
+import { TIE_RULES } from '../../core/readout.js';
+import { writeFileAtomic } from '../../data/file-io.js';
+import { confusionRecord } from '../../training/plot-confusion.js';
 
 const HELP = `usage: plif eval --checkpoint FILE [options]
 
@@ -19,6 +24,12 @@ const HELP = `usage: plif eval --checkpoint FILE [options]
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
                       not depend on it
+  --ties RULE         first (default) | random: the class predicted when several share the highest
+                      spike count (random: seeded by --seed, the same whatever --eval-batch)
+  --seed N            seed of random readout ties and of a network's random max-pool ties (0)
+  --predictions FILE  write one JSON line per sample: index, label, predicted, counts (spike count of
+                      each class over T), tied
+  --confusion FILE    write the confusion matrix as JSON (plif plot RUN_DIR --confusion FILE draws it)
   --json              print one JSON object
 `;
 
@@ -32,12 +43,18 @@ export async function run(argv: string[]): Promise<number> {
       'eval-batch': { type: 'string' },
       backend: { type: 'string' },
       threads: { type: 'string' },
+      ties: { type: 'string' },
+      seed: { type: 'string' },
+      predictions: { type: 'string' },
+      confusion: { type: 'string' },
       json: { type: 'boolean' },
     });
     const threads = resolveThreads(f.threads);
     if (f.checkpoint === undefined) throw new UsageError('--checkpoint FILE is required');
     const limit = intFlag('limit-test', f['limit-test']);
     const evalBatch = intFlag('eval-batch', f['eval-batch']) ?? 64;
+    const ties = choiceFlag('ties', f.ties, TIE_RULES) ?? 'first';
+    const seed = intFlag('seed', f.seed, 0) ?? 0;
     const opened = await openBackend(f.backend ?? 'cpu', { threads }).catch((err: Error) => {
       throw new UsageError(`--backend ${f.backend}: ${err.message}`);
     });
@@ -58,17 +75,31 @@ export async function run(argv: string[]): Promise<number> {
         if (meta.training) networkConfigOf({ ...meta.training.config, dataset }, src); // checks input shape and kind
         const n = Math.min(src.n, limit ?? src.n);
         const r = await evaluate(net, src, Uint32Array.from({ length: n }, (_, i) => i), evalBatch, {
+          ties,
+          seed,
+          keepSamples: f.predictions !== undefined,
           progress: f.json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\r${done}/${total}`),
         });
         if (!f.json && process.stderr.isTTY) process.stderr.write('\r');
+        const confusion = confusionRecord(r, src.classes, f.checkpoint);
+        if (f.predictions !== undefined) {
+          const lines = r.samples!.map((s) => JSON.stringify({ index: s.index, label: s.label, predicted: s.predicted, counts: s.counts, tied: s.tied }) + '\n');
+          await writeFileAtomic(f.predictions, new TextEncoder().encode(lines.join('')));
+        }
+        if (f.confusion !== undefined) await writeFileAtomic(f.confusion, new TextEncoder().encode(JSON.stringify(confusion, null, 2) + '\n'));
         if (f.json) {
           process.stdout.write(
-            JSON.stringify({ checkpoint: f.checkpoint, dataset, samples: r.total, accuracy: r.accuracy, correct: r.correct, per_class: r.perClass, tau: meta.taus, backend: opened.info }) + '\n',
+            JSON.stringify({ checkpoint: f.checkpoint, dataset, samples: r.total, accuracy: r.accuracy, correct: r.correct, ties: r.ties, tie_rule: r.tieRule, pool_ties: net.config.poolTies, per_class: r.perClass, confusion: { classes: confusion.classes, matrix: confusion.matrix }, tau: meta.taus, backend: opened.info }) + '\n',
           );
         } else {
           const w = Math.max(...r.perClass.map((c) => c.class.length));
           process.stdout.write(`${f.checkpoint} on ${dataset} test (${r.total} samples): accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.total})\n`);
           for (const c of r.perClass) process.stdout.write(`  ${c.class.padEnd(w)}  ${(100 * c.accuracy).toFixed(2).padStart(6)}%  (${c.correct}/${c.total})\n`);
+          process.stdout.write(`tied samples (highest spike count shared): ${r.ties} of ${r.total}, decided by the '${r.tieRule}' rule; max-pooling ties: '${net.config.poolTies}' (the checkpoint's)\n`);
+          process.stdout.write(`confusion matrix (rows: label, columns: predicted):\n`);
+          const cw = Math.max(4, ...confusion.matrix.flat().map((v) => String(v).length));
+          process.stdout.write(`  ${''.padEnd(w)}  ${confusion.classes.map((_, j) => String(j).padStart(cw)).join(' ')}\n`);
+          confusion.matrix.forEach((row, i) => process.stdout.write(`  ${confusion.classes[i]!.padEnd(w)}  ${row.map((v) => String(v).padStart(cw)).join(' ')}\n`));
           process.stdout.write(`tau per layer: ${meta.taus.map((t) => `${t.layer}: ${t.tau.toFixed(3)}`).join(', ')}\n`);
         }
         return 0;

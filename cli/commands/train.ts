@@ -3,7 +3,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseStructure } from '../../core/network/parser.js';
 import { PRESET_ALIASES, PRESETS, presetByName } from '../../core/network/presets.js';
+import { POOL_TIE_RULES } from '../../core/network/layers.js';
+import { SURROGATE_NAMES, surrogateByName, type SurrogateName } from '../../core/surrogates.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
 import { TooLargeError } from '../../core/network/memory.js';
@@ -28,12 +31,27 @@ const HELP = `usage: plif train --preset NAME [options]
   --neuron KIND       plif | lif | if: replace every neuron of the preset (ablation)
   --tau0 X            initial tau of PLIF, fixed tau of LIF (2)
   --pool KIND         max | avg: replace the down-sampling pools (ablation)
+  --pool-ties RULE    first (default, PyTorch's) | random (Fig. 5, seeded): which of several inputs firing
+                      at once in a max-pooling window wins and gets the gradient; kept in checkpoints
   --loss FORM         rate (MSE of firing rates, default) | steps (per-step MSE, Sec. 3.7)
+  --structure S       a Table S1 string replacing the preset's network, e.g.
+                      '{c32k3s1-BN-PLIF-MPk2s2}*2-DP-FC256-PLIF-DP-FC100-PLIF-APk10s10' (the preset still
+                      gives the dataset, input shape and T)
+  --surrogate NAME[:ALPHA]
+                      surrogate gradient (Eq. 13; default atan:2), NAME one of
+                      ${SURROGATE_NAMES.join(', ')};
+                      ALPHA defaults to the surrogate's own
+  --vth X             firing threshold V_th (1)
+  --v-reset X|soft    hard reset potential V_reset (0; a negative one as --v-reset=-0.5), or soft:
+                      V = H - S V_th
+  --detach-reset, --no-detach-reset
+                      detach the spike in the reset's gradient (Eq. 12; default: detached, as the paper)
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
                       not depend on it, so --resume may take another value
   --seed N            seed of initialisation, shuffling, dropout and augmentation (0)
-  --val F             hold out this fraction of each class for validation (Supplementary 7: 0.15)
+  --val F             hold out this fraction of each class for validation (Supplementary 7: 0.15); with
+                      --limit-train, a class-stratified part of it of the matching size
   --limit-train N     use the first N training samples
   --limit-test N      evaluate on the first N test samples
   --eval-batch N      batch size of evaluation passes (64)
@@ -42,6 +60,32 @@ const HELP = `usage: plif train --preset NAME [options]
                       change; a run stopped before its first checkpoint starts over)
   --json              one JSON object per epoch on stdout, nothing else there
 `;
+
+/** --structure, --surrogate NAME[:ALPHA], --vth, --v-reset X|soft, --detach-reset / --no-detach-reset as config fields. */
+function neuronFlags(f: { structure?: string; surrogate?: string; vth?: string; 'v-reset'?: string; 'detach-reset'?: boolean; 'no-detach-reset'?: boolean }): Partial<TrainConfig> {
+  const out: Partial<TrainConfig> = {};
+  if (f.structure !== undefined) {
+    try {
+      parseStructure(f.structure);
+    } catch (err) {
+      throw new UsageError(`--structure: ${(err as Error).message}`);
+    }
+    out.structure = f.structure;
+  }
+  if (f.surrogate !== undefined) {
+    const [name, alphaText, extra] = f.surrogate.split(':');
+    if (extra !== undefined || !(SURROGATE_NAMES as readonly string[]).includes(name!)) {
+      throw new UsageError(`--surrogate must be NAME or NAME:ALPHA with NAME one of ${SURROGATE_NAMES.join(', ')}, got '${f.surrogate}'`);
+    }
+    const alpha = alphaText === undefined ? surrogateByName(name!).alpha : numFlag('surrogate', alphaText, (n) => n > 0, 'NAME:ALPHA with ALPHA a number > 0');
+    out.surrogate = { name: name as SurrogateName, alpha: alpha! };
+  }
+  if (f.vth !== undefined) out.vThreshold = numFlag('vth', f.vth, () => true, 'a number')!;
+  if (f['v-reset'] !== undefined) out.vReset = f['v-reset'] === 'soft' ? null : numFlag('v-reset', f['v-reset'], () => true, "a number or 'soft'")!;
+  if (f['detach-reset'] && f['no-detach-reset']) throw new UsageError('give --detach-reset or --no-detach-reset, not both');
+  if (f['detach-reset'] || f['no-detach-reset']) out.detachReset = Boolean(f['detach-reset']);
+  return out;
+}
 
 export async function run(argv: string[]): Promise<number> {
   return withUsage('train', HELP, argv, async () => {
@@ -57,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
       neuron: { type: 'string' },
       tau0: { type: 'string' },
       pool: { type: 'string' },
+      'pool-ties': { type: 'string' },
       loss: { type: 'string' },
       backend: { type: 'string' },
       seed: { type: 'string' },
@@ -68,6 +113,12 @@ export async function run(argv: string[]): Promise<number> {
       resume: { type: 'string' },
       threads: { type: 'string' },
       json: { type: 'boolean' },
+      structure: { type: 'string' },
+      surrogate: { type: 'string' },
+      vth: { type: 'string' },
+      'v-reset': { type: 'string' },
+      'detach-reset': { type: 'boolean' },
+      'no-detach-reset': { type: 'boolean' },
     });
     const threads = resolveThreads(f.threads);
     let config: TrainConfig;
@@ -112,6 +163,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(f.neuron !== undefined ? { neuron: choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const) } : {}),
         ...(f.tau0 !== undefined ? { tau0: numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1') } : {}),
         ...(f.pool !== undefined ? { pool: choiceFlag('pool', f.pool, ['max', 'avg'] as const) } : {}),
+        ...(f['pool-ties'] !== undefined ? { poolTies: choiceFlag('pool-ties', f['pool-ties'], POOL_TIE_RULES) } : {}),
         ...(loss !== undefined ? { loss: loss === 'steps' ? 'per-step' : 'rate' } : {}),
         ...(f.backend !== undefined ? { backend: f.backend } : {}),
         ...(f.seed !== undefined ? { seed: intFlag('seed', f.seed, 0) } : {}),
@@ -119,6 +171,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(f['limit-train'] !== undefined ? { limitTrain: intFlag('limit-train', f['limit-train']) } : {}),
         ...(f['limit-test'] !== undefined ? { limitTest: intFlag('limit-test', f['limit-test']) } : {}),
         ...(f['eval-batch'] !== undefined ? { evalBatch: intFlag('eval-batch', f['eval-batch']) } : {}),
+        ...neuronFlags(f),
       };
       try {
         config = trainConfig(partial);
@@ -134,6 +187,7 @@ export async function run(argv: string[]): Promise<number> {
       checkTrainingFits(config);
     } catch (err) {
       if (err instanceof TooLargeError) throw new UsageError(err.message);
+      if (config.structure !== null && err instanceof RangeError) throw new UsageError(`--structure: ${err.message}`);
       throw err;
     }
     let opened;

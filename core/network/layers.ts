@@ -21,6 +21,11 @@ export interface BufferT {
 export interface RunCtx {
   training: boolean;
   rng: Rng | null;
+  /**
+   * One Rng per sample of the batch: random pool ties then draw each sample's choices from its own
+   * (so an evaluation does not depend on how the samples are batched); else they come from `rng`.
+   */
+  sampleRngs?: readonly Rng[];
   /** Called with every layer's output as it is made (e.g. to measure firing rates); must not dispose it. */
   observe?: (layer: Layer, out: Tensor) => void;
 }
@@ -186,10 +191,50 @@ export class NeuronLayer extends Layer {
   }
 }
 
+/** Which input of a max-pooling window wins a tie: the first (PyTorch) or a random one (Fig. 5). */
+export type PoolTieRule = 'first' | 'random';
+export const POOL_TIE_RULES: readonly PoolTieRule[] = ['first', 'random'];
+
+/**
+ * Range of the per-window tie draws of a K x K window: lcm(1..K^2) while it is below 2^24 (K <= 4), which
+ * every possible number of tied inputs divides, so draw mod count is as uniform as the draw; else 2^24. Every draw
+ * is an integer below 2^24, exact in float32 (Backend.maxPool2d).
+ */
+export function poolTieDrawRange(K: number): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  let l = 1;
+  for (let i = 2; i <= K * K; i++) {
+    l = (l / gcd(l, i)) * i;
+    if (l > 2 ** 24) return 2 ** 24;
+  }
+  return l;
+}
+
+/**
+ * One tie draw per pooling window of an output [T', N, ...], uniform in [0, range): from each sample's
+ * own Rng in (step, window) order when ctx.sampleRngs is given, else from ctx.rng in index order. Drawn
+ * on the host, so the choice does not depend on the backend or its threads.
+ */
+export function poolTieDraws(outShape: Shape, range: number, ctx: RunCtx, what: string): Float32Array {
+  const d = new Float32Array(outShape.reduce((a, v) => a * v, 1));
+  if (ctx.sampleRngs) {
+    const [T, N] = outShape as [number, number];
+    if (ctx.sampleRngs.length !== N) throw new RangeError(`${what}: ${ctx.sampleRngs.length} per-sample Rngs for a batch of ${N}`);
+    const per = d.length / (T * N);
+    for (let n = 0; n < N; n++) {
+      const r = ctx.sampleRngs[n]!;
+      for (let t = 0; t < T; t++) for (let j = 0, o = (t * N + n) * per; j < per; j++) d[o + j] = r.int(range);
+    }
+  } else if (ctx.rng) {
+    for (let i = 0; i < d.length; i++) d[i] = ctx.rng.int(range);
+  } else throw new Error(`${what}: random pool ties need an Rng (RunCtx.rng or sampleRngs)`);
+  return d;
+}
+
 export class PoolLayer extends Layer {
   private argmax: Tensor | null = null;
   private xShape: Shape = [];
-  constructor(index: number, token: string, inShape: Shape, outShape: Shape, readonly mode: 'max' | 'avg', readonly pool: Pool2dParams) {
+  constructor(index: number, token: string, inShape: Shape, outShape: Shape, readonly mode: 'max' | 'avg', readonly pool: Pool2dParams, readonly ties: PoolTieRule = 'first') {
     super(index, token, inShape, outShape);
   }
   forward(b: Backend, x: Tensor, ctx: RunCtx): Tensor {
@@ -197,7 +242,17 @@ export class PoolLayer extends Layer {
       this.xShape = x.shape;
       return b.avgPool2d(x, this.pool);
     }
-    const r = b.maxPool2d(x, this.pool); // Sec. 3.6 spike max-pooling
+    let draws: Tensor | null = null;
+    if (this.ties === 'random') {
+      const outShape = [...x.shape.slice(0, -2), ...this.outShape.slice(-2)];
+      draws = b.upload(poolTieDraws(outShape, poolTieDrawRange(this.pool.kernel), ctx, `layer ${this.index} (${this.token})`), outShape);
+    }
+    let r: { y: Tensor; argmax: Tensor };
+    try {
+      r = b.maxPool2d(x, this.pool, draws); // Sec. 3.6 spike max-pooling; ties as Fig. 5 with draws
+    } finally {
+      if (draws) b.dispose(draws);
+    }
     if (ctx.training) {
       this.argmax = r.argmax;
       this.xShape = x.shape;

@@ -12,8 +12,10 @@ import {
   Layer,
   LinearLayer,
   NeuronLayer,
+  POOL_TIE_RULES,
   PoolLayer,
   VoteLayer,
+  type PoolTieRule,
   type BufferT,
   type Param,
   type RunCtx,
@@ -43,6 +45,12 @@ export interface NetworkConfig {
   surrogate: { name: SurrogateName; alpha: number };
   bnMomentum: number;
   bnEps: number;
+  /**
+   * Which input of a spike max-pooling window wins (and gets the gradient) when several hold the maximum:
+   * 'first' (PyTorch's rule) or 'random' (Fig. 5: one of them, drawn from the run's Rng). Absent in older
+   * checkpoints, which load as 'first'.
+   */
+  poolTies: PoolTieRule;
 }
 
 export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
@@ -57,6 +65,7 @@ export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
   surrogate: { name: 'atan', alpha: 2 },
   bnMomentum: 0.1,
   bnEps: 1e-5,
+  poolTies: 'first',
 } as const);
 
 export type NetworkOptions = Partial<Omit<NetworkConfig, 'structure' | 'input' | 'classes'>>;
@@ -81,6 +90,7 @@ export function networkConfig(structure: string, input: readonly [number, number
   if (!Number.isInteger(c.T) || c.T <= 0) throw new RangeError(`T must be a positive integer, got ${c.T}`);
   if (!Number.isInteger(classes) || classes <= 0) throw new RangeError(`classes must be a positive integer, got ${classes}`);
   neuronConfigOf(c, 'plif');
+  if (!POOL_TIE_RULES.includes(c.poolTies)) throw new RangeError(`poolTies must be one of ${POOL_TIE_RULES.join(', ')}, got '${String(c.poolTies)}'`);
   return c;
 }
 
@@ -125,6 +135,18 @@ export class Network {
     this.layers = buildLayers(backend, config, rng);
     const firstNeuron = this.layers.findIndex((l) => l instanceof NeuronLayer);
     this.encoderEnd = config.static ? (firstNeuron < 0 ? this.layers.length : firstNeuron) : 0;
+  }
+
+  /**
+   * Neurons per class of the output when it is spikes (core/readout.ts): M of a voting layer after a
+   * neuron layer, 1 for a neuron layer last; null when the output is not spikes.
+   */
+  spikesPerClass(): number | null {
+    const last = this.layers.at(-1);
+    const before = this.layers.at(-2);
+    if (last instanceof NeuronLayer) return 1;
+    if (last instanceof VoteLayer && before instanceof NeuronLayer) return last.m;
+    return null;
   }
 
   /** Trainable parameters: weights, BN gamma/beta, one `a` per PLIF layer. */
@@ -292,7 +314,7 @@ function buildLayers(b: Backend, c: NetworkConfig, rng: Rng): Layer[] {
         // Voting layer: average pooling of M neurons per class (kernel = stride = M).
         if (ls.kind === 'vote') return new VoteLayer(i, tok, inShape, outShape, s.kernel);
         const mode = c.pool ?? (s.kind === 'maxpool' ? 'max' : 'avg');
-        return new PoolLayer(i, mode === 'max' ? `MPk${s.kernel}s${s.stride}` : `APk${s.kernel}s${s.stride}`, inShape, outShape, mode, { kernel: s.kernel, stride: s.stride });
+        return new PoolLayer(i, mode === 'max' ? `MPk${s.kernel}s${s.stride}` : `APk${s.kernel}s${s.stride}`, inShape, outShape, mode, { kernel: s.kernel, stride: s.stride }, c.poolTies);
       }
       case 'dropout':
         return new DropoutLayer(i, tok, inShape, s.p);

@@ -1,5 +1,5 @@
 // Training API: Adam state over a network's parameters, one training step (forward over T, MSE loss,
-// backward, Adam update), and prediction (argmax firing rate, Sec. 3.7).
+// backward, Adam update), and prediction (argmax of the exact spike counts, Sec. 3.7).
 import type { Backend, Tensor } from '../backend.js';
 import { predict } from '../loss.js';
 import { adamConfig, cosineAnnealingLr, type AdamConfig } from '../optim.js';
@@ -78,7 +78,7 @@ export function lossAndGradients(net: Network, batch: Batch, rng: Rng): StepResu
     net.backward(grad);
     b.dispose(grad);
     const N = batch.labels.length;
-    const predictions = predict(o, net.config.T, N, net.config.classes);
+    const predictions = predict(o, net.config.T, N, net.config.classes, net.spikesPerClass());
     let correct = 0;
     for (let i = 0; i < N; i++) if (predictions[i] === batch.labels[i]) correct++;
     return { loss, predictions, correct };
@@ -96,19 +96,22 @@ export function trainStep(net: Network, opt: AdamState, batch: Batch, rng: Rng, 
   return r;
 }
 
-/** Eval-mode output [T, N, classes] on the host (running BN statistics, no dropout). */
-export function inferBatch(net: Network, x: FloatArray, n: number): FloatArray {
+/**
+ * Eval-mode output [T, N, classes] on the host (running BN statistics, no dropout). rng: for a network
+ * with random pool ties (their draws), one Rng for the batch or one per sample.
+ */
+export function inferBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): FloatArray {
   const b = net.backend;
   const xt = b.upload(x, net.inputShape(n));
   try {
-    return b.download(net.forward(xt, { training: false, rng: null }));
+    return b.download(net.forward(xt, Array.isArray(rng) ? { training: false, rng: null, sampleRngs: rng } : { training: false, rng: rng as Rng | null }));
   } finally {
     net.release();
     b.dispose(xt);
   }
 }
 
-/** Predicted classes: argmax of the firing rate (Sec. 3.7). */
-export function predictBatch(net: Network, x: FloatArray, n: number): Int32Array {
-  return predict(inferBatch(net, x, n), net.config.T, n, net.config.classes);
+/** Predicted classes: argmax of the exact spike counts (Sec. 3.7, core/readout.ts), ties -> the first class. */
+export function predictBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): Int32Array {
+  return predict(inferBatch(net, x, n, rng), net.config.T, n, net.config.classes, net.spikesPerClass());
 }

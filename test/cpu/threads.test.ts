@@ -18,10 +18,10 @@ import { syntheticBatch } from '../../bench/train-step.js';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
 
 /** Three training steps of a network with every layer kind; returns the loss of each step and every parameter afterwards. */
-function run(threads: number, structure: string, T: number, batch: number, simd = true) {
+function run(threads: number, structure: string, T: number, batch: number, simd = true, poolTies: 'first' | 'random' = 'first') {
   const b = cpuBackend({ threads, simd });
   try {
-    const cfg = networkConfig(structure, [1, 28, 28], 10, { T });
+    const cfg = networkConfig(structure, [1, 28, 28], 10, { T, poolTies });
     const rng = Rng.seeded(7);
     const net = new Network(b, cfg, rng.split());
     const opt = createAdam(net);
@@ -53,6 +53,18 @@ describe('cpu backend threads', () => {
       one.buffers.forEach((p, i) => expect(bits(many.buffers[i]!), `buffer ${i}, ${threads} threads`).toEqual(bits(p)));
     }
     }
+  });
+
+  it('random max-pool ties (drawn on the host from the step Rng) are bitwise identical with 1, 2 and 3 threads', () => {
+    const structure = 'c24k3s1-BN-PLIF-MPk2s2-c24k3s1-BN-PLIF-MPk2s2-FC100-PLIF-APk10s10';
+    const one = run(1, structure, 4, 12, true, 'random');
+    for (const threads of [2, 3]) {
+      const many = run(threads, structure, 4, 12, true, 'random');
+      expect(many.losses).toEqual(one.losses);
+      one.params.forEach((p, i) => expect(bits(many.params[i]!), `param ${i}, ${threads} threads`).toEqual(bits(p)));
+    }
+    const first = run(2, structure, 4, 12, true, 'first');
+    expect(bits(first.params[0]!)).not.toEqual(bits(one.params[0]!)); // the rule changes which input gets the gradient
   });
 
   it('a seeded plif train run gives the same metrics and checkpoint bytes with --threads 1 and 2', async () => {

@@ -286,12 +286,12 @@ describe('temporary files left by a killed run', () => {
     const r = await run({ outDir: out, config: config({ epochs: 1 }), reporter: { note: (m) => notes.push(m) } });
     expect(r.status).toBe('done');
     const left = () => readdirSync(out).sort();
-    expect(left()).toEqual(['.config.json.1.deadbeef.tmp', 'best.safetensors', 'config.json', 'firing-maps.json', 'last.safetensors', 'metrics.jsonl', 'notes.txt']);
+    expect(left()).toEqual(['.config.json.1.deadbeef.tmp', 'best.safetensors', 'config.json', 'confusion.json', 'firing-maps.json', 'last.safetensors', 'metrics.jsonl', 'notes.txt', 'train-curve.jsonl']);
     expect(notes.join('\n')).toMatch(/removed 2 temporary file\(s\) left by a run that was killed/);
     plant();
     const again = await run({ outDir: out, config: config({ epochs: 2 }), resume: true });
     expect(again.status).toBe('done');
-    expect(left()).toEqual(['.config.json.1.deadbeef.tmp', 'best.safetensors', 'config.json', 'firing-maps.json', 'last.safetensors', 'metrics.jsonl', 'notes.txt']);
+    expect(left()).toEqual(['.config.json.1.deadbeef.tmp', 'best.safetensors', 'config.json', 'confusion.json', 'firing-maps.json', 'last.safetensors', 'metrics.jsonl', 'notes.txt', 'train-curve.jsonl']);
   });
 });
 

@@ -63,7 +63,7 @@ describe('training runs', () => {
     const r = await runTraining({ config: trainConfig({ ...small, dataDir, val: 0.15, epochs: 1 }), backend: cpuBackend(), backendInfo: { name: 'cpu' }, outDir: out, resume: false, version: 'test' });
     expect(r.status).toBe('done');
     const m = r.metrics[0]!;
-    expect(Object.keys(m).sort()).toEqual(['epoch', 'firing_rate', 'lr', 'samples_per_s', 'seconds', 'tau', 'test_acc', 'train_acc', 'train_loss', 'val_acc'].sort());
+    expect(Object.keys(m).sort()).toEqual(['epoch', 'firing_rate', 'lr', 'samples_per_s', 'seconds', 'tau', 'test_acc', 'test_ties', 'train_acc', 'train_loss', 'val_acc'].sort());
     expect(m.tau).toHaveLength(4); // fmnist-small has four PLIF layers
     expect(m.firing_rate).toHaveLength(4);
     for (const f of m.firing_rate) expect(f.rate).toBeGreaterThanOrEqual(0);

@@ -1,0 +1,12 @@
+// Public API of training runs (`plif-snn/training`): the run configuration, the training loop with its
+// run directory and resumable checkpoints, evaluation, progress reporting and the figures of `plif plot`
+// (the confusion matrix's in plot-confusion.ts).
+export * from './config.js';
+export * from './loop.js';
+export * from './evaluate.js';
+export * from './checkpoint.js';
+export * from './source.js';
+export * from './progress.js';
+export * from './rundir.js';
+export * from './plot.js';
+export * from './plot-confusion.js';
