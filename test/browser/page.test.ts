@@ -159,6 +159,30 @@ suite('the training page in Chromium', () => {
     await again.close();
   });
 
+  it('Stop halts between steps: the stopped run continues, in the page and with plif train --resume, to exactly the uninterrupted run', async () => {
+    const settings = ['--limit-train', '200', '--batch', '4', '--limit-test', '4', '--lr', '0.05', '--seed', '5', '--epochs', '1'];
+    const cli = await cliTrain(join(tmp, 'cli-stop'), settings);
+    const page = await open('?preset=fmnist-small&backend=cpu&limit-train=200&batch=4&limit-test=4&lr=0.05&seed=5&epochs=1&autostart=1');
+    await page.waitForFunction(`document.querySelector('#steps').textContent.split('\\n').length > 5`, null, { timeout: 60_000, polling: 20 });
+    await page.click('#stop');
+    expect(await waitForStatus(page, 60_000, ['stopped'])).toBe('stopped');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-run')]);
+    await download.saveAs(join(tmp, 'stopped.tar'));
+    const dir = (await run('tar', ['-tf', join(tmp, 'stopped.tar')])).stdout.split('/')[0]!;
+    await run('tar', ['-xf', join(tmp, 'stopped.tar'), '-C', tmp]);
+    const training = JSON.parse(decodeSafetensors(readFileSync(join(tmp, dir, 'last.safetensors'))).metadata.training!) as { state: { epoch: number; batch: number } };
+    expect(training.state.epoch).toBe(0);
+    expect(training.state.batch).toBeGreaterThan(4); // stopped after some steps of the 50 ...
+    expect(training.state.batch).toBeLessThan(50); // ... before the end
+    await page.click('#continue');
+    expect(await waitForStatus(page, 60_000)).toBe('done');
+    expectSameMetrics(await jsonLines<Metrics>(page, '#metrics'), cli);
+    await run(process.execPath, [PLIF, 'train', '--resume', join(tmp, dir)], { timeout: 120_000 });
+    expectSameMetrics(readFileSync(join(tmp, dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Metrics), cli);
+    expectSameTensors(join(tmp, dir, 'last.safetensors'), join(tmp, 'cli-stop', 'last.safetensors'));
+    await page.close();
+  });
+
   it('a short WebGL2 run: per-step losses match the CLI CPU run of the same seed within float32 tolerance; a screenshot mid-training', async () => {
     // one step per epoch, so each epoch's train_loss in the CLI's metrics.jsonl is that step's loss
     const cli = await cliTrain(join(tmp, 'cli-gl'), ['--limit-train', '4', '--batch', '4', '--limit-test', '4', '--lr', '0.05', '--epochs', '5']);
