@@ -26,6 +26,8 @@ let epochs: EpochMetrics[] = [];
 let batchesPerEpoch = 1;
 let tau0 = 2;
 let runName = 'plif-run';
+/** What the next 'checkpoint' answer becomes: the run directory as .tar, or last.safetensors alone. */
+let wantArchive = true;
 
 function setStatus(s: string): void {
   $('status').textContent = s;
@@ -199,8 +201,6 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     }
   }
 };
-
-let wantArchive = true;
 
 function save(bytes: Uint8Array, name: string): void {
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
