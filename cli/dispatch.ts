@@ -9,6 +9,7 @@ export const COMMANDS: Record<string, string> = {
   inspect: 'describe a network or a checkpoint',
   export: 'write a checkpoint as a NIR graph (neuromorphic hardware, other SNN frameworks)',
   import: 'read a NIR graph of this library\'s shape into a checkpoint',
+  serve: 'serve the training page: train in a browser on its GPU',
 };
 
 type Command = { run(args: string[]): Promise<number> };
@@ -24,6 +25,7 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   inspect: () => import('./commands/inspect.js'),
   export: () => import('./commands/export.js'),
   import: () => import('./commands/import.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 export function usage(): string {

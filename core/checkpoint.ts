@@ -2,7 +2,7 @@
 // { "__metadata__": {string: string}, name: { dtype: "F32", shape, data_offsets: [begin, end] } },
 // then little-endian float32 data. A model file holds the network config, every parameter, the BN
 // running statistics and the per-layer tau; optionally the Adam state (moments, step) and the RNG
-// state so that training resumes exactly. Pure bytes here; core/checkpoint-file.ts writes files atomically.
+// state so that training resumes exactly. Pure bytes here; training/checkpoint-file.ts writes files atomically.
 import type { Backend, Tensor } from './backend.js';
 import { Network, networkConfig, type NetworkConfig } from './network/network.js';
 import { MAX_SIZE } from './network/parser.js';

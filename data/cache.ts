@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../core/checkpoint-file.js';
+import { writeFileAtomic } from './file-io.js';
 import { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
 
 /** Bump when the meaning of cached frames changes. */

@@ -5,21 +5,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatasetNotFoundError, type SearchedPlace } from './errors.js';
+import { CIFAR10DVS_CLASSES, DATASET_NAMES, idxFiles, type DatasetName, type Split } from './names.js';
 
-export type StaticDatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
-export type EventDatasetName = 'nmnist' | 'cifar10dvs' | 'dvs128';
-export type DatasetName = StaticDatasetName | EventDatasetName;
-export type Split = 'train' | 'test';
-
-export const DATASET_NAMES: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10', 'nmnist', 'cifar10dvs', 'dvs128'];
-
-export const CIFAR10DVS_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
-
-/** IDX file names of one split; each may also be present without the .gz suffix. */
-export function idxFiles(split: Split): { images: string; labels: string } {
-  const p = split === 'train' ? 'train' : 't10k';
-  return { images: `${p}-images-idx3-ubyte.gz`, labels: `${p}-labels-idx1-ubyte.gz` };
-}
+export { CIFAR10DVS_CLASSES, DATASET_NAMES, idxFiles, type DatasetName, type EventDatasetName, type Split, type StaticDatasetName } from './names.js';
 
 interface DatasetInfo {
   publisher: string;

@@ -5,8 +5,9 @@ import { CIFAR10_CLASSES, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES, readCifar10Ba
 import { readIdxPair } from './idx.js';
 import { idxFiles, locateDataset, type LocateOptions, type Split, type StaticDatasetName } from './locate.js';
 
-export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from './names.js';
+
+export { FASHION_MNIST_CLASSES, MNIST_CLASSES } from './names.js';
 
 /** A static image dataset split held in memory as raw bytes. */
 export interface StaticDataset {

@@ -6,7 +6,7 @@
 // Augmentations act on one [C, H, W] image with values in [0, 1] before normalisation (so padding
 // and fill are black, as in torchvision on PIL images). Every random choice comes from the Rng given.
 import { randInt, uniform, type Rng } from './rng.js';
-import type { StaticDatasetName } from './locate.js';
+import type { StaticDatasetName } from './names.js';
 
 export interface Normalization {
   mean: readonly number[];

@@ -1,6 +1,6 @@
 // The configuration of a training run: every choice the paper varies, with its defaults. Stored in
 // config.json of the run directory and in every checkpoint, so a run can be reproduced or resumed.
-import { DATASET_NAMES, type DatasetName } from '../data/index.js';
+import { DATASET_NAMES, type DatasetName } from '../data/names.js';
 import type { LossForm } from '../core/backend.js';
 import { parseStructure } from '../core/network/parser.js';
 import { presetByName } from '../core/network/presets.js';

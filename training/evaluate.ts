@@ -5,7 +5,7 @@ import { readout, type TieRule } from '../core/readout.js';
 import { Rng } from '../core/rng.js';
 import { NeuronLayer } from '../core/network/layers.js';
 import type { Network } from '../core/network/network.js';
-import { makeBatches } from '../data/index.js';
+import { makeBatches } from '../data/splits.js';
 import type { SampleSource } from './source.js';
 
 export interface FiringMaps {

@@ -3,7 +3,7 @@
 import { unlinkSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { explainMkdir, FileIoError } from '../core/checkpoint-file.js';
+import { explainMkdir, FileIoError } from '../data/file-io.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../data/index.js';
 
@@ -183,7 +183,7 @@ export async function lockRun(dir: string): Promise<RunLock> {
   return { path, release };
 }
 
-/** Temporary files of atomic writes: `.<name>.<pid>.<hex>.tmp` (core/checkpoint-file.ts writeFileAtomic). */
+/** Temporary files of atomic writes: `.<name>.<pid>.<hex>.tmp` (data/file-io.ts writeFileAtomic). */
 const TEMP_FILE = /^\.(.+)\.(\d+)\.([0-9a-f]+)\.tmp$/;
 
 /**

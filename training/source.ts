@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileIoError } from '../core/checkpoint-file.js';
+import { FileIoError } from '../data/file-io.js';
 import {
   CIFAR10_TEST_FILES,
   CIFAR10_TRAIN_FILES,
@@ -13,14 +13,13 @@ import {
   locateDataset,
   loadEventDataset,
   loadStaticDataset,
-  prepareBatch,
   type DatasetName,
   type EventDataset,
   type LocateOptions,
   type Split,
-  type StaticDataset,
 } from '../data/index.js';
 import type { Rng } from '../core/rng.js';
+import { staticSource } from './static-source.js';
 
 export interface SampleSource {
   readonly dataset: DatasetName;
@@ -83,23 +82,6 @@ async function explainReadError(dataset: DatasetName, split: Split, opts: Locate
   }
   if (errPath) return new FileIoError(errPath, `read the ${dataset} ${split} set from`, err);
   return new FileIoError(dir ?? dataset, `read the ${dataset} ${split} set in`, err);
-}
-
-function staticSource(ds: StaticDataset, intensities: boolean): SampleSource {
-  const C = ds.shape[0];
-  const unit = intensities ? { norm: { mean: new Array<number>(C).fill(0), std: new Array<number>(C).fill(1) } } : {};
-  return {
-    dataset: ds.name,
-    split: ds.split,
-    n: ds.n,
-    labels: ds.labels,
-    classes: ds.classes,
-    shape: ds.shape,
-    static: true,
-    dir: ds.dir,
-    batch: async (indices, _T, augment) =>
-      prepareBatch(ds, indices, augment ? { augment: true, rng: augment, ...unit } : { augment: false, ...unit }),
-  };
 }
 
 function eventSource(ds: EventDataset): SampleSource {

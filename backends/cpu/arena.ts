@@ -4,7 +4,7 @@
 // Where the memory cannot grow any further (wasm32: 4 GiB) the arena says so and the caller falls back to
 // ordinary arrays, which the kernels then process on the calling thread.
 
-import { KERNEL_MAX_PAGES as MAX_PAGES, KERNEL_RESERVED_BYTES } from './wasm/index.js';
+import { KERNEL_MAX_PAGES as MAX_PAGES, KERNEL_RESERVED_BYTES } from './wasm/module.js';
 
 const PAGE = 65536;
 

@@ -13,7 +13,7 @@ import { openSource } from '../../training/source.js';
 import { choiceFlag, intFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
 import { TIE_RULES } from '../../core/readout.js';
-import { writeFileAtomic } from '../../core/checkpoint-file.js';
+import { writeFileAtomic } from '../../data/file-io.js';
 import { confusionRecord } from '../../training/plot-confusion.js';
 
 const HELP = `usage: plif eval --checkpoint FILE [options]

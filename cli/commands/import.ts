@@ -1,7 +1,7 @@
 // plif import: a NIR graph of this library's shape (e.g. exported by plif export, then edited or trained
 // elsewhere) into a checkpoint that plif eval, inspect and export read.
 import { cpuBackend } from '../../backends/cpu/index.js';
-import { saveCheckpointFile } from '../../core/checkpoint-file.js';
+import { saveCheckpointFile } from '../../training/checkpoint-file.js';
 import { Network } from '../../core/network/network.js';
 import { Rng } from '../../core/rng.js';
 import { readNirFile } from '../../interop/nir/hdf5.js';

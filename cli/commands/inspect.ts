@@ -1,7 +1,7 @@
 // plif inspect: the layer list of a network (preset, structure string or checkpoint) with per-sample
 // shapes, parameter counts, the static-encoder flag and each neuron layer's tau.
 import { cpuBackend } from '../../backends/cpu/index.js';
-import { loadCheckpointFile } from '../../core/checkpoint-file.js';
+import { loadCheckpointFile } from '../../training/checkpoint-file.js';
 import { Network, networkConfig, presetConfig, type NetworkConfig } from '../../core/network/network.js';
 import { checkFits } from '../../core/network/memory.js';
 import { presetByName, withChannels } from '../../core/network/presets.js';

@@ -59,8 +59,8 @@ const HELP = `usage: plif train --preset NAME [options]
   --limit-test N      evaluate on the first N test samples
   --eval-batch N      batch size of evaluation passes (64)
   --out DIR           run directory (default runs/<preset>-<time>)
-  --resume DIR        continue the run in DIR from its last checkpoint (same settings; a run stopped
-                      before its first checkpoint starts over)
+  --resume DIR        continue the run in DIR from its last checkpoint (same settings, but --backend may
+                      change; a run stopped before its first checkpoint starts over)
   --json              one JSON object per epoch on stdout, nothing else there
 `;
 
@@ -135,8 +135,8 @@ export async function run(argv: string[]): Promise<number> {
       if (!existsSync(paths.last)) {
         process.stderr.write(`plif train: ${outDir} has no checkpoint yet (the run stopped before its first one): starting it over from epoch 0\n`);
       }
-      const settings = Object.keys(f).filter((k) => !['resume', 'json', 'epochs', 'data-dir', 'threads'].includes(k));
-      if (settings.length) throw new UsageError(`--resume takes the run's own settings; only --epochs, --data-dir, --threads and --json may be given with it (got --${settings.join(', --')})`);
+      const settings = Object.keys(f).filter((k) => !['resume', 'json', 'epochs', 'data-dir', 'threads', 'backend'].includes(k));
+      if (settings.length) throw new UsageError(`--resume takes the run's own settings; only --epochs, --data-dir, --backend, --threads and --json may be given with it (got --${settings.join(', --')})`);
       let saved: { config: TrainConfig };
       try {
         saved = JSON.parse(await readFile(paths.config, 'utf8')) as { config: TrainConfig };
@@ -145,7 +145,8 @@ export async function run(argv: string[]): Promise<number> {
       } catch (err) {
         throw new UsageError(`--resume ${outDir}: ${paths.config} is not a run's config.json (${(err as Error).message})`);
       }
-      config = trainConfig({ ...saved.config, ...(f.epochs ? { epochs: intFlag('epochs', f.epochs)! } : {}), ...(f['data-dir'] ? { dataDir: f['data-dir'] } : {}) });
+      // --backend: e.g. a run of the browser page on gpujs:webgl2 continues on this machine's cpu backend
+      config = trainConfig({ ...saved.config, ...(f.epochs ? { epochs: intFlag('epochs', f.epochs)! } : {}), ...(f['data-dir'] ? { dataDir: f['data-dir'] } : {}), ...(f.backend ? { backend: f.backend } : {}) });
     } else {
       if (f.preset === undefined) throw new UsageError('--preset is required (or --resume DIR)');
       try {

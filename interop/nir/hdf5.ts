@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
-import { FileIoError } from '../../core/checkpoint-file.js';
+import { FileIoError } from '../../data/file-io.js';
 import { isArray, isGroup, type NirArray, type NirFile, type NirGroup, type NirValue } from './tree.js';
 
 type H5Group = InstanceType<typeof h5wasm.Group>;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint } from '../../core/checkpoint.js';
-import { loadCheckpointFile, saveCheckpointFile } from '../../core/checkpoint-file.js';
+import { loadCheckpointFile, saveCheckpointFile } from '../../training/checkpoint-file.js';
 import { Network, networkConfig } from '../../core/network/network.js';
 import { createAdam, inferBatch, trainStep } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { saveCheckpointFile } from '../../core/checkpoint-file.js';
+import { saveCheckpointFile } from '../../training/checkpoint-file.js';
 import { buildNetwork, networkConfig } from '../../core/network/network.js';
 import { Rng } from '../../core/rng.js';
 import { cpuBackend } from '../../backends/cpu/index.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
-import { saveCheckpointFile } from '../../core/checkpoint-file.js';
+import { saveCheckpointFile } from '../../training/checkpoint-file.js';
 import { encodeSpikes } from '../../core/encoders.js';
 import { predict } from '../../core/loss.js';
 import { buildNetwork, networkConfig } from '../../core/network/network.js';

@@ -1,4 +1,4 @@
-// Loader of the CPU backend's WebAssembly SIMD kernels (source: ./assembly/kernels.ts, compiled by
+// Loader of the CPU backend's WebAssembly SIMD kernels in Node (source: ./assembly/kernels.ts, compiled by
 // `npm run build` to dist/backends/cpu/wasm/kernels.wasm). The module imports its memory (env.memory,
 // shared, maximum 65536 pages); all arguments are byte offsets (16-byte aligned) of float32 arrays in
 // that memory and integer dimensions. Every kernel writes only the output range it is given, with the
@@ -7,40 +7,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileKernelModule, kernelSupportProblem, type KernelModuleResult } from './module.js';
 
-/** Bytes at the start of the memory that belong to the module (tensors are allocated above). */
-export const KERNEL_RESERVED_BYTES = 65536;
-/** Maximum pages of the shared memory the module imports (its declared maximum). */
-export const KERNEL_MAX_PAGES = 65536;
-
-export interface WasmKernels {
-  /** One image: yT [Ho*Wo][O] = Σ over nonzero x [C][H][W] and taps of x · wT [(c*K+ky)*K+kx][O] (overwritten). */
-  convForwardImage(x: number, wT: number, yT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
-  /** gwT rows of input channels [c0, c1) (overwritten) = Σ_b Σ_{nonzero x} x · gyT [B][Ho*Wo][O] row; x [B][C][H][W]. */
-  convWeightGrad(x: number, gyT: number, gwT: number, B: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number, c0: number, c1: number): void;
-  /** One image: gxT [H*W][C] (overwritten) = input gradient from gyT [Ho*Wo][O] and wr [(ky*K+kx)*O+o][C]. */
-  convInputGradImage(gyT: number, wr: number, gxT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
-  /** Rows [b0, b1) of y [B][O] (overwritten) = Σ_{x[b][i] != 0} x[b][i] · wT[i][:]; x [B][I], wT [I][O]. */
-  linearForward(x: number, wT: number, y: number, I: number, O: number, b0: number, b1: number): void;
-  /** Rows [i0, i1) of gwT [I][O] (overwritten) = Σ_b Σ_{x[b][i] != 0} x[b][i] · gy[b][:]. */
-  linearWeightGrad(x: number, gy: number, gwT: number, B: number, I: number, O: number, i0: number, i1: number): void;
-  /**
-   * Rows [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], computed as dot products with the rows
-   * of wT = w^T [I][O] (w itself is not read). mask != 0: byte offset of a float32 [maskRows][I]; entries
-   * with mask[b % maskRows][i] == 0 are written as 0 (and skipped: rows b and b + maskRows, which share a
-   * mask row, are computed together on their kept columns only).
-   */
-  linearInputGrad(gy: number, w: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
-}
-
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad'] as const;
-
-export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
-
-// (func (result v128) v128.const 0): valid only where the runtime has WebAssembly SIMD
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
-]);
+export {
+  compileKernelModule,
+  instantiateKernels,
+  KERNEL_MAX_PAGES,
+  KERNEL_RESERVED_BYTES,
+  kernelSupportProblem,
+  type KernelModuleResult,
+  type WasmKernels,
+} from './module.js';
 
 /** Where kernels.wasm should be: beside this file in dist, or dist/... under the package root from the sources. */
 export function kernelWasmPath(): string {
@@ -65,30 +42,9 @@ export function loadKernelModule(): KernelModuleResult {
 }
 
 function compileKernels(): KernelModuleResult {
-  if (typeof WebAssembly !== 'object') return { module: null, reason: 'this runtime has no WebAssembly' };
-  if (!WebAssembly.validate(SIMD_PROBE)) return { module: null, reason: 'this runtime has no WebAssembly SIMD' };
-  try {
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-  } catch {
-    return { module: null, reason: 'this runtime has no shared WebAssembly memory (threads)' };
-  }
+  const problem = kernelSupportProblem();
+  if (problem !== null) return { module: null, reason: problem };
   const path = kernelWasmPath();
   if (!existsSync(path)) return { module: null, reason: `WebAssembly kernels not found at ${path} (run npm run build)` };
-  try {
-    return { module: new WebAssembly.Module(readFileSync(path)) };
-  } catch (e) {
-    return { module: null, reason: `WebAssembly kernels at ${path} do not compile: ${(e as Error).message} (run npm run build)` };
-  }
-}
-
-/** Instantiates the kernels on a shared memory (synchronous; once per thread, all on the same memory). */
-export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): WasmKernels {
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const kernels = {} as Record<(typeof KERNEL_NAMES)[number], unknown>;
-  for (const name of KERNEL_NAMES) {
-    const f = exports[name];
-    if (typeof f !== 'function') throw new Error(`WebAssembly kernels: export ${name} missing (run npm run build)`);
-    kernels[name] = f;
-  }
-  return kernels as unknown as WasmKernels;
+  return compileKernelModule(readFileSync(path), path);
 }

@@ -1,11 +1,9 @@
-// Checkpoint files (Node): written atomically (temporary file in the same directory, fsync, rename), so
-// a crash never leaves a half-written model under the final name.
+// File I/O of the Node entry points: errors that name the file, what was being done and why, and atomic
+// writes (temporary file in the same directory, fsync, rename), so a crash never leaves a half-written file
+// under the final name.
 import { randomBytes } from 'node:crypto';
-import { access, constants, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { access, constants, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Backend } from './backend.js';
-import { CheckpointError, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint, type SaveOptions } from './checkpoint.js';
-import type { Network } from './network/network.js';
 
 const REASONS: Record<string, string> = {
   ENOSPC: 'no space left on the device (disk full)',
@@ -96,35 +94,5 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   } catch (e) {
     await unlink(tmp).catch(() => {});
     throw new FileIoError(path, 'write', e);
-  }
-}
-
-export async function saveCheckpointFile(path: string, net: Network, opts: SaveOptions = {}): Promise<void> {
-  await writeFileAtomic(path, saveCheckpoint(net, opts));
-}
-
-/** The bytes of a checkpoint file; errors name the file (a directory, a missing or unreadable file). */
-export async function readCheckpointBytes(path: string): Promise<Uint8Array> {
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) throw new CheckpointError(`${path}: is a directory, not a checkpoint file`);
-    if (!st.isFile()) throw new CheckpointError(`${path}: is not a regular file`);
-    const bytes = await readFile(path);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CheckpointError(`${path}: no such file`);
-    throw new CheckpointError(`${path}: cannot read it (${(e as Error).message})`);
-  }
-}
-
-export async function loadCheckpointFile(backend: Backend, path: string): Promise<LoadedCheckpoint> {
-  const bytes = await readCheckpointBytes(path);
-  try {
-    return loadCheckpoint(backend, bytes);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new CheckpointError(`${path}: ${e.message}`);
-    throw e;
   }
 }
