@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
-import { FileIoError } from '../../data/file-io.js';
+import { dirname } from 'node:path';
+import { FileIoError, makeDirectory } from '../../data/file-io.js';
 import { isArray, isGroup, type NirArray, type NirFile, type NirGroup, type NirValue } from './tree.js';
 
 type H5Group = InstanceType<typeof h5wasm.Group>;
@@ -26,8 +27,9 @@ function writeValue(g: H5Group, key: string, v: NirValue): void {
   }
 }
 
-/** Writes a NIR file (atomically: a temporary file renamed into place). */
+/** Writes a NIR file (atomically: a temporary file renamed into place), creating its directory. */
 export async function writeNirFile(path: string, file: NirFile): Promise<void> {
+  await makeDirectory(dirname(path));
   await h5wasm.ready;
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
