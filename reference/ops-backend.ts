@@ -1,6 +1,7 @@
-// The float64 reference as a Backend: every op is the loop of reference/ops.ts (and core's neuron on
-// Float64Array). Slow and obviously correct; the network runs on it unchanged, which makes it the
-// whole-network oracle of the conformance suite.
+// The float64 reference as a Backend: every op is the loop of reference/ops.ts, the neuron is the
+// unrolled autodiff tape of reference/neuron.ts (no code of core/neuron.ts or core/scalar.ts). Slow and
+// obviously correct; core's layers and network run on it unchanged, so it is the oracle of every op in
+// the conformance suite (the layers and network themselves are checked by reference/whole-step.ts).
 import {
   HostStore,
   assertShape,
@@ -16,8 +17,11 @@ import {
   type Pool2dParams,
   type Tensor,
 } from '../core/backend.js';
-import { neuronBackward, neuronForward, type NeuronConfig } from '../core/neuron.js';
+import { tapeNeuron } from './neuron.js';
 import * as ops from './ops.js';
+
+/** a for LIF/IF is unused; PLIF always passes its a. */
+const aOf = (a: Float64Array | null, tau: number) => (a ? a[0]! : -Math.log(tau - 1));
 
 
 export function referenceBackend(): Backend {
@@ -106,12 +110,14 @@ export function referenceBackend(): Backend {
       assertShape('dropout mask', mask.shape, x.shape.slice(1));
       return wrap(ops.dropout(get(x), x.shape[0]!, get(mask)), x.shape);
     },
-    neuron(cfg: NeuronConfig, x, a): NeuronTraceT {
-      const r = neuronForward(cfg, get(x), x.shape[0]!, a ? get(a)[0] : undefined);
+    neuron(cfg, x, a): NeuronTraceT {
+      const xs = get(x);
+      const r = tapeNeuron(cfg, xs, x.shape[0]!, aOf(a && get(a), cfg.tau), new Float64Array(xs.length)); // Eqs. 2-6
       return { s: wrap(r.s, x.shape), h: wrap(r.h, x.shape), v: wrap(r.v, x.shape) };
     },
-    neuronBackward(cfg, x, trace, gs, a) {
-      const r = neuronBackward(cfg, get(x), x.shape[0]!, { s: get(trace.s), h: get(trace.h), v: get(trace.v) }, get(gs), a ? get(a)[0] : undefined);
+    neuronBackward(cfg, x, _trace, gs, a) {
+      // the tape replays the forward from x (the trace is the same), then reverse mode gives the vjp
+      const r = tapeNeuron(cfg, get(x), x.shape[0]!, aOf(a && get(a), cfg.tau), get(gs));
       return { gx: wrap(r.gradX, x.shape), ga: a && cfg.kind === 'plif' ? wrap(Float64Array.of(r.gradA), [1]) : null };
     },
     vote(x, m) {
