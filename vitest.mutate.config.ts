@@ -1,0 +1,15 @@
+// The tests `npm run mutate` runs against each mutant: the proofs and the in-process unit tests of core,
+// reference, the CPU backend and the training loop. Left out: gpu.js (needs a display), and tests that
+// run the built dist/ in child processes or worker threads, which never see a mutant.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['proofs/**/*.test.ts', 'test/neuron.test.ts', 'test/network/*.test.ts', 'test/training/*.test.ts', 'test/cpu/wasm-kernels.test.ts'],
+    exclude: ['proofs/*gpujs*.test.ts', 'test/network/cli.test.ts'],
+    // kernels run in the test's own thread (worker threads load the unmutated dist/)
+    env: { PLIF_THREADS: '1' },
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
