@@ -23,6 +23,8 @@ export default {
   incrementalFile: '.stryker-tmp/incremental.json',
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
   timeoutMS: 20_000,
+  // the first run records which test covers which mutant with every line instrumented: slow
+  dryRunTimeoutMinutes: 60,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: '.stryker-tmp/reports/mutation.html' },
   jsonReporter: { fileName: '.stryker-tmp/reports/mutation.json' },

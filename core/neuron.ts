@@ -250,9 +250,9 @@ export function neuronBackwardInto(
     for (let i = lo; i < hi; i++) {
       const j = o + i;
       const hj = h[j]!;
-      const gV = gradPotential(gH[i]!, dHdV, gradV ? gradV[j]! : 0); // Eqs. 9-10
+      const gV = gradPotential(gH[i]!, dHdV, gradV ? gradV[j]! : 0); // Eqs. 8-9, 11
       const sg = surrogateGrad(sgCode, hj - vth, alpha); // Eq. 13
-      const g = gradCharged(gradS[j]!, gV, sg, hard, detach, hj, s[j]!, vr, vth); // Eqs. 8, 12
+      const g = gradCharged(gradS[j]!, gV, sg, hard, detach, hj, s[j]!, vr, vth); // Eqs. 8-10, 12
       gH[i] = g;
       gradX[j] = g * dHdX; // Eq. 14 (Eq. 17 then applies the weights)
       const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : restPotential(vr);

@@ -90,17 +90,17 @@ export function resetGradH(hard: number, detach: number, h: number, s: number, v
   return 1 - vth * through;
 }
 
-/** V_{-1}: the potential before the first step is the reset potential Vr (0 with soft reset, Eq. 2). */
+/** V_{-1} = Vr, the potential before the first step (the note under Eq. 17; soft reset passes Vr = 0). */
 export function restPotential(vr: number): number {
   return vr;
 }
 
-/** dL/dV_t, Eqs. 9-10: dL/dH_{t+1} dH_{t+1}/dV_t plus the gradient of a loss on V_t itself. */
+/** dL/dV_t = dL/dH_{t+1} dH_{t+1}/dV_t (Eqs. 8-9, dH/dV of Eq. 11), plus the gradient of a loss on V_t itself. */
 export function gradPotential(gHNext: number, dHdV: number, gVLoss: number): number {
   return gHNext * dHdV + gVLoss;
 }
 
-/** dL/dH_t, Eqs. 8 and 12-13: dL/dS_t dS_t/dH_t + dL/dV_t dV_t/dH_t, with dS_t/dH_t = sg = sigma'(H_t - Vth). */
+/** dL/dH_t = dL/dS_t dS_t/dH_t (Eq. 10) + dL/dV_t dV_t/dH_t (Eqs. 8-9, 12), with dS_t/dH_t = sg (Eq. 13). */
 export function gradCharged(gS: number, gV: number, sg: number, hard: number, detach: number, h: number, s: number, vr: number, vth: number): number {
   return gS * sg + gV * resetGradH(hard, detach, h, s, vr, vth, sg);
 }

@@ -3,7 +3,7 @@
 // obviously correct; core's layers and network run on it unchanged, so it is the oracle of every op in
 // the conformance suite (the layers and network themselves are checked by reference/whole-step.ts).
 import {
-  HostStore,
+  Handles,
   assertShape,
   lead,
   outSize,
@@ -16,6 +16,7 @@ import {
   type NeuronTraceT,
   type Pool2dParams,
   type Tensor,
+  sizeOf,
 } from '../core/backend.js';
 import { tapeNeuron } from './neuron.js';
 import * as ops from './ops.js';
@@ -26,9 +27,12 @@ const aOf = (a: Float64Array | null, tau: number) => (a ? a[0]! : -Math.log(tau 
 
 export function referenceBackend(): Backend {
   const self = {} as Backend;
-  const st = new HostStore<Float64Array>(self, (n) => new Float64Array(n));
-  const get = (t: Tensor) => st.get(t);
-  const wrap = (d: Float64Array, shape: readonly number[]) => st.wrap(d, shape);
+  const handles = new Handles<Float64Array>(self);
+  const get = (t: Tensor) => handles.check(t).storage.value;
+  const wrap = (d: Float64Array, shape: readonly number[]) => {
+    if (sizeOf(shape) !== d.length) throw new RangeError(`shape [${shape.join(', ')}] does not hold ${d.length} values`);
+    return handles.make(d, shape);
+  };
   const chw = (x: Tensor) => {
     const s = x.shape;
     return [lead(s, 3), s[s.length - 3]!, s[s.length - 2]!, s[s.length - 1]!] as const;
@@ -37,11 +41,11 @@ export function referenceBackend(): Backend {
     name: 'reference',
     precision: 'float64',
     upload: (data, shape) => wrap(Float64Array.from(data), shape),
-    zeros: (shape) => st.make(shape),
+    zeros: (shape) => wrap(new Float64Array(sizeOf(shape)), shape),
     download: (t) => get(t).slice(),
-    dispose: (t) => st.dispose(t),
-    liveTensors: () => st.liveCount(),
-    reshape: (t, shape) => wrap(get(t), shape),
+    dispose: (t) => void handles.dispose(t),
+    liveTensors: () => handles.liveCount(),
+    reshape: (t, shape) => handles.view(t, shape),
     conv2d(x, w, p: Conv2dParams) {
       const [B, C, H, W] = chw(x);
       const [O, Cw, K] = w.shape as [number, number, number, number];
@@ -139,16 +143,6 @@ export function referenceBackend(): Backend {
     },
     repeatT: (x, T) => wrap(ops.repeatT(get(x), T), [T, ...x.shape]),
     sumT: (x) => wrap(ops.sumT(get(x), x.shape[0]!), x.shape.slice(1)),
-    add(a, b) {
-      assertShape('add', b.shape, a.shape);
-      const x = get(a);
-      const y = get(b);
-      return wrap(x.map((v, i) => v + y[i]!), a.shape);
-    },
-    meanT(x) {
-      const T = x.shape[0]!;
-      return wrap(ops.sumT(get(x), T).map((v) => v / T), x.shape.slice(1));
-    },
   };
   return Object.assign(self, impl);
 }

@@ -12,7 +12,7 @@ import { presetByName, withChannels } from '../core/network/presets.js';
 import { estimateMemory } from '../core/network/shapes.js';
 import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
-import { trainingBatches, validationSplit, makeBatches } from '../data/index.js';
+import { trainingBatches, validationSplit } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { openSource, type SampleSource } from './source.js';
@@ -320,9 +320,4 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
     disposeAdam(o.backend, adam);
     net.dispose();
   }
-}
-
-/** Batches of an evaluation pass, in dataset order, the last one short. */
-export function evalBatches(indices: Uint32Array, size: number): Uint32Array[] {
-  return makeBatches(indices, size, { dropLast: false });
 }

@@ -71,9 +71,6 @@ export function fillK(this: KernelThis): number {
 }
 
 // ---- elementwise ----
-export function addK(this: KernelThis, a: Arr, b: Arr): number {
-  return a[this.thread.x]! + b[this.thread.x]!;
-}
 /** y[t, j] = x[j]: arguments n (size of x). */
 export function repeatTK(this: KernelThis, x: Arr, n: number): number {
   return x[imod(this.thread.x, n)]!;
@@ -526,10 +523,10 @@ export function neuronGradK(this: KernelThis, x: Arr, s: Arr, h: Arr, v: Arr, gs
     const tt = T - 1 - q;
     if (tt >= t) {
       const jj = tt * n + i;
-      const gV = gradPotential(gH, dHdV, 0); // Eqs. 9-10
+      const gV = gradPotential(gH, dHdV, 0); // Eqs. 8-9, 11
       const hh = h[jj]!;
       const sg = surrogateGrad(sgCode, hh - vth, alpha); // Eq. 13
-      gH = gradCharged(gs[jj]!, gV, sg, hard, detach, hh, s[jj]!, vr, vth); // Eqs. 8, 12
+      gH = gradCharged(gs[jj]!, gV, sg, hard, detach, hh, s[jj]!, vr, vth); // Eqs. 8-10, 12
     }
   }
   if (this.constants.which! === 0) {
