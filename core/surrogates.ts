@@ -49,7 +49,8 @@ export function erf(x: number): number {
     sum += term;
     if (Math.abs(term) < 1e-17 * Math.abs(sum)) break;
   }
-  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum;
+  // the rounding of a long sum can take the product a few ulps past 1 near |x| = 6: erf stays in [-1, 1]
+  return Math.max(-1, Math.min(1, (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum));
 }
 
 export const surrogates = {

@@ -127,6 +127,14 @@ describe('surrogates', () => {
     for (const [x, v] of table) expect(Math.abs(erf(x) - v) / v, `erf(${x})`).toBeLessThan(1e-15);
   });
 
+  it('erf stays within [-1, 1] where its series rounds past 1 (5 < |x| <= 6)', () => {
+    for (let x = 5; x <= 6; x += 0.01) {
+      expect(erf(x), `erf(${x})`).toBeLessThanOrEqual(1);
+      expect(erf(-x), `erf(${-x})`).toBeGreaterThanOrEqual(-1);
+    }
+    expect(erf(6)).toBe(1);
+  });
+
   it('erf is odd, 0 at 0, and 1 beyond 6', () => {
     expect(erf(0)).toBe(0);
     expect(erf(7)).toBe(1);
@@ -200,6 +208,16 @@ describe('seeded generator', () => {
     const r = Rng.seeded(3);
     const seen = new Set(Array.from({ length: 200 }, () => r.int(5)));
     expect([...seen].sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('split gives its own fixed stream; a shuffle of n elements draws n - 1 numbers', () => {
+    const s = Rng.seeded(0).split();
+    expect([s.nextUint32(), s.nextUint32()]).toEqual([2380094758, 935639453]);
+    const r = Rng.seeded(9);
+    const twin = Rng.seeded(9);
+    r.shuffle(Array.from({ length: 10 }, (_, i) => i));
+    for (let i = 0; i < 9; i++) twin.nextUint32();
+    expect(r.state()).toEqual(twin.state());
   });
 
   it('shuffle and permutation are permutations that move elements', () => {
