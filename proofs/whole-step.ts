@@ -43,15 +43,16 @@ export function arrayError(got: ArrayLike<number>, want: ArrayLike<number>, scal
 const seedArb = fc.integer({ min: 0, max: 2 ** 31 - 1 });
 const token = (...t: string[]) => fc.constantFrom(...t);
 
-/** A random small network: structure string and every option the tape models. */
+/** A random small network: structure string and every option the tape models (a neuron first, FC-DP-FC, no neuron at all). */
 export const stepCaseArb = fc
   .record({
+    lead: token('', '', '', 'PLIF', 'IF'),
     convs: fc.array(fc.record({ ch: fc.integer({ min: 1, max: 4 }), k: token('1', '3'), s: token('1', '1', '2'), bn: fc.boolean(), neuron: token('PLIF', 'LIF', 'IF', 'PLIF', ''), pool: token('', 'MPk2s2', 'APk2s2', 'MPk3s1') }), { maxLength: 2 }),
-    fcs: fc.array(fc.record({ dp: token('', 'DP', 'DP0.25'), f: fc.integer({ min: 2, max: 12 }), bn: fc.boolean(), neuron: token('PLIF', 'LIF', 'IF') }), { maxLength: 2 }),
+    fcs: fc.array(fc.record({ dp: token('', 'DP', 'DP0.25'), f: fc.integer({ min: 2, max: 12 }), bn: fc.boolean(), neuron: token('PLIF', 'LIF', 'IF', '') }), { maxLength: 2 }),
     lastDp: token('', 'DP'),
     classes: fc.integer({ min: 2, max: 3 }),
     vote: token('1', '2', '10'),
-    lastNeuron: token('PLIF', 'LIF', 'IF'),
+    lastNeuron: token('PLIF', 'LIF', 'IF', 'PLIF', ''),
     inC: fc.integer({ min: 1, max: 2 }),
     T: fc.integer({ min: 1, max: 4 }),
     N: fc.integer({ min: 1, max: 3 }),
@@ -70,7 +71,7 @@ export const stepCaseArb = fc
     }),
   })
   .map((r) => {
-    const parts: string[] = [];
+    const parts: string[] = r.lead ? [r.lead] : []; // a neuron first: no static encoder
     let hw = 6;
     for (const c of r.convs) {
       const k = Number(c.k);
@@ -83,9 +84,10 @@ export const stepCaseArb = fc
         hw = Math.floor((hw - pk) / Number(c.pool[5])) + 1;
       }
     }
-    for (const f of r.fcs) parts.push(...(f.dp ? [f.dp] : []), `FC${f.f}`, ...(f.bn ? ['BN'] : []), f.neuron);
+    // an FC without a neuron may be followed by dropout: FC-DP-FC; a network may have no neuron at all
+    for (const f of r.fcs) parts.push(...(f.dp ? [f.dp] : []), `FC${f.f}`, ...(f.bn ? ['BN'] : []), ...(f.neuron ? [f.neuron] : []));
     const M = Number(r.vote);
-    parts.push(...(r.lastDp ? [r.lastDp] : []), `FC${r.classes * M}`, r.lastNeuron, ...(M > 1 ? [`APk${M}s${M}`] : []));
+    parts.push(...(r.lastDp ? [r.lastDp] : []), `FC${r.classes * M}`, ...(r.lastNeuron ? [r.lastNeuron] : []), ...(M > 1 ? [`APk${M}s${M}`] : []));
     return { ...r, structure: parts.join('-') };
   });
 
