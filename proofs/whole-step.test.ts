@@ -14,7 +14,7 @@ import { Rng } from '../core/rng.js';
 import { referenceBackend } from '../reference/ops-backend.js';
 import { wholeStep, type WholeStepOptions } from '../reference/whole-step.js';
 import { centralDiff, relErr } from './util.js';
-import { backendStep, caseConfig, caseInput, stepCaseArb, tapeStep, wholeStepSuite } from './whole-step.js';
+import { backendStep, caseConfig, caseInput, compareStep, stepCaseArb, stepTolerance, tapeStep, wholeStepSuite, type StepCase } from './whole-step.js';
 
 wholeStepSuite('reference (float64)', () => referenceBackend(), 40);
 wholeStepSuite('cpu (TypeScript kernels)', () => cpuBackend({ simd: false }), 40);
@@ -23,6 +23,29 @@ wholeStepSuite('cpu (SIMD kernels, 2 threads)', () => {
   if (!b.simd) throw new Error('the WebAssembly SIMD kernels did not load: run npm run build');
   return b;
 }, 40);
+
+describe('whole training step: hand-picked networks the random ones rarely draw', () => {
+  // FC-DP-FC-DP: each linear backward may skip the input-gradient entries that the dropout BEFORE it
+  // zeroes (and only those); a static network without neurons; a neuron first (no encoder).
+  const cases = ['FC4-DP-FC4-DP-FC2-PLIF', 'FC6-DP0.25-FC6-DP-FC20-APk10s10', 'c2k3s1-BN-FC4-APk2s2', 'PLIF-c2k3s1-BN-PLIF-FC2-IF'];
+  for (const [name, factory] of [['reference', () => referenceBackend()], ['cpu (TypeScript kernels)', () => cpuBackend({ simd: false })]] as const) {
+    it(`${name}: ${cases.join(', ')}`, () => {
+      const be = factory();
+      const tol = stepTolerance(be.precision);
+      for (const structure of cases)
+        for (const isStatic of [true, false])
+          for (let seed = 0; seed < 4; seed++) {
+            const c = { structure, inC: 1, classes: 2, T: 3, N: 3, static: isStatic, opts: { loss: 'rate' as const } } as unknown as StepCase;
+            const cfg = networkConfig(structure, [1, 6, 6], 2, { T: 3, static: isStatic });
+            const { x, labels } = caseInput(c, seed);
+            const got = backendStep(be, cfg, x, labels, seed);
+            const want = tapeStep(cfg, got, x, labels);
+            if (!(want.margin > tol.margin && want.minVariance > tol.margin)) continue;
+            expect(compareStep(got, want, tol).bad, `${structure} static=${isStatic} seed ${seed}`).toEqual([]);
+          }
+    });
+  }
+});
 
 describe('the whole-step tape itself', () => {
   const specs = (s: string) => parseStructure(s);

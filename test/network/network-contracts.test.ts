@@ -22,8 +22,11 @@ describe('network contracts', () => {
     net.forward(x, { training: false, rng: null, observe: () => live.push(b.liveTensors() - base) });
     net.release();
     expect(b.liveTensors()).toBe(base);
-    // the layer's output, the one before it (disposed right after), and the encoder's flat/repeated views
+    // the layer's output and the one before it (disposed right after); at the encoder's end also its
+    // flat and repeated views; nothing a layer saved for a backward
+    expect(live).toHaveLength(13);
     expect(Math.max(...live)).toBeLessThanOrEqual(4);
+    expect(live.slice(3)).toEqual(new Array(10).fill(2));
     b.dispose(x);
     net.dispose();
   });
@@ -95,6 +98,18 @@ describe('network contracts', () => {
     net.release();
     expect(() => net.backward(g)).toThrow(/needs a training-mode forward/);
     for (const t of [g, xt, bad, wrongSize]) b.dispose(t);
+    net.dispose();
+  });
+
+  it('a static network without neurons feeds its output at every step: output [T, N, classes]', () => {
+    const net = new Network(b, networkConfig('c2k3s1-BN-FC20-APk10s10', [1, 4, 4], 2, { T: 3 }), Rng.seeded(2));
+    const x = b.upload(input(2, 16), [2, 1, 4, 4]);
+    const out = net.forward(x, { training: false, rng: null });
+    expect(out.shape).toEqual([3, 2, 2]);
+    const o = b.download(out);
+    expect(Array.from(o.subarray(8, 12))).toEqual(Array.from(o.subarray(0, 4)));
+    net.release();
+    b.dispose(x);
     net.dispose();
   });
 
