@@ -108,6 +108,13 @@ describe('scalar functions (the kernels call them directly)', () => {
     expect(scalar.chargeGradK(scalar.KIND_IF, 0, 0.2, 0.7, 0)).toBe(0);
   });
 
+  it('Theta(0) = 1: a potential exactly at the threshold fires (Eq. 3)', () => {
+    expect(scalar.heaviside(0)).toBe(1);
+    expect(scalar.heaviside(-Number.MIN_VALUE)).toBe(0);
+    const r = neuronForward(neuronConfig({ kind: 'if', vThreshold: 1, vReset: 0 }), Float64Array.of(1), 1);
+    expect(r.s[0]).toBe(1);
+  });
+
   it('every exported function is registered for the kernels', () => {
     const fns = Object.values(scalar).filter((v) => typeof v === 'function');
     expect(new Set(scalar.KERNEL_FUNCTIONS)).toEqual(new Set(fns));
