@@ -64,7 +64,7 @@ export interface NeuronTraceT {
 
 export interface Backend {
   readonly name: string;
-  /** Storage precision: 'float32' for real backends, 'float64' for the reference. */
+  /** Storage precision: 'float32' for real backends, 'float64' for the reference (the proofs' tolerances follow it). */
   readonly precision: 'float32' | 'float64';
 
   // ---- storage ----
@@ -135,10 +135,6 @@ export interface Backend {
   repeatT(x: Tensor, T: number): Tensor;
   /** [T, ...] -> [...]: sum over steps (the static encoder's gradient). */
   sumT(x: Tensor): Tensor;
-  /** a + b (same shape). */
-  add(a: Tensor, b: Tensor): Tensor;
-  /** Mean over T of [T, N, C] -> [N, C]: firing rates. */
-  meanT(x: Tensor): Tensor;
 }
 
 /** Output spatial size of a conv/pool window. */
@@ -170,46 +166,58 @@ export function assertShape(what: string, got: readonly number[], want: readonly
   if (!sameShape(got, want)) throw new RangeError(`${what}: shape [${got.join(', ')}], expected [${want.join(', ')}]`);
 }
 
-/**
- * Handle bookkeeping for backends that keep tensors in host typed arrays (cpu, reference). Reshaped
- * handles share storage. A disposed handle throws on use, which catches use-after-dispose in tests.
- */
-export class HostTensor<A extends FloatArray> implements Tensor {
+/** Storage shared by every handle to it (reshape makes another handle), freed with its last handle. */
+export interface SharedStorage<S> {
+  value: S;
+  refs: number;
+}
+
+/** A backend's tensor handle: its owner, its shared storage and its shape. */
+export class Handle<S> implements Tensor {
   readonly size: number;
   disposed = false;
   constructor(
     readonly owner: object,
-    readonly data: A,
+    readonly storage: SharedStorage<S>,
     readonly shape: readonly number[],
   ) {
-    this.size = data.length;
+    this.size = sizeOf(shape);
   }
 }
 
-export class HostStore<A extends FloatArray> {
+/**
+ * Handle bookkeeping, the same for every backend (reference: Float64Array, cpu: Float32Array, gpu.js:
+ * textures): ownership, reference-counted storage shared by reshaped handles, the live count. A disposed
+ * handle or one of another backend throws on use, which catches use-after-dispose in tests.
+ */
+export class Handles<S> {
   private live = 0;
-  constructor(
-    private readonly owner: object,
-    private readonly alloc: (n: number) => A,
-  ) {}
-  wrap(data: A, shape: readonly number[]): HostTensor<A> {
-    if (sizeOf(shape) !== data.length) throw new RangeError(`shape [${shape.join(', ')}] does not hold ${data.length} values`);
+  constructor(private readonly owner: object) {}
+  /** A new handle to new storage. */
+  make(value: S, shape: readonly number[]): Handle<S> {
     this.live++;
-    return new HostTensor(this.owner, data, [...shape]);
+    return new Handle(this.owner, { value, refs: 1 }, [...shape]);
   }
-  make(shape: readonly number[]): HostTensor<A> {
-    return this.wrap(this.alloc(sizeOf(shape)), shape);
+  /** Another handle to t's storage, with a shape of the same size. */
+  view(t: Tensor, shape: readonly number[]): Handle<S> {
+    const h = this.check(t);
+    if (sizeOf(shape) !== h.size) throw new RangeError(`reshape: [${h.shape.join(', ')}] has ${h.size} values, [${shape.join(', ')}] needs ${sizeOf(shape)}`);
+    h.storage.refs++;
+    this.live++;
+    return new Handle(this.owner, h.storage, [...shape]);
   }
-  get(t: Tensor): A {
-    const h = t as HostTensor<A>;
-    if (!(h instanceof HostTensor) || h.owner !== this.owner) throw new TypeError('tensor belongs to another backend');
-    if (h.disposed) throw new Error('tensor used after dispose');
-    return h.data;
+  /** t as this backend's live handle. */
+  check(t: Tensor): Handle<S> {
+    if (!(t instanceof Handle) || t.owner !== this.owner) throw new TypeError('tensor belongs to another backend');
+    if (t.disposed) throw new Error('tensor used after dispose');
+    return t as Handle<S>;
   }
-  dispose(t: Tensor): void {
-    this.get(t);
-    (t as HostTensor<A>).disposed = true;
+  /** Releases t; returns its storage when t was the last handle to it (the caller frees it), else null. */
+  dispose(t: Tensor): SharedStorage<S> | null {
+    const h = this.check(t);
+    h.disposed = true;
     this.live--;
+    return --h.storage.refs === 0 ? h.storage : null;
   }
   liveCount(): number {
     return this.live;

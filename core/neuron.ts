@@ -8,10 +8,13 @@ import {
   chargeGradK,
   chargeGradV,
   chargeGradX,
+  gradCharged,
+  gradPotential,
   heaviside,
   reset,
-  resetGradH,
+  restPotential,
   sigmoid,
+  sigmoidGradOfOutput,
   surrogateGrad,
 } from './scalar.js';
 import { surrogates, type Surrogate } from './surrogates.js';
@@ -188,7 +191,7 @@ export function neuronForwardInto(
     const o = t * n;
     for (let i = lo; i < hi; i++) {
       const j = o + i;
-      const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : vr;
+      const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : restPotential(vr);
       const hj = charge(kind, decayInput, vPrev, x[j]!, k, vr); // Eqs. 2, 5, 6
       const sj = smooth ? primitive(hj - vth) : heaviside(hj - vth); // Eq. 3
       h[j] = hj;
@@ -247,13 +250,12 @@ export function neuronBackwardInto(
     for (let i = lo; i < hi; i++) {
       const j = o + i;
       const hj = h[j]!;
-      const gV = gH[i]! * dHdV + (gradV ? gradV[j]! : 0); // dL/dV_t
+      const gV = gradPotential(gH[i]!, dHdV, gradV ? gradV[j]! : 0); // Eqs. 8-9, 11
       const sg = surrogateGrad(sgCode, hj - vth, alpha); // Eq. 13
-      // Eqs. 8-10, 12: dL/dH_t = dL/dS_t dS/dH_t + dL/dV_t dV_t/dH_t
-      const g = gradS[j]! * sg + gV * resetGradH(hard, detach, hj, s[j]!, vr, vth, sg);
+      const g = gradCharged(gradS[j]!, gV, sg, hard, detach, hj, s[j]!, vr, vth); // Eqs. 8-10, 12
       gH[i] = g;
-      gradX[j] = g * dHdX; // Eq. 17 (before the weights)
-      const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : vr;
+      gradX[j] = g * dHdX; // Eq. 14 (Eq. 17 then applies the weights)
+      const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : restPotential(vr);
       gradK += g * chargeGradK(kind, decayInput, vPrev, x[j]!, vr); // Eqs. 15-16
     }
   }
@@ -264,7 +266,7 @@ export function neuronBackwardInto(
 
 /** dL/da from dL/dk: dk/da = k(1 - k) for k = sigmoid(a) (Eq. 15); 0 unless PLIF. */
 export function gradAFromK(kind: number, k: number, gradK: number): number {
-  return kind === KIND_PLIF ? gradK * k * (1 - k) : 0;
+  return kind === KIND_PLIF ? gradK * sigmoidGradOfOutput(k) : 0;
 }
 
 export function neuronBackward<A extends FloatArray>(

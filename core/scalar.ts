@@ -1,6 +1,7 @@
-// Per-element math of the neuron, written once in the subset of JavaScript that gpu.js compiles
-// (number arguments, Math.*, if/return, no closures or objects). The CPU code calls these; the gpu.js
-// backend registers the same functions with addFunction. Integer codes select variants.
+// Per-element math of the neuron, one function per equation, written once in the subset of JavaScript
+// that gpu.js compiles (number arguments, Math.*, if/return, no closures, objects or module constants).
+// core/neuron.ts calls these; the gpu.js backend registers the same functions with addFunction. Integer
+// codes select variants; inside a body they are literals (gpu.js cannot see the constants below).
 
 /** Neuron kinds as kernel codes. */
 export const KIND_IF = 0;
@@ -20,7 +21,7 @@ export function sigmoid(a: number): number {
   return 1 / (1 + Math.exp(-a));
 }
 
-/** Charge, Eqs. 5-6. kind 0: IF, H = V + X. decayInput 1: H = V + k(X - (V - Vr)); 0: H = V - k(V - Vr) + X. */
+/** Charge, Eqs. 5-6. kind 0 (KIND_IF): H = V + X. decayInput 1: H = V + k(X - (V - Vr)); 0: H = V - k(V - Vr) + X. */
 export function charge(kind: number, decayInput: number, v: number, x: number, k: number, vr: number): number {
   if (kind === 0) {
     return v + x;
@@ -89,32 +90,98 @@ export function resetGradH(hard: number, detach: number, h: number, s: number, v
   return 1 - vth * through;
 }
 
-/** Surrogate derivative sigma'(x) by code (Eq. 13 uses it for dS/dH). */
-export function surrogateGrad(code: number, x: number, alpha: number): number {
-  if (code === 0) {
-    const u = (Math.PI / 2) * alpha * x;
-    return alpha / 2 / (1 + u * u);
+/** V_{-1} = Vr, the potential before the first step (the note under Eq. 17; soft reset passes Vr = 0). */
+export function restPotential(vr: number): number {
+  return vr;
+}
+
+/** dL/dV_t = dL/dH_{t+1} dH_{t+1}/dV_t (Eqs. 8-9, dH/dV of Eq. 11), plus the gradient of a loss on V_t itself. */
+export function gradPotential(gHNext: number, dHdV: number, gVLoss: number): number {
+  return gHNext * dHdV + gVLoss;
+}
+
+/** dL/dH_t = dL/dS_t dS_t/dH_t (Eq. 10) + dL/dV_t dV_t/dH_t (Eqs. 8-9, 12), with dS_t/dH_t = sg (Eq. 13). */
+export function gradCharged(gS: number, gV: number, sg: number, hard: number, detach: number, h: number, s: number, vr: number, vth: number): number {
+  return gS * sg + gV * resetGradH(hard, detach, h, s, vr, vth, sg);
+}
+
+/** dk/da = k(1 - k) for k = sigmoid(a) (the last factor of Eq. 15). */
+export function sigmoidGradOfOutput(k: number): number {
+  return k * (1 - k);
+}
+
+// Surrogate derivatives sigma'(x), one per surrogate; core/surrogates.ts pairs each with its primitive
+// and code in one table.
+export function atanSurrogateGrad(x: number, alpha: number): number {
+  const u = (Math.PI / 2) * alpha * x;
+  return alpha / 2 / (1 + u * u);
+}
+export function sigmoidSurrogateGrad(x: number, alpha: number): number {
+  const sg = 1 / (1 + Math.exp(-alpha * x));
+  return alpha * sg * (1 - sg);
+}
+export function piecewiseQuadraticSurrogateGrad(x: number, alpha: number): number {
+  const ax = Math.abs(x);
+  if (ax > 1 / alpha) {
+    return 0;
   }
-  if (code === 1) {
-    const sg = 1 / (1 + Math.exp(-alpha * x));
-    return alpha * sg * (1 - sg);
-  }
-  if (code === 2) {
-    const ax = Math.abs(x);
-    if (ax > 1 / alpha) {
-      return 0;
-    }
-    return alpha - alpha * alpha * ax;
-  }
-  if (code === 3) {
-    return (alpha / 2) * Math.exp(-alpha * Math.abs(x));
-  }
-  if (code === 4) {
-    const d = 1 + Math.abs(alpha * x);
-    return alpha / (2 * d * d);
-  }
+  return alpha - alpha * alpha * ax;
+}
+export function piecewiseExpSurrogateGrad(x: number, alpha: number): number {
+  return (alpha / 2) * Math.exp(-alpha * Math.abs(x));
+}
+export function softSignSurrogateGrad(x: number, alpha: number): number {
+  const d = 1 + Math.abs(alpha * x);
+  return alpha / (2 * d * d);
+}
+export function erfSurrogateGrad(x: number, alpha: number): number {
   return (alpha / Math.sqrt(Math.PI)) * Math.exp(-(alpha * x) * (alpha * x));
 }
 
+/**
+ * sigma'(x) of the surrogate with this code (Eq. 13 uses it for dS/dH). The codes are written as numbers
+ * because gpu.js compiles a function's body alone, without the module's constants: 0 SG_ATAN, 1 SG_SIGMOID,
+ * 2 SG_PIECEWISE_QUADRATIC, 3 SG_PIECEWISE_EXP, 4 SG_SOFT_SIGN, 5 SG_ERF (proofs/surrogates.test.ts checks
+ * every code against its surrogate).
+ */
+export function surrogateGrad(code: number, x: number, alpha: number): number {
+  if (code === 0) {
+    return atanSurrogateGrad(x, alpha);
+  }
+  if (code === 1) {
+    return sigmoidSurrogateGrad(x, alpha);
+  }
+  if (code === 2) {
+    return piecewiseQuadraticSurrogateGrad(x, alpha);
+  }
+  if (code === 3) {
+    return piecewiseExpSurrogateGrad(x, alpha);
+  }
+  if (code === 4) {
+    return softSignSurrogateGrad(x, alpha);
+  }
+  return erfSurrogateGrad(x, alpha);
+}
+
 /** The functions a kernel backend registers, in dependency order. */
-export const KERNEL_FUNCTIONS = [sigmoid, charge, chargeGradV, chargeGradX, chargeGradK, heaviside, reset, resetGradH, surrogateGrad];
+export const KERNEL_FUNCTIONS = [
+  sigmoid,
+  charge,
+  chargeGradV,
+  chargeGradX,
+  chargeGradK,
+  heaviside,
+  reset,
+  resetGradH,
+  restPotential,
+  gradPotential,
+  gradCharged,
+  sigmoidGradOfOutput,
+  atanSurrogateGrad,
+  sigmoidSurrogateGrad,
+  piecewiseQuadraticSurrogateGrad,
+  piecewiseExpSurrogateGrad,
+  softSignSurrogateGrad,
+  erfSurrogateGrad,
+  surrogateGrad,
+];

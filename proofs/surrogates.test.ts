@@ -1,6 +1,7 @@
 // Proof ladder, step 1: each surrogate's derivative is the derivative of its own smooth primitive.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { surrogateGrad } from '../core/scalar.js';
 import { erf, surrogates, SURROGATE_NAMES } from '../core/surrogates.js';
 import { centralDiff, close, corners, disagreementLog, params, relErr } from './util.js';
 
@@ -71,6 +72,17 @@ describe('surrogate grad = central finite difference of primitive', () => {
     expect(erf(1)).toBeCloseTo(0.8427007929497149, 15);
     expect(erf(2)).toBeCloseTo(0.9953222650189527, 15);
     expect(erf(-1)).toBeCloseTo(-0.8427007929497149, 15);
+  });
+
+  it('each code selects its own surrogate in the kernels: surrogateGrad(code, x, alpha) = grad(x), distinct codes', () => {
+    const codes = new Set<number>();
+    for (const name of SURROGATE_NAMES) {
+      const sg = surrogates[name](1.7);
+      codes.add(sg.code);
+      for (const x of [-2, -0.4, 0, 0.3, 1.1]) expect(surrogateGrad(sg.code, x, sg.alpha), `${name} at ${x}`).toBe(sg.grad(x));
+      expect(sg.grad(0.3), `${name} differs from every other surrogate`).not.toBe(surrogates[SURROGATE_NAMES[(SURROGATE_NAMES.indexOf(name) + 1) % SURROGATE_NAMES.length]!](1.7).grad(0.3));
+    }
+    expect(codes.size).toBe(SURROGATE_NAMES.length);
   });
 
   it('rejects a non-positive alpha', () => {

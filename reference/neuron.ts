@@ -1,7 +1,19 @@
-// The neuron layer unrolled over time on the autodiff tape: the oracle for core/neuron.ts.
-// Every line is one of Eqs. 2-6 written with tape nodes; the gradients come from the tape alone.
-import type { NeuronConfig } from '../core/neuron.js';
+// The neuron layer unrolled over time on the autodiff tape: the oracle for core/neuron.ts and the neuron
+// op of the reference backend. Every line is one of Eqs. 2-6 written with tape nodes; the gradients come
+// from the tape alone. Nothing here comes from core/neuron.ts or core/scalar.ts.
+import { surrogateDerivative, type SurrogateSpec } from './surrogate.js';
 import { Tape, type Node } from './tape.js';
+
+/** What the reference reads of a neuron configuration (core's NeuronConfig has these fields). */
+export interface NeuronSpec {
+  kind: 'if' | 'lif' | 'plif';
+  tau: number;
+  vThreshold: number;
+  vReset: number | null;
+  decayInput: boolean;
+  detachReset: boolean;
+  surrogate: SurrogateSpec;
+}
 
 export interface TapeNeuronResult {
   s: Float64Array;
@@ -15,7 +27,7 @@ export interface TapeNeuronResult {
 }
 
 export function tapeNeuron(
-  cfg: NeuronConfig,
+  cfg: NeuronSpec,
   x: ArrayLike<number>,
   T: number,
   a: number,
@@ -25,6 +37,7 @@ export function tapeNeuron(
 ): TapeNeuronResult {
   const n = x.length / T;
   const tape = new Tape();
+  const dSdH = surrogateDerivative(cfg.surrogate);
   const vr = tape.constant(cfg.vReset ?? 0);
   const vth = tape.constant(cfg.vThreshold);
   const one = tape.constant(1);
@@ -45,7 +58,7 @@ export function tapeNeuron(
       if (cfg.kind === 'if') h = tape.add(v, xt); // H = V + X
       else if (cfg.decayInput) h = tape.add(v, tape.mul(k, tape.sub(xt, tape.sub(v, vr)))); // Eq. 6
       else h = tape.add(tape.sub(v, tape.mul(k, tape.sub(v, vr))), xt); // H = V - k(V - Vr) + X
-      const s = tape.spike(tape.sub(h, vth), cfg.surrogate); // Eq. 3
+      const s = tape.spike(tape.sub(h, vth), dSdH); // Eq. 3
       const sr = cfg.detachReset ? tape.detach(s) : s;
       if (cfg.vReset !== null) v = tape.add(tape.mul(h, tape.sub(one, sr)), tape.mul(vr, sr)); // Eq. 4
       else v = tape.sub(h, tape.mul(sr, vth)); // soft reset

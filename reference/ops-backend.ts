@@ -1,8 +1,9 @@
-// The float64 reference as a Backend: every op is the loop of reference/ops.ts (and core's neuron on
-// Float64Array). Slow and obviously correct; the network runs on it unchanged, which makes it the
-// whole-network oracle of the conformance suite.
+// The float64 reference as a Backend: every op is the loop of reference/ops.ts, the neuron is the
+// unrolled autodiff tape of reference/neuron.ts (no code of core/neuron.ts or core/scalar.ts). Slow and
+// obviously correct; core's layers and network run on it unchanged, so it is the oracle of every op in
+// the conformance suite (the layers and network themselves are checked by reference/whole-step.ts).
 import {
-  HostStore,
+  Handles,
   assertShape,
   lead,
   outSize,
@@ -15,16 +16,23 @@ import {
   type NeuronTraceT,
   type Pool2dParams,
   type Tensor,
+  sizeOf,
 } from '../core/backend.js';
-import { neuronBackward, neuronForward, type NeuronConfig } from '../core/neuron.js';
+import { tapeNeuron } from './neuron.js';
 import * as ops from './ops.js';
+
+/** a for LIF/IF is unused; PLIF always passes its a. */
+const aOf = (a: Float64Array | null, tau: number) => (a ? a[0]! : -Math.log(tau - 1));
 
 
 export function referenceBackend(): Backend {
   const self = {} as Backend;
-  const st = new HostStore<Float64Array>(self, (n) => new Float64Array(n));
-  const get = (t: Tensor) => st.get(t);
-  const wrap = (d: Float64Array, shape: readonly number[]) => st.wrap(d, shape);
+  const handles = new Handles<Float64Array>(self);
+  const get = (t: Tensor) => handles.check(t).storage.value;
+  const wrap = (d: Float64Array, shape: readonly number[]) => {
+    if (sizeOf(shape) !== d.length) throw new RangeError(`shape [${shape.join(', ')}] does not hold ${d.length} values`);
+    return handles.make(d, shape);
+  };
   const chw = (x: Tensor) => {
     const s = x.shape;
     return [lead(s, 3), s[s.length - 3]!, s[s.length - 2]!, s[s.length - 1]!] as const;
@@ -33,11 +41,11 @@ export function referenceBackend(): Backend {
     name: 'reference',
     precision: 'float64',
     upload: (data, shape) => wrap(Float64Array.from(data), shape),
-    zeros: (shape) => st.make(shape),
+    zeros: (shape) => wrap(new Float64Array(sizeOf(shape)), shape),
     download: (t) => get(t).slice(),
-    dispose: (t) => st.dispose(t),
-    liveTensors: () => st.liveCount(),
-    reshape: (t, shape) => wrap(get(t), shape),
+    dispose: (t) => void handles.dispose(t),
+    liveTensors: () => handles.liveCount(),
+    reshape: (t, shape) => handles.view(t, shape),
     conv2d(x, w, p: Conv2dParams) {
       const [B, C, H, W] = chw(x);
       const [O, Cw, K] = w.shape as [number, number, number, number];
@@ -107,12 +115,14 @@ export function referenceBackend(): Backend {
       assertShape('dropout mask', mask.shape, x.shape.slice(1));
       return wrap(ops.dropout(get(x), x.shape[0]!, get(mask)), x.shape);
     },
-    neuron(cfg: NeuronConfig, x, a): NeuronTraceT {
-      const r = neuronForward(cfg, get(x), x.shape[0]!, a ? get(a)[0] : undefined);
+    neuron(cfg, x, a): NeuronTraceT {
+      const xs = get(x);
+      const r = tapeNeuron(cfg, xs, x.shape[0]!, aOf(a && get(a), cfg.tau), new Float64Array(xs.length)); // Eqs. 2-6
       return { s: wrap(r.s, x.shape), h: wrap(r.h, x.shape), v: wrap(r.v, x.shape) };
     },
-    neuronBackward(cfg, x, trace, gs, a) {
-      const r = neuronBackward(cfg, get(x), x.shape[0]!, { s: get(trace.s), h: get(trace.h), v: get(trace.v) }, get(gs), a ? get(a)[0] : undefined);
+    neuronBackward(cfg, x, _trace, gs, a) {
+      // the tape replays the forward from x (the trace is the same), then reverse mode gives the vjp
+      const r = tapeNeuron(cfg, get(x), x.shape[0]!, aOf(a && get(a), cfg.tau), get(gs));
       return { gx: wrap(r.gradX, x.shape), ga: a && cfg.kind === 'plif' ? wrap(Float64Array.of(r.gradA), [1]) : null };
     },
     vote(x, m) {
@@ -134,16 +144,6 @@ export function referenceBackend(): Backend {
     },
     repeatT: (x, T) => wrap(ops.repeatT(get(x), T), [T, ...x.shape]),
     sumT: (x) => wrap(ops.sumT(get(x), x.shape[0]!), x.shape.slice(1)),
-    add(a, b) {
-      assertShape('add', b.shape, a.shape);
-      const x = get(a);
-      const y = get(b);
-      return wrap(x.map((v, i) => v + y[i]!), a.shape);
-    },
-    meanT(x) {
-      const T = x.shape[0]!;
-      return wrap(ops.sumT(get(x), T).map((v) => v / T), x.shape.slice(1));
-    },
   };
   return Object.assign(self, impl);
 }

@@ -12,7 +12,7 @@ import { estimateMemory } from '../core/network/shapes.js';
 import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { isSpikeEncoder } from '../core/encoders.js';
-import { trainingBatches, validationSplit, makeBatches, stratifiedSubset } from '../data/index.js';
+import { trainingBatches, validationSplit, stratifiedSubset } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { confusionRecord } from './plot-confusion.js';
@@ -333,9 +333,4 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
     disposeAdam(o.backend, adam);
     net.dispose();
   }
-}
-
-/** Batches of an evaluation pass, in dataset order, the last one short. */
-export function evalBatches(indices: Uint32Array, size: number): Uint32Array[] {
-  return makeBatches(indices, size, { dropLast: false });
 }

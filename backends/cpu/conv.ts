@@ -102,7 +102,7 @@ export function convWeightGradChannels(x: Float32Array, gyT: Float32Array, d: Co
   const { B, C, H, W, O, K, Ho, Wo } = d;
   const P = Ho * Wo;
   gwT.fill(0, c0 * K * K * O, c1 * K * K * O);
-  for (let b = 0; b < B; b++) scatterNonzero(x, b * C * H * W, d, gwT, gyT, b * P * O, true, c0, c1); // Eq. 17
+  for (let b = 0; b < B; b++) scatterNonzero(x, b * C * H * W, d, gwT, gyT, b * P * O, true, c0, c1); // Eq. 17: dL/dW = sum over steps (and positions) of dL/dY times the input
 }
 
 /** Input gradient of images b0 <= b < b1: gx[b] (overwritten) from gyT and W'; gxT is a scratch of H*W*C. */

@@ -143,7 +143,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       timed('transpose', () => pool.run('transposeImages', [get(gy), gyT], [d.O, P], d.B));
       timed('weight grad', () => {
         const gwT = sWT.get(Kc * d.O);
-        pool.run('convWeightGrad', [get(x), gyT, gwT], dimList(d), d.C); // Eq. 17
+        pool.run('convWeightGrad', [get(x), gyT, gwT], dimList(d), d.C); // Eq. 17 (dL/dW)
         pool.run('transpose', [gwT, get(gw)], [Kc, d.O], d.O);
       });
       if (gx)
@@ -341,22 +341,6 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       const T = x.shape[0]!;
       const y = make(x.shape.slice(1));
       pool.run('sumT', [get(x), get(y)], [T, y.size], y.size, null, { grain: EW });
-      return y;
-    },
-    add(a, b) {
-      assertShape('add', b.shape, a.shape);
-      const y = make(a.shape);
-      const ad = get(a);
-      const bd = get(b);
-      const yd = get(y);
-      for (let i = 0; i < yd.length; i++) yd[i] = ad[i]! + bd[i]!;
-      return y;
-    },
-    meanT(x) {
-      const T = x.shape[0]!;
-      const y = self.sumT(x);
-      const yd = get(y);
-      for (let j = 0; j < yd.length; j++) yd[j] = yd[j]! / T;
       return y;
     },
   };

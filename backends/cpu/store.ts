@@ -1,47 +1,33 @@
-// Float32 tensor storage with reference counts and a free-list per length: a training step disposes
+// Float32 tensor storage (handles: core's Handles) with a free-list per length: a training step disposes
 // what it made, so from the second step on every op's output reuses an array of the previous step and
 // nothing is allocated (arrays are zero-filled on reuse only when the op asks for zeros). Storage comes
 // from the shared arena (arena.ts) so that worker threads and WASM kernels can work on it in place;
 // when the arena is full, ordinary arrays are used and the ops on them stay on the calling thread.
-import { sizeOf, type Tensor } from '../../core/backend.js';
+import { Handles, sizeOf, type Handle, type Tensor } from '../../core/backend.js';
 import type { Arena } from './arena.js';
 
-interface Storage {
-  data: Float32Array;
-  refs: number;
-}
-
-export class CpuTensor implements Tensor {
-  readonly size: number;
-  disposed = false;
-  constructor(
-    readonly owner: object,
-    readonly storage: Storage,
-    readonly shape: readonly number[],
-  ) {
-    this.size = storage.data.length;
-  }
-}
+export type CpuTensor = Handle<Float32Array>;
 
 export class CpuStore {
-  private live = 0;
+  private readonly handles: Handles<Float32Array>;
   private free = new Map<number, Float32Array[]>();
   private pooled = 0;
   constructor(
-    private readonly owner: object,
+    owner: object,
     private readonly arena: Arena | null,
     /** Upper bound on pooled floats outside the arena (default 256 Mi floats = 1 GiB). */
     private readonly maxPooled = 256 * 1024 * 1024,
-  ) {}
+  ) {
+    this.handles = new Handles(owner);
+  }
 
   /** A new tensor; its values are zero when `zero`, else unspecified (the caller overwrites all). */
   make(shape: readonly number[], zero: boolean): CpuTensor {
     const n = sizeOf(shape);
-    this.live++;
     const a = this.arena?.alloc(n);
     if (a) {
       if (zero) a.fill(0);
-      return new CpuTensor(this.owner, { data: a, refs: 1 }, [...shape]);
+      return this.handles.make(a, shape);
     }
     const list = this.free.get(n);
     let data: Float32Array;
@@ -50,27 +36,21 @@ export class CpuStore {
       this.pooled -= n;
       if (zero) data.fill(0);
     } else data = new Float32Array(n);
-    return new CpuTensor(this.owner, { data, refs: 1 }, [...shape]);
+    return this.handles.make(data, shape);
   }
 
   view(t: Tensor, shape: readonly number[]): CpuTensor {
-    const h = this.check(t);
-    if (sizeOf(shape) !== h.size) throw new RangeError(`reshape: [${h.shape.join(', ')}] has ${h.size} values, [${shape.join(', ')}] needs ${sizeOf(shape)}`);
-    h.storage.refs++;
-    this.live++;
-    return new CpuTensor(this.owner, h.storage, [...shape]);
+    return this.handles.view(t, shape);
   }
 
   get(t: Tensor): Float32Array {
-    return this.check(t).storage.data;
+    return this.handles.check(t).storage.value;
   }
 
   dispose(t: Tensor): void {
-    const h = this.check(t);
-    h.disposed = true;
-    this.live--;
-    if (--h.storage.refs === 0) {
-      const data = h.storage.data;
+    const last = this.handles.dispose(t);
+    if (last) {
+      const data = last.value;
       if (this.arena?.isOwnBuffer(data.buffer)) {
         this.arena.release(data);
         return;
@@ -86,12 +66,6 @@ export class CpuStore {
   }
 
   liveCount(): number {
-    return this.live;
-  }
-
-  private check(t: Tensor): CpuTensor {
-    if (!(t instanceof CpuTensor) || t.owner !== this.owner) throw new TypeError('tensor belongs to another backend');
-    if (t.disposed) throw new Error('tensor used after dispose');
-    return t;
+    return this.handles.liveCount();
   }
 }

@@ -2,7 +2,7 @@
 // device memory), every op is a small gather-form kernel from kernels.ts, compiled once per (op, shape)
 // and cached on this backend object. A training step downloads only the loss and what the caller asks
 // for. Every texture this backend drops is deleted, and liveTextures() counts the ones alive.
-import { assertShape, lead, outSize, sizeOf, type AdamParams, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
+import { Handles, assertShape, lead, outSize, sizeOf, type AdamParams, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
 import { neuronCodes, validateNeuronConfig, type NeuronConfig } from '../../core/neuron.js';
 import { KERNEL_FUNCTIONS } from '../../core/scalar.js';
 import * as K from './kernels.js';
@@ -24,24 +24,6 @@ export const MAX_LOOP = 65535;
 
 type Value = Float32Array | GpujsTexture;
 
-class Store {
-  refs = 1;
-  constructor(public value: Value) {}
-}
-
-class GpujsTensor implements Tensor {
-  disposed = false;
-  readonly size: number;
-  constructor(
-    readonly owner: object,
-    readonly store: Store,
-    readonly shape: readonly number[],
-  ) {
-    this.size = sizeOf(shape);
-  }
-}
-
-
 type KernelFn = (this: K.KernelThis, ...args: never[]) => number;
 
 export class GpujsBackend implements Backend {
@@ -51,7 +33,7 @@ export class GpujsBackend implements Backend {
   private gpu: GpujsInstance | null;
   private readonly kernels = new Map<string, GpujsKernel>();
   private readonly textureMode: boolean;
-  private live = 0;
+  private readonly handles = new Handles<Value>(this);
   private textures = 0;
   /** Stand-in for `a` in the neuron kernels of IF/LIF (one kernel signature for every kind). */
   private readonly dummyA: Tensor;
@@ -80,11 +62,6 @@ export class GpujsBackend implements Backend {
   /** Textures alive (not deleted) that this backend made: constant over training steps. */
   liveTextures(): number {
     return this.textures;
-  }
-
-  /** Compiled kernels in the cache. */
-  kernelCount(): number {
-    return this.kernels.size;
   }
 
   /** Deletes every kernel and the GPU instance (its GL context). Tensors become unusable. */
@@ -155,26 +132,18 @@ export class GpujsBackend implements Backend {
     }
   }
 
-  private tensor(v: Value, shape: readonly number[]): GpujsTensor {
+  private tensor(v: Value, shape: readonly number[]): Tensor {
     if (!this.gpu) throw new Error('gpu.js backend used after destroy()');
-    this.live++;
-    return new GpujsTensor(this, new Store(v), [...shape]);
-  }
-
-  private handle(t: Tensor): GpujsTensor {
-    const h = t as GpujsTensor;
-    if (!(h instanceof GpujsTensor) || h.owner !== this) throw new TypeError('tensor belongs to another backend');
-    if (h.disposed) throw new Error('tensor used after dispose');
-    return h;
+    return this.handles.make(v, shape);
   }
 
   private val(t: Tensor): Value {
-    return this.handle(t).store.value;
+    return this.handles.check(t).storage.value;
   }
 
   /** In-place update (adam, running statistics): every handle sharing the storage sees the new value. */
   private replace(t: Tensor, v: Value): void {
-    const s = this.handle(t).store;
+    const s = this.handles.check(t).storage;
     const old = s.value;
     s.value = v;
     this.release(old);
@@ -229,22 +198,16 @@ export class GpujsBackend implements Backend {
   }
 
   dispose(t: Tensor): void {
-    const h = this.handle(t);
-    h.disposed = true;
-    this.live--;
-    if (--h.store.refs === 0) this.release(h.store.value);
+    const last = this.handles.dispose(t);
+    if (last) this.release(last.value);
   }
 
   liveTensors(): number {
-    return this.live;
+    return this.handles.liveCount();
   }
 
   reshape(t: Tensor, shape: readonly number[]): Tensor {
-    const h = this.handle(t);
-    if (sizeOf(shape) !== h.size) throw new RangeError(`reshape: [${h.shape.join(', ')}] to [${shape.join(', ')}] changes the size`);
-    h.store.refs++;
-    this.live++;
-    return new GpujsTensor(this, h.store, [...shape]);
+    return this.handles.view(t, shape);
   }
 
   // ---- synaptic layers ----
@@ -448,15 +411,5 @@ export class GpujsBackend implements Backend {
   sumT(x: Tensor): Tensor {
     const T = x.shape[0]!;
     return this.op('sumT', K.sumTK, x.shape.slice(1), {}, [x], [T, x.size / T, 1], [T]);
-  }
-
-  add(a: Tensor, b: Tensor): Tensor {
-    assertShape('add', b.shape, a.shape);
-    return this.op('add', K.addK, a.shape, {}, [a, b], []);
-  }
-
-  meanT(x: Tensor): Tensor {
-    const T = x.shape[0]!;
-    return this.op('sumT', K.sumTK, x.shape.slice(1), {}, [x], [T, x.size / T, 1 / T], [T]);
   }
 }

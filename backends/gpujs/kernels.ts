@@ -34,6 +34,10 @@ declare function heaviside(x: number): number;
 declare function reset(hard: number, h: number, s: number, vr: number, vth: number): number;
 declare function resetGradH(hard: number, detach: number, h: number, s: number, vr: number, vth: number, sg: number): number;
 declare function surrogateGrad(code: number, x: number, alpha: number): number;
+declare function restPotential(vr: number): number;
+declare function gradPotential(gHNext: number, dHdV: number, gVLoss: number): number;
+declare function gradCharged(gS: number, gV: number, sg: number, hard: number, detach: number, h: number, s: number, vr: number, vth: number): number;
+declare function sigmoidGradOfOutput(k: number): number;
 
 /**
  * floor(a / b) for integer-valued a >= 0 and b > 0, exact while a < 2^24. A float32 quotient can round
@@ -67,9 +71,6 @@ export function fillK(this: KernelThis): number {
 }
 
 // ---- elementwise ----
-export function addK(this: KernelThis, a: Arr, b: Arr): number {
-  return a[this.thread.x]! + b[this.thread.x]!;
-}
 /** y[t, j] = x[j]: arguments n (size of x). */
 export function repeatTK(this: KernelThis, x: Arr, n: number): number {
   return x[imod(this.thread.x, n)]!;
@@ -529,7 +530,7 @@ export function neuronK(this: KernelThis, x: Arr, a: Arr, T: number, n: number, 
   if (plif > 0) {
     k = sigmoid(a[0]!);
   }
-  let v = vr;
+  let v = restPotential(vr);
   let out = 0;
   for (let tt = 0; tt < T; tt++) {
     if (tt <= t) {
@@ -567,16 +568,16 @@ export function neuronGradK(this: KernelThis, x: Arr, s: Arr, h: Arr, v: Arr, gs
     const tt = T - 1 - q;
     if (tt >= t) {
       const jj = tt * n + i;
-      const gV = gH * dHdV;
+      const gV = gradPotential(gH, dHdV, 0); // Eqs. 8-9, 11
       const hh = h[jj]!;
-      const sg = surrogateGrad(sgCode, hh - vth, alpha);
-      gH = gs[jj]! * sg + gV * resetGradH(hard, detach, hh, s[jj]!, vr, vth, sg);
+      const sg = surrogateGrad(sgCode, hh - vth, alpha); // Eq. 13
+      gH = gradCharged(gs[jj]!, gV, sg, hard, detach, hh, s[jj]!, vr, vth); // Eqs. 8-10, 12
     }
   }
   if (this.constants.which! === 0) {
     return gH * chargeGradX(kind, decayInput, k);
   }
-  let vPrev = vr;
+  let vPrev = restPotential(vr);
   if (t > 0) {
     vPrev = v[j - n]!;
   }
@@ -585,5 +586,5 @@ export function neuronGradK(this: KernelThis, x: Arr, s: Arr, h: Arr, v: Arr, gs
 /** dL/da = dL/dk k (1 - k), k = sigmoid(a): output [1]. */
 export function plifGradAK(this: KernelThis, gk: Arr, a: Arr): number {
   const k = sigmoid(a[0]!);
-  return gk[0]! * k * (1 - k);
+  return gk[0]! * sigmoidGradOfOutput(k);
 }

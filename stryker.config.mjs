@@ -1,0 +1,32 @@
+// Mutation testing (opt-in: `npm run mutate`, not part of npm test). Incremental: the result of every
+// mutant is kept in .stryker-tmp/incremental.json and a rerun tests only mutants whose code or tests
+// changed. Reports: .stryker-tmp/reports/mutation.{html,json}; scores per folder in docs/mutation.md.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutate.config.ts', related: false },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  disableTypeChecks: '{core/**/*,reference/**/*,training/**/*,backends/cpu/*}.ts',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  mutate: [
+    'core/**/*.ts',
+    'reference/**/*.ts',
+    'backends/cpu/**/*.ts',
+    'training/loop.ts',
+    '!backends/cpu/wasm/assembly/**',
+    '!**/*.d.ts',
+  ],
+  ignorePatterns: ['runs', '.plif-cache'],
+  coverageAnalysis: 'perTest',
+  incremental: true,
+  incrementalFile: '.stryker-tmp/incremental.json',
+  concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
+  timeoutMS: 20_000,
+  // the first run records which test covers which mutant with every line instrumented: slow
+  dryRunTimeoutMinutes: 60,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: '.stryker-tmp/reports/mutation.html' },
+  jsonReporter: { fileName: '.stryker-tmp/reports/mutation.json' },
+  cleanTempDir: 'always',
+};

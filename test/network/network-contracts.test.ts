@@ -1,0 +1,129 @@
+// Contracts of Network, its layers and the training step that the whole-step property does not see: what
+// evaluation keeps alive, how many random numbers initialisation and dropout draw (seeded runs and
+// resumed runs depend on it), dropout's mask statistics, the encoder flags and taus that describe()
+// reports, and every refusal with its message. (Each of these was a surviving mutant of npm run mutate.)
+import { describe, expect, it } from 'vitest';
+import { DropoutLayer } from '../../core/network/layers.js';
+import { Network, networkConfig } from '../../core/network/network.js';
+import { lossAndGradients } from '../../core/network/train.js';
+import { Rng } from '../../core/rng.js';
+import { referenceBackend } from '../../reference/ops-backend.js';
+
+const b = referenceBackend();
+const input = (n: number, size: number) => Float32Array.from({ length: n * size }, (_, i) => Math.sin(i) * 2 + 0.5);
+
+describe('network contracts', () => {
+  it('evaluation keeps only the newest activation alive while it runs', () => {
+    const cfg = networkConfig('c2k3s1-BN-PLIF-MPk2s2-c2k3s1-BN-PLIF-FC6-LIF-DP-FC20-PLIF-APk10s10', [1, 6, 6], 2, { T: 3 });
+    const net = new Network(b, cfg, Rng.seeded(1));
+    const x = b.upload(input(2, 36), [2, 1, 6, 6]);
+    const base = b.liveTensors();
+    const live: number[] = [];
+    net.forward(x, { training: false, rng: null, observe: () => live.push(b.liveTensors() - base) });
+    net.release();
+    expect(b.liveTensors()).toBe(base);
+    // the layer's output and the one before it (disposed right after); at the encoder's end also its
+    // flat and repeated views; nothing a layer saved for a backward
+    expect(live).toHaveLength(13);
+    expect(Math.max(...live)).toBeLessThanOrEqual(4);
+    expect(live.slice(3)).toEqual(new Array(10).fill(2));
+    b.dispose(x);
+    net.dispose();
+  });
+
+  it('initialisation draws one number per weight; dropout one per feature of each sample; DP0 draws none', () => {
+    const cfg = networkConfig('FC6-PLIF-DP0-DP-FC2', [1, 2, 2], 2, { T: 2, static: false });
+    const r = Rng.seeded(5);
+    const twin = Rng.seeded(5);
+    const net = new Network(b, cfg, r);
+    for (let i = 0; i < 6 * 4 + 2 * 6; i++) twin.uniform();
+    expect(r.state()).toEqual(twin.state());
+    const step = Rng.seeded(6);
+    const stepTwin = Rng.seeded(6);
+    lossAndGradients(net, { x: input(2 * 3, 4).subarray(0, 2 * 3 * 4), labels: Int32Array.of(0, 1, 1) }, step);
+    for (let i = 0; i < 3 * 6; i++) stepTwin.uniform(); // N = 3 samples x 6 features, for DP only
+    expect(step.state()).toEqual(stepTwin.state());
+    net.dispose();
+  });
+
+  it('a dropout mask zeroes a fraction p of the features and scales the rest by 1/(1-p)', () => {
+    const layer = new DropoutLayer(0, 'DP0.25', [1000], 0.25);
+    const x = b.upload(new Float64Array(2 * 1000).fill(1), [1, 2, 1000]);
+    const y = b.download(layer.forward(b, x, { training: true, rng: Rng.seeded(2) }));
+    const zeros = y.filter((v) => v === 0).length;
+    expect(zeros).toBeGreaterThan(400);
+    expect(zeros).toBeLessThan(600);
+    expect(y.every((v) => v === 0 || Math.abs(v - 1 / 0.75) < 1e-6)).toBe(true);
+    expect(() => layer.forward(b, x, { training: true, rng: null })).toThrow(/dropout in training mode needs an Rng/);
+    layer.release(b);
+  });
+
+  it('describe() flags the static encoder and gives taus of neuron layers only; IF has tau = Infinity', () => {
+    const cfg = networkConfig('c2k3s1-BN-IF-MPk2s2-FC20-LIF-APk10s10', [1, 6, 6], 2, { T: 2, tau0: 3, pool: 'avg' });
+    const net = new Network(b, cfg, Rng.seeded(1));
+    const d = net.describe();
+    expect(d.map((l) => l.encoder)).toEqual([true, true, false, false, false, false, false]);
+    expect(d.map((l) => l.tau)).toEqual([undefined, undefined, Infinity, undefined, undefined, 3, undefined]);
+    expect(d[3]!.token).toBe('APk2s2');
+    const mp = new Network(b, networkConfig('c2k3s1-PLIF-APk2s2-FC20-PLIF-APk10s10', [1, 6, 6], 2, { pool: 'max' }), Rng.seeded(1));
+    expect(mp.describe()[2]!.token).toBe('MPk2s2');
+    mp.dispose();
+    net.dispose();
+  });
+
+  it('refuses bad settings, a wrong input shape, bad labels and a backward without a training forward', () => {
+    expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 2, { T: 0 })).toThrow(/T must be a positive integer, got 0/);
+    expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 2, { T: 1.5 })).toThrow(/T must be a positive integer/);
+    expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 0)).toThrow(/classes must be a positive integer, got 0/);
+    expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 2.5)).toThrow(/classes must be a positive integer/);
+    expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 2, { surrogate: { name: 'nope' as 'atan', alpha: 1 } })).toThrow(/unknown surrogate 'nope'/);
+    const net = new Network(b, networkConfig('FC2-PLIF', [1, 2, 2], 2, { T: 2 }), Rng.seeded(1));
+    expect(() => net.backward(b.zeros([2, 1, 2]))).toThrow(/backward\(\) needs a training-mode forward\(\) first/);
+    const bad = b.upload(new Float64Array(4), [2, 1, 2]);
+    expect(() => net.forward(bad, { training: false, rng: null })).toThrow(/network input has shape \[2, 1, 2\], expected \[2, 1, 2, 2\]/);
+    const wrongSize = b.upload(new Float64Array(16), [2, 2, 2, 2]);
+    expect(() => net.forward(wrongSize, { training: false, rng: null })).toThrow(/network input has shape \[2, 2, 2, 2\], expected \[2, 1, 2, 2\]/);
+    const x = input(1, 4);
+    expect(() => lossAndGradients(net, { x: x.subarray(0, 3), labels: Int32Array.of(0) }, Rng.seeded(1))).toThrow(/batch input has 3 values, expected \[1, 1, 2, 2\] = 4/);
+    expect(() => lossAndGradients(net, { x, labels: Int32Array.of(2) }, Rng.seeded(1))).toThrow(/label 2 outside 0\.\.1/);
+    expect(() => lossAndGradients(net, { x, labels: Int32Array.of(-1) }, Rng.seeded(1))).toThrow(/label -1 outside 0\.\.1/);
+    expect(lossAndGradients(net, { x, labels: Int32Array.of(1) }, Rng.seeded(1)).loss).toBeGreaterThanOrEqual(0);
+    // after a step (and after release) a second backward needs a new training forward
+    const xt = b.upload(x, [1, 1, 2, 2]);
+    const out = net.forward(xt, { training: true, rng: Rng.seeded(1) });
+    const g = b.zeros(out.shape);
+    net.backward(g);
+    expect(() => net.backward(g)).toThrow(/needs a training-mode forward/);
+    net.forward(xt, { training: true, rng: Rng.seeded(1) });
+    net.release();
+    expect(() => net.backward(g)).toThrow(/needs a training-mode forward/);
+    for (const t of [g, xt, bad, wrongSize]) b.dispose(t);
+    net.dispose();
+  });
+
+  it('a static network without neurons feeds its output at every step: output [T, N, classes]', () => {
+    const net = new Network(b, networkConfig('c2k3s1-BN-FC20-APk10s10', [1, 4, 4], 2, { T: 3 }), Rng.seeded(2));
+    const x = b.upload(input(2, 16), [2, 1, 4, 4]);
+    const out = net.forward(x, { training: false, rng: null });
+    expect(out.shape).toEqual([3, 2, 2]);
+    const o = b.download(out);
+    expect(Array.from(o.subarray(8, 12))).toEqual(Array.from(o.subarray(0, 4)));
+    net.release();
+    b.dispose(x);
+    net.dispose();
+  });
+
+  it('a step counts the correct predictions', () => {
+    const net = new Network(b, networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 2 }), Rng.seeded(3));
+    const labels = Int32Array.of(0, 1, 1, 0, 1);
+    const r = lossAndGradients(net, { x: input(5, 4), labels }, Rng.seeded(1));
+    const want = Array.from(r.predictions).filter((p, i) => p === labels[i]).length;
+    expect(r.correct).toBe(want);
+    expect(r.predictions).toHaveLength(5);
+    // and a network that predicts all-first on silence gets exactly the class-0 samples right
+    const silent = new Network(b, networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 2, vThreshold: 1e6 }), Rng.seeded(3));
+    expect(lossAndGradients(silent, { x: input(5, 4), labels }, Rng.seeded(1)).correct).toBe(2);
+    silent.dispose();
+    net.dispose();
+  });
+});
