@@ -213,8 +213,8 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       if (tieDraws) assertShape('maxPool2d tieDraws', tieDraws.shape, shape);
       const y = make(shape);
       const am = make(shape);
-      if (tieDraws) pool.run('maxPoolTies', [get(x), get(tieDraws), get(y), get(am)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
-      else pool.run('maxPool', [get(x), get(y), get(am)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
+      const arrays = tieDraws ? [get(x), get(y), get(am), get(tieDraws)] : [get(x), get(y), get(am)];
+      pool.run('maxPool', arrays, [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return { y, argmax: am };
     },
     maxPool2dBackward(gy, argmax, xShape, p) {

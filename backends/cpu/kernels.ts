@@ -205,31 +205,10 @@ export const kernels: Record<string, Kernel> = {
   },
 
   // ---- pooling over planes lo..hi: num = [H, W, Ho, Wo, K, stride] ----
-  maxPool([x, y, am], [H, W, Ho, Wo, K, s], lo, hi) {
-    for (let bc = lo; bc < hi; bc++) {
-      const base = bc * H! * W!;
-      let q = bc * Ho! * Wo!;
-      for (let oy = 0; oy < Ho!; oy++)
-        for (let ox = 0; ox < Wo!; ox++, q++) {
-          let best = -Infinity;
-          let arg = 0;
-          for (let ky = 0; ky < K!; ky++) {
-            const r = base + (oy * s! + ky) * W! + ox * s!;
-            for (let kx = 0; kx < K!; kx++) {
-              const v = x![r + kx]!;
-              if (v > best) {
-                best = v;
-                arg = ky * K! + kx; // ties -> the first
-              }
-            }
-          }
-          y![q] = best;
-          am![q] = arg;
-        }
-    }
-  },
-  /** Max pooling with tie draws d (one per output): the (d mod c)-th of a window's c maxima wins. */
-  maxPoolTies([x, d, y, am], [H, W, Ho, Wo, K, s], lo, hi) {
+  /**
+   * Max pooling: the first of a window's c maxima wins, or with tie draws d (one per output) the (d mod c)-th.
+   */
+  maxPool([x, y, am, d], [H, W, Ho, Wo, K, s], lo, hi) {
     for (let bc = lo; bc < hi; bc++) {
       const base = bc * H! * W!;
       let q = bc * Ho! * Wo!;
@@ -249,8 +228,8 @@ export const kernels: Record<string, Kernel> = {
               } else if (v === best) count++;
             }
           }
-          if (count > 1) {
-            let pick = d![q]! % count;
+          if (count > 1 && d) {
+            let pick = d[q]! % count;
             search: for (let ky = 0; ky < K!; ky++) {
               const r = base + (oy * s! + ky) * W! + ox * s!;
               for (let kx = 0; kx < K!; kx++)
