@@ -17,7 +17,7 @@ import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { confusionRecord } from './plot-confusion.js';
 import { openSource, type SampleSource } from './source.js';
-import { firstBad, streamRng, trainNetworkConfig } from './recipe.js';
+import { finishEpoch, finiteTaus, firstBad, streamRng, trainNetworkConfig } from './recipe.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
@@ -66,7 +66,6 @@ export function recordsAfter(done: number, batches: number): boolean {
 }
 
 /** tau of every neuron layer with a learnable or fixed tau (IF layers have none). */
-const finiteTaus = (net: Network) => net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau }));
 
 export interface BatchProgress {
   epoch: number;
@@ -303,29 +302,15 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
         await save(paths.last, 'interrupt');
         return { status: 'interrupted', metrics, checkpoint: paths.last };
       }
-      const m: EpochMetrics = {
-        epoch,
-        lr,
-        train_loss: state.lossSum / state.seen,
-        train_acc: state.correct / state.seen,
-        ...(val ? { val_acc: val.accuracy } : {}),
-        test_acc: test.accuracy,
-        test_ties: test.ties,
-        tau: finiteTaus(net),
-        firing_rate: test.firingRates,
-        seconds: trainSeconds,
-        samples_per_s: state.seen / trainSeconds,
-      };
+      const { metrics: m, next } = finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
       metrics.push(m);
       await appendMetrics(paths.metrics, m);
       if (test.firingMaps) await writeJsonAtomic(paths.firingMaps, test.firingMaps);
       await writeJsonAtomic(paths.confusion, confusionRecord(test, testSrc.classes, `test pass of epoch ${epoch}`));
       rep.epochEnd?.(m);
-      const score = val ? val.accuracy : test.accuracy;
-      const isBest = state.best === null || score > state.best.score;
-      state = { epoch: epoch + 1, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: isBest ? { epoch, score } : state.best };
+      state = next;
       await save(paths.last, 'epoch');
-      if (isBest) await save(paths.best, 'best');
+      if (next.best?.epoch === epoch) await save(paths.best, 'best');
       t0 = performance.now();
     }
     return { status: 'done', metrics };

@@ -15,7 +15,7 @@ import { trainingCheckpointBytes, type TrainingState } from '../training/checkpo
 import type { TrainConfig } from '../training/config.js';
 import { evaluate, type Evaluation, type FiringMaps } from '../training/evaluate.js';
 import type { EpochMetrics } from '../training/loop.js';
-import { firstBad, streamRng, trainNetworkConfig } from '../training/recipe.js';
+import { finishEpoch, finiteTaus, firstBad, streamRng, trainNetworkConfig } from '../training/recipe.js';
 import type { SampleSource } from '../training/source.js';
 
 /** One finished training step. */
@@ -163,7 +163,7 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
         meanAcc: state.correct / state.seen,
         samplesPerS: state.seen / elapsed,
         seconds: elapsed,
-        tau: net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })),
+        tau: finiteTaus(net),
       });
     }
     const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
@@ -176,23 +176,9 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
     }
     ev.evalStart?.('test', testIdx.length);
     const test = await evaluate(net, src.test, testIdx, c.evalBatch, { firingRates: true, seed });
-    const m: EpochMetrics = {
-      epoch,
-      lr,
-      train_loss: state.lossSum / state.seen,
-      train_acc: state.correct / state.seen,
-      ...(val ? { val_acc: val.accuracy } : {}),
-      test_acc: test.accuracy,
-      test_ties: test.ties,
-      tau: net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })),
-      firing_rate: test.firingRates,
-      seconds: trainSeconds,
-      samples_per_s: state.seen / trainSeconds,
-    };
+    const { metrics: m, next } = finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
     run.metrics.push(m);
-    const score = val ? val.accuracy : test.accuracy;
-    const isBest = state.best === null || score > state.best.score;
-    run.state = { epoch: epoch + 1, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: isBest ? { epoch, score } : state.best };
+    run.state = next;
     ev.epoch?.({ metrics: m, firingMaps: test.firingMaps, raster: await spikeRaster(net, src.test, 0, o.rasterLimit ?? 256) });
     t0 = performance.now();
   }
