@@ -270,6 +270,7 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
     const lif = neuronConfig({ kind: 'lif', tau: 2 });
     const tl = cpu.neuron(lif, xc, null);
     expect(cpu.neuronBackward(lif, xc, tl, gsc, null).ga).toBeNull();
+    expect(cpu.neuronBackward(lif, xc, tl, gsc, ac).ga).toBeNull(); // "null unless PLIF", even when given an a
     expectNear(cpu.download(tl.s), ref.download(ref.neuron(lif, xr, null).s));
   });
 
@@ -471,6 +472,29 @@ describe('cpu backend parts', () => {
     kernels['fail']!([], [1], 0, 1, 0, null, null); // the calling thread's range does not fail
     const meta = neuronMeta(neuronConfig({ kind: 'lif', tau: 2 }));
     expect(meta).toMatchObject({ kind: 'lif', tau: 2, surrogate: { name: 'atan' } });
+  });
+
+  it('kernel pool with a worker: a kernel that throws there fails the op with its error; a worker that exits breaks the pool for arena arrays only', () => {
+    // (also in threads.test.ts; here so that the pool's own code runs against every mutant)
+    expect(() => kernels['fail']!([], [1], 0, 1, 1, null, null)).toThrow('kernel failure requested by a test');
+    kernels['fail']!([], [0], 0, 1, 1, null, null); // nothing requested: returns
+    const arena = new Arena(1);
+    const pool = new KernelPool(arena, 2, null, null);
+    expect(pool.threads).toBe(2);
+    const a = arena.alloc(8)!;
+    expect(() => pool.run('fail', [a], [1], 2)).toThrow(/^CPU backend: kernel 'fail' failed in worker thread 1: .*kernel failure requested by a test/);
+    const x = arena.alloc(10)!;
+    x.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const y = arena.alloc(5)!;
+    pool.run('sumT', [x, y], [2, 5], 5);
+    expect([...y]).toEqual([7, 9, 11, 13, 15]);
+    expect(() => pool.run('fail', [a], [2], 2)).toThrow("CPU backend: worker thread 1 exited while running kernel 'fail'; the thread pool is unusable (restart, or use --threads 1)");
+    expect(() => pool.run('sumT', [x, y], [2, 5], 5)).toThrow('CPU backend thread pool is unusable: worker thread 1 exited');
+    const z = new Float32Array(5);
+    pool.run('sumT', [new Float32Array(x), z], [2, 5], 5); // arrays outside the arena: this thread alone
+    expect([...z]).toEqual([7, 9, 11, 13, 15]);
+    pool.destroy();
+    expect(() => pool.run('sumT', [x, y], [2, 5], 5)).toThrow('CPU backend thread pool is unusable: destroyed');
   });
 
   it('WebAssembly loader: this runtime can run the kernels; the path, the module cached, bad bytes and missing exports reported', () => {
