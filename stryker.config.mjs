@@ -1,6 +1,10 @@
 // Mutation testing (opt-in: `npm run mutate`, not part of npm test). Incremental: the result of every
 // mutant is kept in .stryker-tmp/incremental.json and a rerun tests only mutants whose code or tests
 // changed. Reports: .stryker-tmp/reports/mutation.{html,json}; scores per folder in docs/mutation.md.
+// PLIF_MUTATE_GROUP names the run (scripts/mutate.mjs runs one per folder): each keeps its own
+// incremental file and report, so measuring one folder does not drop another's results.
+const group = process.env.PLIF_MUTATE_GROUP ?? 'all';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -20,13 +24,13 @@ export default {
   ignorePatterns: ['runs', '.plif-cache'],
   coverageAnalysis: 'perTest',
   incremental: true,
-  incrementalFile: '.stryker-tmp/incremental.json',
+  incrementalFile: `.stryker-tmp/incremental-${group}.json`,
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
-  timeoutMS: 20_000,
+  timeoutMS: Number(process.env.STRYKER_TIMEOUT_MS ?? 5_000),
   // the first run records which test covers which mutant with every line instrumented: slow
   dryRunTimeoutMinutes: 60,
   reporters: ['clear-text', 'progress', 'html', 'json'],
-  htmlReporter: { fileName: '.stryker-tmp/reports/mutation.html' },
-  jsonReporter: { fileName: '.stryker-tmp/reports/mutation.json' },
+  htmlReporter: { fileName: `.stryker-tmp/reports/${group}.html` },
+  jsonReporter: { fileName: `.stryker-tmp/reports/${group}.json` },
   cleanTempDir: 'always',
 };

@@ -15,9 +15,10 @@ export class Arena {
   /** Every SharedArrayBuffer object of the memory handed out (one per size after growth). */
   private buffers = new WeakSet<ArrayBufferLike>();
 
-  constructor(initialBytes = 64 * 1024 * 1024) {
+  /** maxPages: the memory's maximum (the kernels' module needs KERNEL_MAX_PAGES; less only where no kernel runs on it). */
+  constructor(initialBytes = 64 * 1024 * 1024, private readonly maxPages = MAX_PAGES) {
     const initial = Math.max(2, Math.ceil(initialBytes / PAGE));
-    this.memory = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true });
+    this.memory = new WebAssembly.Memory({ initial, maximum: maxPages, shared: true });
   }
 
   /** A Float32Array of n values inside the memory (16-byte aligned), or null when the memory is full. */
@@ -29,7 +30,7 @@ export class Arena {
     const have = this.memory.buffer.byteLength;
     if (need > have) {
       const pages = Math.ceil((need - have) / PAGE);
-      const grow = Math.max(pages, Math.min(MAX_PAGES - have / PAGE, Math.ceil(have / PAGE / 4))); // grow by >= 25%
+      const grow = Math.max(pages, Math.min(this.maxPages - have / PAGE, Math.ceil(have / PAGE / 4))); // grow by >= 25%
       try {
         this.memory.grow(grow);
       } catch {

@@ -54,9 +54,14 @@ class Scratch {
   }
 }
 
-export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
-  const threads = opts.threads ?? 1;
+/** The thread count of the options (default 1), checked: an integer in 1..256. */
+export function threadCount(threads = 1): number {
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`threads must be an integer in 1..256, got ${threads}`);
+  return threads;
+}
+
+export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
+  const threads = threadCount(opts.threads);
   const self = {} as CpuBackend;
   const arena = new Arena();
   const loaded = opts.simd === false ? null : loadKernelModule().module;
@@ -183,7 +188,9 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
             pool.run('transpose', [get(w), wT], [O, I], I, null, { grain: 64 });
           }
           const mask = inputGradMask ? get(inputGradMask) : null;
-          pool.run('linearInputGrad', [get(gy), get(w), wT, get(gx), mask ?? wT], [B, O, I, mask ? mask.length / I : 0], B);
+          const arrays = [get(gy), get(w), wT, get(gx)];
+          if (mask) arrays.push(mask);
+          pool.run('linearInputGrad', arrays, [B, O, I, mask ? mask.length / I : 0], B);
         });
       return { gx, gw };
     },

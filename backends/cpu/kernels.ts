@@ -100,10 +100,10 @@ export const kernels: Record<string, Kernel> = {
     if (wasm) wasm.linearWeightGrad(off(x!), off(gy!), off(gwT!), B!, I!, O!, lo, hi);
     else linearWeightGradRows(x!, gy!, gwT!, B!, I!, O!, lo, hi);
   },
+  /** arrays [gy, w, wT, gx] or [gy, w, wT, gx, mask]; num = [B, O, I, maskRows]. */
   linearInputGrad([gy, w, wT, gx, mask], [B, O, I, maskRows], lo, hi, _p, _m, wasm) {
-    const m = maskRows! > 0 ? mask! : null;
-    if (wasm) wasm.linearInputGrad(off(gy!), off(w!), off(wT!), off(gx!), B!, O!, I!, lo, hi, m ? off(m) : 0, maskRows!);
-    else linearInputGradRows(gy!, w!, gx!, O!, I!, lo, hi, m, maskRows!);
+    if (wasm) wasm.linearInputGrad(off(gy!), off(w!), off(wT!), off(gx!), B!, O!, I!, lo, hi, mask ? off(mask) : 0, maskRows!);
+    else linearInputGradRows(gy!, w!, gx!, O!, I!, lo, hi, mask ?? null, maskRows!);
   },
 
   // ---- batch norm over channels lo..hi: x [B][C][S] ----
@@ -161,7 +161,10 @@ export const kernels: Record<string, Kernel> = {
       let q = 0;
       for (let b = 0; b < B!; b++) {
         const o = (b * C! + c) * S!;
-        for (let i = 0; i < S!; i++) q += (x![o + i]! - m) * (x![o + i]! - m);
+        for (let i = 0; i < S!; i++) {
+          const dv = x![o + i]! - m;
+          q += dv * dv;
+        }
       }
       const is = 1 / Math.sqrt(q / n + eps!);
       let sg = 0;
@@ -320,8 +323,10 @@ export const kernels: Record<string, Kernel> = {
   },
 
   // ---- for the pool's own tests: a kernel that fails ----
+  /** num = [how]: 1 throws in a worker's range, 2 ends the worker's process, 3 throws in every range (the calling thread's too). */
   fail(_a, [how], _lo, _hi, part) {
-    if (part === 0) return; // only in workers
+    if (how === 3) throw new Error('kernel failure requested by a test');
+    if (part === 0) return; // the others only in workers
     if (how === 1) throw new Error('kernel failure requested by a test');
     if (how === 2) process.exit(3);
   },

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Arena } from './arena.js';
+import { builtFilePath } from './built-file.js';
 import { kernels, type WasmKernels } from './kernels.js';
 
 /** One range of a kernel, as posted to a worker. */
@@ -31,18 +32,10 @@ export interface SplitOptions {
 }
 
 /** The compiled worker script: next to this file in dist/, or dist/ of the package when running from sources. */
-function workerPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const beside = join(here, 'worker.js');
-  if (existsSync(beside)) return beside;
-  let dir = here;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) break;
-    dir = dirname(dir);
-  }
-  const built = join(dir, 'dist', 'backends', 'cpu', 'worker.js');
-  if (!existsSync(built)) throw new Error(`the CPU backend's worker script is missing (${beside}, ${built}): run \`npm run build\`, or use threads: 1`);
-  return built;
+export function workerPath(here = dirname(fileURLToPath(import.meta.url))): string {
+  const path = builtFilePath(here, 'worker.js', join('backends', 'cpu', 'worker.js'));
+  if (!existsSync(path)) throw new Error(`the CPU backend's worker script is missing (${path}): run \`npm run build\`, or use threads: 1`);
+  return path;
 }
 
 export class KernelPool {
@@ -61,8 +54,8 @@ export class KernelPool {
   ) {
     this.threads = threads;
     this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * threads)));
-    const file = threads > 1 ? workerPath() : '';
     for (let i = 1; i < threads; i++) {
+      const file = workerPath();
       const { port1, port2 } = new MessageChannel();
       // execArgv: [] (a parent started with -e/-p would otherwise run its script again in the worker)
       const w = new Worker(file, { execArgv: [], workerData: { memory: arena.memory, ctrl: this.ctrl.buffer, threads, id: i, port: port2, wasm: wasmModule }, transferList: [port2] });

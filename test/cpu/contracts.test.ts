@@ -4,13 +4,17 @@
 // batch norm's running statistics and evaluation mode, pooling ties, the loss forms, Adam, the profile
 // sections, the arena, the tensor store outside the arena, the kernel pool, and the WebAssembly loader.
 // The float64 reference backend is the oracle wherever a value is computed.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Arena } from '../../backends/cpu/arena.js';
-import { cpuBackend } from '../../backends/cpu/index.js';
+import { cpuBackend, threadCount } from '../../backends/cpu/index.js';
 import { kernels, NEURON_BLOCK, neuronMeta } from '../../backends/cpu/kernels.js';
-import { KernelPool } from '../../backends/cpu/pool.js';
+import { KernelPool, workerPath } from '../../backends/cpu/pool.js';
 import { CpuStore } from '../../backends/cpu/store.js';
-import { compileKernelModule, instantiateKernels, kernelSupportProblem, kernelWasmPath, loadKernelModule } from '../../backends/cpu/wasm/index.js';
+import { compileKernelModule, instantiateKernels, kernelSupportProblem, kernelWasmPath, loadKernelModule, readKernelModule } from '../../backends/cpu/wasm/index.js';
+import { builtFilePath } from '../../backends/cpu/built-file.js';
 import type { Backend, Tensor } from '../../core/backend.js';
 import { neuronConfig } from '../../core/neuron.js';
 import { Rng } from '../../core/rng.js';
@@ -45,6 +49,7 @@ function both(simd: boolean) {
 describe('cpu backend: construction and refusals', () => {
   it('refuses a thread count that is not an integer in 1..256', () => {
     for (const t of [0, -1, 1.5, 257, NaN]) expect(() => cpuBackend({ threads: t })).toThrow(`threads must be an integer in 1..256, got ${t}`);
+    expect([threadCount(), threadCount(1), threadCount(256)]).toEqual([1, 1, 256]);
   });
 
   it('names itself, reports its thread count and whether the SIMD kernels are in use', () => {
@@ -105,6 +110,7 @@ describe.each(MODES)('cpu backend (%s) against the float64 reference', (_name, s
       [3, 2, 5, 5, 7, 3, 1, 1],
       [1, 1, 6, 6, 3, 2, 2, 0],
       [2, 2, 4, 5, 1, 1, 1, 0],
+      [2, 2, 5, 5, 11, 3, 1, 1], // input gradient: output channels in groups of 4 (twice), 2 and 1
     ] as const) {
       const p = { stride, padding };
       const [xc, xr] = up(draw(rng, B * C * H * W), [B, C, H, W]);
@@ -147,6 +153,95 @@ describe.each(MODES)('cpu backend (%s) against the float64 reference', (_name, s
       const want = Array.from(full, (v, j) => (maskv[(Math.floor(j / I) % M) * I + (j % I)] === 0 ? 0 : v));
       expectNear(masked, want);
     }
+  });
+});
+
+describe.each(MODES)('cpu backend (%s): a backward first, on a fresh backend', (_name, simd) => {
+  // the backward sizes its own scratch buffers (the forward has not grown them before)
+  it('conv2d and linear gradients as the reference', () => {
+    const rng = Rng.seeded(21);
+    const p = { stride: 1, padding: 1 };
+    {
+      const { cpu, ref, up } = both(simd);
+      const [xc, xr] = up(draw(rng, 2 * 3 * 5 * 5), [2, 3, 5, 5]);
+      const [wc, wr] = up(draw(rng, 6 * 3 * 3 * 3, 0), [6, 3, 3, 3]);
+      const [gyc, gyr] = up(draw(rng, 2 * 6 * 5 * 5, 0), [2, 6, 5, 5]);
+      const gc = cpu.conv2dBackward(xc, wc, gyc, p, true);
+      const gr = ref.conv2dBackward(xr, wr, gyr, p, true);
+      expectNear(cpu.download(gc.gw), ref.download(gr.gw));
+      expectNear(cpu.download(gc.gx!), ref.download(gr.gx!));
+    }
+    {
+      const { cpu, ref, up } = both(simd);
+      const [xc, xr] = up(draw(rng, 4 * 40), [4, 40]);
+      const [wc, wr] = up(draw(rng, 30 * 40, 0), [30, 40]);
+      const [gyc, gyr] = up(draw(rng, 4 * 30, 0), [4, 30]);
+      const gc = cpu.linearBackward(xc, wc, gyc, true);
+      const gr = ref.linearBackward(xr, wr, gyr, true);
+      expectNear(cpu.download(gc.gw), ref.download(gr.gw));
+      expectNear(cpu.download(gc.gx!), ref.download(gr.gx!));
+    }
+  });
+
+  it('a PLIF backward over more than 8 blocks of neurons as the reference; dL/da is a [1] tensor', () => {
+    const { cpu, ref, up } = both(simd);
+    const rng = Rng.seeded(22);
+    const n = 9 * NEURON_BLOCK + 5;
+    const cfg = neuronConfig({ kind: 'plif', tau: 2, surrogate: surrogates.atan(2) });
+    const xv = Array.from({ length: n }, () => rng.range(-1, 3));
+    const gsv = Array.from({ length: n }, () => rng.range(-1, 1));
+    const fresh = cpuBackend({ simd });
+    const xf = fresh.upload(xv, [1, n]);
+    const af = fresh.upload([0.2], [1]);
+    const [xc, xr] = up(xv, [1, n]);
+    const [ac, ar] = up([0.2], [1]);
+    const trace = cpu.neuron(cfg, xc, ac); // the trace, from another backend: `fresh` runs the backward only
+    const tf = { s: fresh.upload(cpu.download(trace.s), [1, n]), h: fresh.upload(cpu.download(trace.h), [1, n]), v: fresh.upload(cpu.download(trace.v), [1, n]) };
+    const gf = fresh.neuronBackward(cfg, xf, tf, fresh.upload(gsv, [1, n]), af);
+    const gr = ref.neuronBackward(cfg, xr, ref.neuron(cfg, xr, ar), up(gsv, [1, n])[1], ar);
+    expectNear(fresh.download(gf.gx), ref.download(gr.gx), 1e-4);
+    expect(gf.ga!.shape).toEqual([1]);
+    expect(Math.abs(fresh.download(gf.ga!)[0]! - ref.download(gr.ga!)[0]!)).toBeLessThan(1e-4 * Math.abs(ref.download(gr.ga!)[0]!));
+  });
+
+  it('a training step allocates nothing more when it is repeated (its outputs disposed)', () => {
+    const b = cpuBackend({ simd });
+    const rng = Rng.seeded(23);
+    const x = b.upload(draw(rng, 2 * 2 * 6 * 6), [2, 2, 6, 6]);
+    const w = b.upload(draw(rng, 3 * 2 * 3 * 3, 0), [3, 2, 3, 3]);
+    const lw = b.upload(draw(rng, 4 * 27, 0), [4, 27]);
+    const a = b.upload([0.1], [1]);
+    const [g, be, rm, rv] = [[1, 1, 1], [0, 0, 0], [0, 0, 0], [1, 1, 1]].map((v) => b.upload(v, [3]));
+    const cfg = neuronConfig({ kind: 'plif', tau: 2 });
+    const step = () => {
+      const made: Tensor[] = [];
+      const keep = <T extends Tensor>(t: T) => (made.push(t), t);
+      const c = keep(b.conv2d(x, w, { stride: 1, padding: 1 }));
+      const bn = b.batchNorm(c, g!, be!, rm!, rv!, { training: true, momentum: 0.1, eps: 1e-5, spatialDims: 2 });
+      made.push(bn.y, bn.saved.mean, bn.saved.invStd);
+      const tr = b.neuron(cfg, keep(b.reshape(bn.y, [2, 3 * 36])), a);
+      made.push(tr.s, tr.h, tr.v);
+      const mp = b.maxPool2d(keep(b.reshape(tr.s, [2, 3, 6, 6])), { kernel: 2, stride: 2 });
+      made.push(mp.y, mp.argmax);
+      const y = keep(b.linear(keep(b.reshape(mp.y, [2, 27])), lw));
+      const gl = b.linearBackward(keep(b.reshape(mp.y, [2, 27])), lw, keep(b.upload(draw(rng, 8, 0), [2, 4])), true);
+      made.push(gl.gw, gl.gx!);
+      const gp = keep(b.maxPool2dBackward(keep(b.reshape(gl.gx!, [2, 3, 3, 3])), mp.argmax, [2, 3, 6, 6], { kernel: 2, stride: 2 }));
+      const gn = b.neuronBackward(cfg, keep(b.reshape(bn.y, [2, 108])), tr, keep(b.reshape(gp, [2, 108])), a);
+      made.push(gn.gx, gn.ga!);
+      const gb = b.batchNormBackward(c, g!, bn.saved, keep(b.reshape(gn.gx, [2, 3, 6, 6])), { training: true, momentum: 0.1, eps: 1e-5, spatialDims: 2 });
+      made.push(gb.gx, gb.gGamma, gb.gBeta);
+      const gc = b.conv2dBackward(x, w, gb.gx, { stride: 1, padding: 1 }, true);
+      made.push(gc.gw, gc.gx!);
+      for (const t of made) b.dispose(t);
+    };
+    const live = b.liveTensors();
+    step();
+    const bytes = b.memoryBytes();
+    step();
+    step();
+    expect(b.memoryBytes()).toBe(bytes);
+    expect(b.liveTensors()).toBe(live);
   });
 });
 
@@ -207,6 +302,10 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
     expect([...b.download(rv)]).toEqual([4, 0.25]);
     expectNear(b.download(out.saved.mean), [1, -2]);
     expectNear(b.download(out.saved.invStd), [0.5, 2]);
+    // with eps: 1 / sqrt(running variance + eps)
+    const e = b.batchNorm(b.upload([3, 0], [1, 2]), b.upload([1, 1], [2]), b.upload([0, 0], [2]), rm, rv, { training: false, momentum: 0.1, eps: 0.75, spatialDims: 0 });
+    expectNear(b.download(e.saved.invStd), [1 / Math.sqrt(4.75), 1]);
+    expectNear(b.download(e.y), [2 / Math.sqrt(4.75), 2]);
   });
 
   it('max pooling: negative windows, the first of tied maxima, the drawn one with tie draws, gradients summed over overlapping windows', () => {
@@ -272,6 +371,13 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
     expect(cpu.neuronBackward(lif, xc, tl, gsc, null).ga).toBeNull();
     expect(cpu.neuronBackward(lif, xc, tl, gsc, ac).ga).toBeNull(); // "null unless PLIF", even when given an a
     expectNear(cpu.download(tl.s), ref.download(ref.neuron(lif, xr, null).s));
+  });
+
+  it('linear over inputs with several leading dimensions', () => {
+    const b = cpuBackend({ simd: false });
+    const y = b.linear(b.upload([1, 0, 2, 0, 1, 1, 3, 0, 0, 1, 1, 1], [2, 2, 3]), b.upload([1, 2, 3, 0, 1, 0], [2, 3]));
+    expect(y.shape).toEqual([2, 2, 2]);
+    expect([...b.download(y)]).toEqual([7, 0, 5, 1, 3, 0, 6, 1]);
   });
 
   it('vote averages groups of M neurons; its backward spreads g/M', () => {
@@ -342,7 +448,9 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
 
   it('records the sections of a conv and a linear backward for profiles, input gradient only when asked', () => {
     const seen: string[] = [];
-    const b: Backend = cpuBackend({ simd: false, onSection: (name, ms) => (expect(ms).toBeGreaterThanOrEqual(0), seen.push(name)) });
+    let longest = 0;
+    const b: Backend = cpuBackend({ simd: false, onSection: (name, ms) => (expect(ms).toBeGreaterThanOrEqual(0), (longest = Math.max(longest, ms)), seen.push(name)) });
+    const t0 = performance.now();
     const x = b.upload([1, 0, 2, 1], [1, 1, 2, 2]);
     const w = b.upload([1, 2, 3, 4], [1, 1, 2, 2]);
     const gy = b.upload([1], [1, 1, 1, 1]);
@@ -354,6 +462,15 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
     b.conv2dBackward(x, w, gy, { stride: 1, padding: 0 }, false);
     b.linearBackward(b.upload([1, 2], [1, 2]), b.upload([1, 1], [1, 2]), b.upload([1], [1, 1]), true);
     expect(seen).toEqual(['transpose', 'weight grad', 'weight grad', 'input grad']);
+    expect(longest).toBeLessThanOrEqual(performance.now() - t0); // a section's time, not a clock reading
+  });
+
+  it('destroy() stops the worker threads: the pool refuses work on the shared memory afterwards', () => {
+    const b = cpuBackend({ threads: 2, simd: false });
+    const x = b.upload([1, 2, 3, 4], [2, 2]);
+    expect([...b.download(b.sumT(x))]).toEqual([4, 6]);
+    b.destroy();
+    expect(() => b.sumT(x)).toThrow('CPU backend thread pool is unusable: destroyed');
   });
 });
 
@@ -385,6 +502,43 @@ describe('cpu backend parts', () => {
     const more = a.alloc((after - a.bytesUsed()) / 4 + 1)!;
     expect(a.memory.buffer.byteLength).toBeGreaterThanOrEqual(Math.ceil(after / 65536 / 4) * 65536 + after);
     expect(more.byteOffset % 16).toBe(0);
+  });
+
+  it('arena: 64 MiB by default; grows by a quarter of the memory or what is needed; freed arrays of one length all reused', () => {
+    expect(new Arena().memory.buffer.byteLength).toBe(64 * 1024 * 1024);
+    const PAGE = 65536;
+    const a = new Arena(8 * PAGE);
+    expect(a.memory.buffer.byteLength).toBe(8 * PAGE);
+    const fill = a.alloc((7 * PAGE) / 4)!; // exactly up to the end: no growth
+    expect(fill.byteOffset + fill.byteLength).toBe(8 * PAGE);
+    expect(a.memory.buffer.byteLength).toBe(8 * PAGE);
+    a.alloc(4); // one block more: a quarter of 8 pages
+    expect(a.memory.buffer.byteLength).toBe(10 * PAGE);
+    a.alloc((5 * PAGE) / 4); // more than a quarter missing: what is needed
+    expect(a.memory.buffer.byteLength).toBe(10 * PAGE + Math.ceil((a.bytesUsed() - 10 * PAGE) / PAGE) * PAGE);
+    const [x, y] = [a.alloc(5)!, a.alloc(5)!];
+    a.release(x);
+    a.release(y);
+    expect([a.alloc(5)!.byteOffset, a.alloc(5)!.byteOffset].sort()).toEqual([x.byteOffset, y.byteOffset].sort());
+  });
+
+  it('arena at its maximum: grows only by what is needed near it, then says it is full (null)', () => {
+    const PAGE = 65536;
+    const a = new Arena(8 * PAGE, 9);
+    expect(a.alloc(7 * (PAGE / 4))).not.toBeNull();
+    expect(a.alloc(PAGE / 4)).not.toBeNull(); // a quarter (2 pages) would pass the maximum: 1 page
+    expect(a.memory.buffer.byteLength).toBe(9 * PAGE);
+    expect(a.alloc(1)).toBeNull();
+    // the store then hands out ordinary arrays, and the backend's ops run on them on the calling thread
+    const st = new CpuStore({}, a);
+    const t = st.make([3], true);
+    expect(a.isOwnBuffer(st.get(t).buffer)).toBe(false);
+    expect([...st.get(t)]).toEqual([0, 0, 0]);
+    const pool = new KernelPool(a, 2, null, null);
+    const y = new Float32Array(2);
+    pool.run('sumT', [new Float32Array([1, 2, 3, 4]), y], [2, 2], 2);
+    expect([...y]).toEqual([4, 6]);
+    pool.destroy();
   });
 
   it('store outside the arena: reuses freed arrays of the same length (zeroed on request), pools at most maxPooled floats', () => {
@@ -427,6 +581,15 @@ describe('cpu backend parts', () => {
     expect(st8.get(st8.make([4], false))).toBe(hd);
   });
 
+  it('store outside the arena: pools large arrays by default, several of one length', () => {
+    const st = new CpuStore({}, null);
+    const [a, b] = [st.make([100_000], false), st.make([100_000], false)];
+    const data = new Set([st.get(a), st.get(b)]);
+    st.dispose(a);
+    st.dispose(b);
+    expect(new Set([st.get(st.make([100_000], false)), st.get(st.make([100_000], false))])).toEqual(data);
+  });
+
   it('store in the arena: a disposed array goes back to the arena', () => {
     const arena = new Arena(1);
     const st = new CpuStore({}, arena);
@@ -436,6 +599,10 @@ describe('cpu backend parts', () => {
     expect(arena.alloc(5)!.byteOffset).toBe(off);
     const z = st.make([5], true);
     expect(st.get(z).byteOffset).not.toBe(off);
+    // reused without zeroing unless asked (the op overwrites it)
+    st.get(z).set([1, 2, 3, 4, 5]);
+    st.dispose(z);
+    expect([...st.get(st.make([5], false))]).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('kernel pool: unknown kernels refused, empty ranges skipped, arrays outside the arena never given to the SIMD kernels', () => {
@@ -460,6 +627,59 @@ describe('cpu backend parts', () => {
     pool.run('linearForward', [xa, wa, oa], [2, 3], 2, null, { grain: 0 });
     expect([...oa]).toEqual([...out]);
     pool.destroy();
+  });
+
+  it('kernel pool: one range per thread unless a range would be below the grain; only arena arrays go to threads or SIMD', () => {
+    const arena = new Arena(1);
+    const pool = new KernelPool(arena, 2, null, null);
+    const a = arena.alloc(4)!;
+    // 'fail' [1] throws in a worker's range only: it shows whether the op was split
+    pool.run('fail', [a], [1], 3, null, { grain: 4 }); // 3 units < grain: one range, this thread
+    pool.run('fail', [a], [1], 1); // one unit: one range
+    expect(() => pool.run('fail', [a], [1], 3, null, { grain: 1 })).toThrow(/failed in worker thread 1/);
+    expect(() => pool.run('fail', [a], [1], 8, null, { grain: 4 })).toThrow(/failed in worker thread 1/);
+    pool.run('fail', [a, new Float32Array(4)], [1], 8); // one array outside the arena: this thread alone
+    // a kernel that throws on this thread: the op fails once the workers are done, and the pool stays usable
+    expect(() => pool.run('fail', [a], [3], 8)).toThrow('kernel failure requested by a test');
+    const x = arena.alloc(4)!;
+    x.set([1, 2, 3, 4]);
+    const y = arena.alloc(2)!;
+    pool.run('sumT', [x, y], [2, 2], 2);
+    expect([...y]).toEqual([4, 6]);
+    pool.destroy();
+    // SIMD: a mix of arena and ordinary arrays runs the TypeScript kernel (the SIMD one reads arena offsets)
+    const mod = loadKernelModule().module!;
+    const simdPool = new KernelPool(arena, 1, mod, instantiateKernels(mod, arena.memory));
+    const xa = arena.alloc(4)!;
+    xa.set([1, 0, 2, 3]);
+    const out = new Float32Array(6);
+    simdPool.run('linearForward', [xa, new Float32Array([1, 2, 3, 4, 5, 6]), out], [2, 3], 2);
+    expect([...out]).toEqual([1, 2, 3, 2 * 1 + 3 * 4, 2 * 2 + 3 * 5, 2 * 3 + 3 * 6]);
+  });
+
+  it('built files: beside the module in dist/, else under dist/ of the nearest package root at any depth', () => {
+    const root = mkdtempSync(join(tmpdir(), 'plif-built-'));
+    try {
+      const deep = join(root, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+      mkdirSync(deep, { recursive: true });
+      writeFileSync(join(root, 'package.json'), '{}');
+      expect(builtFilePath(deep, 'worker.js', join('backends', 'cpu', 'worker.js'))).toBe(join(root, 'dist', 'backends', 'cpu', 'worker.js'));
+      expect(() => workerPath(deep)).toThrow(`the CPU backend's worker script is missing (${join(root, 'dist', 'backends', 'cpu', 'worker.js')}): run \`npm run build\`, or use threads: 1`);
+      mkdirSync(join(root, 'dist', 'backends', 'cpu'), { recursive: true });
+      writeFileSync(join(root, 'dist', 'backends', 'cpu', 'worker.js'), '');
+      expect(workerPath(deep)).toBe(join(root, 'dist', 'backends', 'cpu', 'worker.js'));
+      writeFileSync(join(deep, 'worker.js'), '');
+      expect(workerPath(deep)).toBe(join(deep, 'worker.js'));
+      writeFileSync(join(root, 'a', 'package.json'), '{}'); // the nearest root wins
+      expect(builtFilePath(join(root, 'a', 'b'), 'kernels.wasm', 'k.wasm')).toBe(join(root, 'a', 'dist', 'k.wasm'));
+      // no package root up to the file system's root: the path beside
+      const lone = mkdtempSync(join(tmpdir(), 'plif-lone-'));
+      if (!existsSync(join(tmpdir(), 'package.json')) && !existsSync(join(dirname(tmpdir()), 'package.json')))
+        expect(builtFilePath(lone, 'x.wasm', 'x.wasm')).toBe(join(lone, 'x.wasm'));
+      rmSync(lone, { recursive: true });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('kernels of the pool work on their range only', () => {
@@ -510,5 +730,23 @@ describe('cpu backend parts', () => {
     expect(ok.module).toBeInstanceOf(WebAssembly.Module);
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
     expect(() => instantiateKernels(ok.module!, memory)).toThrow('WebAssembly kernels: export convForwardImage missing (run npm run build)');
+    const missing = readKernelModule('/no/such/kernels.wasm');
+    expect('reason' in missing && missing.reason).toBe('WebAssembly kernels not found at /no/such/kernels.wasm (run npm run build)');
+    expect(readKernelModule(kernelWasmPath()).module).toBeInstanceOf(WebAssembly.Module);
+  });
+
+  it('WebAssembly support: a runtime without WebAssembly, without SIMD or without shared memory is named', () => {
+    const fake = (validate: boolean, shared: boolean) =>
+      ({
+        validate: () => validate,
+        Memory: function () {
+          if (!shared) throw new TypeError('no shared memory');
+        },
+      }) as unknown as typeof WebAssembly;
+    expect(kernelSupportProblem(null)).toBe('this runtime has no WebAssembly');
+    expect(kernelSupportProblem(fake(false, true))).toBe('this runtime has no WebAssembly SIMD');
+    expect(kernelSupportProblem(fake(true, false))).toBe('this runtime has no shared WebAssembly memory (threads)');
+    expect(kernelSupportProblem(fake(true, true))).toBeNull();
+    expect(kernelSupportProblem(WebAssembly)).toBeNull();
   });
 });

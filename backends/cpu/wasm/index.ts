@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtFilePath } from '../built-file.js';
 import { compileKernelModule, kernelSupportProblem, type KernelModuleResult } from './module.js';
 
 export {
@@ -21,15 +22,7 @@ export {
 
 /** Where kernels.wasm should be: beside this file in dist, or dist/... under the package root from the sources. */
 export function kernelWasmPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const beside = join(here, 'kernels.wasm');
-  if (existsSync(beside)) return beside;
-  for (let dir = here; ; ) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'backends', 'cpu', 'wasm', 'kernels.wasm');
-    const up = dirname(dir);
-    if (up === dir) return beside;
-    dir = up;
-  }
+  return builtFilePath(dirname(fileURLToPath(import.meta.url)), 'kernels.wasm', join('backends', 'cpu', 'wasm', 'kernels.wasm'));
 }
 
 let cached: KernelModuleResult | null = null;
@@ -37,14 +30,14 @@ let cached: KernelModuleResult | null = null;
 /** Reads and compiles kernels.wasm once (synchronously); null module with the reason when unavailable. */
 export function loadKernelModule(): KernelModuleResult {
   if (cached) return cached;
-  cached = compileKernels();
+  cached = readKernelModule(kernelWasmPath());
   return cached;
 }
 
-function compileKernels(): KernelModuleResult {
+/** Reads and compiles the kernels at `path`; null module with the reason when this runtime cannot run them or the file is missing. */
+export function readKernelModule(path: string): KernelModuleResult {
   const problem = kernelSupportProblem();
   if (problem !== null) return { module: null, reason: problem };
-  const path = kernelWasmPath();
   if (!existsSync(path)) return { module: null, reason: `WebAssembly kernels not found at ${path} (run npm run build)` };
   return compileKernelModule(readFileSync(path), path);
 }

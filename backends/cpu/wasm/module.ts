@@ -36,12 +36,12 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
 ]);
 
-/** Why this runtime cannot run the kernels (no WebAssembly, no SIMD, no shared memory), or null when it can. */
-export function kernelSupportProblem(): string | null {
-  if (typeof WebAssembly !== 'object') return 'this runtime has no WebAssembly';
-  if (!WebAssembly.validate(SIMD_PROBE)) return 'this runtime has no WebAssembly SIMD';
+/** Why this runtime (its WebAssembly object) cannot run the kernels (no WebAssembly, no SIMD, no shared memory), or null when it can. */
+export function kernelSupportProblem(wa: typeof WebAssembly | null = typeof WebAssembly === 'object' ? WebAssembly : null): string | null {
+  if (wa === null) return 'this runtime has no WebAssembly';
+  if (!wa.validate(SIMD_PROBE)) return 'this runtime has no WebAssembly SIMD';
   try {
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    new wa.Memory({ initial: 1, maximum: 1, shared: true });
   } catch {
     return 'this runtime has no shared WebAssembly memory (threads)';
   }

@@ -1,0 +1,253 @@
+// The contract that lets the kernel pool split an op over threads (kernels.ts): a kernel called on a range
+// [lo, hi) of its output units writes the outputs of those units only, with exactly the values the whole
+// range gives them, uses only its own part of a per-range scratch, and leaves its inputs alone; and any
+// split of [0, total) into consecutive ranges gives bitwise the result of one call. Checked for every
+// kernel, with the TypeScript and the WebAssembly SIMD kernels, on arrays of the shared arena.
+import { describe, expect, it } from 'vitest';
+import { Arena } from '../../backends/cpu/arena.js';
+import { kernels, NEURON_BLOCK, neuronMeta, type WasmKernels } from '../../backends/cpu/kernels.js';
+import { instantiateKernels, loadKernelModule } from '../../backends/cpu/wasm/index.js';
+import { neuronConfig } from '../../core/neuron.js';
+import { Rng } from '../../core/rng.js';
+import { surrogates } from '../../core/surrogates.js';
+
+type Role = 'in' | 'out' | 'inout' | 'scratch';
+
+interface ArraySpec {
+  role: Role;
+  length: number;
+  /** Initial values of an input (or in/out) array; outputs and scratch start as SENTINEL. */
+  init?: (i: number, rng: Rng) => number;
+  /** out/inout: the output unit element i belongs to. scratch: the unit, or (per-range scratch) the part. */
+  unit?: (i: number) => number;
+  /** scratch sliced per range: elements of part p are [p * perPart, (p + 1) * perPart). */
+  perPart?: number;
+}
+
+interface Case {
+  name: string;
+  kernel: string;
+  num: number[];
+  units: number;
+  arrays: ArraySpec[];
+  meta?: unknown;
+}
+
+const spikes = (_i: number, rng: Rng) => (rng.uniform() < 0.4 ? 0 : rng.uniform() < 0.5 ? 1 : rng.range(-1, 2));
+const dense = (_i: number, rng: Rng) => rng.range(-1, 1);
+const input = (length: number, init = dense): ArraySpec => ({ role: 'in', length, init });
+const output = (length: number, unit: (i: number) => number): ArraySpec => ({ role: 'out', length, unit });
+const perUnit = (size: number) => (i: number) => Math.floor(i / size);
+
+function convCase(kernel: 'convForward' | 'convInputGrad' | 'convWeightGrad', B: number, C: number, H: number, O: number, K: number, stride: number, pad: number): Case {
+  const W = H;
+  const Ho = Math.floor((H + 2 * pad - K) / stride) + 1;
+  const Wo = Ho;
+  const P = Ho * Wo;
+  const num = [B, C, H, W, O, K, stride, pad, Ho, Wo];
+  const name = `${kernel} (C ${C}, O ${O}, K ${K}, stride ${stride}, pad ${pad})`;
+  if (kernel === 'convForward')
+    return { name, kernel, num, units: B, arrays: [input(B * C * H * W, spikes), input(C * K * K * O), output(B * O * P, perUnit(O * P)), { role: 'scratch', length: 2 * P * O, perPart: P * O }] };
+  if (kernel === 'convWeightGrad') return { name, kernel, num, units: C, arrays: [input(B * C * H * W, spikes), input(B * P * O), output(C * K * K * O, perUnit(K * K * O))] };
+  return { name, kernel, num, units: B, arrays: [input(B * P * O), input(K * K * O * C), output(B * C * H * W, perUnit(C * H * W)), { role: 'scratch', length: 2 * H * W * C, perPart: H * W * C }] };
+}
+
+function poolCases(): Case[] {
+  const [BC, H, W, K, s] = [5, 5, 6, 2, 2];
+  const [Ho, Wo] = [Math.floor((H - K) / s) + 1, Math.floor((W - K) / s) + 1];
+  const ties = (_i: number, rng: Rng) => Math.floor(rng.uniform() * 3); // many tied maxima
+  const num = [H, W, Ho, Wo, K, s];
+  const plane = perUnit(H * W);
+  const outPlane = perUnit(Ho * Wo);
+  return [
+    { name: 'maxPool', kernel: 'maxPool', num, units: BC, arrays: [input(BC * H * W, ties), output(BC * Ho * Wo, outPlane), output(BC * Ho * Wo, outPlane)] },
+    {
+      name: 'maxPool with tie draws',
+      kernel: 'maxPool',
+      num,
+      units: BC,
+      arrays: [input(BC * H * W, ties), output(BC * Ho * Wo, outPlane), output(BC * Ho * Wo, outPlane), input(BC * Ho * Wo, (_i, rng) => Math.floor(rng.uniform() * 1000))],
+    },
+    { name: 'maxPoolBackward', kernel: 'maxPoolBackward', num, units: BC, arrays: [input(BC * Ho * Wo), input(BC * Ho * Wo, (_i, rng) => Math.floor(rng.uniform() * K * K)), output(BC * H * W, plane)] },
+    { name: 'avgPool (overlapping windows)', kernel: 'avgPool', num: [H, W, H - 1, W - 1, 2, 1], units: BC, arrays: [input(BC * H * W), output(BC * (H - 1) * (W - 1), perUnit((H - 1) * (W - 1)))] },
+    { name: 'avgPoolBackward (overlapping windows)', kernel: 'avgPoolBackward', num: [H, W, H - 1, W - 1, 2, 1], units: BC, arrays: [input(BC * (H - 1) * (W - 1)), output(BC * H * W, plane)] },
+  ];
+}
+
+function neuronCases(): Case[] {
+  const T = 2;
+  const n = 2 * NEURON_BLOCK + 37;
+  const blocks = 3;
+  const meta = neuronMeta(neuronConfig({ kind: 'plif', tau: 2, vReset: 0, decayInput: true, detachReset: false, surrogate: surrogates.atan(2) }));
+  const block = (i: number) => Math.floor((i % n) / NEURON_BLOCK);
+  const trace = (i: number, rng: Rng) => rng.range(-0.5, 1.5);
+  const binary = (_i: number, rng: Rng) => (rng.uniform() < 0.3 ? 1 : 0);
+  return [
+    { name: 'neuronForward', kernel: 'neuronForward', num: [T, n, 0.3], units: blocks, meta, arrays: [input(T * n, (_i, rng) => rng.range(-1, 3)), output(T * n, block), output(T * n, block), output(T * n, block)] },
+    {
+      name: 'neuronBackward',
+      kernel: 'neuronBackward',
+      num: [T, n, 0.3],
+      units: blocks,
+      meta,
+      arrays: [
+        input(T * n, (_i, rng) => rng.range(-1, 3)),
+        input(T * n, binary),
+        input(T * n, trace),
+        input(T * n, trace),
+        input(T * n),
+        output(T * n, block),
+        // gH: float64 [n], the backward's per-neuron scratch
+        { role: 'scratch', length: 2 * n, unit: (i) => Math.floor(Math.floor(i / 2) / NEURON_BLOCK) },
+        // dL/dk of each block: float64 [blocks]
+        output(2 * blocks, perUnit(2)),
+      ],
+    },
+  ];
+}
+
+function cases(): Case[] {
+  const [B, C, S] = [3, 4, 5];
+  const channel = (i: number) => Math.floor(i / S) % C;
+  const same = (i: number) => i;
+  const [lB, lI, lO, M] = [11, 300, 5, 3];
+  return [
+    convCase('convForward', 4, 2, 5, 3, 3, 1, 1),
+    convCase('convForward', 3, 2, 6, 3, 3, 2, 1),
+    convCase('convWeightGrad', 2, 4, 5, 3, 3, 1, 1),
+    convCase('convWeightGrad', 2, 3, 6, 2, 3, 2, 1),
+    convCase('convInputGrad', 4, 2, 5, 11, 3, 1, 1),
+    convCase('convInputGrad', 3, 3, 6, 3, 3, 2, 1),
+    { name: 'transposeImages', kernel: 'transposeImages', num: [3, 7], units: 4, arrays: [input(4 * 21), output(4 * 21, perUnit(21))] },
+    { name: 'transpose (more than 64 rows)', kernel: 'transpose', num: [70, 5], units: 5, arrays: [input(350), output(350, perUnit(70))] },
+    { name: 'linearForward', kernel: 'linearForward', num: [lI, lO], units: lB, arrays: [input(lB * lI, spikes), input(lI * lO), output(lB * lO, perUnit(lO))] },
+    { name: 'linearWeightGrad', kernel: 'linearWeightGrad', num: [lB, 7, lO], units: 7, arrays: [input(lB * 7, spikes), input(lB * lO), output(7 * lO, perUnit(lO))] },
+    {
+      name: 'linearInputGrad (blocks of 256 features, groups of 4 rows)',
+      kernel: 'linearInputGrad',
+      num: [lB, lO, lI, 0],
+      units: lB,
+      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, perUnit(lI))],
+    },
+    {
+      name: 'linearInputGrad with a dropout mask',
+      kernel: 'linearInputGrad',
+      num: [lB, lO, lI, M],
+      units: lB,
+      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, perUnit(lI)), input(M * lI, (_i, rng) => (rng.uniform() < 0.5 ? 0 : 2))],
+    },
+    ...[1, 0].map(
+      (training): Case => ({
+        name: `bnForward (${training ? 'training' : 'evaluation'})`,
+        kernel: 'bnForward',
+        num: [B, C, S, training, 0.25, 1e-3],
+        units: C,
+        arrays: [
+          input(B * C * S),
+          input(C),
+          input(C),
+          { role: 'inout', length: C, init: dense, unit: same },
+          { role: 'inout', length: C, init: (_i, rng) => rng.range(0.5, 2), unit: same },
+          output(B * C * S, channel),
+          output(C, same),
+          output(C, same),
+        ],
+      }),
+    ),
+    { name: 'bnBackward', kernel: 'bnBackward', num: [B, C, S, 1e-3], units: C, arrays: [input(B * C * S), input(C), input(B * C * S), output(B * C * S, channel), output(C, same), output(C, same)] },
+    ...neuronCases(),
+    ...poolCases(),
+    { name: 'dropout', kernel: 'dropout', num: [6], units: 18, arrays: [input(18), input(6, (_i, rng) => (rng.uniform() < 0.5 ? 0 : 2)), output(18, same)] },
+    {
+      name: 'adam',
+      kernel: 'adam',
+      num: [0.01, 0.9, 0.999, 1e-8, 0.02, 0.3],
+      units: 9,
+      arrays: [
+        { role: 'inout', length: 9, init: dense, unit: same },
+        input(9),
+        { role: 'inout', length: 9, init: dense, unit: same },
+        { role: 'inout', length: 9, init: (_i, rng) => rng.range(0, 1), unit: same },
+      ],
+    },
+    { name: 'sumT', kernel: 'sumT', num: [3, 7], units: 7, arrays: [input(21), output(7, same)] },
+    { name: 'repeatT', kernel: 'repeatT', num: [3, 7], units: 7, arrays: [input(7), output(21, (i) => i % 7)] },
+  ];
+}
+
+/** The initial value of outputs and scratch: finite, so that an accumulation into it shows (NaN would absorb it). */
+const SENTINEL = -777.25;
+
+/** The arrays of a case in a fresh arena, from the same seed each time. */
+function build(c: Case, arena: Arena): Float32Array[] {
+  const rng = Rng.seeded(7);
+  return c.arrays.map((a) => {
+    const arr = arena.alloc(a.length)!;
+    for (let i = 0; i < a.length; i++) arr[i] = a.init ? a.init(i, rng) : SENTINEL;
+    return arr;
+  });
+}
+
+const MODES = [
+  ['TypeScript kernels', false],
+  ['SIMD kernels', true],
+] as const;
+
+describe.each(MODES)('kernels over a range of their outputs (%s)', (_mode, simd) => {
+  const setup = () => {
+    const arena = new Arena(1);
+    const wasm: WasmKernels | null = simd ? instantiateKernels(loadKernelModule().module!, arena.memory) : null;
+    return { arena, wasm };
+  };
+
+  it('every kernel is covered here', () => {
+    const covered = new Set(cases().map((c) => c.kernel));
+    expect(Object.keys(kernels).filter((k) => k !== 'fail' && !covered.has(k))).toEqual([]);
+  });
+
+  it.each(cases().map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const { arena, wasm } = setup();
+    const run = (arrays: Float32Array[], lo: number, hi: number, part: number) => kernels[c.kernel]!(arrays, c.num, lo, hi, part, c.meta ?? null, wasm);
+    const whole = build(c, arena);
+    run(whole, 0, c.units, 0);
+    // every output written, with finite values
+    c.arrays.forEach((a, k) => {
+      if (a.role === 'out' || a.role === 'inout')
+        for (let i = 0; i < a.length; i++) if (!Number.isFinite(whole[k]![i]) || whole[k]![i] === SENTINEL) expect.fail(`array ${k}, element ${i}: ${whole[k]![i]} after the whole range`);
+    });
+
+    // one range in the middle, as part 1 of the op
+    const [lo, hi] = [1, c.units - 1];
+    expect(lo).toBeLessThan(hi);
+    const start = build(c, arena);
+    const part = build(c, arena);
+    run(part, lo, hi, 1);
+    c.arrays.forEach((a, k) => {
+      for (let i = 0; i < a.length; i++) {
+        const got = part[k]![i]!;
+        const before = start[k]![i]!;
+        const where = `array ${k} (${a.role}), element ${i}`;
+        if (a.role === 'in') {
+          if (!Object.is(got, before)) expect.fail(`${where}: an input was changed`);
+        } else if (a.role === 'scratch') {
+          const u = a.perPart ? Math.floor(i / a.perPart) : a.unit!(i);
+          const mine = a.perPart ? u === 1 : u >= lo && u < hi;
+          if (!mine && !Object.is(got, before)) expect.fail(`${where}: scratch outside the range's own part was written`);
+        } else {
+          const u = a.unit!(i);
+          if (u >= lo && u < hi) {
+            if (!Object.is(got, whole[k]![i])) expect.fail(`${where} (unit ${u}, inside [${lo}, ${hi})): ${got}, the whole range gives ${whole[k]![i]}`);
+          } else if (!Object.is(got, before)) expect.fail(`${where} (unit ${u}, outside [${lo}, ${hi})): written (${got})`);
+        }
+      }
+    });
+
+    // any split into consecutive ranges: bitwise the whole range's outputs
+    const split = build(c, arena);
+    const cuts = [0, 1, Math.max(2, c.units - 1), c.units];
+    for (let p = 0; p + 1 < cuts.length; p++) if (cuts[p]! < cuts[p + 1]!) run(split, cuts[p]!, cuts[p + 1]!, p % 2);
+    c.arrays.forEach((a, k) => {
+      if (a.role === 'out' || a.role === 'inout') for (let i = 0; i < a.length; i++) if (!Object.is(split[k]![i], whole[k]![i])) expect.fail(`array ${k}, element ${i}: ${split[k]![i]} split, ${whole[k]![i]} whole`);
+    });
+  });
+});
