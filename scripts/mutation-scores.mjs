@@ -1,12 +1,18 @@
 // Mutation scores per folder from Stryker's JSON report(s): killed (incl. timeouts) over every mutant that
 // ran or had no test (survived, no coverage); compile errors and ignored mutants do not count.
-//   node scripts/mutation-scores.mjs [report.json ...]   (default .stryker-tmp/reports/mutation.json)
+//   node scripts/mutation-scores.mjs [--survivors] [report.json ...]   (default: every group's report)
+// --survivors also lists each surviving (S) and uncovered (NC) mutant: file:line, mutator, original -> replacement.
 // With several reports, a file's mutants come from the last report that has the file.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
-const paths = process.argv.slice(2);
+const args = process.argv.slice(2);
+const survivors = args.includes('--survivors');
+const paths = args.filter((a) => a !== '--survivors');
+const defaults = readdirSync('.stryker-tmp/reports', { withFileTypes: true })
+  .filter((e) => e.isFile() && e.name.endsWith('.json'))
+  .map((e) => `.stryker-tmp/reports/${e.name}`);
 const files = new Map();
-for (const p of paths.length ? paths : ['.stryker-tmp/reports/mutation.json']) {
+for (const p of paths.length ? paths : defaults) {
   for (const [name, f] of Object.entries(JSON.parse(readFileSync(p, 'utf8')).files)) files.set(name, f);
 }
 const folders = new Map();
@@ -30,4 +36,19 @@ for (const [k, c] of rows) {
   const valid = c.Killed + c.Timeout + c.Survived + c.NoCoverage;
   const score = valid ? (100 * (c.Killed + c.Timeout)) / valid : NaN;
   console.log(`| ${k.startsWith(' ') ? '&nbsp;&nbsp;' + k.trim() : `**${k}**`} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${score.toFixed(1)}% |`);
+}
+
+if (survivors) {
+  console.log('');
+  for (const [name, f] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    const rel = name.replace(/^.*?\/(core|reference|backends|training)\//, '$1/');
+    const lines = f.source.split('\n');
+    for (const m of [...f.mutants].sort((a, b) => a.location.start.line - b.location.start.line)) {
+      if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
+      const { start, end } = m.location;
+      const original = start.line === end.line ? lines[start.line - 1].slice(start.column - 1, end.column - 1) : `${lines[start.line - 1].slice(start.column - 1)}...`;
+      const short = (s) => (s.length > 70 ? `${s.slice(0, 67)}...` : s).replace(/\s+/g, ' ');
+      console.log(`${m.status === 'Survived' ? 'S ' : 'NC'} ${rel}:${start.line} ${m.mutatorName}: ${short(original)} -> ${short(m.replacement ?? '')}`);
+    }
+  }
 }

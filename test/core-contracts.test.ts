@@ -1,6 +1,8 @@
 // Contracts of core's small functions that the proofs do not reach: every validation says what is wrong,
 // the boundaries of each accepted range, ranges of neurons, prediction ties, the learning-rate schedule,
 // and the seeded generator's documented stream. (Each of these was a surviving mutant of npm run mutate.)
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { firingRates, predict } from '../core/loss.js';
@@ -232,5 +234,22 @@ describe('seeded generator', () => {
     expect([...p].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(Array.from(p)).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(p.length).toBe(50);
+  });
+});
+
+describe('core/ loads anywhere', () => {
+  it('imports no Node module and nothing outside core/ (the browser page and every backend import it)', () => {
+    const files = (readdirSync('core', { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(10);
+    const bad: string[] = [];
+    for (const f of files) {
+      const src = readFileSync(join('core', f), 'utf8');
+      for (const m of src.matchAll(/\b(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+        const spec = m[1]!;
+        const inside = spec.startsWith('.') && !relative('core', join('core', dirname(f), spec)).startsWith('..');
+        if (!inside) bad.push(`${f}: ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Backend } from '../core/backend.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
-import { checkFits } from '../core/network/memory.js';
+import { checkFits } from './memory.js';
 import { estimateMemory } from '../core/network/shapes.js';
 import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';

@@ -2,7 +2,7 @@
 // decided on exact spike counts (core/readout.ts): tied samples, the confusion matrix, and optionally every
 // sample's prediction and counts (--predictions FILE, JSON lines).
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
-import { checkFits, TooLargeError } from '../../core/network/memory.js';
+import { checkFits, TooLargeError } from '../../training/memory.js';
 import { estimateMemory } from '../../core/network/shapes.js';
 import { loadCheckpoint } from '../../training/checkpoint.js';
 import { ENCODER_NAMES, isSpikeEncoder } from '../../core/encoders.js';

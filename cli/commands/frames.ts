@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { checkFits, TooLargeError } from '../../core/network/memory.js';
+import { checkFits, TooLargeError } from '../../training/memory.js';
 import {
   DataFormatError,
   DatasetNotFoundError,

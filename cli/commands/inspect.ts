@@ -3,7 +3,7 @@
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { loadCheckpointFile } from '../../training/checkpoint-file.js';
 import { Network, networkConfig, presetConfig, type NetworkConfig } from '../../core/network/network.js';
-import { checkFits } from '../../core/network/memory.js';
+import { checkFits } from '../../training/memory.js';
 import { presetByName, withChannels } from '../../core/network/presets.js';
 import { estimateMemory } from '../../core/network/shapes.js';
 import { Rng } from '../../core/rng.js';

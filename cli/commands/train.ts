@@ -10,7 +10,7 @@ import { SURROGATE_NAMES, surrogateByName, type SurrogateName } from '../../core
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { ENCODER_NAMES } from '../../core/encoders.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
-import { TooLargeError } from '../../core/network/memory.js';
+import { TooLargeError } from '../../training/memory.js';
 import { checkTrainingFits, PARAMETER_LIMIT, runTraining } from '../../training/loop.js';
 import { consoleReporter } from '../../training/progress.js';
 import { runPaths } from '../../training/rundir.js';

@@ -12,7 +12,7 @@ import { CheckpointError } from '../../core/checkpoint.js';
 import { Network, networkConfig, presetConfig } from '../../core/network/network.js';
 import { parseStructure, StructureSyntaxError } from '../../core/network/parser.js';
 import { PRESET_ALIASES, PRESETS, presetByName, withChannels } from '../../core/network/presets.js';
-import { checkFits, formatBytes, memoryLimit } from '../../core/network/memory.js';
+import { checkFits, formatBytes, memoryLimit } from '../../training/memory.js';
 import { networkShapes } from '../../core/network/shapes.js';
 import { Rng } from '../../core/rng.js';
 import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoint.js';

@@ -1,4 +1,4 @@
-// Whether a size fits this machine: the memory limit of the process (Node) and the largest typed array,
+// Whether a size fits this machine (Node: the process's memory limit) and the largest typed array,
 // checked against estimateMemory() of shapes.ts before anything is allocated.
 import { freemem, totalmem } from 'node:os';
 
