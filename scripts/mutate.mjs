@@ -21,6 +21,7 @@ export const GROUPS = {
       'test/network/parser.test.ts',
       'test/network/network-contracts.test.ts',
       'test/network/pool-ties.test.ts',
+      'test/network/memory-estimate.test.ts',
     ],
   },
   // worker.ts runs only in worker threads, which load the built dist/: no test can see a mutant of it
