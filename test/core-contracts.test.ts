@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkEncoderName, checkIntensities, isSpikeEncoder, latencyEncodeInto, poissonEncodeInto } from '../core/encoders.js';
 import { firingRates, predict } from '../core/loss.js';
 import { initialA, neuronBackward, neuronBackwardInto, neuronCodes, neuronConfig, neuronForward, neuronForwardInto, validateNeuronConfig, type NeuronConfig } from '../core/neuron.js';
 import { adamConfig, cosineAnnealingLr } from '../core/optim.js';
@@ -251,5 +252,33 @@ describe('core/ loads anywhere', () => {
       }
     }
     expect(bad).toEqual([]);
+  });
+});
+
+describe('encoder contracts', () => {
+  it('names a bad encoder, a batch that does not divide, a bad T and a wrong output size', () => {
+    expect(checkEncoderName('poisson')).toBe('poisson');
+    expect(() => checkEncoderName('rate')).toThrow('encoder must be one of direct, poisson, latency, got "rate"');
+    expect([isSpikeEncoder('direct'), isSpikeEncoder('poisson'), isSpikeEncoder('latency')]).toEqual([false, true, true]);
+    const out = new Float32Array(12);
+    expect(() => latencyEncodeInto([0.5, 0.5, 0.5], 2, 4, out)).toThrow('latencyEncodeInto: 3 values are not a batch of 2 samples');
+    expect(() => latencyEncodeInto([0.5, 0.5], 1.5, 4, out)).toThrow('latencyEncodeInto: 2 values are not a batch of 1.5 samples');
+    expect(() => latencyEncodeInto([0.5, 0.5], 0, 4, out)).toThrow('latencyEncodeInto: 2 values are not a batch of 0 samples');
+    expect(() => latencyEncodeInto([0.5, 0.5], 2, 0, out)).toThrow('latencyEncodeInto: T must be a positive integer, got 0');
+    expect(() => latencyEncodeInto([0.5, 0.5], 2, 2.5, out)).toThrow('latencyEncodeInto: T must be a positive integer, got 2.5');
+    expect(() => poissonEncodeInto([0.5, 0.5], 2, 4, Rng.seeded(1), new Float32Array(7))).toThrow('poissonEncodeInto: out holds 7 values, expected T*N*per = 8');
+    expect(() => poissonEncodeInto([0.5, 0.5], 2, 4, [Rng.seeded(1)], new Float32Array(8))).toThrow('poissonEncodeInto: 1 per-sample Rngs for a batch of 2');
+  });
+
+  it('accepts intensities 0 and 1 exactly and names the first value outside [0, 1], NaN included', () => {
+    expect(() => checkIntensities([0, 1, 0.5])).not.toThrow();
+    expect(() => checkIntensities([0, Number.NaN])).toThrow('encoder input: value NaN at index 1 is not an intensity in [0, 1] (give the spike encoders unnormalised pixels)');
+    expect(() => checkIntensities([1.0000001], 'x')).toThrow('x: value 1.0000001 at index 0');
+    // latency: p = 1 fires at 0, p = 0 never; the output is cleared first
+    const out = latencyEncodeInto([1, 0], 1, 3, new Float32Array(6).fill(7));
+    expect([...out]).toEqual([1, 0, 0, 0, 0, 0]);
+    // poisson: p = 1 always fires, p = 0 never, whatever the draws
+    const p = poissonEncodeInto([1, 0], 1, 50, Rng.seeded(3), new Float32Array(100));
+    for (let t = 0; t < 50; t++) expect([p[2 * t], p[2 * t + 1]]).toEqual([1, 0]);
   });
 });
