@@ -9,7 +9,10 @@ const group = process.env.PLIF_MUTATE_GROUP ?? 'all';
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutate.config.ts', related: false },
-  checkers: ['typescript'],
+  // STRYKER_NO_CHECK=1: no type checker (faster; mutants that would not compile are run by the tests too)
+  checkers: process.env.STRYKER_NO_CHECK ? [] : ['typescript'],
+  // STRYKER_IGNORE_STATIC=1: leave out mutants of code run at import (each needs the whole test set)
+  ignoreStatic: Boolean(process.env.STRYKER_IGNORE_STATIC),
   tsconfigFile: 'tsconfig.json',
   disableTypeChecks: '{core/**/*,reference/**/*,training/**/*,backends/cpu/*}.ts',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
