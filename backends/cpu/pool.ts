@@ -97,8 +97,12 @@ export class KernelPool {
     } catch (err) {
       mine = err;
     }
-    this.wait(k);
-    if (mine) throw mine;
+    try {
+      this.wait(k);
+    } catch (err) {
+      if (!mine) throw err;
+    }
+    if (mine) throw mine; // the first range's error first (the workers have finished or failed)
   }
 
   private wait(k: string): void {

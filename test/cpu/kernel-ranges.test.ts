@@ -20,7 +20,7 @@ interface ArraySpec {
   init?: (i: number, rng: Rng) => number;
   /** out/inout: the output unit element i belongs to. scratch: the unit, or (per-range scratch) the part. */
   unit?: (i: number) => number;
-  /** scratch sliced per range: elements of part p are [p * perPart, (p + 1) * perPart). */
+  /** scratch sliced per range: elements of part p are [p * perPart, (p + 1) * perPart) (three parts here: part 1 has neighbours on both sides). */
   perPart?: number;
 }
 
@@ -47,9 +47,9 @@ function convCase(kernel: 'convForward' | 'convInputGrad' | 'convWeightGrad', B:
   const num = [B, C, H, W, O, K, stride, pad, Ho, Wo];
   const name = `${kernel} (C ${C}, O ${O}, K ${K}, stride ${stride}, pad ${pad})`;
   if (kernel === 'convForward')
-    return { name, kernel, num, units: B, arrays: [input(B * C * H * W, spikes), input(C * K * K * O), output(B * O * P, perUnit(O * P)), { role: 'scratch', length: 2 * P * O, perPart: P * O }] };
+    return { name, kernel, num, units: B, arrays: [input(B * C * H * W, spikes), input(C * K * K * O), output(B * O * P, perUnit(O * P)), { role: 'scratch', length: 3 * P * O, perPart: P * O }] };
   if (kernel === 'convWeightGrad') return { name, kernel, num, units: C, arrays: [input(B * C * H * W, spikes), input(B * P * O), output(C * K * K * O, perUnit(K * K * O))] };
-  return { name, kernel, num, units: B, arrays: [input(B * P * O), input(K * K * O * C), output(B * C * H * W, perUnit(C * H * W)), { role: 'scratch', length: 2 * H * W * C, perPart: H * W * C }] };
+  return { name, kernel, num, units: B, arrays: [input(B * P * O), input(K * K * O * C), output(B * C * H * W, perUnit(C * H * W)), { role: 'scratch', length: 3 * H * W * C, perPart: H * W * C }] };
 }
 
 function poolCases(): Case[] {
@@ -134,7 +134,8 @@ function cases(): Case[] {
       kernel: 'linearInputGrad',
       num: [lB, lO, lI, M],
       units: lB,
-      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, perUnit(lI)), input(M * lI, (_i, rng) => (rng.uniform() < 0.5 ? 0 : 2))],
+      // column 0 masked in every row: a row that went one entry too far would zero the next row's first
+      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, perUnit(lI)), input(M * lI, (i, rng) => (i % lI === 0 || rng.uniform() < 0.5 ? 0 : 2))],
     },
     ...[1, 0].map(
       (training): Case => ({
