@@ -22,6 +22,7 @@ export const GROUPS = {
       'test/network/network-contracts.test.ts',
       'test/network/pool-ties.test.ts',
       'test/network/memory-estimate.test.ts',
+      'test/network/safetensors.test.ts',
     ],
   },
   // worker.ts runs only in worker threads, which load the built dist/: no test can see a mutant of it

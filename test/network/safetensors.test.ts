@@ -1,0 +1,84 @@
+// The safetensors reader and writer of core/checkpoint.ts on files written byte by byte: every refusal
+// names what is wrong (a file a user hands us may be truncated, of another format or hand-edited), and
+// the edges of what is accepted.
+import { describe, expect, it } from 'vitest';
+import { CheckpointError, decodeSafetensors, encodeSafetensors } from '../../core/checkpoint.js';
+
+/** A safetensors file: 8-byte little-endian header length, the header, the data. */
+function file(header: unknown, data: number[] = [], headerLength?: number): Uint8Array {
+  const h = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const bytes = new Float32Array(data);
+  const out = new Uint8Array(8 + h.length + bytes.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength ?? h.length), true);
+  out.set(h, 8);
+  out.set(new Uint8Array(bytes.buffer), 8 + h.length);
+  return out;
+}
+const tensor = (shape: unknown, offsets: unknown, dtype: unknown = 'F32') => ({ dtype, shape, data_offsets: offsets });
+const refuses = (bytes: Uint8Array, message: string) => {
+  let err: unknown = null;
+  try {
+    decodeSafetensors(bytes);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(CheckpointError);
+  expect((err as Error).name).toBe('CheckpointError');
+  expect((err as Error).message).toBe(message);
+};
+
+describe('safetensors', () => {
+  it('reads what it writes: names, shapes, values (to the bit), metadata; empty tensors', () => {
+    const a = { name: 'a', shape: [2, 2], data: Float32Array.from([1.5, -0, Number.MIN_VALUE, 3e38]) };
+    const e = { name: 'e', shape: [0, 3], data: new Float32Array(0) };
+    const b = { name: 'b', shape: [1], data: Float32Array.from([7]) };
+    const bytes = encodeSafetensors([a, e, b], { format: 'x', note: 'y' });
+    expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0); // header padded to 8 bytes
+    const back = decodeSafetensors(bytes);
+    expect(back.metadata).toEqual({ format: 'x', note: 'y' });
+    expect([...back.tensors.keys()]).toEqual(['a', 'e', 'b']);
+    for (const t of [a, e, b]) {
+      expect(back.tensors.get(t.name)!.shape).toEqual(t.shape);
+      expect(new Uint8Array(back.tensors.get(t.name)!.data.buffer)).toEqual(new Uint8Array(t.data.buffer));
+    }
+  });
+
+  it('the writer refuses a duplicate or reserved name and a shape that does not hold the values', () => {
+    const t = (name: string, shape: number[], n: number) => ({ name, shape, data: new Float32Array(n) });
+    expect(() => encodeSafetensors([t('a', [1], 1), t('a', [1], 1)], {})).toThrow(new CheckpointError("duplicate or reserved tensor name 'a'"));
+    expect(() => encodeSafetensors([t('__metadata__', [1], 1)], {})).toThrow("duplicate or reserved tensor name '__metadata__'");
+    expect(() => encodeSafetensors([t('a', [2], 3)], {})).toThrow("tensor 'a': shape [2] does not hold 3 values");
+  });
+
+  it('the reader names a short file, a header length past the end, and a header that is not a JSON object', () => {
+    refuses(new Uint8Array(7), 'not a safetensors file: 7 bytes, shorter than the 8-byte header length');
+    refuses(file('{}', [], 3), 'truncated or not a safetensors file: header length 3 exceeds the 2 bytes that follow');
+    expect(decodeSafetensors(file('{}', [], 2)).tensors.size).toBe(0); // exactly up to the end
+    expect(() => decodeSafetensors(file('', []))).toThrow(/^not a safetensors file: the header is not JSON \(/); // 8 bytes: an empty header
+    const bad = file('{}');
+    bad[8] = 0xff; // not UTF-8
+    expect(() => decodeSafetensors(bad)).toThrow(/^not a safetensors file: the header is not JSON/);
+    for (const h of ['[]', 'null', '3', '"x"']) refuses(file(h), 'not a safetensors file: the header is not a JSON object');
+  });
+
+  it('the reader names bad metadata', () => {
+    refuses(file({ __metadata__: [] }), '__metadata__ is [], not an object of strings');
+    refuses(file({ __metadata__: 5 }), '__metadata__ is 5, not an object of strings');
+    refuses(file({ __metadata__: { a: 'x', b: 1 } }), "metadata field 'b' is 1, not a string");
+    expect(decodeSafetensors(file({ __metadata__: null })).metadata).toEqual({});
+  });
+
+  it("the reader names a bad tensor entry: not an object, dtype, shape, data_offsets, span, truncation, data left over", () => {
+    for (const v of [5, null, [1]]) refuses(file({ w: v }), `tensor 'w': its header entry is ${JSON.stringify(v)}, not an object`);
+    refuses(file({ w: tensor([1], [0, 4], 'F16') }, [1]), `tensor 'w': dtype "F16", only F32 is supported`);
+    for (const s of ['x', [2, -1], [1.5], null]) refuses(file({ w: tensor(s, [0, 4]) }, [1]), `tensor 'w': bad shape ${JSON.stringify(s)}`);
+    for (const o of ['x', [0], [0, 4, 8], [-4, 0], [0, 4.5], null]) refuses(file({ w: tensor([1], o) }, [1]), `tensor 'w': bad data_offsets`);
+    refuses(file({ w: tensor([2], [0, 4]) }, [1]), "tensor 'w': data_offsets span 4 bytes, shape [2] needs 8");
+    refuses(file({ w: tensor([2], [4, 8]) }, [1, 2]), "tensor 'w': data_offsets span 4 bytes, shape [2] needs 8");
+    refuses(file({ w: tensor([2], [0, 8]) }, [1]), "truncated file: tensor 'w' ends at byte 8 of the data, which has only 4 bytes");
+    refuses(file({ w: tensor([1], [0, 4]) }, [1, 2]), 'corrupt file: 8 data bytes but the tensors cover 4');
+    // offsets are relative to the data; tensors in any order
+    const ok = decodeSafetensors(file({ v: tensor([1], [4, 8]), w: tensor([1], [0, 4]) }, [3, 9]));
+    expect([ok.tensors.get('w')!.data[0], ok.tensors.get('v')!.data[0]]).toEqual([3, 9]);
+  });
+});
