@@ -2,7 +2,11 @@
 // names what is wrong (a file a user hands us may be truncated, of another format or hand-edited), and
 // the edges of what is accepted.
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, decodeSafetensors, encodeSafetensors } from '../../core/checkpoint.js';
+import { CheckpointError, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint, type NamedTensor } from '../../core/checkpoint.js';
+import { Network, networkConfig } from '../../core/network/network.js';
+import { createAdam } from '../../core/network/train.js';
+import { Rng } from '../../core/rng.js';
+import { referenceBackend } from '../../reference/ops-backend.js';
 
 /** A safetensors file: 8-byte little-endian header length, the header, the data. */
 function file(header: unknown, data: number[] = [], headerLength?: number): Uint8Array {
@@ -80,5 +84,60 @@ describe('safetensors', () => {
     // offsets are relative to the data; tensors in any order
     const ok = decodeSafetensors(file({ v: tensor([1], [4, 8]), w: tensor([1], [0, 4]) }, [3, 9]));
     expect([ok.tensors.get('w')!.data[0], ok.tensors.get('v')!.data[0]]).toEqual([3, 9]);
+  });
+});
+
+describe('loadCheckpoint refusals', () => {
+  const b = referenceBackend();
+  const net = new Network(b, networkConfig('c2k3s1-BN-PLIF-FC4-PLIF', [1, 3, 3], 4, { T: 2 }), Rng.seeded(1));
+  const saved = saveCheckpoint(net, { optimizer: createAdam(net), rng: Rng.seeded(2) });
+  const { tensors, metadata } = decodeSafetensors(saved);
+  const edit = (meta: Record<string, string | undefined>, change: (t: Map<string, NamedTensor>) => void = () => undefined) => {
+    const t = new Map([...tensors].map(([k, v]) => [k, { ...v, data: Float32Array.from(v.data) }]));
+    change(t);
+    const m = Object.fromEntries(Object.entries({ ...metadata, ...meta }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    return encodeSafetensors([...t.values()], m);
+  };
+  const refuses = (bytes: Uint8Array, message: string) => expect(() => loadCheckpoint(b, bytes)).toThrow(new CheckpointError(message));
+
+  it('loads what it saved, with the optimizer and RNG state', () => {
+    const back = loadCheckpoint(b, saved);
+    expect(back.optimizer!.step).toBe(0);
+    expect(back.rngState).toEqual(Rng.seeded(2).state());
+    expect(back.net.params().map((p) => p.name)).toEqual(net.params().map((p) => p.name));
+    expect([...tensors.keys()].every((k) => /^(param|buffer|optim\.[mv])\./.test(k))).toBe(true);
+    expect(JSON.parse(metadata.optimizer!).kind).toBe('adam');
+  });
+
+  it('names a bad config field', () => {
+    refuses(edit({ config: undefined }), "metadata field 'config' is missing");
+    expect(() => loadCheckpoint(b, edit({ config: '{' }))).toThrow(/^metadata field 'config' is not JSON \(.+\)$/);
+    refuses(edit({ config: '[1]' }), "metadata field 'config': [1] is not an object");
+    const c = JSON.parse(metadata.config!);
+    refuses(edit({ config: JSON.stringify({ ...c, structure: 3 }) }), "metadata field 'config': structure is 3, not a string");
+    for (const input of [[1, 3], [1, 3, 0], [1, 3, 2.5], [1, 3, 1_000_001], 'x'])
+      refuses(edit({ config: JSON.stringify({ ...c, input }) }), `metadata field 'config': input is ${JSON.stringify(input)}, not [C, H, W] of positive integers`);
+    expect(() => loadCheckpoint(b, edit({ config: JSON.stringify({ ...c, input: [1, 3, 3] }) }))).not.toThrow();
+  });
+
+  it('names a missing, misshapen, non-finite or foreign tensor', () => {
+    refuses(edit({}, (t) => t.delete('param.0.weight')), "checkpoint lacks tensor 'param.0.weight'");
+    refuses(edit({}, (t) => (t.get('param.0.weight')!.shape = [2, 1, 9])), "tensor 'param.0.weight' has shape [2,1,9], the network needs [2,1,3,3]");
+    refuses(edit({}, (t) => (t.get('param.0.weight')!.shape = [1, 2, 3, 3])), "tensor 'param.0.weight' has shape [1,2,3,3], the network needs [2,1,3,3]");
+    refuses(edit({}, (t) => (t.get('buffer.1.running_var')!.data[1] = Number.NaN)), "tensor 'buffer.1.running_var' holds NaN at index 1");
+    refuses(edit({}, (t) => (t.get('optim.v.0.weight')!.data[17] = Infinity)), "tensor 'optim.v.0.weight' holds Infinity at index 17");
+    refuses(edit({}, (t) => t.set('extra', { name: 'extra', shape: [1], data: new Float32Array(1) })), "tensor 'extra' is not part of the network c2k3s1-BN-PLIF-FC4-PLIF");
+    refuses(edit({ optimizer: undefined }), "tensor 'optim.m.0.weight' is not part of the network c2k3s1-BN-PLIF-FC4-PLIF");
+  });
+
+  it('names bad optimizer and RNG metadata', () => {
+    const o = JSON.parse(metadata.optimizer!);
+    refuses(edit({ optimizer: '5' }), "metadata field 'optimizer' is 5, not an object");
+    for (const step of [-1, 1.5, 'x']) refuses(edit({ optimizer: JSON.stringify({ ...o, step }) }), `metadata field 'optimizer': step must be an integer >= 0, got ${JSON.stringify(step)}`);
+    expect(loadCheckpoint(b, edit({ optimizer: JSON.stringify({ ...o, step: 7 }) })).optimizer!.step).toBe(7);
+    refuses(edit({ optimizer: JSON.stringify({ ...o, config: [] }) }), "metadata field 'optimizer': config is [], not an object");
+    expect(() => loadCheckpoint(b, edit({ optimizer: JSON.stringify({ ...o, config: { ...o.config, beta1: 2 } }) }))).toThrow(/^metadata field 'optimizer': /);
+    expect(() => loadCheckpoint(b, edit({ rng: '[1, 2]' }))).toThrow(/^metadata field 'rng': /);
+    expect(loadCheckpoint(b, edit({ rng: undefined })).rngState).toBeNull();
   });
 });
