@@ -54,8 +54,8 @@ export class KernelPool {
   ) {
     this.threads = threads;
     this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * threads)));
+    const file = threads > 1 ? workerPath() : '';
     for (let i = 1; i < threads; i++) {
-      const file = workerPath();
       const { port1, port2 } = new MessageChannel();
       // execArgv: [] (a parent started with -e/-p would otherwise run its script again in the worker)
       const w = new Worker(file, { execArgv: [], workerData: { memory: arena.memory, ctrl: this.ctrl.buffer, threads, id: i, port: port2, wasm: wasmModule }, transferList: [port2] });
