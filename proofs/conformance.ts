@@ -3,7 +3,7 @@
 // float32 tolerance. Usage in a *.test.ts file:  conformanceSuite('cpu', () => cpuBackend());
 // The gpu.js backend reuses it unchanged.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../core/backend.js';
 import { poolTieDrawRange } from '../core/network/layers.js';
 import { Network, networkConfig } from '../core/network/network.js';
@@ -133,7 +133,12 @@ export const structureArb = fc
   });
 
 export function conformanceSuite(name: string, factory: () => Backend): void {
-  const ref = referenceBackend();
+  // built inside the tests, not while they are collected (npm run mutate counts code run at collection
+  // as static: each of its mutants would need the whole test set)
+  let ref!: Backend;
+  beforeEach(() => {
+    ref ??= referenceBackend();
+  });
   describe(`backend conformance: ${name} vs float64 reference`, () => {
     it('upload/download/reshape/dispose round-trip and count live tensors', () => {
       const b = factory();

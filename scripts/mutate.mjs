@@ -36,7 +36,7 @@ export const GROUPS = {
   },
   training: {
     mutate: ['training/loop.ts'],
-    tests: ['test/training/train.test.ts', 'test/training/curve-and-flags.test.ts', 'test/training/plot.test.ts', 'test/reliability/training.test.ts', 'test/encoders.test.ts'],
+    tests: ['test/training/train.test.ts', 'test/training/curve-and-flags.test.ts', 'test/training/plot.test.ts', 'test/reliability/training.test.ts', 'test/encoders.test.ts', 'test/encoders-training.test.ts'],
   },
 };
 

@@ -13,8 +13,7 @@ import { Rng } from '../core/rng.js';
 import * as scalar from '../core/scalar.js';
 import { erf, surrogateByName, surrogates } from '../core/surrogates.js';
 
-const base = neuronConfig();
-const bad = (patch: Record<string, unknown>) => () => validateNeuronConfig({ ...base, ...patch } as unknown as NeuronConfig);
+const bad = (patch: Record<string, unknown>) => () => validateNeuronConfig({ ...neuronConfig(), ...patch } as unknown as NeuronConfig);
 
 describe('neuron config validation', () => {
   it('names the field and the rule for each bad value', () => {

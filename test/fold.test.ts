@@ -1,21 +1,13 @@
-// Evaluation with BN folded into the convolutions (Sec. 4.1): the algebra on the float64 reference, and
-// the evaluation of a trained checkpoint, folded and not, on every test sample. (On the README's
-// Fashion-MNIST checkpoint, all 10000 test images: node dist/bench/fold-bn.js CHECKPOINT.)
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+// Evaluation with BN folded into the convolutions (Sec. 4.1): the algebra on the float64 reference. (The
+// evaluation of a trained checkpoint, folded and not: fold-cli.test.ts.)
+import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../backends/cpu/index.js';
 import type { Tensor } from '../core/backend.js';
 import { foldBatchNorm, foldConvBatchNorm, FoldedConvLayer } from '../core/network/fold.js';
 import type { Layer } from '../core/network/layers.js';
 import { buildNetwork, networkConfig, type Network } from '../core/network/network.js';
 import { Rng } from '../core/rng.js';
-import { main } from '../cli/dispatch.js';
 import { referenceBackend } from '../reference/ops-backend.js';
-import { runPaths } from '../training/rundir.js';
-import { capture } from './capture.js';
-import { writeTinyFashionMnist } from './training/fixtures.js';
 
 /** Random BN parameters and running statistics in every BN layer (a trained-looking network). */
 function randomiseBatchNorm(net: Network, rng: Rng): void {
@@ -79,31 +71,5 @@ describe('folding BN into the conv', () => {
     const xt = b.upload(new Float32Array(32), net.inputShape(2));
     expect(() => net.forward(xt, { training: true, rng: Rng.seeded(0) })).toThrow(/BN folded is for evaluation only/);
     net.dispose();
-  });
-});
-
-describe('plif eval --fold-bn on a trained checkpoint', () => {
-  let dataDir: string;
-  let run: string;
-  beforeAll(async () => {
-    dataDir = writeTinyFashionMnist(160, 60);
-    run = mkdtempSync(join(tmpdir(), 'plif-fold-'));
-    const r = await capture(() => main(['train', '--preset', 'fmnist-small', '--data-dir', dataDir, '--T', '4', '--epochs', '3', '--seed', '1', '--eval-batch', '30', '--out', run, '--json']));
-    expect(r.code, r.err).toBe(0);
-  }, 120_000);
-
-  it('gives the unfolded evaluation: accuracy and every per-class count, on all test samples', async () => {
-    const ev = async (...extra: string[]) => {
-      const r = await capture(() => main(['eval', '--checkpoint', runPaths(run).last, '--data-dir', dataDir, '--json', ...extra]));
-      expect(r.code, r.err).toBe(0);
-      return JSON.parse(r.out);
-    };
-    const plain = await ev();
-    const folded = await ev('--fold-bn');
-    expect(plain.fold_bn).toBe(false);
-    expect(folded.fold_bn).toBe(true);
-    expect(folded.samples).toBe(60);
-    expect(plain.accuracy).toBeGreaterThan(0.3); // trained: above the 10% of chance
-    expect({ ...folded, fold_bn: false }).toEqual(plain);
   });
 });

@@ -9,7 +9,8 @@ import { Network, networkConfig } from '../../core/network/network.js';
 import { createAdam, inferBatch, trainStep } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
 
-const cfg = networkConfig('c3k3s1-BN-PLIF-MPk2s2-DP-FC20-LIF-APk10s10', [1, 6, 6], 2, { T: 3, tau0: 3 });
+// a function: built inside each test, not at collection (npm run mutate would count that code as static)
+const config = () => networkConfig('c3k3s1-BN-PLIF-MPk2s2-DP-FC20-LIF-APk10s10', [1, 6, 6], 2, { T: 3, tau0: 3 });
 const batch = (rng: Rng) => ({ x: Float32Array.from({ length: 4 * 36 }, () => rng.range(-1, 2)), labels: Int32Array.from({ length: 4 }, () => rng.int(2)) });
 
 describe('checkpoints (safetensors)', () => {
@@ -28,7 +29,7 @@ describe('checkpoints (safetensors)', () => {
   it('round-trips a trained model: parameters, BN running statistics, tau, predictions', () => {
     const b = cpuBackend();
     const rng = Rng.seeded(1);
-    const net = new Network(b, cfg, rng.split());
+    const net = new Network(b, config(), rng.split());
     const opt = createAdam(net, { lr: 0.05 });
     for (let i = 0; i < 3; i++) trainStep(net, opt, batch(rng), rng);
     const bytes = saveCheckpoint(net);
@@ -41,7 +42,7 @@ describe('checkpoints (safetensors)', () => {
     const b2 = cpuBackend();
     const loaded = loadCheckpoint(b2, bytes);
     expect(loaded.optimizer).toBeNull();
-    expect(loaded.config).toEqual(cfg);
+    expect(loaded.config).toEqual(config());
     const names = (n: Network, be: typeof b) => [...n.params(), ...n.buffers()].map((p) => [p.name, Array.from(be.download(p.value))]);
     expect(names(loaded.net, b2)).toEqual(names(net, b));
     const x = batch(Rng.seeded(5)).x;
@@ -56,7 +57,7 @@ describe('checkpoints (safetensors)', () => {
     };
     const b = cpuBackend();
     const rng = Rng.seeded(2);
-    const net = new Network(b, cfg, rng.split());
+    const net = new Network(b, config(), rng.split());
     const opt = createAdam(net);
     steps(net, opt, rng, 2);
     const bytes = saveCheckpoint(net, { optimizer: opt, rng });
@@ -72,7 +73,7 @@ describe('checkpoints (safetensors)', () => {
   it('writes files atomically and rejects truncated or foreign files with a clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plif-ckpt-'));
     const b = cpuBackend();
-    const net = new Network(b, cfg, Rng.seeded(3));
+    const net = new Network(b, config(), Rng.seeded(3));
     const path = join(dir, 'model.safetensors');
     await saveCheckpointFile(path, net, { optimizer: createAdam(net), rng: Rng.seeded(1) });
     expect(readdirSync(dir)).toEqual(['model.safetensors']);

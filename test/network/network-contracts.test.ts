@@ -2,14 +2,19 @@
 // evaluation keeps alive, how many random numbers initialisation and dropout draw (seeded runs and
 // resumed runs depend on it), dropout's mask statistics, the encoder flags and taus that describe()
 // reports, and every refusal with its message. (Each of these was a surviving mutant of npm run mutate.)
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../../core/backend.js';
 import { DropoutLayer } from '../../core/network/layers.js';
 import { Network, networkConfig } from '../../core/network/network.js';
 import { lossAndGradients } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
 import { referenceBackend } from '../../reference/ops-backend.js';
 
-const b = referenceBackend();
+// made inside each test, not at collection (npm run mutate would count that code as static)
+let b!: Backend;
+beforeEach(() => {
+  b = referenceBackend();
+});
 const input = (n: number, size: number) => Float32Array.from({ length: n * size }, (_, i) => Math.sin(i) * 2 + 0.5);
 
 describe('network contracts', () => {
