@@ -26,7 +26,8 @@ export interface NamedTensor {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  // no prototype: a tensor named '__proto__' is a key like any other
+  const header: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, { __metadata__: metadata });
   let offset = 0;
   for (const t of tensors) {
     if (t.name === '__metadata__' || Object.hasOwn(header, t.name)) throw new CheckpointError(`duplicate or reserved tensor name '${t.name}'`);
@@ -238,11 +239,15 @@ export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheck
     }
     let optimizer: AdamState | null = null;
     if (optim) {
-      const ps = net.params();
-      const m = ps.map((p) => backend.upload(data.get(`optim.m.${p.name}`)!, p.value.shape));
-      uploaded.push(...m);
-      const v = ps.map((p) => backend.upload(data.get(`optim.v.${p.name}`)!, p.value.shape));
-      uploaded.push(...v);
+      // each kept in `uploaded` as soon as it exists, so a failed upload frees all before it
+      const moments = (which: 'm' | 'v') =>
+        net.params().map((p) => {
+          const t = backend.upload(data.get(`optim.${which}.${p.name}`)!, p.value.shape);
+          uploaded.push(t);
+          return t;
+        });
+      const m = moments('m');
+      const v = moments('v');
       optimizer = { config: optim.config, step: optim.step, m, v };
     }
     return { net, config, optimizer, rngState, metadata };

@@ -23,6 +23,9 @@ export const GROUPS = {
       'test/network/pool-ties.test.ts',
       'test/network/memory-estimate.test.ts',
       'test/network/safetensors.test.ts',
+      'test/network/structure-contracts.test.ts',
+      'test/network/handles.test.ts',
+      'test/readout-contracts.test.ts',
     ],
   },
   // worker.ts runs only in worker threads, which load the built dist/: no test can see a mutant of it

@@ -292,7 +292,7 @@ export class Network {
 }
 
 /** PyTorch's default init for conv/linear: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-function uniformInit(b: Backend, shape: number[], fanIn: number, rng: Rng): Tensor {
+function uniformInit(b: Pick<Backend, 'upload'>, shape: number[], fanIn: number, rng: Rng): Tensor {
   const bound = 1 / Math.sqrt(fanIn);
   const n = shape.reduce((a, c) => a * c, 1);
   const d = new Float32Array(n);
@@ -300,7 +300,20 @@ function uniformInit(b: Backend, shape: number[], fanIn: number, rng: Rng): Tens
   return b.upload(d, shape);
 }
 
-function buildLayers(b: Backend, c: NetworkConfig, rng: Rng): Layer[] {
+function buildLayers(backend: Backend, c: NetworkConfig, rng: Rng): Layer[] {
+  // every tensor made so far, freed if a later allocation fails (a device out of memory)
+  const made: Tensor[] = [];
+  const keep = (t: Tensor) => (made.push(t), t);
+  const b = { upload: (d: ArrayLike<number>, shape: readonly number[]) => keep(backend.upload(d, shape)), zeros: (shape: readonly number[]) => keep(backend.zeros(shape)) };
+  try {
+    return layersOf(b, c, rng);
+  } catch (e) {
+    for (const t of made) backend.dispose(t);
+    throw e;
+  }
+}
+
+function layersOf(b: Pick<Backend, 'upload' | 'zeros'>, c: NetworkConfig, rng: Rng): Layer[] {
   // networkShapes parses the structure and checks every shape (and the output) before anything is allocated
   return networkShapes(c).map((ls, i): Layer => {
     const { spec: s, token: tok, inShape, outShape } = ls;

@@ -1,8 +1,10 @@
 // The safetensors reader and writer of core/checkpoint.ts on files written byte by byte: every refusal
 // names what is wrong (a file a user hands us may be truncated, of another format or hand-edited), and
 // the edges of what is accepted.
-import { describe, expect, it } from 'vitest';
-import { CheckpointError, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint, type NamedTensor } from '../../core/checkpoint.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { Backend } from '../../core/backend.js';
+import { CheckpointError, checkpointConfig, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint, type NamedTensor } from '../../core/checkpoint.js';
+import { MAX_SIZE } from '../../core/network/parser.js';
 import { Network, networkConfig } from '../../core/network/network.js';
 import { createAdam } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
@@ -139,5 +141,129 @@ describe('loadCheckpoint refusals', () => {
     expect(() => loadCheckpoint(b, edit({ optimizer: JSON.stringify({ ...o, config: { ...o.config, beta1: 2 } }) }))).toThrow(/^metadata field 'optimizer': /);
     expect(() => loadCheckpoint(b, edit({ rng: '[1, 2]' }))).toThrow(/^metadata field 'rng': /);
     expect(loadCheckpoint(b, edit({ rng: undefined })).rngState).toBeNull();
+  });
+});
+
+describe('checkpoint contracts', () => {
+  // built inside each test, not at collection (npm run mutate would count that code as static)
+  const small = () => {
+    const b = referenceBackend();
+    const net = new Network(b, networkConfig('c2k3s1-BN-PLIF-FC4-PLIF', [1, 3, 3], 4, { T: 2 }), Rng.seeded(1));
+    return { b, net, bytes: saveCheckpoint(net, { optimizer: createAdam(net), rng: Rng.seeded(2) }) };
+  };
+  const withMeta = (bytes: Uint8Array, meta: Record<string, string>, change: (t: Map<string, NamedTensor>) => void = () => undefined) => {
+    const { tensors, metadata } = decodeSafetensors(bytes);
+    change(tensors);
+    return encodeSafetensors([...tensors.values()], { ...metadata, ...meta });
+  };
+  const dataStart = (bytes: Uint8Array) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+
+  it("only '__metadata__' is a reserved tensor name: '', 'constructor' and '__proto__' round-trip", () => {
+    const t = (name: string, v: number) => ({ name, shape: [1], data: Float32Array.of(v) });
+    const back = decodeSafetensors(encodeSafetensors([t('', 1), t('constructor', 2), t('__proto__', 3)], {})).tensors;
+    expect([...back.keys()]).toEqual(['', 'constructor', '__proto__']);
+    expect([back.get('')!.data[0], back.get('constructor')!.data[0], back.get('__proto__')!.data[0]]).toEqual([1, 2, 3]);
+  });
+
+  // a big-endian host writes through DataView.setFloat32, which quiets a signalling NaN
+  const littleEndianHost = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+  it.runIf(littleEndianHost)("on a little-endian host the writer copies each float32's bits verbatim, a signalling NaN's too, from a subarray at any offset", () => {
+    const data = new Float32Array(4);
+    new Uint32Array(data.buffer).set([0x3fc00000, 0x7f800001, 0xffc12345, 0x80000000]); // 1.5, sNaN, qNaN with payload, -0
+    const bytes = encodeSafetensors([{ name: 'w', shape: [3], data: data.subarray(1) }], {});
+    expect(Array.from(new Uint32Array(bytes.slice(dataStart(bytes)).buffer))).toEqual([0x7f800001, 0xffc12345, 0x80000000]);
+  });
+
+  // checkpoint.ts tests the host's byte order once, when loaded: a fresh copy loaded while new Uint16Array([1])
+  // reads as big-endian takes the portable path (DataView, explicit little-endian) that big-endian hosts take
+  it("on a big-endian host (simulated when the module is loaded) the writer's portable path writes the same little-endian bytes", async () => {
+    const Real = Uint16Array;
+    const swapped = function (a: ArrayLike<number>) {
+      return Real.from(a, (v) => ((v & 0xff) << 8) | (v >> 8)); // new Uint16Array([1]) reads as big-endian
+    };
+    vi.stubGlobal('Uint16Array', swapped);
+    vi.resetModules();
+    let be: typeof import('../../core/checkpoint.js');
+    try {
+      be = await import('../../core/checkpoint.js');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    const ts: NamedTensor[] = [
+      { name: 'a', shape: [2, 2], data: Float32Array.of(1.5, -0, Number.MIN_VALUE, 3e38) },
+      { name: 'e', shape: [0], data: new Float32Array(0) },
+      { name: 'b', shape: [3], data: Float32Array.of(0.1, -7, 2 ** -20) },
+    ];
+    const bytes = be.encodeSafetensors(ts, { k: 'v' });
+    expect(bytes).toEqual(encodeSafetensors(ts, { k: 'v' }));
+    const dv = new DataView(bytes.buffer, dataStart(bytes));
+    expect(Array.from({ length: 7 }, (_, i) => dv.getFloat32(4 * i, true))).toEqual([...ts[0]!.data, ...ts[2]!.data]);
+  });
+
+  it('the reader refuses a header that is not UTF-8, even inside a JSON string', () => {
+    const bytes = file({ __metadata__: { a: 'X' } });
+    bytes[bytes.indexOf(0x58)] = 0xff; // the X
+    expect(() => decodeSafetensors(bytes)).toThrow(/^not a safetensors file: the header is not JSON \(.+\)$/);
+  });
+
+  it("a saved optimizer state names its kind, 'adam'", () => {
+    const { bytes } = small();
+    expect(JSON.parse(decodeSafetensors(bytes).metadata.optimizer!)).toMatchObject({ kind: 'adam', step: 0 });
+  });
+
+  it('a null config, optimizer or optimizer config is named as not an object', () => {
+    expect(() => checkpointConfig({ config: 'null' })).toThrow(new CheckpointError("metadata field 'config': null is not an object"));
+    const { b, bytes } = small();
+    const o = JSON.parse(decodeSafetensors(bytes).metadata.optimizer!);
+    expect(() => loadCheckpoint(b, withMeta(bytes, { optimizer: 'null' }))).toThrow(new CheckpointError("metadata field 'optimizer' is null, not an object"));
+    expect(() => loadCheckpoint(b, withMeta(bytes, { optimizer: JSON.stringify({ ...o, config: null }) }))).toThrow(new CheckpointError("metadata field 'optimizer': config is null, not an object"));
+  });
+
+  it('checkpointConfig accepts an input size of exactly MAX_SIZE, one more is refused; it returns the config and the layer shapes', () => {
+    const meta = (w: number) => ({ config: JSON.stringify(networkConfig('FC4-PLIF', [1, 1, w], 4)) });
+    const { config, layers } = checkpointConfig(meta(MAX_SIZE));
+    expect(config.input).toEqual([1, 1, MAX_SIZE]);
+    expect(layers.flatMap((l) => l.params.map((p) => p.shape))).toEqual([[4, MAX_SIZE], [1]]); // FC weight, PLIF a
+    expect(() => checkpointConfig(meta(MAX_SIZE + 1))).toThrow(new CheckpointError(`metadata field 'config': input is [1,1,${MAX_SIZE + 1}], not [C, H, W] of positive integers`));
+  });
+
+  it('a tensor whose shape is a prefix of the one the network needs is refused', () => {
+    const { b, bytes } = small();
+    const before = b.liveTensors();
+    const short = withMeta(bytes, {}, (t) => t.set('param.0.weight', { name: 'param.0.weight', shape: [2, 1, 3], data: new Float32Array(6) }));
+    expect(() => loadCheckpoint(b, short)).toThrow(new CheckpointError("tensor 'param.0.weight' has shape [2,1,3], the network needs [2,1,3,3]"));
+    expect(b.liveTensors()).toBe(before); // refused before anything is allocated
+  });
+
+  it('a failed upload while loading frees what was uploaded and the network, and rethrows the failure', () => {
+    const { b, net, bytes } = small();
+    const before = b.liveTensors();
+    let uploads = 0;
+    let failAt = Infinity;
+    const flaky = new Proxy(b, {
+      get(target, key) {
+        if (key === 'upload')
+          return (data: ArrayLike<number>, shape: readonly number[]) => {
+            if (++uploads === failAt) throw new Error('out of device memory');
+            return target.upload(data, shape);
+          };
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Backend;
+    const ok = loadCheckpoint(flaky, bytes);
+    const total = uploads;
+    ok.net.dispose();
+    for (const t of [...ok.optimizer!.m, ...ok.optimizer!.v]) b.dispose(t);
+    expect(b.liveTensors()).toBe(before);
+    // the network's initial values, then the loaded params and buffers, Adam's m and v: fail at each in turn
+    expect(total).toBeGreaterThanOrEqual(net.params().length * 3 + net.buffers().length);
+    for (let at = 1; at <= total; at++) {
+      uploads = 0;
+      failAt = at;
+      expect(() => loadCheckpoint(flaky, bytes)).toThrow(new Error('out of device memory'));
+      expect(uploads).toBe(at);
+      expect(b.liveTensors(), `upload ${at} of ${total} failed`).toBe(before);
+    }
   });
 });
