@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../backends/cpu/index.js';
 import type { Tensor } from '../core/backend.js';
-import { foldBatchNorm, foldConvBatchNorm, FoldedConvLayer } from '../core/network/fold.js';
+import { FoldedAwayLayer, foldBatchNorm, foldConvBatchNorm, FoldedConvLayer, withEncoder } from '../core/network/fold.js';
 import type { Layer } from '../core/network/layers.js';
 import { buildNetwork, networkConfig, type Network } from '../core/network/network.js';
 import { Rng } from '../core/rng.js';
@@ -71,5 +71,67 @@ describe('folding BN into the conv', () => {
     const xt = b.upload(new Float32Array(32), net.inputShape(2));
     expect(() => net.forward(xt, { training: true, rng: Rng.seeded(0) })).toThrow(/BN folded is for evaluation only/);
     net.dispose();
+  });
+});
+
+describe('folding: the contracts a user relies on', () => {
+  it('foldConvBatchNorm in general: s = gamma / sqrt(var + eps) scales each output channel, bias = beta - s mu', () => {
+    // var + eps = 0.25 and 4: s = 1.5 / 0.5 = 3 and -0.5 / 2 = -0.25 (exact in float32)
+    const f = foldConvBatchNorm([1, 2, 3, 4, 5, 6], 2, [1.5, -0.5], [0.5, 1], [2, -4], [0, 3.75], 0.25);
+    expect(Array.from(f.weight)).toEqual([3, 6, 9, -1, -1.25, -1.5]);
+    expect(Array.from(f.bias)).toEqual([0.5 - 3 * 2, 1 - 0.25 * 4]);
+  });
+
+  it('foldConvBatchNorm names each BN vector whose channel count differs from the conv', () => {
+    const ok = [1, 1];
+    const call = (gamma: number[], beta: number[], mean: number[], variance: number[]) => () => foldConvBatchNorm([1, 2, 3, 4], 2, gamma, beta, mean, variance, 1e-5);
+    expect(call(ok, ok, ok, ok)).not.toThrow();
+    expect(call([1, 1, 1], ok, ok, ok)).toThrow(new RangeError('foldConvBatchNorm: BN gamma has 3 channels, the conv 2'));
+    expect(call(ok, [1], ok, ok)).toThrow(new RangeError('foldConvBatchNorm: BN beta has 1 channels, the conv 2'));
+    expect(call(ok, ok, [], ok)).toThrow(new RangeError('foldConvBatchNorm: BN running mean has 0 channels, the conv 2'));
+    expect(call(ok, ok, ok, [1, 1, 1, 1])).toThrow(new RangeError('foldConvBatchNorm: BN running variance has 4 channels, the conv 2'));
+    expect(() => foldConvBatchNorm([1, 2, 3], 2, ok, ok, ok, ok, 1)).toThrow(new RangeError('foldConvBatchNorm: 3 weights are not 2 output channels'));
+  });
+
+  it('only a conv directly followed by BN folds; layers keep their indices, the folded ones say so in their tokens', () => {
+    const b = referenceBackend();
+    const net = buildNetwork(b, networkConfig('c2k3s1-PLIF-BN-c2k3s1-BN-PLIF-FC20-PLIF-APk10s10', [1, 6, 6], 2, { T: 2 }), Rng.seeded(1));
+    const before = net.layers.map((l) => l.token);
+    expect(foldBatchNorm(net)).toEqual([3]);
+    expect(net.layers.map((l) => l.index)).toEqual(before.map((_, i) => i));
+    expect(net.layers.map((l) => l.token)).toEqual([...before.slice(0, 3), 'c2k3s1+BN', 'BN(folded)', ...before.slice(5)]);
+    expect(net.layers[4]).toBeInstanceOf(FoldedAwayLayer);
+    // the params of the folded pair: the conv's scaled weight and the bias, in place of w, gamma and beta
+    expect(net.params().map((p) => p.name).filter((n) => n.startsWith('3.') || n.startsWith('4.'))).toEqual(['3.weight', '3.bias']);
+    expect(net.buffers().map((q) => q.name).filter((n) => n.startsWith('4.'))).toEqual([]);
+    net.dispose();
+    expect(b.liveTensors()).toBe(0);
+  });
+
+  it('a folded layer has no backward: each says which layer and why', () => {
+    const b = referenceBackend();
+    const net = buildNetwork(b, networkConfig('c2k3s1-BN-PLIF-FC20-PLIF-APk10s10', [1, 4, 4], 2, { T: 2 }), Rng.seeded(1));
+    foldBatchNorm(net);
+    expect(() => net.layers[0]!.backward(b, b.zeros([1]), true)).toThrow(new Error('layer 0 (c2k3s1+BN): a network with BN folded is for evaluation only'));
+    expect(() => net.layers[1]!.backward(b, b.zeros([1]), true)).toThrow(new Error('layer 1: a network with BN folded is for evaluation only'));
+  });
+
+  it('withEncoder: the same network for the same encoder; otherwise a copy with every parameter and BN statistic, and the old one freed', () => {
+    const b = referenceBackend();
+    const cfg = networkConfig('c2k3s1-BN-PLIF-FC20-PLIF-APk10s10', [1, 4, 4], 2, { T: 2 });
+    const net = buildNetwork(b, cfg, Rng.seeded(7));
+    randomiseBatchNorm(net, Rng.seeded(8));
+    expect(withEncoder(net, 'direct')).toBe(net);
+    const values = (n: Network) => [...n.params(), ...n.buffers()].map((p) => [p.name, Array.from(b.download(p.value))]);
+    const want = values(net);
+    const live = b.liveTensors();
+    const next = withEncoder(net, 'poisson');
+    expect(next).not.toBe(net);
+    expect(next.config).toEqual({ ...cfg, encoder: 'poisson' });
+    expect(values(next)).toEqual(want);
+    expect(b.liveTensors()).toBe(live);
+    expect(() => b.download(net.params()[0]!.value)).toThrow(/dispose/);
+    next.dispose();
+    expect(b.liveTensors()).toBe(0);
   });
 });
