@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkEncoderName, checkIntensities, isSpikeEncoder, latencyEncodeInto, poissonEncodeInto } from '../core/encoders.js';
+import { checkEncoderName, checkIntensities, encodeSpikes, isSpikeEncoder, latencyEncodeInto, poissonEncodeInto } from '../core/encoders.js';
 import { firingRates, predict } from '../core/loss.js';
 import { initialA, neuronBackward, neuronBackwardInto, neuronCodes, neuronConfig, neuronForward, neuronForwardInto, validateNeuronConfig, type NeuronConfig } from '../core/neuron.js';
 import { adamConfig, cosineAnnealingLr } from '../core/optim.js';
@@ -155,6 +155,10 @@ describe('loss helpers', () => {
   it('firing rates are means over T', () => {
     // T = 2, N = 1, C = 2
     expect(Array.from(firingRates(Float64Array.of(1, 0, 1, 1), 2, 1, 2))).toEqual([1, 0.5]);
+    // T = 2, N = 3, C = 2: out[t][n][c] = 1 exactly at (0, 1, 0), (1, 1, 0), (1, 2, 1)
+    const out = new Float64Array(12);
+    for (const [t, n, c] of [[0, 1, 0], [1, 1, 0], [1, 2, 1]] as const) out[(t * 3 + n) * 2 + c] = 1;
+    expect(Array.from(firingRates(out, 2, 3, 2))).toEqual([0, 0, 1, 0, 0, 0.5]);
   });
 
   it('predict is the first class of largest rate, per sample', () => {
@@ -267,6 +271,16 @@ describe('encoder contracts', () => {
     expect(() => latencyEncodeInto([0.5, 0.5], 2, 2.5, out)).toThrow('latencyEncodeInto: T must be a positive integer, got 2.5');
     expect(() => poissonEncodeInto([0.5, 0.5], 2, 4, Rng.seeded(1), new Float32Array(7))).toThrow('poissonEncodeInto: out holds 7 values, expected T*N*per = 8');
     expect(() => poissonEncodeInto([0.5, 0.5], 2, 4, [Rng.seeded(1)], new Float32Array(8))).toThrow('poissonEncodeInto: 1 per-sample Rngs for a batch of 2');
+    // a negative batch divides any length: refused all the same
+    expect(() => latencyEncodeInto([0.5, 0.5], -1, 4, out)).toThrow('latencyEncodeInto: 2 values are not a batch of -1 samples');
+    expect(() => poissonEncodeInto([0.5, 0.5], -2, 4, Rng.seeded(1), new Float32Array(8))).toThrow('poissonEncodeInto: 2 values are not a batch of -2 samples');
+  });
+
+  it("encodeSpikes names the encoder in its input check, and 'latency' ignores an Rng it is given", () => {
+    expect(() => encodeSpikes('latency', [2], 1, 3, null)).toThrow('latency encoder input: value 2 at index 0 is not an intensity');
+    expect(() => encodeSpikes('poisson', [2], 1, 3, Rng.seeded(1))).toThrow('poisson encoder input: value 2 at index 0 is not an intensity');
+    const x = [0.9, 0.5, 0.2, 0.7, 0.05, 1];
+    expect(encodeSpikes('latency', x, 2, 5, Rng.seeded(4))).toEqual(latencyEncodeInto(x, 2, 5, new Float32Array(30)));
   });
 
   it('accepts intensities 0 and 1 exactly and names the first value outside [0, 1], NaN included', () => {

@@ -4,9 +4,9 @@
 // reports, and every refusal with its message. (Each of these was a surviving mutant of npm run mutate.)
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
-import { DropoutLayer } from '../../core/network/layers.js';
+import { DropoutLayer, poolTieDraws } from '../../core/network/layers.js';
 import { Network, networkConfig } from '../../core/network/network.js';
-import { lossAndGradients } from '../../core/network/train.js';
+import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
 import { referenceBackend } from '../../reference/ops-backend.js';
 
@@ -129,6 +129,75 @@ describe('network contracts', () => {
     const silent = new Network(b, networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 2, vThreshold: 1e6 }), Rng.seeded(3));
     expect(lossAndGradients(silent, { x: input(5, 4), labels }, Rng.seeded(1)).correct).toBe(2);
     silent.dispose();
+    net.dispose();
+  });
+});
+
+describe('layer and optimiser contracts', () => {
+  it('poolTieDraws with one Rng per sample: each sample draws in (step, window) order from its own Rng, whatever the batch', () => {
+    // outShape [T, N, C, H, W] = [3, 2, 1, 2, 2]: 4 windows per step and sample
+    const ctx = (seeds: number[]) => ({ training: false, rng: null, sampleRngs: seeds.map((s) => Rng.seeded(s)) });
+    const both = poolTieDraws([3, 2, 1, 2, 2], 1000, ctx([5, 6]), 'pool');
+    for (const [n, seed] of [[0, 5], [1, 6]] as const) {
+      const alone = poolTieDraws([3, 1, 1, 2, 2], 1000, ctx([seed]), 'pool');
+      const r = Rng.seeded(seed);
+      const want = Array.from({ length: 12 }, () => r.int(1000));
+      expect(Array.from(alone)).toEqual(want);
+      for (let t = 0; t < 3; t++) expect(Array.from(both.subarray((t * 2 + n) * 4, (t * 2 + n + 1) * 4))).toEqual(want.slice(t * 4, t * 4 + 4));
+    }
+    expect(() => poolTieDraws([3, 2, 1, 2, 2], 1000, ctx([5]), 'layer 2 (MPk2s2)')).toThrow(new RangeError('layer 2 (MPk2s2): 1 per-sample Rngs for a batch of 2'));
+    // from the run's Rng: in index order
+    const r = Rng.seeded(9);
+    expect(Array.from(poolTieDraws([2, 1, 3], 7, { training: false, rng: Rng.seeded(9) }, 'pool'))).toEqual(Array.from({ length: 6 }, () => r.int(7)));
+  });
+
+  it("parameter kinds: a conv's and a linear's 'weight', BN's 'gamma' and 'beta', a PLIF neuron's 'a' (what a user selects e.g. for weight decay)", () => {
+    const net = new Network(b, networkConfig('c2k3s1-BN-PLIF-FC20-LIF-APk10s10', [1, 4, 4], 2, { T: 2 }), Rng.seeded(0));
+    expect(net.params().map((p) => [p.name, p.kind])).toEqual([
+      ['0.weight', 'weight'],
+      ['1.gamma', 'gamma'],
+      ['1.beta', 'beta'],
+      ['2.a', 'a'],
+      ['3.weight', 'weight'],
+    ]);
+    net.dispose();
+  });
+
+  it('a second backward without zeroGrad replaces each gradient and frees the old one', () => {
+    const net = new Network(b, networkConfig('c2k3s1-BN-PLIF-FC20-PLIF-APk10s10', [1, 4, 4], 2, { T: 2 }), Rng.seeded(0));
+    const batch = { x: input(2, 16), labels: Int32Array.of(0, 1) };
+    lossAndGradients(net, batch, Rng.seeded(1));
+    const live = b.liveTensors();
+    const first = net.params().map((p) => p.grad);
+    lossAndGradients(net, batch, Rng.seeded(1));
+    expect(b.liveTensors()).toBe(live);
+    for (const g of first) expect(() => b.download(g!)).toThrow(/dispose/);
+    net.dispose();
+  });
+
+  it('spikesPerClass: 1 for a spiking output, M for voting after neurons, null for an output that is not spikes', () => {
+    const per = (s: string) => {
+      const net = new Network(b, networkConfig(s, [1, 4, 4], 2, { T: 2 }), Rng.seeded(0));
+      const m = net.spikesPerClass();
+      net.dispose();
+      return m;
+    };
+    expect([per('FC20-PLIF-FC2-IF'), per('FC20-PLIF-APk10s10'), per('FC20-PLIF-FC2'), per('FC20-APk10s10')]).toEqual([1, 10, null, null]);
+  });
+
+  it('Adam: parameters without a gradient are left alone; disposeAdam frees and empties the state; epochLr is the cosine schedule', () => {
+    const net = new Network(b, networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 2 }), Rng.seeded(0));
+    const before = net.params().map((p) => Array.from(b.download(p.value)));
+    const s = createAdam(net, { lr: 0.1 });
+    adamUpdate(net, s); // no backward yet: no gradients
+    expect(s.step).toBe(1);
+    expect(net.params().map((p) => Array.from(b.download(p.value)))).toEqual(before);
+    expect([epochLr(s, 0), epochLr(s, 32), epochLr(s, 64)].map((v) => Number(v.toFixed(12)))).toEqual([0.1, 0.05, 0]);
+    expect(epochLr(s, 5, 10)).toBeCloseTo(0.05, 12);
+    const live = b.liveTensors();
+    disposeAdam(b, s);
+    expect(b.liveTensors()).toBe(live - 2 * net.params().length);
+    expect([s.m, s.v]).toEqual([[], []]);
     net.dispose();
   });
 });
