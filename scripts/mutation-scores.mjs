@@ -2,7 +2,7 @@
 // ran or had no test (survived, no coverage); compile errors and ignored mutants do not count.
 //   node scripts/mutation-scores.mjs [--survivors] [report.json ...]   (default: every group's report)
 // --survivors also lists each surviving (S) and uncovered (NC) mutant: file:line, mutator, original -> replacement.
-// With several reports, a file's mutants come from the last report that has the file.
+// With several reports, each mutant's result comes from the last report that tested it.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -11,9 +11,17 @@ const paths = args.filter((a) => a !== '--survivors');
 const defaults = readdirSync('.stryker-tmp/reports', { withFileTypes: true })
   .filter((e) => e.isFile() && e.name.endsWith('.json'))
   .map((e) => `.stryker-tmp/reports/${e.name}`);
+// per mutant (file, place, mutator, replacement): a later report's result wins, except that an ignored
+// mutant (e.g. a static one left out of `core`) never hides a result (from `core-static`)
 const files = new Map();
+const key = (m) => `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement}`;
 for (const p of paths.length ? paths : defaults) {
-  for (const [name, f] of Object.entries(JSON.parse(readFileSync(p, 'utf8')).files)) files.set(name, f);
+  for (const [name, f] of Object.entries(JSON.parse(readFileSync(p, 'utf8')).files)) {
+    const have = files.get(name);
+    const mutants = new Map(have ? have.mutants.map((m) => [key(m), m]) : []);
+    for (const m of f.mutants) if (m.status !== 'Ignored' || !mutants.has(key(m))) mutants.set(key(m), m);
+    files.set(name, { source: f.source, mutants: [...mutants.values()] });
+  }
 }
 const folders = new Map();
 const add = (key, status) => {

@@ -276,6 +276,14 @@ describe('encoder contracts', () => {
     expect(() => poissonEncodeInto([0.5, 0.5], -2, 4, Rng.seeded(1), new Float32Array(8))).toThrow('poissonEncodeInto: 2 values are not a batch of -2 samples');
   });
 
+  it('poisson draws exactly T*N*per numbers from a shared Rng (a resumed run depends on the count)', () => {
+    const rng = Rng.seeded(21);
+    poissonEncodeInto(Array.from({ length: 6 }, (_, i) => i / 5), 2, 4, rng, new Float32Array(24));
+    const skip = Rng.seeded(21);
+    for (let i = 0; i < 24; i++) skip.uniform();
+    expect(rng.uniform()).toBe(skip.uniform());
+  });
+
   it("encodeSpikes names the encoder in its input check, and 'latency' ignores an Rng it is given", () => {
     expect(() => encodeSpikes('latency', [2], 1, 3, null)).toThrow('latency encoder input: value 2 at index 0 is not an intensity');
     expect(() => encodeSpikes('poisson', [2], 1, 3, Rng.seeded(1))).toThrow('poisson encoder input: value 2 at index 0 is not an intensity');
