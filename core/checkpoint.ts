@@ -45,11 +45,22 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   out.set(hb, 8);
   let p = 8 + hb.length;
   for (const t of tensors) {
-    if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), p);
-    else for (let i = 0; i < t.data.length; i++) dv.setFloat32(p + 4 * i, t.data[i]!, true);
+    writeFloat32LEInto(out, p, t.data);
     p += t.data.byteLength;
   }
   return out;
+}
+
+/**
+ * Writes data as little-endian float32 into out at byte offset p: the bytes as they are on a little-endian
+ * host, else value by value through a DataView (`hostLittleEndian` is the host's byte order, given only by tests).
+ */
+export function writeFloat32LEInto(out: Uint8Array, p: number, data: Float32Array, hostLittleEndian = LITTLE_ENDIAN): void {
+  if (hostLittleEndian) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), p);
+  else {
+    const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    for (let i = 0; i < data.length; i++) dv.setFloat32(p + 4 * i, data[i]!, true);
+  }
 }
 
 export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {

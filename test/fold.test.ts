@@ -102,7 +102,10 @@ describe('folding: the contracts a user relies on', () => {
     expect(net.layers.map((l) => l.token)).toEqual([...before.slice(0, 3), 'c2k3s1+BN', 'BN(folded)', ...before.slice(5)]);
     expect(net.layers[4]).toBeInstanceOf(FoldedAwayLayer);
     // the params of the folded pair: the conv's scaled weight and the bias, in place of w, gamma and beta
-    expect(net.params().map((p) => p.name).filter((n) => n.startsWith('3.') || n.startsWith('4.'))).toEqual(['3.weight', '3.bias']);
+    expect(net.params().filter((p) => p.name.startsWith('3.') || p.name.startsWith('4.')).map((p) => [p.name, p.kind])).toEqual([
+      ['3.weight', 'weight'],
+      ['3.bias', 'beta'],
+    ]);
     expect(net.buffers().map((q) => q.name).filter((n) => n.startsWith('4.'))).toEqual([]);
     net.dispose();
     expect(b.liveTensors()).toBe(0);

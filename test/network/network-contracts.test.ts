@@ -148,7 +148,17 @@ describe('layer and optimiser contracts', () => {
     expect(() => poolTieDraws([3, 2, 1, 2, 2], 1000, ctx([5]), 'layer 2 (MPk2s2)')).toThrow(new RangeError('layer 2 (MPk2s2): 1 per-sample Rngs for a batch of 2'));
     // from the run's Rng: in index order
     const r = Rng.seeded(9);
-    expect(Array.from(poolTieDraws([2, 1, 3], 7, { training: false, rng: Rng.seeded(9) }, 'pool'))).toEqual(Array.from({ length: 6 }, () => r.int(7)));
+    const run = Rng.seeded(9);
+    expect(Array.from(poolTieDraws([2, 1, 3], 7, { training: false, rng: run }, 'pool'))).toEqual(Array.from({ length: 6 }, () => r.int(7)));
+    // exactly one draw per window, from each Rng (the next layer and the next batch go on from there)
+    expect(run.uniform()).toBe(r.uniform());
+    const own = [Rng.seeded(5), Rng.seeded(6)];
+    poolTieDraws([3, 2, 1, 2, 2], 1000, { training: false, rng: null, sampleRngs: own }, 'pool');
+    for (const [i, seed] of [5, 6].entries()) {
+      const skip = Rng.seeded(seed);
+      for (let k = 0; k < 12; k++) skip.int(1000);
+      expect(own[i]!.uniform()).toBe(skip.uniform());
+    }
   });
 
   it("parameter kinds: a conv's and a linear's 'weight', BN's 'gamma' and 'beta', a PLIF neuron's 'a' (what a user selects e.g. for weight decay)", () => {

@@ -1,9 +1,9 @@
 // The safetensors reader and writer of core/checkpoint.ts on files written byte by byte: every refusal
 // names what is wrong (a file a user hands us may be truncated, of another format or hand-edited), and
 // the edges of what is accepted.
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
-import { CheckpointError, checkpointConfig, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint, type NamedTensor } from '../../core/checkpoint.js';
+import { CheckpointError, checkpointConfig, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint, writeFloat32LEInto, type NamedTensor } from '../../core/checkpoint.js';
 import { MAX_SIZE } from '../../core/network/parser.js';
 import { Network, networkConfig } from '../../core/network/network.js';
 import { createAdam } from '../../core/network/train.js';
@@ -174,30 +174,17 @@ describe('checkpoint contracts', () => {
     expect(Array.from(new Uint32Array(bytes.slice(dataStart(bytes)).buffer))).toEqual([0x7f800001, 0xffc12345, 0x80000000]);
   });
 
-  // checkpoint.ts tests the host's byte order once, when loaded: a fresh copy loaded while new Uint16Array([1])
-  // reads as big-endian takes the portable path (DataView, explicit little-endian) that big-endian hosts take
-  it("on a big-endian host (simulated when the module is loaded) the writer's portable path writes the same little-endian bytes", async () => {
-    const Real = Uint16Array;
-    const swapped = function (a: ArrayLike<number>) {
-      return Real.from(a, (v) => ((v & 0xff) << 8) | (v >> 8)); // new Uint16Array([1]) reads as big-endian
-    };
-    vi.stubGlobal('Uint16Array', swapped);
-    vi.resetModules();
-    let be: typeof import('../../core/checkpoint.js');
-    try {
-      be = await import('../../core/checkpoint.js');
-    } finally {
-      vi.unstubAllGlobals();
-    }
-    const ts: NamedTensor[] = [
-      { name: 'a', shape: [2, 2], data: Float32Array.of(1.5, -0, Number.MIN_VALUE, 3e38) },
-      { name: 'e', shape: [0], data: new Float32Array(0) },
-      { name: 'b', shape: [3], data: Float32Array.of(0.1, -7, 2 ** -20) },
-    ];
-    const bytes = be.encodeSafetensors(ts, { k: 'v' });
-    expect(bytes).toEqual(encodeSafetensors(ts, { k: 'v' }));
-    const dv = new DataView(bytes.buffer, dataStart(bytes));
-    expect(Array.from({ length: 7 }, (_, i) => dv.getFloat32(4 * i, true))).toEqual([...ts[0]!.data, ...ts[2]!.data]);
+  it("a big-endian host's path (value by value through a DataView) writes the same little-endian bytes, at any offset, from a subarray", () => {
+    const data = Float32Array.of(9, 1.5, -0, Number.MIN_VALUE, 3e38, 0.1, -7, 2 ** -20);
+    const src = data.subarray(1);
+    const fast = new Uint8Array(40).fill(0xaa);
+    const portable = new Uint8Array(40).fill(0xaa);
+    writeFloat32LEInto(fast, 6, src, true);
+    writeFloat32LEInto(portable.subarray(2), 4, src, false);
+    if (littleEndianHost) expect(portable).toEqual(fast);
+    const dv = new DataView(portable.buffer, 6);
+    expect(Array.from({ length: 7 }, (_, i) => dv.getFloat32(4 * i, true))).toEqual(Array.from(src));
+    expect([...portable.subarray(0, 6), ...portable.subarray(34)]).toEqual(new Array(12).fill(0xaa)); // nothing outside
   });
 
   it('the reader refuses a header that is not UTF-8, even inside a JSON string', () => {
@@ -225,6 +212,18 @@ describe('checkpoint contracts', () => {
     expect(config.input).toEqual([1, 1, MAX_SIZE]);
     expect(layers.flatMap((l) => l.params.map((p) => p.shape))).toEqual([[4, MAX_SIZE], [1]]); // FC weight, PLIF a
     expect(() => checkpointConfig(meta(MAX_SIZE + 1))).toThrow(new CheckpointError(`metadata field 'config': input is [1,1,${MAX_SIZE + 1}], not [C, H, W] of positive integers`));
+  });
+
+  it("a config the network refuses is named as the checkpoint's config, with the network's reason", () => {
+    const good = JSON.parse(JSON.stringify(networkConfig('FC4-PLIF', [1, 2, 2], 4)));
+    let reason = '';
+    try {
+      networkConfig('FC4-PLIF', [1, 2, 2], 4, { T: 0 });
+    } catch (e) {
+      reason = (e as Error).message;
+    }
+    expect(reason).not.toBe('');
+    expect(() => checkpointConfig({ config: JSON.stringify({ ...good, T: 0 }) })).toThrow(new CheckpointError(`metadata field 'config': ${reason}`));
   });
 
   it('a tensor whose shape is a prefix of the one the network needs is refused', () => {
