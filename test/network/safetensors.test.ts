@@ -193,8 +193,9 @@ describe('checkpoint contracts', () => {
     expect(() => decodeSafetensors(bytes)).toThrow(/^not a safetensors file: the header is not JSON \(.+\)$/);
   });
 
-  it("a saved optimizer state names its kind, 'adam'", () => {
+  it("a saved optimizer state names its kind, 'adam'; the file names its format, plif-snn/1", () => {
     const { bytes } = small();
+    expect(decodeSafetensors(bytes).metadata.format).toBe('plif-snn/1');
     expect(JSON.parse(decodeSafetensors(bytes).metadata.optimizer!)).toMatchObject({ kind: 'adam', step: 0 });
   });
 

@@ -4,7 +4,7 @@
 // tokens anchored at both ends, multi-digit sizes. (Each of these was a surviving mutant of npm run mutate.)
 import { describe, expect, it } from 'vitest';
 import { formatStructure, MAX_DEPTH, MAX_LAYERS, MAX_REPEAT, MAX_SIZE, parseStructure, StructureSyntaxError } from '../../core/network/parser.js';
-import { presetByName, withChannels } from '../../core/network/presets.js';
+import { PRESET_ALIASES, presetByName, PRESETS, withChannels } from '../../core/network/presets.js';
 import { networkShapes, type ShapeConfig } from '../../core/network/shapes.js';
 
 const thrown = (f: () => unknown): Error => {
@@ -201,5 +201,28 @@ describe('presets', () => {
       expect(e).toBeInstanceOf(RangeError);
       expect(e.message).toBe(`channels must be a positive integer, got ${n}`);
     }
+  });
+});
+
+describe('the presets: the networks of Table S1', () => {
+  const MNIST = '{c128k3s1-BN-PLIF-MPk2s2}*2-DP-FC2048-PLIF-DP-FC100-PLIF-APk10s10';
+  it('each dataset has the structure, input, classes, T and static flag of Table S1 and Supp. 5 under its own name', () => {
+    const row = (structure: string, input: number[], classes: number, T: number, isStatic: boolean) => ({ structure, input, classes, T, static: isStatic });
+    expect(Object.fromEntries(Object.entries(PRESETS).map(([k, p]) => [k, { ...row(p.structure, [...p.input], p.classes, p.T, p.static), name: p.name }]))).toEqual({
+      mnist: { ...row(MNIST, [1, 28, 28], 10, 8, true), name: 'mnist' },
+      'fashion-mnist': { ...row(MNIST, [1, 28, 28], 10, 8, true), name: 'fashion-mnist' },
+      cifar10: { ...row('{{c256k3s1-BN-PLIF}*3-MPk2s2}*2-DP-FC2048-PLIF-DP-FC100-PLIF-APk10s10', [3, 32, 32], 10, 8, true), name: 'cifar10' },
+      nmnist: { ...row(MNIST, [2, 34, 34], 10, 10, false), name: 'nmnist' },
+      cifar10dvs: { ...row('{c128k3s1-BN-PLIF-MPk2s2}*4-DP-FC512-PLIF-DP-FC100-PLIF-APk10s10', [2, 128, 128], 10, 20, false), name: 'cifar10dvs' },
+      dvs128: { ...row('{c128k3s1-BN-PLIF-MPk2s2}*5-DP-FC512-PLIF-DP-FC110-PLIF-APk10s10', [2, 128, 128], 11, 20, false), name: 'dvs128' },
+      'fmnist-small': { ...row('{c16k3s1-BN-PLIF-MPk2s2}*2-DP0.2-FC128-PLIF-DP0.2-FC100-PLIF-APk10s10', [1, 28, 28], 10, 4, true), name: 'fmnist-small' },
+    });
+    expect(PRESETS['fmnist-small']!.note).toBe('CPU-sized *MNIST network (16 channels, FC128, dropout 0.2, T = 4), not from the paper');
+    expect(Object.values(PRESETS).filter((p) => p.note !== undefined).map((p) => p.name)).toEqual(['fmnist-small']);
+  });
+
+  it('every alias names its dataset, in any case', () => {
+    expect(PRESET_ALIASES).toEqual({ fmnist: 'fashion-mnist', fashionmnist: 'fashion-mnist', 'n-mnist': 'nmnist', 'cifar10-dvs': 'cifar10dvs', 'dvs128-gesture': 'dvs128', dvsgesture: 'dvs128' });
+    for (const [alias, name] of Object.entries(PRESET_ALIASES)) expect(presetByName(alias.toUpperCase())).toBe(PRESETS[name]);
   });
 });
