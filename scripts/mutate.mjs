@@ -72,6 +72,9 @@ export const GROUPS = {
     mutate: () => staticMutants('core'),
     tests: CORE_FAST_TESTS,
     ignoreStatic: false,
+    // a few minutes: always from scratch (an incremental run would keep a static survivor's result after
+    // the test that kills it was added)
+    fresh: true,
   },
   // worker.ts runs only in worker threads, which load the built dist/: no test can see a mutant of it
   'backends-cpu': {
@@ -97,6 +100,7 @@ for (const group of run) {
   console.log(`\n== mutation testing: ${group} (${mutate.length > 4 ? `${mutate.length} ranges` : mutate.join(', ')}) ==`);
   const env = { ...process.env, PLIF_MUTATE_GROUP: group, PLIF_MUTATE_TESTS: tests.join(',') };
   if (ignoreStatic !== undefined) env.STRYKER_IGNORE_STATIC = ignoreStatic ? '1' : '';
+  if (GROUPS[group].fresh) env.STRYKER_FRESH = '1';
   const r = spawnSync('npx', ['stryker', 'run', '--mutate', mutate.join(',')], { stdio: 'inherit', env });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
