@@ -3,7 +3,7 @@
 // float32 tolerance. Usage in a *.test.ts file:  conformanceSuite('cpu', () => cpuBackend());
 // The gpu.js backend reuses it unchanged.
 import fc from 'fast-check';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../core/backend.js';
 import { poolTieDrawRange } from '../core/network/layers.js';
 import { Network, networkConfig } from '../core/network/network.js';
@@ -135,10 +135,8 @@ export const structureArb = fc
 export function conformanceSuite(name: string, factory: () => Backend): void {
   // built inside the tests, not while they are collected (npm run mutate counts code run at collection
   // as static: each of its mutants would need the whole test set)
-  let ref!: Backend;
-  beforeEach(() => {
-    ref ??= referenceBackend();
-  });
+  let made: Backend | null = null;
+  const reference = (): Backend => (made ??= referenceBackend());
   describe(`backend conformance: ${name} vs float64 reference`, () => {
     it('upload/download/reshape/dispose round-trip and count live tensors', () => {
       const b = factory();
@@ -171,7 +169,7 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
           const w = randArray(rng, O * C * K * K);
           const gy = randArray(rng, B * O * Ho * Wo);
           const prm = { stride: s, padding: p };
-          const r = both(b, ref, [{ data: x, shape: [B, C, H, W] }, { data: w, shape: [O, C, K, K] }, { data: gy, shape: [B, O, Ho, Wo] }], (be, [xt, wt, gt]) => {
+          const r = both(b, reference(), [{ data: x, shape: [B, C, H, W] }, { data: w, shape: [O, C, K, K] }, { data: gy, shape: [B, O, Ho, Wo] }], (be, [xt, wt, gt]) => {
             const y = be.conv2d(xt!, wt!, prm);
             expect(y.shape).toEqual([B, O, Ho, Wo]);
             const g = be.conv2dBackward(xt!, wt!, gt!, prm, true);
@@ -189,7 +187,7 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
         fc.property(seedArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), (seed, T, N, I, O, spk) => {
           const rng = Rng.seeded(seed);
           const x = spk ? spikes(rng, T * N * I, 0.2) : randArray(rng, T * N * I);
-          const r = both(b, ref, [{ data: x, shape: [T, N, I] }, { data: randArray(rng, O * I), shape: [O, I] }, { data: randArray(rng, T * N * O), shape: [T, N, O] }], (be, [xt, wt, gt]) => {
+          const r = both(b, reference(), [{ data: x, shape: [T, N, I] }, { data: randArray(rng, O * I), shape: [O, I] }, { data: randArray(rng, T * N * O), shape: [T, N, O] }], (be, [xt, wt, gt]) => {
             const y = be.linear(xt!, wt!);
             expect(y.shape).toEqual([T, N, O]);
             const g = be.linearBackward(xt!, wt!, gt!, true);
@@ -222,7 +220,7 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
           const rv = randArray(rng, C, 0.5, 2);
           const gy = randArray(rng, n);
           const p = { momentum: 0.1, eps: 1e-5, spatialDims: sd };
-          const r = both(b, ref, [{ data: x, shape }, { data: gamma, shape: [C] }, { data: beta, shape: [C] }, { data: rm, shape: [C] }, { data: rv, shape: [C] }, { data: gy, shape }], (be, [xt, g, bt, m, v, gt]) => {
+          const r = both(b, reference(), [{ data: x, shape }, { data: gamma, shape: [C] }, { data: beta, shape: [C] }, { data: rm, shape: [C] }, { data: rv, shape: [C] }, { data: gy, shape }], (be, [xt, g, bt, m, v, gt]) => {
             const tr = be.batchNorm(xt!, g!, bt!, m!, v!, { ...p, training: true });
             const back = be.batchNormBackward(xt!, g!, tr.saved, gt!, { ...p, training: true });
             const ev = be.batchNorm(xt!, g!, bt!, m!, v!, { ...p, training: false });
@@ -248,7 +246,7 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
           const gy = randArray(rng, B * C * Ho * Wo);
           const draws = Float32Array.from({ length: B * C * Ho * Wo }, () => rng.int(poolTieDrawRange(K)));
           const p = { kernel: K, stride: s };
-          const r = both(b, ref, [{ data: x, shape: [B, C, H, W] }, { data: gy, shape: [B, C, Ho, Wo] }, { data: draws, shape: [B, C, Ho, Wo] }], (be, [xt, gt, dt]) => {
+          const r = both(b, reference(), [{ data: x, shape: [B, C, H, W] }, { data: gy, shape: [B, C, Ho, Wo] }, { data: draws, shape: [B, C, Ho, Wo] }], (be, [xt, gt, dt]) => {
             const mp = be.maxPool2d(xt!, p, random ? dt : null);
             const gmx = be.maxPool2dBackward(gt!, mp.argmax, xt!.shape, p);
             const ap = be.avgPool2d(xt!, p);
@@ -289,7 +287,7 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
           const m = randArray(rng, 7, -0.1, 0.1);
           const v = randArray(rng, 7, 0, 0.1);
           let losses: number[] = [];
-          const r = both(b, ref, [{ data: x, shape: [T, N, F] }, { data: mask, shape: [N, F] }, { data: p, shape: [7] }, { data: g, shape: [7] }, { data: m, shape: [7] }, { data: v, shape: [7] }], (be, [xt, mt, pt, gt, m1, v1]) => {
+          const r = both(b, reference(), [{ data: x, shape: [T, N, F] }, { data: mask, shape: [N, F] }, { data: p, shape: [7] }, { data: g, shape: [7] }, { data: m, shape: [7] }, { data: v, shape: [7] }], (be, [xt, mt, pt, gt, m1, v1]) => {
             const dp = be.dropout(xt!, mt!);
             const vote = be.vote(xt!, M);
             const gvote = be.voteBackward(vote, M);
@@ -330,13 +328,13 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
             const gs = randArray(rng, T * n);
             const aVal = rng.range(-2, 2);
             // skip inputs whose potential is within float32 noise of the threshold (a spike could flip)
-            const probe = ref.upload(x, [T, n]);
-            const pa = ref.upload([aVal], [1]);
-            const tr = ref.neuron(cfg, probe, kind === 'plif' ? pa : null);
-            const near = Array.from(ref.download(tr.h)).some((h) => Math.abs(h - cfg.vThreshold) < 1e-4);
-            for (const t of [probe, pa, tr.s, tr.h, tr.v]) ref.dispose(t);
+            const probe = reference().upload(x, [T, n]);
+            const pa = reference().upload([aVal], [1]);
+            const tr = reference().neuron(cfg, probe, kind === 'plif' ? pa : null);
+            const near = Array.from(reference().download(tr.h)).some((h) => Math.abs(h - cfg.vThreshold) < 1e-4);
+            for (const t of [probe, pa, tr.s, tr.h, tr.v]) reference().dispose(t);
             fc.pre(!near);
-            const r = both(b, ref, [{ data: x, shape: [T, n] }, { data: gs, shape: [T, n] }, { data: Float32Array.of(aVal), shape: [1] }], (be, [xt, gt, at]) => {
+            const r = both(b, reference(), [{ data: x, shape: [T, n] }, { data: gs, shape: [T, n] }, { data: Float32Array.of(aVal), shape: [1] }], (be, [xt, gt, at]) => {
               const a = kind === 'plif' ? at! : null;
               const tr2 = be.neuron(cfg, xt!, a);
               const bk = be.neuronBackward(cfg, xt!, tr2, gt!, a);
@@ -361,10 +359,10 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
           // reference run, recording how close any potential came to the threshold
           let margin = Infinity;
           const probe: Backend = {
-            ...ref,
+            ...reference(),
             neuron(c, xt, a) {
-              const tr = ref.neuron(c, xt, a);
-              for (const h of ref.download(tr.h)) margin = Math.min(margin, Math.abs(h - c.vThreshold));
+              const tr = reference().neuron(c, xt, a);
+              for (const h of reference().download(tr.h)) margin = Math.min(margin, Math.abs(h - c.vThreshold));
               return tr;
             },
           };
