@@ -48,24 +48,7 @@ function staticMutants(group) {
 export const GROUPS = {
   core: {
     mutate: ['core/**/*.ts'],
-    tests: [
-      'proofs/*.test.ts',
-      'test/neuron.test.ts',
-      'test/core-contracts.test.ts',
-      'test/encoders.test.ts',
-      'test/fold.test.ts',
-      'test/network/rng.test.ts',
-      'test/network/smoke.test.ts',
-      'test/network/checkpoint.test.ts',
-      'test/network/parser.test.ts',
-      'test/network/network-contracts.test.ts',
-      'test/network/pool-ties.test.ts',
-      'test/network/memory-estimate.test.ts',
-      'test/network/safetensors.test.ts',
-      'test/network/structure-contracts.test.ts',
-      'test/network/handles.test.ts',
-      'test/readout-contracts.test.ts',
-    ],
+    tests: ['proofs/*.test.ts', ...CORE_FAST_TESTS],
     ignoreStatic: true,
   },
   'core-static': {

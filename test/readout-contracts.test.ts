@@ -4,18 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { classScores, decide, readout, spikeCounts, TIE_RULES, type TieRule } from '../core/readout.js';
 import { Rng } from '../core/rng.js';
-
-/** f throws an error of `type` whose message is exactly `message`. */
-function fails(f: () => unknown, type: new (...a: never[]) => Error, message: string): void {
-  let err: unknown = null;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(type);
-  expect((err as Error).message).toBe(message);
-}
+import { fails } from './fails.js';
 
 // T, N, C all different and > 1
 const T = 2;

@@ -4,18 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { assertShape, Handle, Handles, sameShape, sizeOf, type Tensor } from '../../core/backend.js';
 import { referenceBackend } from '../../reference/ops-backend.js';
-
-/** f throws an error of `type` whose message is exactly `message`. */
-function fails(f: () => unknown, type: new (...a: never[]) => Error, message: string): void {
-  let err: unknown = null;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(type);
-  expect((err as Error).message).toBe(message);
-}
+import { fails } from '../fails.js';
 
 describe('shapes', () => {
   it('sizeOf is the product of the dimensions; 0 is a dimension (an empty tensor), [] a scalar', () => {
