@@ -11,15 +11,20 @@ const paths = args.filter((a) => a !== '--survivors');
 const defaults = readdirSync('.stryker-tmp/reports', { withFileTypes: true })
   .filter((e) => e.isFile() && e.name.endsWith('.json'))
   .map((e) => `.stryker-tmp/reports/${e.name}`);
-// per mutant (file, place, mutator, replacement): a later report's result wins, except that an ignored
-// mutant (e.g. a static one left out of `core`) never hides a result (from `core-static`)
+// per mutant (file, place, mutator, replacement): a kill in any report wins (core-static switches on at
+// import what core could only switch on at run time), then a survival over an ignored mutant; else the
+// later report
 const files = new Map();
+const rank = (status) => (status === 'Killed' || status === 'Timeout' ? 2 : status === 'Survived' || status === 'NoCoverage' ? 1 : 0);
 const key = (m) => `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement}`;
 for (const p of paths.length ? paths : defaults) {
   for (const [name, f] of Object.entries(JSON.parse(readFileSync(p, 'utf8')).files)) {
     const have = files.get(name);
     const mutants = new Map(have ? have.mutants.map((m) => [key(m), m]) : []);
-    for (const m of f.mutants) if (m.status !== 'Ignored' || !mutants.has(key(m))) mutants.set(key(m), m);
+    for (const m of f.mutants) {
+      const had = mutants.get(key(m));
+      if (!had || rank(m.status) >= rank(had.status)) mutants.set(key(m), m);
+    }
     files.set(name, { source: f.source, mutants: [...mutants.values()] });
   }
 }
