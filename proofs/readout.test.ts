@@ -7,7 +7,7 @@ import type { Backend } from '../core/backend.js';
 import { cpuBackend } from '../backends/cpu/index.js';
 import { predict } from '../core/loss.js';
 import { parseStructure } from '../core/network/parser.js';
-import { PRESETS } from '../core/network/presets.js';
+import { PRESETS, type Preset } from '../core/network/presets.js';
 import { classScores, decide, readout, spikeCounts } from '../core/readout.js';
 import { Rng } from '../core/rng.js';
 import { params } from './util.js';
@@ -59,23 +59,24 @@ function floatArgmax(out: Float32Array, T: number, N: number, C: number): Int32A
   return p;
 }
 
-/** (T, M, classes) of every preset: M is the kernel of the final voting layer APkMsM. */
-/** Parsed inside the tests, not at collection (npm run mutate would count the parser as static code). */
-const presetReadouts = () =>
-  Object.values(PRESETS).map((p) => {
-    const last = parseStructure(p.structure).at(-1)!;
-    if (last.kind !== 'avgpool') throw new Error(`${p.name} does not end with a voting layer`);
-    return { name: p.name, T: p.T, M: last.kernel, C: p.classes };
-  });
+/**
+ * (T, M, classes) of a preset: M is the kernel of the final voting layer APkMsM. Parsed inside the tests,
+ * not at collection (npm run mutate would count the parser as static code).
+ */
+const readoutOf = (p: Preset) => {
+  const last = parseStructure(p.structure).at(-1)!;
+  if (last.kind !== 'avgpool') throw new Error(`${p.name} does not end with a voting layer`);
+  return { T: p.T, M: last.kernel, C: p.classes };
+};
 
 describe('exact readout', () => {
   it('presets: every (T, M) the presets use is covered', () => {
-    expect(new Set(presetReadouts().map((r) => `${r.T}/${r.M}`))).toEqual(new Set(['8/10', '10/10', '20/10', '4/10']));
+    expect(new Set(Object.values(PRESETS).map(readoutOf).map((r) => `${r.T}/${r.M}`))).toEqual(new Set(['8/10', '10/10', '20/10', '4/10']));
   });
 
   for (const preset of Object.values(PRESETS)) {
     it(`${preset.name} (T = ${preset.T}): tied counts are ties, the first tied class wins; 'random' picks each tied class`, () => {
-      const { T, M, C } = presetReadouts().find((r) => r.name === preset.name)!;
+      const { T, M, C } = readoutOf(preset);
       const rng = Rng.seeded(T * 1000 + M);
       const N = 300;
       const counts = new Int32Array(N * C);

@@ -78,12 +78,12 @@ const asked = process.argv.slice(2);
 for (const g of asked) if (!(g in GROUPS)) throw new Error(`unknown group '${g}' (groups: ${Object.keys(GROUPS).join(', ')})`);
 const run = asked.length ? asked : Object.keys(GROUPS);
 for (const group of run) {
-  const { tests, ignoreStatic } = GROUPS[group];
+  const { tests, ignoreStatic, fresh } = GROUPS[group];
   const mutate = typeof GROUPS[group].mutate === 'function' ? GROUPS[group].mutate() : GROUPS[group].mutate;
   console.log(`\n== mutation testing: ${group} (${mutate.length > 4 ? `${mutate.length} ranges` : mutate.join(', ')}) ==`);
   const env = { ...process.env, PLIF_MUTATE_GROUP: group, PLIF_MUTATE_TESTS: tests.join(',') };
   if (ignoreStatic !== undefined) env.STRYKER_IGNORE_STATIC = ignoreStatic ? '1' : '';
-  if (GROUPS[group].fresh) env.STRYKER_FRESH = '1';
+  if (fresh) env.STRYKER_FRESH = '1';
   const r = spawnSync('npx', ['stryker', 'run', '--mutate', mutate.join(',')], { stdio: 'inherit', env });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

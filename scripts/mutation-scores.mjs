@@ -2,7 +2,7 @@
 // ran or had no test (survived, no coverage); compile errors and ignored mutants do not count.
 //   node scripts/mutation-scores.mjs [--survivors] [report.json ...]   (default: every group's report)
 // --survivors also lists each surviving (S) and uncovered (NC) mutant: file:line, mutator, original -> replacement.
-// With several reports, each mutant's result comes from the last report that tested it.
+// With several reports, each mutant counts once: killed if any report killed it, else its last result.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);

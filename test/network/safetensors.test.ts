@@ -1,7 +1,7 @@
 // The safetensors reader and writer of core/checkpoint.ts on files written byte by byte: every refusal
 // names what is wrong (a file a user hands us may be truncated, of another format or hand-edited), and
 // the edges of what is accepted.
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
 import { CheckpointError, checkpointConfig, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint, writeFloat32LEInto, type NamedTensor } from '../../core/checkpoint.js';
 import { MAX_SIZE } from '../../core/network/parser.js';
@@ -89,17 +89,31 @@ describe('safetensors', () => {
   });
 });
 
-describe('loadCheckpoint refusals', () => {
+/** A small network and its checkpoint (with Adam and the RNG state) on a fresh reference backend; made inside the tests. */
+const small = () => {
   const b = referenceBackend();
   const net = new Network(b, networkConfig('c2k3s1-BN-PLIF-FC4-PLIF', [1, 3, 3], 4, { T: 2 }), Rng.seeded(1));
-  const saved = saveCheckpoint(net, { optimizer: createAdam(net), rng: Rng.seeded(2) });
-  const { tensors, metadata } = decodeSafetensors(saved);
-  const edit = (meta: Record<string, string | undefined>, change: (t: Map<string, NamedTensor>) => void = () => undefined) => {
-    const t = new Map([...tensors].map(([k, v]) => [k, { ...v, data: Float32Array.from(v.data) }]));
-    change(t);
-    const m = Object.fromEntries(Object.entries({ ...metadata, ...meta }).filter(([, v]) => v !== undefined)) as Record<string, string>;
-    return encodeSafetensors([...t.values()], m);
-  };
+  return { b, net, bytes: saveCheckpoint(net, { optimizer: createAdam(net), rng: Rng.seeded(2) }) };
+};
+/** The checkpoint with metadata fields replaced (undefined removes one) and its tensors changed. */
+const edited = (bytes: Uint8Array, meta: Record<string, string | undefined>, change: (t: Map<string, NamedTensor>) => void = () => undefined) => {
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  change(tensors);
+  const m = Object.fromEntries(Object.entries({ ...metadata, ...meta }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  return encodeSafetensors([...tensors.values()], m);
+};
+
+describe('loadCheckpoint refusals', () => {
+  let b!: Backend;
+  let net!: Network;
+  let saved!: Uint8Array;
+  let tensors!: Map<string, NamedTensor>;
+  let metadata!: Record<string, string>;
+  beforeEach(() => {
+    ({ b, net, bytes: saved } = small());
+    ({ tensors, metadata } = decodeSafetensors(saved));
+  });
+  const edit = (meta: Record<string, string | undefined>, change?: (t: Map<string, NamedTensor>) => void) => edited(saved, meta, change);
   const refuses = (bytes: Uint8Array, message: string) => expect(() => loadCheckpoint(b, bytes)).toThrow(new CheckpointError(message));
 
   it('loads what it saved, with the optimizer and RNG state', () => {
@@ -145,17 +159,6 @@ describe('loadCheckpoint refusals', () => {
 });
 
 describe('checkpoint contracts', () => {
-  // built inside each test, not at collection (npm run mutate would count that code as static)
-  const small = () => {
-    const b = referenceBackend();
-    const net = new Network(b, networkConfig('c2k3s1-BN-PLIF-FC4-PLIF', [1, 3, 3], 4, { T: 2 }), Rng.seeded(1));
-    return { b, net, bytes: saveCheckpoint(net, { optimizer: createAdam(net), rng: Rng.seeded(2) }) };
-  };
-  const withMeta = (bytes: Uint8Array, meta: Record<string, string>, change: (t: Map<string, NamedTensor>) => void = () => undefined) => {
-    const { tensors, metadata } = decodeSafetensors(bytes);
-    change(tensors);
-    return encodeSafetensors([...tensors.values()], { ...metadata, ...meta });
-  };
   const dataStart = (bytes: Uint8Array) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
 
   it("only '__metadata__' is a reserved tensor name: '', 'constructor' and '__proto__' round-trip", () => {
@@ -203,8 +206,8 @@ describe('checkpoint contracts', () => {
     expect(() => checkpointConfig({ config: 'null' })).toThrow(new CheckpointError("metadata field 'config': null is not an object"));
     const { b, bytes } = small();
     const o = JSON.parse(decodeSafetensors(bytes).metadata.optimizer!);
-    expect(() => loadCheckpoint(b, withMeta(bytes, { optimizer: 'null' }))).toThrow(new CheckpointError("metadata field 'optimizer' is null, not an object"));
-    expect(() => loadCheckpoint(b, withMeta(bytes, { optimizer: JSON.stringify({ ...o, config: null }) }))).toThrow(new CheckpointError("metadata field 'optimizer': config is null, not an object"));
+    expect(() => loadCheckpoint(b, edited(bytes, { optimizer: 'null' }))).toThrow(new CheckpointError("metadata field 'optimizer' is null, not an object"));
+    expect(() => loadCheckpoint(b, edited(bytes, { optimizer: JSON.stringify({ ...o, config: null }) }))).toThrow(new CheckpointError("metadata field 'optimizer': config is null, not an object"));
   });
 
   it('checkpointConfig accepts an input size of exactly MAX_SIZE, one more is refused; it returns the config and the layer shapes', () => {
@@ -230,7 +233,7 @@ describe('checkpoint contracts', () => {
   it('a tensor whose shape is a prefix of the one the network needs is refused', () => {
     const { b, bytes } = small();
     const before = b.liveTensors();
-    const short = withMeta(bytes, {}, (t) => t.set('param.0.weight', { name: 'param.0.weight', shape: [2, 1, 3], data: new Float32Array(6) }));
+    const short = edited(bytes, {}, (t) => t.set('param.0.weight', { name: 'param.0.weight', shape: [2, 1, 3], data: new Float32Array(6) }));
     expect(() => loadCheckpoint(b, short)).toThrow(new CheckpointError("tensor 'param.0.weight' has shape [2,1,3], the network needs [2,1,3,3]"));
     expect(b.liveTensors()).toBe(before); // refused before anything is allocated
   });
