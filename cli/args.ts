@@ -1,6 +1,7 @@
-// Flag parsing shared by the commands: node:util parseArgs (strict), then typed values with errors that
-// name the flag and the value.
+// Flag parsing shared by every command: node:util parseArgs (strict; an unknown flag gets a "did you
+// mean"), then typed values with errors that name the flag and the value; usage errors exit with code 2.
 import { parseArgs } from 'node:util';
+import { DataFormatError, DatasetNotFoundError } from '../data/errors.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -16,8 +17,41 @@ export function parseFlags<T extends FlagSpec>(argv: string[], options: T, posit
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: positionals }) as unknown as ParsedFlags<T>;
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    const message = (err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '');
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+    const near = unknown === undefined ? [] : nearestFlags(unknown, Object.keys(options));
+    if (near.length) throw new UsageError(`Unknown option '--${unknown}': did you mean ${near.map((n) => `--${n}`).join(' or ')}?`);
+    throw new UsageError(message);
   }
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent transpositions), ignoring case. */
+export function editDistance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The known flags an unknown one was probably meant to be: the nearest by edit distance, when at most 2
+ * edits and fewer than half its letters away (so '--x' suggests nothing), else the one it is a prefix of.
+ */
+export function nearestFlags(unknown: string, known: readonly string[]): string[] {
+  const scored = known.map((k) => ({ k, d: editDistance(unknown, k) })).filter(({ d }) => d <= 2 && d < unknown.length / 2);
+  if (scored.length) {
+    const best = Math.min(...scored.map(({ d }) => d));
+    return scored.filter(({ d }) => d === best).map(({ k }) => k);
+  }
+  const extended = known.filter((k) => unknown.length >= 2 && k.toLowerCase().startsWith(unknown.toLowerCase()));
+  return extended.length === 1 ? extended : [];
 }
 
 export function intFlag(name: string, v: string | undefined, min = 1): number | undefined {
@@ -54,5 +88,23 @@ export async function withUsage(command: string, help: string, argv: string[], b
       return 2;
     }
     throw err;
+  }
+}
+
+/** A failure of what a command was given to read: a bad data file, a missing dataset or file. */
+export function isInputError(err: unknown): boolean {
+  if (err instanceof DataFormatError || err instanceof DatasetNotFoundError || err instanceof RangeError) return true;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
+}
+
+/** Runs a command body, turning input errors (isInputError) into exit code 1 with the message alone. */
+export async function withInputErrors(command: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    if (!isInputError(err)) throw err;
+    process.stderr.write(`plif ${command}: ${(err as Error).message}\n`);
+    return 1;
   }
 }

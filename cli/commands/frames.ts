@@ -2,11 +2,9 @@
 // them as a NumPy .npy array, optionally with one PNG per frame to look at.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkFits, TooLargeError } from '../../training/memory.js';
+import { intFlag, parseFlags, UsageError, withInputErrors, withUsage, type ParsedFlags } from '../args.js';
 import {
-  DataFormatError,
-  DatasetNotFoundError,
   SENSOR,
   encodeNpy,
   encodePng,
@@ -20,11 +18,6 @@ import {
   type SplitBy,
 } from '../../data/index.js';
 
-/** A bad command line: printed with the usage, exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
 const FORMATS: readonly EventFormat[] = ['nmnist', 'cifar10dvs', 'dvs128'];
 
 /** Options shared by `plif frames` and `plif events` to pick one sample. */
@@ -34,8 +27,8 @@ export const SAMPLE_OPTIONS = {
   labels: { type: 'string' },
   sample: { type: 'string' },
   strict: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
+type SampleFlags = ParsedFlags<typeof SAMPLE_OPTIONS>['values'];
 
 export const SAMPLE_USAGE =
   `  --format F       event file format: nmnist (.bin, 34x34), cifar10dvs (AEDAT 2.0, 128x128),\n` +
@@ -45,33 +38,15 @@ export const SAMPLE_USAGE =
   `  --sample K       dvs128: take row K (0-based) of the labels CSV: events with start <= t < end\n` +
   `  --strict         treat tolerated problems (timestamps going backwards) as errors\n`;
 
-/** Parses argv with parseArgs (strict), turning its errors into UsageError. */
-export function parseFlags(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-/** A non-negative (or positive) integer flag. */
-export function intFlag(name: string, value: string | boolean | undefined, opts: { min: number; fallback?: number }): number | undefined {
-  if (value === undefined) return opts.fallback;
-  if (typeof value !== 'string' || !/^\d+$/.test(value.trim())) throw new UsageError(`--${name} must be an integer >= ${opts.min}, got '${String(value)}'`);
-  const n = Number(value.trim());
-  if (!Number.isSafeInteger(n) || n < opts.min) throw new UsageError(`--${name} must be an integer >= ${opts.min}, got '${value}'`);
-  return n;
-}
-
 /** Reads the sample selected by the shared options. */
-export async function sampleFromFlags(v: Record<string, string | boolean | undefined>, opts: { wholeRecordingOk: boolean }): Promise<{ format: EventFormat; file: string; events: EventStream; label: GestureLabel | null }> {
-  const format = v['format'];
-  if (typeof format !== 'string') throw new UsageError(`--format is required (${FORMATS.join(' | ')})`);
+export async function sampleFromFlags(v: SampleFlags, opts: { wholeRecordingOk: boolean }): Promise<{ format: EventFormat; file: string; events: EventStream; label: GestureLabel | null }> {
+  const format = v.format;
+  if (format === undefined) throw new UsageError(`--format is required (${FORMATS.join(' | ')})`);
   if (!FORMATS.includes(format as EventFormat)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${format}'`);
-  const file = v['file'];
-  if (typeof file !== 'string' || file === '') throw new UsageError('--file PATH is required');
-  const sample = intFlag('sample', v['sample'], { min: 0 });
-  const labels = typeof v['labels'] === 'string' ? v['labels'] : undefined;
+  const file = v.file;
+  if (file === undefined || file === '') throw new UsageError('--file PATH is required');
+  const sample = intFlag('sample', v.sample, 0);
+  const labels = v.labels;
   if (format !== 'dvs128' && (labels !== undefined || sample !== undefined)) {
     throw new UsageError(`--labels and --sample apply to --format dvs128 only (a ${format} file is one sample)`);
   }
@@ -79,30 +54,8 @@ export async function sampleFromFlags(v: Record<string, string | boolean | undef
   if (format === 'dvs128' && sample === undefined && !opts.wholeRecordingOk) {
     throw new UsageError('--format dvs128 needs --sample K: a recording holds several labelled samples (rows of its _labels.csv)');
   }
-  const { events, label } = await readEventSample(format as EventFormat, file, { labels, sample, strict: v['strict'] === true });
+  const { events, label } = await readEventSample(format as EventFormat, file, { labels, sample, strict: v.strict === true });
   return { format: format as EventFormat, file, events, label };
-}
-
-/** Runs a command body, mapping errors to messages and exit codes (2 usage, 1 data). */
-export async function runCommand(name: string, usage: string, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`plif ${name}: ${err.message}\n${usage.split('\n\n')[0]}\n(plif ${name} --help lists the options)\n`);
-      return 2;
-    }
-    if (err instanceof DataFormatError || err instanceof DatasetNotFoundError || err instanceof RangeError) {
-      process.stderr.write(`plif ${name}: ${err.message}\n`);
-      return 1;
-    }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
-      process.stderr.write(`plif ${name}: ${(err as Error).message}\n`);
-      return 1;
-    }
-    throw err;
-  }
 }
 
 export function describeSample(s: { file: string; events: EventStream; label: GestureLabel | null }): string {
@@ -126,43 +79,41 @@ const USAGE =
   `  --png-scale S    pixel size in the PNGs (default 4 for 34x34, 2 for 128x128)\n`;
 
 export async function run(argv: string[]): Promise<number> {
-  return runCommand('frames', USAGE, async () => {
-    const v = parseFlags(argv, { ...SAMPLE_OPTIONS, T: { type: 'string' }, 'split-by': { type: 'string' }, out: { type: 'string' }, png: { type: 'string' }, 'png-scale': { type: 'string' } });
-    if (v['help']) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    const T = intFlag('T', v['T'], { min: 1 });
-    if (T === undefined) throw new UsageError('--T N is required');
-    const splitBy = (v['split-by'] ?? 'number') as string;
-    if (splitBy !== 'number' && splitBy !== 'time') throw new UsageError(`--split-by must be number or time, got '${splitBy}'`);
-    const out = v['out'];
-    if (typeof out !== 'string' || out === '') throw new UsageError('--out OUT.npy is required');
-    const pngDir = typeof v['png'] === 'string' ? v['png'] : undefined;
-    const { width, height } = SENSOR[v['format'] as EventFormat] ?? { width: 0, height: 0 };
-    const values = T * 2 * height * width;
-    try {
-      // the frames and their .npy encoding
-      checkFits(`integrating ${T} frames`, 2 * 4 * values, { what: `frames [${T}, 2, ${height}, ${width}]`, values }, 'use a smaller --T');
-    } catch (err) {
-      if (err instanceof TooLargeError) throw new UsageError(err.message);
-      throw err;
-    }
-    const s = await sampleFromFlags(v, { wholeRecordingOk: false });
-    const scale = intFlag('png-scale', v['png-scale'], { min: 1, fallback: width <= 64 ? 4 : 2 })!;
-    const frames = eventsToFrames(s.events, T, width, height, splitBy as SplitBy);
-    for (const w of s.events.warnings) process.stderr.write(`warning: ${w.file} (byte offset ${w.offset}): ${w.message}\n`);
-    await writeFileAtomic(out, encodeNpy(frames, [T, 2, height, width]));
-    process.stdout.write(`${describeSample(s)} -> ${out} float32 [${T}, 2, ${height}, ${width}] (split by ${splitBy})\n`);
-    if (pngDir !== undefined) {
-      await mkdir(pngDir, { recursive: true });
-      const digits = String(T - 1).length;
-      for (let j = 0; j < T; j++) {
-        const img = frameToRgb(frames, T, height, width, j, scale);
-        await writeFileAtomic(join(pngDir, `frame_${String(j).padStart(digits, '0')}.png`), encodePng(img.rgb, img.width, img.height));
+  return withUsage('frames', USAGE, argv, () =>
+    withInputErrors('frames', async () => {
+      const { values: v } = parseFlags(argv, { ...SAMPLE_OPTIONS, T: { type: 'string' }, 'split-by': { type: 'string' }, out: { type: 'string' }, png: { type: 'string' }, 'png-scale': { type: 'string' } });
+      const T = intFlag('T', v.T);
+      if (T === undefined) throw new UsageError('--T N is required');
+      const splitBy = v['split-by'] ?? 'number';
+      if (splitBy !== 'number' && splitBy !== 'time') throw new UsageError(`--split-by must be number or time, got '${splitBy}'`);
+      const out = v.out;
+      if (out === undefined || out === '') throw new UsageError('--out OUT.npy is required');
+      const pngDir = v.png;
+      const { width, height } = SENSOR[v.format as EventFormat] ?? { width: 0, height: 0 };
+      const values = T * 2 * height * width;
+      try {
+        // the frames and their .npy encoding
+        checkFits(`integrating ${T} frames`, 2 * 4 * values, { what: `frames [${T}, 2, ${height}, ${width}]`, values }, 'use a smaller --T');
+      } catch (err) {
+        if (err instanceof TooLargeError) throw new UsageError(err.message);
+        throw err;
       }
-      process.stdout.write(`${T} PNG frame(s) in ${pngDir} (ON green, OFF magenta)\n`);
-    }
-    return 0;
-  });
+      const s = await sampleFromFlags(v, { wholeRecordingOk: false });
+      const scale = intFlag('png-scale', v['png-scale']) ?? (width <= 64 ? 4 : 2);
+      const frames = eventsToFrames(s.events, T, width, height, splitBy as SplitBy);
+      for (const w of s.events.warnings) process.stderr.write(`warning: ${w.file} (byte offset ${w.offset}): ${w.message}\n`);
+      await writeFileAtomic(out, encodeNpy(frames, [T, 2, height, width]));
+      process.stdout.write(`${describeSample(s)} -> ${out} float32 [${T}, 2, ${height}, ${width}] (split by ${splitBy})\n`);
+      if (pngDir !== undefined) {
+        await mkdir(pngDir, { recursive: true });
+        const digits = String(T - 1).length;
+        for (let j = 0; j < T; j++) {
+          const img = frameToRgb(frames, T, height, width, j, scale);
+          await writeFileAtomic(join(pngDir, `frame_${String(j).padStart(digits, '0')}.png`), encodePng(img.rgb, img.width, img.height));
+        }
+        process.stdout.write(`${T} PNG frame(s) in ${pngDir} (ON green, OFF magenta)\n`);
+      }
+      return 0;
+    }),
+  );
 }
