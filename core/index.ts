@@ -1,4 +1,5 @@
 export * from './types.js';
+export * from './defaults.js';
 export * as scalar from './scalar.js';
 export * from './surrogates.js';
 export * from './neuron.js';

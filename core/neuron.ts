@@ -17,6 +17,7 @@ import {
   sigmoidGradOfOutput,
   surrogateGrad,
 } from './scalar.js';
+import { PAPER_DEFAULTS } from './defaults.js';
 import { surrogates, type Surrogate } from './surrogates.js';
 import { zerosLike, type FloatArray } from './types.js';
 
@@ -36,15 +37,15 @@ export interface NeuronConfig {
   surrogate: Surrogate;
 }
 
-/** The paper's neuron: PLIF, tau0 = 2, Vth = 1, Vr = 0, ATan surrogate, reset detached. */
+/** The paper's neuron (PAPER_DEFAULTS): PLIF, tau0 = 2, Vth = 1, Vr = 0, ATan surrogate, reset detached. */
 export const DEFAULT_NEURON: Readonly<NeuronConfig> = Object.freeze({
   kind: 'plif',
-  tau: 2,
-  vThreshold: 1,
-  vReset: 0,
+  tau: PAPER_DEFAULTS.tau0,
+  vThreshold: PAPER_DEFAULTS.vThreshold,
+  vReset: PAPER_DEFAULTS.vReset,
   decayInput: true,
-  detachReset: true,
-  surrogate: surrogates.atan(2),
+  detachReset: PAPER_DEFAULTS.detachReset,
+  surrogate: surrogates[PAPER_DEFAULTS.surrogate.name](PAPER_DEFAULTS.surrogate.alpha),
 });
 
 /** The paper's defaults overridden by `partial`, validated. */

@@ -1,6 +1,7 @@
 // Optimiser settings and the learning-rate schedule of the paper's recipe (Supp. 2/5): Adam
 // (lr 1e-3, betas 0.9/0.999, eps 1e-8) and cosine annealing with T_max = 64 stepped per epoch.
 // The Adam update itself is a backend op (Backend.adam); the state lives in core/network/train.ts.
+import { PAPER_DEFAULTS } from './defaults.js';
 
 export interface AdamConfig {
   lr: number;
@@ -9,7 +10,8 @@ export interface AdamConfig {
   eps: number;
 }
 
-export const DEFAULT_ADAM: Readonly<AdamConfig> = Object.freeze({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+const { lr, beta1, beta2, eps } = PAPER_DEFAULTS;
+export const DEFAULT_ADAM: Readonly<AdamConfig> = Object.freeze({ lr, beta1, beta2, eps });
 
 export function adamConfig(partial: Partial<AdamConfig> = {}): AdamConfig {
   const c = { ...DEFAULT_ADAM, ...partial };
@@ -23,7 +25,7 @@ export function adamConfig(partial: Partial<AdamConfig> = {}): AdamConfig {
  * PyTorch CosineAnnealingLR closed form: lr(e) = etaMin + (base - etaMin)(1 + cos(pi e / T_max)) / 2.
  * It keeps following the cosine past T_max (the rate rises again), as the closed form does.
  */
-export function cosineAnnealingLr(baseLr: number, epoch: number, tMax = 64, etaMin = 0): number {
+export function cosineAnnealingLr(baseLr: number, epoch: number, tMax: number = PAPER_DEFAULTS.tMax, etaMin = 0): number {
   if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`epoch must be an integer >= 0, got ${epoch}`);
   if (!(tMax > 0)) throw new RangeError(`T_max must be > 0, got ${tMax}`);
   return etaMin + ((baseLr - etaMin) * (1 + Math.cos((Math.PI * epoch) / tMax))) / 2;

@@ -6,6 +6,7 @@ import { parseStructure } from '../core/network/parser.js';
 import { presetByName } from '../core/network/presets.js';
 import { checkEncoderName, isSpikeEncoder, type EncoderName } from '../core/encoders.js';
 import { POOL_TIE_RULES, type PoolTieRule } from '../core/network/layers.js';
+import { PAPER_DEFAULTS } from '../core/defaults.js';
 import { neuronConfig } from '../core/neuron.js';
 import { surrogateByName, type SurrogateName } from '../core/surrogates.js';
 
@@ -34,7 +35,7 @@ export interface TrainConfig {
   limitTest: number | null;
   /** Batch size of the evaluation passes (eval mode: running BN statistics, so it does not change results). */
   evalBatch: number;
-  /** Cosine annealing period in epochs (the paper: 64). */
+  /** Cosine annealing period in epochs (the paper's T_max: PAPER_DEFAULTS.tMax). */
   tMax: number;
   /** Replaces every conv's channel count of the preset (a smaller paper network for CPUs); null keeps it. */
   channels: number | null;
@@ -66,11 +67,11 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     dataset: datasetOfPreset(preset.name),
     dataDir: null,
     T: preset.T,
-    batch: 16,
+    batch: PAPER_DEFAULTS.batch,
     epochs: 1,
-    lr: 1e-3,
+    lr: PAPER_DEFAULTS.lr,
     neuron: null,
-    tau0: 2,
+    tau0: PAPER_DEFAULTS.tau0,
     pool: null,
     poolTies: 'first',
     loss: 'rate',
@@ -80,14 +81,14 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     limitTrain: null,
     limitTest: null,
     evalBatch: 64,
-    tMax: 64,
+    tMax: PAPER_DEFAULTS.tMax,
     channels: null,
     encoder: 'direct',
     structure: null,
-    surrogate: { name: 'atan', alpha: 2 },
-    vThreshold: 1,
-    vReset: 0,
-    detachReset: true,
+    surrogate: { ...PAPER_DEFAULTS.surrogate },
+    vThreshold: PAPER_DEFAULTS.vThreshold,
+    vReset: PAPER_DEFAULTS.vReset,
+    detachReset: PAPER_DEFAULTS.detachReset,
     ...partial,
     preset: preset.name,
   };

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PAPER_DEFAULTS } from '../../core/defaults.js';
 import { parseStructure } from '../../core/network/parser.js';
 import { PRESET_ALIASES, PRESETS, presetByName } from '../../core/network/presets.js';
 import { POOL_TIE_RULES } from '../../core/network/layers.js';
@@ -14,10 +15,11 @@ import { TooLargeError } from '../../training/memory.js';
 import { checkTrainingFits, PARAMETER_LIMIT, runTraining } from '../../training/loop.js';
 import { consoleReporter } from '../../training/progress.js';
 import { runPaths } from '../../training/rundir.js';
-import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage, type ParsedFlags } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
 import { packageVersion } from '../version.js';
 
+const D = PAPER_DEFAULTS;
 const HELP = `usage: plif train --preset NAME [options]
 
   --preset NAME       network of Table S1: ${Object.keys(PRESETS).join(', ')}
@@ -25,12 +27,12 @@ const HELP = `usage: plif train --preset NAME [options]
   --dataset NAME      ${DATASET_NAMES.join(', ')} (default: the preset's)
   --data-dir DIR      where the dataset's files are (default: $PLIF_DATA/<dataset>, then well-known places)
   --T N               time steps (default: the preset's: 8 static, 10 N-MNIST, 20 DVS)
-  --batch N           batch size (16)
+  --batch N           batch size (${D.batch})
   --epochs N          epochs (1)
-  --lr X              Adam learning rate (0.001), cosine annealing with T_max 64 per epoch
+  --lr X              Adam learning rate (${D.lr}), cosine annealing with T_max ${D.tMax} per epoch
   --channels N        replace every conv's channel count of the preset (e.g. a CPU-sized paper network)
   --neuron KIND       plif | lif | if: replace every neuron of the preset (ablation)
-  --tau0 X            initial tau of PLIF, fixed tau of LIF (2)
+  --tau0 X            initial tau of PLIF, fixed tau of LIF (${D.tau0})
   --pool KIND         max | avg: replace the down-sampling pools (ablation)
   --encoder NAME      direct (the paper's learnable encoder, default) | poisson | latency: spikes made
                       from [0, 1] pixels before the network (Supplementary 10; static datasets)
@@ -41,14 +43,14 @@ const HELP = `usage: plif train --preset NAME [options]
                       '{c32k3s1-BN-PLIF-MPk2s2}*2-DP-FC256-PLIF-DP-FC100-PLIF-APk10s10' (the preset still
                       gives the dataset, input shape and T)
   --surrogate NAME[:ALPHA]
-                      surrogate gradient (Eq. 13; default atan:2), NAME one of
+                      surrogate gradient (Eq. 13; default ${D.surrogate.name}:${D.surrogate.alpha}), NAME one of
                       ${SURROGATE_NAMES.join(', ')};
                       ALPHA defaults to the surrogate's own
-  --vth X             firing threshold V_th (1)
-  --v-reset X|soft    hard reset potential V_reset (0; a negative one as --v-reset=-0.5), or soft:
+  --vth X             firing threshold V_th (${D.vThreshold})
+  --v-reset X|soft    hard reset potential V_reset (${D.vReset}; a negative one as --v-reset=-0.5), or soft:
                       V = H - S V_th
   --detach-reset, --no-detach-reset
-                      detach the spike in the reset's gradient (Eq. 12; default: detached, as the paper)
+                      detach the spike in the reset's gradient (Eq. 12; default: ${D.detachReset ? 'detached' : 'not detached'}, as the paper)
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
                       not depend on it, so --resume may take another value
@@ -90,40 +92,71 @@ function neuronFlags(f: { structure?: string; surrogate?: string; vth?: string; 
   return out;
 }
 
+/** The flags of `plif train`. */
+export const TRAIN_FLAGS = {
+  preset: { type: 'string' },
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string' },
+  T: { type: 'string' },
+  batch: { type: 'string' },
+  epochs: { type: 'string' },
+  lr: { type: 'string' },
+  channels: { type: 'string' },
+  neuron: { type: 'string' },
+  tau0: { type: 'string' },
+  pool: { type: 'string' },
+  'pool-ties': { type: 'string' },
+  loss: { type: 'string' },
+  encoder: { type: 'string' },
+  backend: { type: 'string' },
+  seed: { type: 'string' },
+  val: { type: 'string' },
+  'limit-train': { type: 'string' },
+  'limit-test': { type: 'string' },
+  'eval-batch': { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  threads: { type: 'string' },
+  json: { type: 'boolean' },
+  structure: { type: 'string' },
+  surrogate: { type: 'string' },
+  vth: { type: 'string' },
+  'v-reset': { type: 'string' },
+  'detach-reset': { type: 'boolean' },
+  'no-detach-reset': { type: 'boolean' },
+} as const;
+
+/** The settings of a new run given on the command line (--preset included), for trainConfig. */
+export function trainSettings(f: ParsedFlags<typeof TRAIN_FLAGS>['values'] & { preset: string }): Partial<TrainConfig> & { preset: string } {
+  const loss = choiceFlag('loss', f.loss, ['rate', 'steps'] as const);
+  return {
+    preset: f.preset,
+    ...(f.dataset !== undefined ? { dataset: choiceFlag('dataset', f.dataset, DATASET_NAMES) as DatasetName } : {}),
+    ...(f['data-dir'] !== undefined ? { dataDir: f['data-dir'] } : {}),
+    ...(f.T !== undefined ? { T: intFlag('T', f.T) } : {}),
+    ...(f.batch !== undefined ? { batch: intFlag('batch', f.batch) } : {}),
+    ...(f.epochs !== undefined ? { epochs: intFlag('epochs', f.epochs) } : {}),
+    ...(f.lr !== undefined ? { lr: numFlag('lr', f.lr, (n) => n > 0, 'a number > 0') } : {}),
+    ...(f.channels !== undefined ? { channels: intFlag('channels', f.channels) } : {}),
+    ...(f.neuron !== undefined ? { neuron: choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const) } : {}),
+    ...(f.tau0 !== undefined ? { tau0: numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1') } : {}),
+    ...(f.pool !== undefined ? { pool: choiceFlag('pool', f.pool, ['max', 'avg'] as const) } : {}),
+    ...(f['pool-ties'] !== undefined ? { poolTies: choiceFlag('pool-ties', f['pool-ties'], POOL_TIE_RULES) } : {}),
+    ...(loss !== undefined ? { loss: loss === 'steps' ? 'per-step' : 'rate' } : {}),
+    ...(f.encoder !== undefined ? { encoder: choiceFlag('encoder', f.encoder, ENCODER_NAMES) } : {}),
+    ...(f.backend !== undefined ? { backend: f.backend } : {}),
+    ...(f.seed !== undefined ? { seed: intFlag('seed', f.seed, 0) } : {}),
+    ...(f.val !== undefined ? { val: numFlag('val', f.val, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)') } : {}),
+    ...(f['limit-train'] !== undefined ? { limitTrain: intFlag('limit-train', f['limit-train']) } : {}),
+    ...(f['limit-test'] !== undefined ? { limitTest: intFlag('limit-test', f['limit-test']) } : {}),
+    ...(f['eval-batch'] !== undefined ? { evalBatch: intFlag('eval-batch', f['eval-batch']) } : {}),
+    ...neuronFlags(f),
+  };
+}
+
 export async function run(argv: string[]): Promise<number> {
   return withUsage('train', HELP, argv, async () => {
-    const { values: f } = parseFlags(argv, {
-      preset: { type: 'string' },
-      dataset: { type: 'string' },
-      'data-dir': { type: 'string' },
-      T: { type: 'string' },
-      batch: { type: 'string' },
-      epochs: { type: 'string' },
-      lr: { type: 'string' },
-      channels: { type: 'string' },
-      neuron: { type: 'string' },
-      tau0: { type: 'string' },
-      pool: { type: 'string' },
-      'pool-ties': { type: 'string' },
-      loss: { type: 'string' },
-      encoder: { type: 'string' },
-      backend: { type: 'string' },
-      seed: { type: 'string' },
-      val: { type: 'string' },
-      'limit-train': { type: 'string' },
-      'limit-test': { type: 'string' },
-      'eval-batch': { type: 'string' },
-      out: { type: 'string' },
-      resume: { type: 'string' },
-      threads: { type: 'string' },
-      json: { type: 'boolean' },
-      structure: { type: 'string' },
-      surrogate: { type: 'string' },
-      vth: { type: 'string' },
-      'v-reset': { type: 'string' },
-      'detach-reset': { type: 'boolean' },
-      'no-detach-reset': { type: 'boolean' },
-    });
+    const { values: f } = parseFlags(argv, TRAIN_FLAGS);
     const threads = resolveThreads(f.threads);
     let config: TrainConfig;
     let outDir: string;
@@ -154,30 +187,7 @@ export async function run(argv: string[]): Promise<number> {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
-      const loss = choiceFlag('loss', f.loss, ['rate', 'steps'] as const);
-      const partial: Partial<TrainConfig> & { preset: string } = {
-        preset: f.preset,
-        ...(f.dataset !== undefined ? { dataset: choiceFlag('dataset', f.dataset, DATASET_NAMES) as DatasetName } : {}),
-        ...(f['data-dir'] !== undefined ? { dataDir: f['data-dir'] } : {}),
-        ...(f.T !== undefined ? { T: intFlag('T', f.T) } : {}),
-        ...(f.batch !== undefined ? { batch: intFlag('batch', f.batch) } : {}),
-        ...(f.epochs !== undefined ? { epochs: intFlag('epochs', f.epochs) } : {}),
-        ...(f.lr !== undefined ? { lr: numFlag('lr', f.lr, (n) => n > 0, 'a number > 0') } : {}),
-        ...(f.channels !== undefined ? { channels: intFlag('channels', f.channels) } : {}),
-        ...(f.neuron !== undefined ? { neuron: choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const) } : {}),
-        ...(f.tau0 !== undefined ? { tau0: numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1') } : {}),
-        ...(f.pool !== undefined ? { pool: choiceFlag('pool', f.pool, ['max', 'avg'] as const) } : {}),
-        ...(f['pool-ties'] !== undefined ? { poolTies: choiceFlag('pool-ties', f['pool-ties'], POOL_TIE_RULES) } : {}),
-        ...(loss !== undefined ? { loss: loss === 'steps' ? 'per-step' : 'rate' } : {}),
-        ...(f.encoder !== undefined ? { encoder: choiceFlag('encoder', f.encoder, ENCODER_NAMES) } : {}),
-        ...(f.backend !== undefined ? { backend: f.backend } : {}),
-        ...(f.seed !== undefined ? { seed: intFlag('seed', f.seed, 0) } : {}),
-        ...(f.val !== undefined ? { val: numFlag('val', f.val, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)') } : {}),
-        ...(f['limit-train'] !== undefined ? { limitTrain: intFlag('limit-train', f['limit-train']) } : {}),
-        ...(f['limit-test'] !== undefined ? { limitTest: intFlag('limit-test', f['limit-test']) } : {}),
-        ...(f['eval-batch'] !== undefined ? { evalBatch: intFlag('eval-batch', f['eval-batch']) } : {}),
-        ...neuronFlags(f),
-      };
+      const partial = trainSettings({ ...f, preset: f.preset });
       try {
         config = trainConfig(partial);
       } catch (err) {

@@ -4,7 +4,9 @@
 // Grammar:  seq := item ('-' item)* ;  item := '{' seq '}' ('*' count)? | token
 // Tokens (case-insensitive): c<out>k<k>s<s>[p<p>] (padding defaults to floor(k/2): the paper's k3 s1 p1),
 // BN, PLIF | LIF | IF, MPk<k>s<s> | APk<k>s<s> (an AP on features is the voting layer), DP[<p>] (p
-// defaults to 0.5), FC<out>. Errors point at the offending token with its position and a caret.
+// defaults to the paper's 0.5), FC<out>. Errors point at the offending token with its position and a caret.
+
+import { PAPER_DEFAULTS } from '../defaults.js';
 
 export type NeuronKindToken = 'plif' | 'lif' | 'if';
 
@@ -66,7 +68,7 @@ function parseToken(src: string, start: number, tok: string): LayerSpec {
     return { kind: m[1]!.toLowerCase() === 'mp' ? 'maxpool' : 'avgpool', kernel: positiveInt(src, start, m[2]!, 'kernel size'), stride: positiveInt(src, start, m[3]!, 'stride') };
   }
   if ((m = /^dp(\d*\.?\d*)$/i.exec(tok))) {
-    const p = m[1] === '' ? 0.5 : Number(m[1]);
+    const p = m[1] === '' ? PAPER_DEFAULTS.dropout : Number(m[1]);
     if (!(p >= 0 && p < 1)) fail(`dropout probability must be in [0, 1), got '${m[1]}'`);
     return { kind: 'dropout', p };
   }
@@ -155,7 +157,7 @@ export function formatStructure(layers: readonly LayerSpec[]): string {
         case 'avgpool':
           return `APk${l.kernel}s${l.stride}`;
         case 'dropout':
-          return l.p === 0.5 ? 'DP' : `DP${l.p}`;
+          return l.p === PAPER_DEFAULTS.dropout ? 'DP' : `DP${l.p}`;
         case 'fc':
           return `FC${l.features}`;
       }
