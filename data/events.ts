@@ -20,11 +20,6 @@ export interface EventStream extends Events {
   warnings: DataWarning[];
 }
 
-/** Number of events in a stream. */
-export function eventCount(e: Events): number {
-  return e.t.length;
-}
-
 /** A growable column store used by the streaming readers. */
 export class EventBuffer {
   x: Uint16Array;
@@ -117,11 +112,6 @@ export class MonotonicCheck {
         `(${this.firstT} µs after ${this.firstPrev} µs). Events are kept in file order.`,
     };
   }
-}
-
-/** Events whose index lies in [from, to) as a new stream view (copies). */
-export function sliceEvents<E extends Events>(e: E, from: number, to: number): Events {
-  return { x: e.x.slice(from, to), y: e.y.slice(from, to), p: e.p.slice(from, to), t: e.t.slice(from, to) };
 }
 
 /** Events with start <= t < end (any order), copied, in file order. */

@@ -1,6 +1,6 @@
 // Splits and batching. All order-dependent choices are explicit: "first k of each class" keeps the
 // dataset order; shuffling takes a seeded Rng.
-import { shuffleInPlace, type Rng } from './rng.js';
+import type { Rng } from '../core/rng.js';
 
 /**
  * Splits indices class by class: the first `countFor(classSize)` indices of each class (in dataset
@@ -39,7 +39,7 @@ export function validationSplit(labels: ArrayLike<number>, trainFraction = 0.85)
 export function makeBatches(indices: ArrayLike<number> | number, batchSize: number, opts: { rng?: Rng; dropLast?: boolean } = {}): Uint32Array[] {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const order = typeof indices === 'number' ? Uint32Array.from({ length: indices }, (_, i) => i) : Uint32Array.from(indices);
-  if (opts.rng) shuffleInPlace(order, opts.rng);
+  opts.rng?.shuffle(order); // Fisher-Yates
   const out: Uint32Array[] = [];
   for (let s = 0; s < order.length; s += batchSize) {
     if (s + batchSize > order.length && opts.dropLast) break;

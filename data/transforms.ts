@@ -5,7 +5,8 @@
 //             mean (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.2010)
 // Augmentations act on one [C, H, W] image with values in [0, 1] before normalisation (so padding
 // and fill are black, as in torchvision on PIL images). Every random choice comes from the Rng given.
-import { randInt, uniform, type Rng } from './rng.js';
+import type { Rng } from '../core/rng.js';
+import { randInt, uniform } from './rng.js';
 import type { StaticDatasetName } from './names.js';
 
 export interface Normalization {
@@ -64,7 +65,7 @@ export const MNIST_AFFINE: AffineParams = { degrees: 30, translate: [0.15, 0.15]
  * semantics: angle ~ U(-deg, deg), translation = round(U(-t·W, t·W)) pixels, scale ~ U(lo, hi)),
  * nearest-neighbour sampling, fill 0. Writes into out (a new array by default).
  */
-export function randomAffine(img: Float32Array, shape: readonly [number, number, number], rng: Rng, p: AffineParams = MNIST_AFFINE, out: Float32Array = new Float32Array(img.length)): Float32Array {
+export function randomAffine(img: Float32Array, shape: readonly [number, number, number], rng: Pick<Rng, 'uniform'>, p: AffineParams = MNIST_AFFINE, out: Float32Array = new Float32Array(img.length)): Float32Array {
   const [C, H, W] = shape;
   const angle = (uniform(rng, -p.degrees, p.degrees) * Math.PI) / 180;
   const tx = Math.round(uniform(rng, -p.translate[0] * W, p.translate[0] * W));
@@ -90,7 +91,7 @@ export function randomAffine(img: Float32Array, shape: readonly [number, number,
 }
 
 /** Random crop of the image zero-padded by `pad` on each side, then a horizontal flip with probability 1/2. */
-export function randomCropFlip(img: Float32Array, shape: readonly [number, number, number], rng: Rng, pad = 4, out: Float32Array = new Float32Array(img.length)): Float32Array {
+export function randomCropFlip(img: Float32Array, shape: readonly [number, number, number], rng: Pick<Rng, 'uniform'>, pad = 4, out: Float32Array = new Float32Array(img.length)): Float32Array {
   const [C, H, W] = shape;
   const top = randInt(rng, 2 * pad + 1) - pad;
   const left = randInt(rng, 2 * pad + 1) - pad;
@@ -109,7 +110,7 @@ export function randomCropFlip(img: Float32Array, shape: readonly [number, numbe
 }
 
 /** The augmentation of the paper's recipe for a dataset, or null (Fashion-MNIST: none). */
-export function augmentationFor(name: StaticDatasetName): ((img: Float32Array, shape: readonly [number, number, number], rng: Rng) => Float32Array) | null {
+export function augmentationFor(name: StaticDatasetName): ((img: Float32Array, shape: readonly [number, number, number], rng: Pick<Rng, 'uniform'>) => Float32Array) | null {
   if (name === 'mnist') return (img, shape, rng) => randomAffine(img, shape, rng, MNIST_AFFINE);
   if (name === 'cifar10') return (img, shape, rng) => randomCropFlip(img, shape, rng, 4);
   return null;
@@ -122,7 +123,7 @@ export function augmentationFor(name: StaticDatasetName): ((img: Float32Array, s
 export function prepareBatch(
   ds: { name: StaticDatasetName; images: Uint8Array; shape: readonly [number, number, number] },
   indices: ArrayLike<number>,
-  opts: { augment: boolean; rng?: Rng; norm?: Normalization },
+  opts: { augment: boolean; rng?: Pick<Rng, 'uniform'>; norm?: Normalization },
 ): Float32Array {
   const [C, H, W] = ds.shape;
   const per = C * H * W;

@@ -38,7 +38,6 @@ export const f32 = (data: ArrayLike<number>, shape: number[]): NirArray => ({ ki
 export const f64 = (data: ArrayLike<number>, shape: number[]): NirArray => ({ kind: 'array', dtype: 'f64', shape, data: Float64Array.from(data) });
 export const i64 = (data: readonly number[], shape: number[] = [data.length]): NirArray => ({ kind: 'array', dtype: 'i64', shape, data: [...data] });
 export const i64Scalar = (v: number): NirArray => ({ kind: 'array', dtype: 'i64', shape: [], data: [v] });
-export const f64Scalar = (v: number): NirArray => ({ kind: 'array', dtype: 'f64', shape: [], data: Float64Array.of(v) });
 
 export function isGroup(v: NirValue | undefined): v is NirGroup {
   return typeof v === 'object' && v !== null && !('kind' in v && (v.kind === 'array' || v.kind === 'strings') && 'data' in v);

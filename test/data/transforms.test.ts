@@ -121,4 +121,13 @@ describe('splits and batches', () => {
     const ev = makeBatches([5, 6, 7, 8, 9], 2);
     expect(ev.map((x) => Array.from(x))).toEqual([[5, 6], [7, 8], [9]]);
   });
+
+  it("shuffle with core's Rng.shuffle: the order every earlier run drew (a resumed run depends on it)", () => {
+    expect(trainingBatches(10, 4, createRng(1)).map((x) => Array.from(x))).toEqual([[1, 0, 2, 6], [9, 8, 3, 5]]);
+    const rng = createRng(1);
+    const twin = createRng(1);
+    makeBatches([10, 11, 12, 13, 14], 5, { rng });
+    for (let i = 0; i < 4; i++) twin.uniform(); // n - 1 draws for n indices
+    expect(rng.uniform()).toBe(twin.uniform());
+  });
 });
