@@ -36,8 +36,6 @@ export function cachePath(dir: string, key: string): string {
   return join(dir, key.slice(0, 2), `${key}.npy`);
 }
 
-export { writeFileAtomic };
-
 /** Where cache warnings go (default: one line on stderr). */
 let warnSink: (message: string) => void = (m) => void process.stderr.write(`warning: ${m}\n`);
 

@@ -7,8 +7,6 @@ import { gunzipSync } from 'node:zlib';
 import { decodeIdx, isGzip, type IdxArray } from './idx-decode.js';
 import { DataFormatError } from './errors.js';
 
-export { decodeIdx, isGzip, type IdxArray } from './idx-decode.js';
-
 /** Gunzips when the bytes are gzip, naming the file if the stream is damaged. */
 export function maybeGunzip(bytes: Uint8Array, file: string): Uint8Array {
   if (!isGzip(bytes)) return bytes;

@@ -9,9 +9,12 @@
 //   eventBatch(ds, indices, T, splitBy)               -> Float32Array [T,B,2,H,W] (time-major)
 //   validationSplit(labels) / trainingBatches(indices, batchSize, rng) / createRng(seed)
 export * from './errors.js';
+export * from './names.js';
+export * from './file-io.js';
 export * from './rng.js';
 export * from './events.js';
 export { FileCursor, withCursor } from './io.js';
+export * from './idx-decode.js';
 export * from './idx.js';
 export * from './cifar10.js';
 export * from './nmnist.js';

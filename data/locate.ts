@@ -7,8 +7,6 @@ import { join, resolve } from 'node:path';
 import { DatasetNotFoundError, type SearchedPlace } from './errors.js';
 import { CIFAR10DVS_CLASSES, DATASET_NAMES, idxFiles, type DatasetName, type Split } from './names.js';
 
-export { CIFAR10DVS_CLASSES, DATASET_NAMES, idxFiles, type DatasetName, type EventDatasetName, type Split, type StaticDatasetName } from './names.js';
-
 interface DatasetInfo {
   publisher: string;
   /** Well-known directories, with a word on where they come from. */

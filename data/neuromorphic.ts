@@ -9,7 +9,8 @@ import { cacheKey, defaultCacheDir, fileIdentity, readCachedFrames, writeCachedF
 import { DataFormatError, type DataWarning, type ReadOptions } from './errors.js';
 import type { EventStream } from './events.js';
 import { eventsToFrames, frameShape, type SplitBy } from './frames.js';
-import { CIFAR10DVS_CLASSES, locateDataset, type EventDatasetName, type LocateOptions, type Split } from './locate.js';
+import { locateDataset, type LocateOptions } from './locate.js';
+import { CIFAR10DVS_CLASSES, type EventDatasetName, type Split } from './names.js';
 import { NMNIST_HEIGHT, NMNIST_WIDTH, readNMnistFile } from './nmnist.js';
 
 /** Event file formats, named as the `--format` flag of `plif frames` / `plif events`. */

@@ -3,11 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CIFAR10_CLASSES, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES, readCifar10Batches } from './cifar10.js';
 import { readIdxPair } from './idx.js';
-import { idxFiles, locateDataset, type LocateOptions, type Split, type StaticDatasetName } from './locate.js';
-
-import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from './names.js';
-
-export { FASHION_MNIST_CLASSES, MNIST_CLASSES } from './names.js';
+import { locateDataset, type LocateOptions } from './locate.js';
+import { FASHION_MNIST_CLASSES, idxFiles, MNIST_CLASSES, type Split, type StaticDatasetName } from './names.js';
 
 /** A static image dataset split held in memory as raw bytes. */
 export interface StaticDataset {

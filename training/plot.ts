@@ -4,8 +4,6 @@ import { encodePng } from '../data/index.js';
 import { esc, FONT } from './charts.js';
 import type { FiringMaps } from './evaluate.js';
 
-export { accuracyChart, formatTick, intervalMeans, lineChart, lossChart, niceTicks, ROLE_COLORS, tauChart, tickScale, type Marker, type Series } from './charts.js';
-
 /** Grey-scale PNG tile of one channel's firing rates (0 white, 1 black), scaled up `zoom` times. */
 function channelPng(rates: readonly number[], offset: number, h: number, w: number, zoom: number): Uint8Array {
   const W = w * zoom;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { peerInstalled } from '../../cli/commands/bench.js';
 import type { EpochMetrics, TrainRecord } from '../../training/loop.js';
-import { accuracyChart, formatTick, intervalMeans, lossChart, ROLE_COLORS, tauChart, tickScale } from '../../training/plot.js';
+import { accuracyChart, formatTick, intervalMeans, lossChart, ROLE_COLORS, tauChart, tickScale } from '../../training/charts.js';
 
 const epoch = (e: number, acc: number, val?: number): EpochMetrics => ({
   epoch: e, lr: 1e-3, train_loss: 0.05, train_acc: acc, ...(val !== undefined ? { val_acc: val } : {}), test_acc: acc,
