@@ -26,6 +26,7 @@ const CORE_FAST_TESTS = [
   'test/network/safetensors.test.ts',
   'test/network/structure-contracts.test.ts',
   'test/network/handles.test.ts',
+  'test/paper-defaults.test.ts', // the defaults table and every place that reads it
 ];
 
 /**
