@@ -4,6 +4,7 @@
 // variance 1 - eps), LIF / IF with one value per layer, SumPool2d + Threshold (spike max-pooling),
 // AvgPool2d, Flatten, Linear (or Affine with a zero bias), and a last Linear of weights 1/M (voting).
 // Anything else fails with the node's name and what cannot be represented. Pure: no I/O.
+import { PAPER_DEFAULTS } from '../../core/defaults.js';
 import { checkEncoderName, type EncoderName } from '../../core/encoders.js';
 import { initialA } from '../../core/neuron.js';
 import { networkConfig, type NetworkConfig } from '../../core/network/network.js';
@@ -190,10 +191,10 @@ export function nirToNetwork(file: NirFile, opts: ImportOptions = {}): ImportedN
       T,
       static: static_,
       encoder,
-      vThreshold: neuron.vThreshold ?? 1,
-      vReset: neuron.vReset ?? 0,
+      vThreshold: neuron.vThreshold ?? PAPER_DEFAULTS.vThreshold,
+      vReset: neuron.vReset ?? PAPER_DEFAULTS.vReset,
       decayInput: neuron.decayInput ?? true,
-      tau0: neuron.lifTau ?? 2,
+      tau0: neuron.lifTau ?? PAPER_DEFAULTS.tau0,
     });
     for (const l of networkShapes(config)) {
       for (const p of [...l.params, ...l.buffers]) {
