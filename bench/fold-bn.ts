@@ -21,7 +21,7 @@ async function predictions(net: Network, x: (idx: Uint32Array) => Promise<Float3
   for (const idx of batches) {
     const input = await x(idx);
     const t0 = performance.now();
-    const p = predict(inferBatch(net, input, idx.length, rng), net.config.T, idx.length, net.config.classes, net.spikesPerClass());
+    const p = predict(await inferBatch(net, input, idx.length, rng), net.config.T, idx.length, net.config.classes, net.spikesPerClass());
     seconds += (performance.now() - t0) / 1000;
     pred.set(p, at);
     at += idx.length;

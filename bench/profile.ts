@@ -48,7 +48,7 @@ function kindOf(op: string, encoder: boolean): string {
   if (name!.includes('Pool')) return 'pooling';
   if (name === 'dropout') return 'dropout';
   if (name === 'adam') return 'adam';
-  if (name!.startsWith('vote') || name === 'mseLoss') return 'voting and loss';
+  if (name!.startsWith('vote') || name === 'mseLossGrad' || name === 'countBad') return 'voting, loss and checks';
   return 'other';
 }
 
@@ -56,7 +56,7 @@ function kindOf(op: string, encoder: boolean): string {
  * Profiles `spec.steps` training steps (after `spec.warmup`) of `cfg` on `backend`. `sink` receives the
  * backend's own part timings: pass the same object the backend was created with (or null).
  */
-export function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec, sink: { current: SectionSink | null }): StepProfile {
+export async function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec, sink: { current: SectionSink | null }): Promise<StepProfile> {
   const acc = new Map<string, { layer: string; phase: ProfileRow['phase']; op: string; ms: number }>();
   let scope = { layer: 'network', phase: '' as ProfileRow['phase'] };
   let recording = false;
@@ -84,7 +84,7 @@ export function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: Ben
       return (...args: unknown[]) => {
         const saved = scope;
         if (prop === 'adam') scope = { layer: 'optimizer', phase: 'update' };
-        if (prop === 'mseLoss') scope = { layer: 'loss', phase: '' };
+        if (prop === 'mseLossGrad') scope = { layer: 'loss', phase: '' };
         const outer = op;
         op = { name: prop, parts: 0 };
         const t0 = performance.now();
@@ -140,10 +140,10 @@ export function profileTrainStep(backend: Backend, cfg: NetworkConfig, spec: Ben
   const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
   const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
-  for (let i = 0; i < spec.warmup; i++) trainStep(net, opt, batch, stepRng);
+  for (let i = 0; i < spec.warmup; i++) await trainStep(net, opt, batch, stepRng);
   recording = true;
   const t0 = performance.now();
-  for (let i = 0; i < spec.steps; i++) trainStep(net, opt, batch, stepRng);
+  for (let i = 0; i < spec.steps; i++) await trainStep(net, opt, batch, stepRng);
   const total = (performance.now() - t0 - measureMs) / spec.steps;
   recording = false;
   sink.current = null;

@@ -14,9 +14,8 @@ function stepCase(title: string, spec: BenchSpec) {
     const net = new Network(cpuBackend(), cfg, rng.split());
     const opt = createAdam(net);
     const batch = syntheticBatch(cfg, spec.batch, rng.split());
-    trainStep(net, opt, batch, rng);
-    return () => {
-      trainStep(net, opt, batch, rng);
+    return async () => {
+      await trainStep(net, opt, batch, rng);
     };
   });
 }

@@ -1,7 +1,8 @@
 // Times training steps (forward over T + backward + Adam) of a network on a backend with synthetic data.
 import type { Backend } from '../core/backend.js';
 import { Network, networkConfig, presetByName, withChannels, type NetworkConfig } from '../core/network/index.js';
-import { createAdam, disposeAdam, trainStep } from '../core/network/train.js';
+import { createAdam, disposeAdam } from '../core/network/train.js';
+import { checkedTrainStep } from '../training/recipe.js';
 import { Rng } from '../core/rng.js';
 
 export interface BenchSpec {
@@ -48,25 +49,53 @@ export interface BenchResult {
   /** Process CPU time (user + system) of the timed steps: robust to other processes on the machine. */
   cpu_seconds: number;
   samples_per_cpu_s: number;
+  /** For a backend that counts its device work (gpu.js): per timed step, what plif train's step costs on the device. */
+  gpu_per_step?: DeviceCost;
 }
 
-export function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec): BenchResult {
+/** Device work of a training step (gpu.js backends: GpujsBackend#cost); machine-independent counts. */
+export interface DeviceCost {
+  dispatches: number;
+  upload_bytes: number;
+  download_bytes: number;
+  host_syncs: number;
+}
+
+interface CountingBackend {
+  cost(): DeviceCost;
+  resetCost(): void;
+}
+const counting = (b: Backend): CountingBackend | null => (typeof (b as Partial<CountingBackend>).cost === 'function' ? (b as unknown as CountingBackend) : null);
+
+export async function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec): Promise<BenchResult> {
   const rng = Rng.seeded(spec.seed);
   const net = new Network(backend, cfg, rng.split());
   const opt = createAdam(net);
   const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
   const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
-  for (let i = 0; i < spec.warmup; i++) trainStep(net, opt, batch, stepRng);
+  // the step plif train runs: divergence check included, one host sync
+  const step = async () => {
+    const r = await checkedTrainStep(net, opt, batch, stepRng, opt.config.lr);
+    if (!r.ok) throw new Error(`the benchmark's training step diverged: ${r.what} = ${r.value}`);
+  };
+  for (let i = 0; i < spec.warmup; i++) await step();
+  const dev = counting(backend);
+  dev?.resetCost();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < spec.steps; i++) trainStep(net, opt, batch, stepRng);
+  for (let i = 0; i < spec.steps; i++) await step();
+  const cost = dev?.cost();
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
   const cpuSeconds = (cu.user + cu.system) / 1e6;
   disposeAdam(backend, opt);
   net.dispose();
-  return { backend: backend.name, steps: spec.steps, batch: spec.batch, seconds, samples_per_s: (spec.steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / spec.steps, cpu_seconds: cpuSeconds, samples_per_cpu_s: (spec.steps * spec.batch) / cpuSeconds };
+  return { backend: backend.name, steps: spec.steps, batch: spec.batch, seconds, samples_per_s: (spec.steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / spec.steps, cpu_seconds: cpuSeconds, samples_per_cpu_s: (spec.steps * spec.batch) / cpuSeconds, ...(cost ? { gpu_per_step: perStep(cost, spec.steps) } : {}) };
+}
+
+function perStep(c: DeviceCost, steps: number): DeviceCost {
+  return { dispatches: c.dispatches / steps, upload_bytes: c.upload_bytes / steps, download_bytes: c.download_bytes / steps, host_syncs: c.host_syncs / steps };
 }
 
 /** The same timing for the TensorFlow.js version of the network. */

@@ -70,8 +70,16 @@ export interface Backend {
   // ---- storage ----
   upload(data: ArrayLike<number>, shape: readonly number[]): Tensor;
   zeros(shape: readonly number[]): Tensor;
-  /** A copy of the tensor's values (row-major). */
+  /**
+   * A copy of the tensor's values (row-major), synchronously. A backend whose device cannot read back
+   * synchronously (gpujs:webgpu) throws, naming read(): code meant for every backend uses read().
+   */
   download(t: Tensor): FloatArray;
+  /**
+   * Copies of the tensors' values, all read back with one wait for the device (one host sync): every op
+   * recorded before the call has run. The portable readback; on synchronous backends it resolves at once.
+   */
+  read(ts: readonly Tensor[]): Promise<FloatArray[]>;
   /** Releases the handle. Using a disposed handle throws. */
   dispose(t: Tensor): void;
   /** Number of live (not disposed) handles: for leak tests. */
@@ -125,7 +133,18 @@ export interface Backend {
   voteBackward(gy: Tensor, m: number): Tensor;
 
   // ---- loss: out [T, N, C], labels in 0..C-1 (length N) ----
-  mseLoss(out: Tensor, labels: Int32Array, form: LossForm): { loss: number; grad: Tensor };
+  /**
+   * dL/dout of the MSE loss (Sec. 3.7 / the released code's rate form). The loss value itself is computed on
+   * the host from the output read back (core/loss.ts mseLossValue), in float64, the same on every backend.
+   */
+  mseLossGrad(out: Tensor, labels: Int32Array, form: LossForm): Tensor;
+
+  // ---- health: the divergence check of a training step, on the device ----
+  /**
+   * A [1] tensor holding how many values of the tensors are NaN, infinite or beyond ±limit (limit Infinity:
+   * only non-finite ones). Read back with the step's other results, so checking costs no extra host sync.
+   */
+  countBad(ts: readonly Tensor[], limit: number): Tensor;
 
   // ---- optimiser: in place on param, m, v ----
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void;

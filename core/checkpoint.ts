@@ -10,6 +10,7 @@ import { networkShapes, type LayerShape } from './network/shapes.js';
 import type { AdamState } from './network/train.js';
 import { adamConfig } from './optim.js';
 import { Rng, type RngState } from './rng.js';
+import type { FloatArray } from './types.js';
 
 export const CHECKPOINT_FORMAT = 'plif-snn/1';
 
@@ -118,29 +119,41 @@ export interface SaveOptions {
   extra?: Record<string, string>;
 }
 
-/** Serialises a network (and optionally optimizer and RNG state) to safetensors bytes. */
-export function saveCheckpoint(net: Network, opts: SaveOptions = {}): Uint8Array {
-  const b = net.backend;
-  const tensors: NamedTensor[] = [];
+/** The tensors a checkpoint holds, in file order: parameters, buffers, then Adam's moments. */
+function checkpointTensors(net: Network, opts: SaveOptions): { name: string; value: Tensor }[] {
   const params = net.params();
-  for (const p of params) tensors.push({ name: `param.${p.name}`, shape: [...p.value.shape], data: Float32Array.from(b.download(p.value)) });
-  for (const q of net.buffers()) tensors.push({ name: `buffer.${q.name}`, shape: [...q.value.shape], data: Float32Array.from(b.download(q.value)) });
+  const list = [...params.map((p) => ({ name: `param.${p.name}`, value: p.value })), ...net.buffers().map((q) => ({ name: `buffer.${q.name}`, value: q.value }))];
+  const o = opts.optimizer;
+  if (o) params.forEach((p, i) => list.push({ name: `optim.m.${p.name}`, value: o.m[i]! }, { name: `optim.v.${p.name}`, value: o.v[i]! }));
+  return list;
+}
+
+/** The safetensors bytes of a checkpoint from the values of checkpointTensors() and of net.tauTensors(). */
+function encodeCheckpoint(net: Network, opts: SaveOptions, values: readonly FloatArray[], aValues: readonly FloatArray[]): Uint8Array {
+  const tensors: NamedTensor[] = checkpointTensors(net, opts).map((t, i) => ({ name: t.name, shape: [...t.value.shape], data: Float32Array.from(values[i]!) }));
   const metadata: Record<string, string> = {
     ...opts.extra,
     format: CHECKPOINT_FORMAT,
     config: JSON.stringify(net.config),
-    tau: JSON.stringify(net.taus().map((t) => ({ layer: t.index, tau: Number.isFinite(t.tau) ? t.tau : null }))),
+    tau: JSON.stringify(net.taus(aValues).map((t) => ({ layer: t.index, tau: Number.isFinite(t.tau) ? t.tau : null }))),
   };
-  if (opts.optimizer) {
-    const o = opts.optimizer;
-    params.forEach((p, i) => {
-      tensors.push({ name: `optim.m.${p.name}`, shape: [...p.value.shape], data: Float32Array.from(b.download(o.m[i]!)) });
-      tensors.push({ name: `optim.v.${p.name}`, shape: [...p.value.shape], data: Float32Array.from(b.download(o.v[i]!)) });
-    });
-    metadata.optimizer = JSON.stringify({ kind: 'adam', step: o.step, config: o.config });
-  }
+  if (opts.optimizer) metadata.optimizer = JSON.stringify({ kind: 'adam', step: opts.optimizer.step, config: opts.optimizer.config });
   if (opts.rng) metadata.rng = JSON.stringify(opts.rng.state());
   return encodeSafetensors(tensors, metadata);
+}
+
+/** Serialises a network (and optionally optimizer and RNG state) to safetensors bytes, on a backend with synchronous readback. */
+export function saveCheckpoint(net: Network, opts: SaveOptions = {}): Uint8Array {
+  const b = net.backend;
+  return encodeCheckpoint(net, opts, checkpointTensors(net, opts).map((t) => b.download(t.value)), net.tauTensors().map((a) => b.download(a)));
+}
+
+/** saveCheckpoint on any backend: every tensor read back with one host sync. */
+export async function snapshotCheckpoint(net: Network, opts: SaveOptions = {}): Promise<Uint8Array> {
+  const list = checkpointTensors(net, opts).map((t) => t.value);
+  const as = net.tauTensors();
+  const values = await net.backend.read([...list, ...as]);
+  return encodeCheckpoint(net, opts, values.slice(0, list.length), values.slice(list.length));
 }
 
 export interface LoadedCheckpoint {

@@ -16,10 +16,10 @@ function randInput(rng: Rng, n: number): Float32Array {
 }
 
 describe('network', () => {
-  it('static encoder once per sample = the same image fed at every step (loss, every gradient)', () => {
+  it('static encoder once per sample = the same image fed at every step (loss, every gradient)', async () => {
     const ref = referenceBackend();
-    fc.assert(
-      fc.property(structureArb, fc.integer({ min: 0, max: 1e9 }), (s, seed) => {
+    await fc.assert(
+      fc.asyncProperty(structureArb, fc.integer({ min: 0, max: 1e9 }), async (s, seed) => {
         const opts = { T: s.T, loss: s.loss, tau0: s.tau0 };
         const cs = networkConfig(s.structure, [s.inC, s.hw, s.hw], s.classes, { ...opts, static: true });
         const ce = networkConfig(s.structure, [s.inC, s.hw, s.hw], s.classes, { ...opts, static: false });
@@ -29,15 +29,15 @@ describe('network', () => {
         const xr = new Float32Array(x.length * s.T);
         for (let t = 0; t < s.T; t++) xr.set(x, t * x.length);
         const labels = Int32Array.from({ length: s.N }, () => rng.int(s.classes));
-        const run = (cfg: typeof cs, input: Float32Array) => {
+        const run = async (cfg: typeof cs, input: Float32Array) => {
           const net = new Network(ref, cfg, Rng.seeded(seed + 1));
-          const r = lossAndGradients(net, { x: input, labels }, Rng.seeded(seed + 2));
+          const r = await lossAndGradients(net, { x: input, labels }, Rng.seeded(seed + 2));
           const g = net.params().map((p) => ref.download(p.grad!));
           net.dispose();
           return { loss: r.loss, g };
         };
-        const a = run(cs, x);
-        const b = run(ce, xr);
+        const a = await run(cs, x);
+        const b = await run(ce, xr);
         expect(Math.abs(a.loss - b.loss)).toBeLessThanOrEqual(1e-12);
         a.g.forEach((g, i) => expectClose(g, b.g[i]!, `${s.structure} param ${i}`, { rtol: 1e-9, atol: 1e-11 }));
       }),
@@ -117,8 +117,8 @@ describe('network', () => {
     return { x, labels };
   };
 
-  it('a seeded CPU run is bitwise reproducible, and leaks no tensors', () => {
-    const run = () => {
+  it('a seeded CPU run is bitwise reproducible, and leaks no tensors', async () => {
+    const run = async () => {
       const b = cpuBackend();
       const net = tiny(b, 5);
       const opt = createAdam(net);
@@ -126,30 +126,30 @@ describe('network', () => {
       const losses: number[] = [];
       const live0 = b.liveTensors();
       for (let i = 0; i < 5; i++) {
-        losses.push(trainStep(net, opt, task(rng, 6), rng).loss);
+        losses.push((await trainStep(net, opt, task(rng, 6), rng)).loss);
         expect(b.liveTensors()).toBe(live0);
       }
       return { losses, params: net.params().map((p) => Array.from(b.download(p.value))), state: rng.state() };
     };
-    const a = run();
-    const c = run();
+    const a = await run();
+    const c = await run();
     expect(c.losses).toEqual(a.losses);
     expect(c.params).toEqual(a.params);
     expect(c.state).toEqual(a.state);
   });
 
-  it('trains on a tiny synthetic task: the loss goes down and the predictions become right', () => {
+  it('trains on a tiny synthetic task: the loss goes down and the predictions become right', async () => {
     const b = cpuBackend();
     const net = tiny(b, 3);
     const opt = createAdam(net, { lr: 1e-2 });
     const rng = Rng.seeded(4);
     const losses: number[] = [];
-    for (let i = 0; i < 60; i++) losses.push(trainStep(net, opt, task(rng, 8), rng).loss);
+    for (let i = 0; i < 60; i++) losses.push((await trainStep(net, opt, task(rng, 8), rng)).loss);
     const first = losses.slice(0, 10).reduce((a, v) => a + v, 0) / 10;
     const last = losses.slice(-10).reduce((a, v) => a + v, 0) / 10;
     expect(last).toBeLessThan(0.5 * first);
     const test = task(Rng.seeded(77), 32);
-    const p = predictBatch(net, test.x, 32);
+    const p = await predictBatch(net, test.x, 32);
     let ok = 0;
     for (let i = 0; i < 32; i++) if (p[i] === test.labels[i]) ok++;
     expect(ok).toBeGreaterThanOrEqual(30);

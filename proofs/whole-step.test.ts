@@ -29,7 +29,7 @@ describe('whole training step: hand-picked networks the random ones rarely draw'
   // zeroes (and only those); a static network without neurons; a neuron first (no encoder).
   const cases = ['FC4-DP-FC4-DP-FC2-PLIF', 'FC6-DP0.25-FC6-DP-FC20-APk10s10', 'c2k3s1-BN-FC4-APk2s2', 'PLIF-c2k3s1-BN-PLIF-FC2-IF'];
   for (const [name, factory] of [['reference', () => referenceBackend()], ['cpu (TypeScript kernels)', () => cpuBackend({ simd: false })]] as const) {
-    it(`${name}: ${cases.join(', ')}`, () => {
+    it(`${name}: ${cases.join(', ')}`, async () => {
       const be = factory();
       const tol = stepTolerance(be.precision);
       for (const structure of cases)
@@ -38,7 +38,7 @@ describe('whole training step: hand-picked networks the random ones rarely draw'
             const c = { structure, inC: 1, classes: 2, T: 3, N: 3, static: isStatic, opts: { loss: 'rate' as const } } as unknown as StepCase;
             const cfg = networkConfig(structure, [1, 6, 6], 2, { T: 3, static: isStatic });
             const { x, labels } = caseInput(c, seed);
-            const got = backendStep(be, cfg, x, labels, seed);
+            const got = await backendStep(be, cfg, x, labels, seed);
             const want = tapeStep(cfg, got, x, labels);
             if (!(want.margin > tol.margin && want.minVariance > tol.margin)) continue;
             expect(compareStep(got, want, tol).bad, `${structure} static=${isStatic} seed ${seed}`).toEqual([]);
@@ -126,14 +126,14 @@ describe('the whole-step tape itself', () => {
     }
   });
 
-  it('is not vacuous: most random networks spike and give every parameter a non-zero gradient', () => {
+  it('is not vacuous: most random networks spike and give every parameter a non-zero gradient', async () => {
     let everyGradient = 0;
     const cases = fc.sample(fc.tuple(stepCaseArb, fc.integer({ min: 0, max: 2 ** 31 - 1 })), { numRuns: 100, seed: 11 });
     const ref = referenceBackend();
     for (const [c, seed] of cases) {
       const cfg = caseConfig(c);
       const { x, labels } = caseInput(c, seed);
-      const want = tapeStep(cfg, backendStep(ref, cfg, x, labels, seed), x, labels);
+      const want = tapeStep(cfg, await backendStep(ref, cfg, x, labels, seed), x, labels);
       if ([...want.grads.values()].every((g) => g.some((v) => v !== 0))) everyGradient++;
     }
     expect(everyGradient).toBeGreaterThan(30);

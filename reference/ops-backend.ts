@@ -43,6 +43,7 @@ export function referenceBackend(): Backend {
     upload: (data, shape) => wrap(Float64Array.from(data), shape),
     zeros: (shape) => wrap(new Float64Array(sizeOf(shape)), shape),
     download: (t) => get(t).slice(),
+    read: async (ts) => ts.map((t) => get(t).slice()),
     dispose: (t) => void handles.dispose(t),
     liveTensors: () => handles.liveCount(),
     reshape: (t, shape) => handles.view(t, shape),
@@ -134,10 +135,14 @@ export function referenceBackend(): Backend {
       const C = gy.shape[gy.shape.length - 1]!;
       return wrap(ops.voteBackward(get(gy), lead(gy.shape, 1), C, m), [...gy.shape.slice(0, -1), C * m]);
     },
-    mseLoss(out, labels, form: LossForm) {
+    mseLossGrad(out, labels, form: LossForm) {
       const [T, N, C] = out.shape as [number, number, number];
-      const r = ops.mseLoss(get(out), T, N, C, labels, form);
-      return { loss: r.loss, grad: wrap(r.grad, out.shape) };
+      return wrap(ops.mseLoss(get(out), T, N, C, labels, form).grad, out.shape);
+    },
+    countBad(ts, limit) {
+      let bad = 0;
+      for (const t of ts) for (const v of get(t)) if (!Number.isFinite(v) || Math.abs(v) > limit) bad++;
+      return wrap(Float64Array.of(bad), [1]);
     },
     adam(param, grad, m, v, p: AdamParams) {
       ops.adam(get(param), get(grad), get(m), get(v), p.lr, p.beta1, p.beta2, p.eps, p.step);

@@ -82,7 +82,7 @@ describe('latency encoder', () => {
 });
 
 describe('a network fed by an encoder', () => {
-  it('runs every layer at every step (no static encoder) and draws Poisson spikes from the rng it is given', () => {
+  it('runs every layer at every step (no static encoder) and draws Poisson spikes from the rng it is given', async () => {
     const b = cpuBackend();
     const cfg = networkConfig('c4k3s1-BN-PLIF-MPk2s2-FC20-PLIF-APk10s10', [1, 8, 8], 2, { T: 3, encoder: 'poisson' });
     const net = buildNetwork(b, cfg, Rng.seeded(0));
@@ -90,10 +90,10 @@ describe('a network fed by an encoder', () => {
     expect(net.describe().every((l) => !l.encoder)).toBe(true);
     expect(net.inputShape(2)).toEqual([2, 1, 8, 8]); // intensities in, spikes made inside
     const x = Float32Array.from({ length: 128 }, (_, i) => (i % 9) / 8);
-    const one = inferBatch(net, x, 2, Rng.seeded(5));
-    expect(inferBatch(net, x, 2, Rng.seeded(5))).toEqual(one);
-    expect(() => inferBatch(net, x, 2, null)).toThrow(/needs a seeded Rng/);
-    expect(() => inferBatch(net, Float32Array.from(x, (v) => v - 0.5), 2, Rng.seeded(5))).toThrow(/not an intensity/);
+    const one = await inferBatch(net, x, 2, Rng.seeded(5));
+    expect(await inferBatch(net, x, 2, Rng.seeded(5))).toEqual(one);
+    await expect(inferBatch(net, x, 2, null)).rejects.toThrow(/needs a seeded Rng/);
+    await expect(inferBatch(net, Float32Array.from(x, (v) => v - 0.5), 2, Rng.seeded(5))).rejects.toThrow(/not an intensity/);
     net.dispose();
     expect(() => networkConfig('c4k3s1-BN-PLIF-FC20-PLIF-APk10s10', [2, 8, 8], 2, { static: false, encoder: 'latency' })).toThrow(/takes static images/);
     expect(() => networkConfig('FC20-PLIF-APk10s10', [1, 8, 8], 2, { encoder: 'rate' as never })).toThrow(/encoder must be one of direct, poisson, latency/);
@@ -111,8 +111,8 @@ describe('a network fed by an encoder', () => {
 });
 
 describe('the poisson encoder and the CPU backend threads', () => {
-  it('training steps of a Poisson-fed network are bitwise identical with 1 and 3 threads', () => {
-    const steps = (threads: number) => {
+  it('training steps of a Poisson-fed network are bitwise identical with 1 and 3 threads', async () => {
+    const steps = async (threads: number) => {
       const b = cpuBackend({ threads });
       try {
         const cfg = networkConfig('c24k3s1-BN-PLIF-MPk2s2-DP-FC100-PLIF-APk10s10', [1, 28, 28], 10, { T: 4, encoder: 'poisson' });
@@ -122,14 +122,15 @@ describe('the poisson encoder and the CPU backend threads', () => {
         const x = Float32Array.from({ length: 12 * 784 }, () => rng.uniform());
         const labels = Int32Array.from({ length: 12 }, (_, i) => i % 10);
         const stepRng = rng.split();
-        const losses = [0, 1, 2].map(() => trainStep(net, opt, { x, labels }, stepRng).loss);
+        const losses: number[] = [];
+        for (let i = 0; i < 3; i++) losses.push((await trainStep(net, opt, { x, labels }, stepRng)).loss);
         return { losses, params: net.params().map((p) => Array.from(new Uint32Array(Float32Array.from(b.download(p.value)).buffer))) };
       } finally {
         b.destroy();
       }
     };
-    const one = steps(1);
-    const three = steps(3);
+    const one = await steps(1);
+    const three = await steps(3);
     expect(three.losses).toEqual(one.losses);
     expect(three.params).toEqual(one.params);
   });

@@ -2,7 +2,7 @@
 // errors that name the file.
 import { readFile, stat } from 'node:fs/promises';
 import type { Backend } from '../core/backend.js';
-import { CheckpointError, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint, type SaveOptions } from '../core/checkpoint.js';
+import { CheckpointError, loadCheckpoint, snapshotCheckpoint, type LoadedCheckpoint, type SaveOptions } from '../core/checkpoint.js';
 import type { Network } from '../core/network/network.js';
 import { writeFileAtomic } from '../data/file-io.js';
 
@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../data/file-io.js';
 export { explainMkdir, FileIoError, makeDirectory, writeFileAtomic } from '../data/file-io.js';
 
 export async function saveCheckpointFile(path: string, net: Network, opts: SaveOptions = {}): Promise<void> {
-  await writeFileAtomic(path, saveCheckpoint(net, opts));
+  await writeFileAtomic(path, await snapshotCheckpoint(net, opts));
 }
 
 /** The bytes of a checkpoint file; errors name the file (a directory, a missing or unreadable file). */

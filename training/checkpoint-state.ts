@@ -2,7 +2,7 @@
 // epoch stands), as bytes and back, without I/O: the CLI writes these bytes to files (training/checkpoint.ts),
 // the browser page offers them as downloads. Errors name the checkpoint (a path or a file name).
 import type { Backend } from '../core/backend.js';
-import { CheckpointError, saveCheckpoint, type LoadedCheckpoint, type SaveOptions } from '../core/checkpoint.js';
+import { CheckpointError, snapshotCheckpoint, type LoadedCheckpoint, type SaveOptions } from '../core/checkpoint.js';
 import type { Network, NetworkConfig } from '../core/network/network.js';
 import type { AdamState } from '../core/network/train.js';
 import { trainConfig, type TrainConfig } from './config.js';
@@ -39,8 +39,8 @@ export function trainingSaveOptions(adam: AdamState, t: { config: TrainConfig; s
 }
 
 /** The bytes of a run's checkpoint (what plif train writes as last.safetensors). */
-export function trainingCheckpointBytes(net: Network, adam: AdamState, t: { config: TrainConfig; state: TrainingState; version: string }): Uint8Array {
-  return saveCheckpoint(net, trainingSaveOptions(adam, t));
+export function trainingCheckpointBytes(net: Network, adam: AdamState, t: { config: TrainConfig; state: TrainingState; version: string }): Promise<Uint8Array> {
+  return snapshotCheckpoint(net, trainingSaveOptions(adam, t));
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,6 +1,7 @@
 // Evaluation passes: accuracy (and per class) with running BN statistics and no dropout, the mean firing
 // rate of every spiking layer, and the firing-rate maps of the first spiking layer (Fig. S2).
 import type { Tensor } from '../core/backend.js';
+import type { FloatArray } from '../core/types.js';
 import { readout, type TieRule } from '../core/readout.js';
 import { Rng } from '../core/rng.js';
 import { NeuronLayer } from '../core/network/layers.js';
@@ -100,21 +101,24 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
     }
     const n = idx.length;
     const x = b.upload(await src.batch(idx, T, null), net.inputShape(n));
-    let firstSpiking = true;
+    // the spiking layers' outputs, kept alive (a view each) until they are read back with the network's output
+    const observed: { layer: NeuronLayer; view: Tensor }[] = [];
     const observe = opts.firingRates
       ? (layer: unknown, out: Tensor) => {
-          if (!(layer instanceof NeuronLayer)) return;
-          const s = b.download(out); // [T, n, ...]
-          let total = 0;
-          for (let i = 0; i < s.length; i++) total += s[i]!;
-          const acc = sums.get(layer.index) ?? { spikes: 0, count: 0 };
-          acc.spikes += total;
-          acc.count += s.length;
-          sums.set(layer.index, acc);
-          if (firstSpiking && done < nMaps) fillMaps(layer, s, out.shape, idx, src, done, nMaps);
-          firstSpiking = false;
+          if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
         }
       : undefined;
+    const tally = (spiking: readonly FloatArray[]) =>
+      observed.forEach(({ layer, view }, k) => {
+        const s = spiking[k]!; // [T, n, ...]
+        let total = 0;
+        for (let i = 0; i < s.length; i++) total += s[i]!;
+        const acc = sums.get(layer.index) ?? { spikes: 0, count: 0 };
+        acc.spikes += total;
+        acc.count += s.length;
+        sums.set(layer.index, acc);
+        if (k === 0 && done < nMaps) fillMaps(layer, s, view.shape, idx, src, done, nMaps);
+      });
     const fillMaps = (layer: NeuronLayer, s: ArrayLike<number>, shape: readonly number[], ids: Uint32Array, source: SampleSource, offset: number, want: number) => {
       const per = shape.slice(2).reduce((p, d) => p * d, 1);
       maps ??= { layer: layer.index, token: layer.token, shape: shape.slice(2), samples: [] };
@@ -126,8 +130,10 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
     };
     try {
       const rngs = random ? Array.from(idx, (i) => sampleRng(opts.seed ?? 0, i)) : null;
-      const out = b.download(net.forward(x, { training: false, rng: null, ...(rngs ? { sampleRngs: rngs } : {}), ...(observe ? { observe } : {}) }));
-      const r = readout(out, T, n, classes, M, rule, rngs); // exact counts, Sec. 3.7
+      const outT = net.forward(x, { training: false, rng: null, ...(rngs ? { sampleRngs: rngs } : {}), ...(observe ? { observe } : {}) });
+      const [out, ...spiking] = await b.read([outT, ...observed.map((o) => o.view)]);
+      tally(spiking);
+      const r = readout(out!, T, n, classes, M, rule, rngs); // exact counts, Sec. 3.7
       for (let k = 0; k < n; k++) {
         const label = src.labels[idx[k]!]!;
         const p = r.predictions[k]!;
@@ -141,6 +147,7 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
         if (opts.keepSamples) samples.push({ index: idx[k]!, label, predicted: p, counts: Array.from(r.scores.subarray(k * classes, (k + 1) * classes)), tied: r.tied[k] === 1 });
       }
     } finally {
+      for (const o of observed) b.dispose(o.view);
       net.release();
       b.dispose(x);
     }

@@ -9,7 +9,7 @@ import type { Backend } from '../core/backend.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
 import { checkFits } from './memory.js';
 import { estimateMemory } from '../core/network/shapes.js';
-import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
+import { createAdam, disposeAdam, epochLr, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { isSpikeEncoder } from '../core/encoders.js';
 import { trainingBatches, validationSplit, stratifiedSubset } from '../data/index.js';
@@ -17,7 +17,7 @@ import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { confusionRecord } from './plot-confusion.js';
 import { openSource, type SampleSource } from './source.js';
-import { finishEpoch, finiteTaus, firstBad, streamRng, trainNetworkConfig } from './recipe.js';
+import { checkedTrainStep, finishEpoch, streamRng, trainNetworkConfig } from './recipe.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
@@ -260,23 +260,15 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
         const labels = Int32Array.from(idx, (i) => trainSrc.labels[i]!);
         // One training step (= trainStep), checked: a non-finite loss or gradient stops the run before the
         // update, a non-finite or runaway parameter right after it; nothing is saved from a diverged state.
-        const r = lossAndGradients(net, { x, labels }, dropout);
-        const badGrad = Number.isFinite(r.loss) ? firstBad(net, 'grad') : { what: 'the loss', value: r.loss };
-        if (badGrad) {
-          net.zeroGrad();
-          return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss, ...badGrad };
-        }
-        adamUpdate(net, adam, lr);
-        net.zeroGrad();
-        const badParam = firstBad(net, 'value');
-        if (badParam) return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss, ...badParam };
+        const r = await checkedTrainStep(net, adam, { x, labels }, dropout, lr);
+        if (!r.ok) return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss, what: r.what, value: r.value };
         state.lossSum += r.loss * idx.length;
         state.correct += r.correct;
         state.seen += idx.length;
         const elapsed = state.seconds + (performance.now() - t0) / 1000;
         rep.batch?.({ epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, loss: state.lossSum / state.seen, acc: state.correct / state.seen, samplesPerS: state.seen / elapsed });
         if (recordsAfter(state.batch + 1, batches.length)) {
-          const point: TrainRecord = { epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, train_loss: state.lossSum / state.seen, train_acc: state.correct / state.seen, tau: finiteTaus(net) };
+          const point: TrainRecord = { epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, train_loss: state.lossSum / state.seen, train_acc: state.correct / state.seen, tau: r.tau };
           await appendMetrics(paths.trainCurve, point);
         }
       }
@@ -302,7 +294,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
         await save(paths.last, 'interrupt');
         return { status: 'interrupted', metrics, checkpoint: paths.last };
       }
-      const { metrics: m, next } = finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
+      const { metrics: m, next } = await finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
       metrics.push(m);
       await appendMetrics(paths.metrics, m);
       if (test.firingMaps) await writeJsonAtomic(paths.firingMaps, test.firingMaps);

@@ -4,6 +4,7 @@ import type { NetworkConfig } from '../core/network/network.js';
 import { networkConfig, presetConfig, type Network } from '../core/network/network.js';
 import { presetByName, withChannels } from '../core/network/presets.js';
 import { Rng } from '../core/rng.js';
+import { adamUpdate, recordStep, type AdamState, type Batch } from '../core/network/train.js';
 import type { TrainingState } from './checkpoint-state.js';
 import type { TrainConfig } from './config.js';
 import type { Evaluation } from './evaluate.js';
@@ -13,18 +14,60 @@ import type { EpochMetrics } from './loop.js';
 export const PARAMETER_LIMIT = 1e6;
 
 /** The first non-finite gradient, or non-finite / runaway parameter value, of the network; null when all are good. */
-export function firstBad(net: Network, field: 'grad' | 'value'): { what: string; value: number } | null {
-  for (const p of net.params()) {
-    const t = field === 'grad' ? p.grad : p.value;
-    if (!t) continue;
-    const d = net.backend.download(t);
+export async function firstBad(net: Network, field: 'grad' | 'value'): Promise<{ what: string; value: number } | null> {
+  const ps = net.params().filter((p) => (field === 'grad' ? p.grad : p.value));
+  const values = await net.backend.read(ps.map((p) => (field === 'grad' ? p.grad! : p.value)));
+  for (let k = 0; k < ps.length; k++) {
+    const d = values[k]!;
     for (let i = 0; i < d.length; i++) {
       const v = d[i]!;
       if (Number.isFinite(v) && (field === 'grad' || Math.abs(v) <= PARAMETER_LIMIT)) continue;
-      return field === 'grad' ? { what: `the gradient of parameter ${p.name}`, value: v } : { what: `parameter ${p.name}`, value: v };
+      return field === 'grad' ? { what: `the gradient of parameter ${ps[k]!.name}`, value: v } : { what: `parameter ${ps[k]!.name}`, value: v };
     }
   }
   return null;
+}
+
+/** A training step that went well: its loss, correct predictions and the PLIF layers' tau after the update. */
+export interface GoodStep {
+  ok: true;
+  loss: number;
+  correct: number;
+  tau: { layer: number; tau: number }[];
+}
+/** A step that diverged: what went bad first (the loss, a gradient, a parameter) and its value. */
+export interface DivergedStep {
+  ok: false;
+  loss: number;
+  what: string;
+  value: number;
+}
+
+/**
+ * One training step of a run, checked (the CLI's loop and the page run this): forward, loss, backward, the
+ * Adam update at `lr`, and the divergence check, all recorded on the backend and read back with ONE host
+ * sync: the output, the number of non-finite gradients (counted before the update), the number of
+ * non-finite or runaway parameters (after it) and the PLIF parameters. Only when a count is not zero are
+ * the values read again, to name the first bad one. A diverged step's state is never saved by the callers.
+ */
+export async function checkedTrainStep(net: Network, adam: AdamState, batch: Batch, rng: Rng, lr: number): Promise<GoodStep | DivergedStep> {
+  const b = net.backend;
+  const { result: r, extra } = await recordStep(net, batch, rng, () => {
+    const grads = net.params().flatMap((p) => (p.grad ? [p.grad] : []));
+    const badGrads = b.countBad(grads, Infinity);
+    adamUpdate(net, adam, lr);
+    const badParams = b.countBad(net.params().map((p) => p.value), PARAMETER_LIMIT);
+    return [badGrads, badParams, ...net.tauTensors().map((a) => b.reshape(a, a.shape))];
+  });
+  try {
+    const [badGrads, badParams, ...aValues] = extra;
+    if (!Number.isFinite(r.loss)) return { ok: false, loss: r.loss, what: 'the loss', value: r.loss };
+    if (badGrads![0]! > 0) return { ok: false, loss: r.loss, ...((await firstBad(net, 'grad')) ?? { what: 'a gradient', value: NaN }) };
+    if (badParams![0]! > 0) return { ok: false, loss: r.loss, ...((await firstBad(net, 'value')) ?? { what: 'a parameter', value: NaN }) };
+    return { ok: true, loss: r.loss, correct: r.correct, tau: net.taus(aValues).filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })) };
+  } finally {
+    net.zeroGrad();
+  }
 }
 
 /** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout (and random pool ties of training steps), 3 augmentation, 4 evaluation seed. */
@@ -44,15 +87,15 @@ export function trainNetworkConfig(c: TrainConfig): NetworkConfig {
 }
 
 /** tau of every PLIF/LIF layer (the layers whose tau is a number), as metrics record it. */
-export function finiteTaus(net: Network): { layer: number; tau: number }[] {
-  return net.taus().filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau }));
+export async function finiteTaus(net: Network): Promise<{ layer: number; tau: number }[]> {
+  return (await net.readTaus()).filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau }));
 }
 
 /**
  * The metrics line of a finished epoch and the state the next epoch starts from (the best epoch by validation
  * accuracy when there is a validation set, else by test accuracy).
  */
-export function finishEpoch(
+export async function finishEpoch(
   net: Network,
   state: TrainingState,
   epoch: number,
@@ -60,7 +103,7 @@ export function finishEpoch(
   trainSeconds: number,
   test: Evaluation,
   val: Evaluation | null,
-): { metrics: EpochMetrics; next: TrainingState } {
+): Promise<{ metrics: EpochMetrics; next: TrainingState }> {
   const metrics: EpochMetrics = {
     epoch,
     lr,
@@ -69,7 +112,7 @@ export function finishEpoch(
     ...(val ? { val_acc: val.accuracy } : {}),
     test_acc: test.accuracy,
     test_ties: test.ties,
-    tau: finiteTaus(net),
+    tau: await finiteTaus(net),
     firing_rate: test.firingRates,
     seconds: trainSeconds,
     samples_per_s: state.seen / trainSeconds,

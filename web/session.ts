@@ -8,14 +8,14 @@ import type { Backend, Tensor } from '../core/backend.js';
 import { predict } from '../core/loss.js';
 import { NeuronLayer } from '../core/network/layers.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
-import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients, type AdamState } from '../core/network/train.js';
+import { createAdam, disposeAdam, epochLr, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { stratifiedSubset, trainingBatches, validationSplit } from '../data/splits.js';
 import { trainingCheckpointBytes, type TrainingState } from '../training/checkpoint-state.js';
 import type { TrainConfig } from '../training/config.js';
 import { evaluate, type Evaluation, type FiringMaps } from '../training/evaluate.js';
 import type { EpochMetrics } from '../training/loop.js';
-import { finishEpoch, finiteTaus, firstBad, streamRng, trainNetworkConfig } from '../training/recipe.js';
+import { checkedTrainStep, finishEpoch, streamRng, trainNetworkConfig } from '../training/recipe.js';
 import type { SampleSource } from '../training/source.js';
 
 /** One finished training step. */
@@ -106,7 +106,7 @@ export function disposeRun(r: RunState): void {
 }
 
 /** The run's checkpoint: the bytes plif train writes as last.safetensors at this point of the run. */
-export function checkpointBytes(r: RunState, version: string): Uint8Array {
+export function checkpointBytes(r: RunState, version: string): Promise<Uint8Array> {
   return trainingCheckpointBytes(r.net, r.adam, { config: r.config, state: r.state, version });
 }
 
@@ -139,16 +139,8 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
       const idx = batches[state.batch]!;
       const x = await src.train.batch(idx, c.T, augment);
       const labels = Int32Array.from(idx, (i) => src.train.labels[i]!);
-      const r = lossAndGradients(net, { x, labels }, dropout);
-      const badGrad = Number.isFinite(r.loss) ? firstBad(net, 'grad') : { what: 'the loss', value: r.loss };
-      if (badGrad) {
-        net.zeroGrad();
-        return { status: 'diverged', epoch, batch: state.batch, loss: r.loss, ...badGrad };
-      }
-      adamUpdate(net, adam, lr);
-      net.zeroGrad();
-      const badParam = firstBad(net, 'value');
-      if (badParam) return { status: 'diverged', epoch, batch: state.batch, loss: r.loss, ...badParam };
+      const r = await checkedTrainStep(net, adam, { x, labels }, dropout, lr);
+      if (!r.ok) return { status: 'diverged', epoch, batch: state.batch, loss: r.loss, what: r.what, value: r.value };
       state.lossSum += r.loss * idx.length;
       state.correct += r.correct;
       state.seen += idx.length;
@@ -163,7 +155,7 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
         meanAcc: state.correct / state.seen,
         samplesPerS: state.seen / elapsed,
         seconds: elapsed,
-        tau: finiteTaus(net),
+        tau: r.tau,
       });
     }
     const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
@@ -176,7 +168,7 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
     }
     ev.evalStart?.('test', testIdx.length);
     const test = await evaluate(net, src.test, testIdx, c.evalBatch, { firingRates: true, seed });
-    const { metrics: m, next } = finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
+    const { metrics: m, next } = await finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
     run.metrics.push(m);
     run.state = next;
     ev.epoch?.({ metrics: m, firingMaps: test.firingMaps, raster: await spikeRaster(net, src.test, 0, o.rasterLimit ?? 256) });
@@ -200,29 +192,35 @@ export async function spikeRaster(net: Network, src: SampleSource, index: number
   const b = net.backend;
   const { T, classes } = net.config;
   const layers: SpikeRaster['layers'] = [];
+  // the spiking layers' outputs, kept alive (a view each) until they are read back with the network's output
+  const observed: { layer: NeuronLayer; view: Tensor }[] = [];
   const observe = (layer: unknown, out: Tensor) => {
-    if (!(layer instanceof NeuronLayer)) return;
-    const s = b.download(out); // [T, 1, ...]
-    const neurons = s.length / T;
-    // the firing neurons, at most the `limit` that fire most (ties: lower index first), in index order
-    const count = new Int32Array(neurons);
-    for (let t = 0; t < T; t++) for (let j = 0; j < neurons; j++) if (s[t * neurons + j]! > 0) count[j]!++;
-    const active = count.reduce((n, c) => n + (c > 0 ? 1 : 0), 0);
-    const picked = Array.from({ length: neurons }, (_, j) => j)
-      .filter((j) => count[j]! > 0)
-      .sort((p, q) => count[q]! - count[p]! || p - q)
-      .slice(0, limit)
-      .sort((p, q) => p - q);
-    const shown = picked.length;
-    const spikes = new Uint8Array(T * shown);
-    for (let t = 0; t < T; t++) picked.forEach((j, k) => (spikes[t * shown + k] = s[t * neurons + j]! > 0 ? 1 : 0));
-    layers.push({ layer: layer.index, token: layer.token, neurons, active, shown, spikes });
+    if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
   };
   const x = b.upload(await src.batch(Uint32Array.of(index), T, null), net.inputShape(1));
   let prediction: number;
   try {
-    prediction = predict(b.download(net.forward(x, { training: false, rng: null, observe })), T, 1, classes, net.spikesPerClass())[0]!;
+    const [o, ...spikes] = await b.read([net.forward(x, { training: false, rng: null, observe }), ...observed.map((v) => v.view)]);
+    prediction = predict(o!, T, 1, classes, net.spikesPerClass())[0]!;
+    observed.forEach(({ layer }, k) => {
+      const s = spikes[k]!; // [T, 1, ...]
+      const neurons = s.length / T;
+      // the firing neurons, at most the `limit` that fire most (ties: lower index first), in index order
+      const count = new Int32Array(neurons);
+      for (let t = 0; t < T; t++) for (let j = 0; j < neurons; j++) if (s[t * neurons + j]! > 0) count[j]!++;
+      const active = count.reduce((n, c) => n + (c > 0 ? 1 : 0), 0);
+      const picked = Array.from({ length: neurons }, (_, j) => j)
+        .filter((j) => count[j]! > 0)
+        .sort((p, q) => count[q]! - count[p]! || p - q)
+        .slice(0, limit)
+        .sort((p, q) => p - q);
+      const shown = picked.length;
+      const bits = new Uint8Array(T * shown);
+      for (let t = 0; t < T; t++) picked.forEach((j, i) => (bits[t * shown + i] = s[t * neurons + j]! > 0 ? 1 : 0));
+      layers.push({ layer: layer.index, token: layer.token, neurons, active, shown, spikes: bits });
+    });
   } finally {
+    for (const v of observed) b.dispose(v.view);
     net.release();
     b.dispose(x);
   }

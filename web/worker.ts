@@ -101,7 +101,7 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case 'checkpoint': {
       if (!run) throw new Error('no run to download: start one or load a checkpoint');
-      const bytes = checkpointBytes(run, version);
+      const bytes = await checkpointBytes(run, version);
       post({ type: 'checkpoint', bytes: bytes.buffer as ArrayBuffer, config: run.config, network: run.network, metrics: run.metrics, epoch: run.state.epoch, batch: run.state.batch }, [bytes.buffer as ArrayBuffer]);
       return;
     }

@@ -125,6 +125,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     },
     zeros: (shape) => make(shape, true),
     download: (t) => new Float32Array(get(t)),
+    read: async (ts) => ts.map((t) => new Float32Array(get(t))),
     dispose: (t) => st.dispose(t),
     liveTensors: () => st.liveCount(),
     reshape: (t, shape) => st.view(t, shape),
@@ -305,13 +306,13 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       return gx;
     },
 
-    mseLoss(out, labels, form: LossForm) {
+    mseLossGrad(out, labels, form: LossForm) {
+      if (out.shape.length !== 3) throw new RangeError(`mseLossGrad: out must be [T, N, C], got [${out.shape.join(', ')}]`);
       const [T, N, C] = out.shape as [number, number, number];
-      if (labels.length !== N) throw new RangeError(`mseLoss: ${labels.length} labels for a batch of ${N}`);
+      if (labels.length !== N) throw new RangeError(`mseLossGrad: ${labels.length} labels for a batch of ${N}`);
       const od = get(out);
       const grad = make(out.shape);
       const gd = get(grad);
-      let loss = 0;
       for (let n = 0; n < N; n++)
         for (let c = 0; c < C; c++) {
           const y = labels[n] === c ? 1 : 0;
@@ -319,18 +320,24 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
             let r = 0;
             for (let t = 0; t < T; t++) r += od[(t * N + n) * C + c]!;
             r /= T;
-            loss += (r - y) * (r - y);
             const g = (2 * (r - y)) / (N * C * T);
             for (let t = 0; t < T; t++) gd[(t * N + n) * C + c] = g;
           } else {
-            for (let t = 0; t < T; t++) {
-              const dd = od[(t * N + n) * C + c]! - y;
-              loss += (dd * dd) / T;
-              gd[(t * N + n) * C + c] = (2 * dd) / (T * N * C);
-            }
+            for (let t = 0; t < T; t++) gd[(t * N + n) * C + c] = (2 * (od[(t * N + n) * C + c]! - y)) / (T * N * C);
           }
         }
-      return { loss: loss / (N * C), grad };
+      return grad;
+    },
+
+    countBad(ts, limit) {
+      let bad = 0;
+      for (const t of ts) {
+        const d = get(t);
+        for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!) || Math.abs(d[i]!) > limit) bad++;
+      }
+      const y = make([1]);
+      get(y)[0] = bad;
+      return y;
     },
 
     adam(param, grad, m, v, p: AdamParams) {

@@ -1,7 +1,13 @@
-// The gpu.js backend: tensors are resident textures (GL modes; typed arrays on cpu/webasm, which have no
-// device memory), every op is a small gather-form kernel from kernels.ts, compiled once per (op, shape)
-// and cached on this backend object. A training step downloads only the loss and what the caller asks
-// for. Every texture this backend drops is deleted, and liveTextures() counts the ones alive.
+// The gpu.js backend: tensors are resident on the device (textures on GL, storage buffers on WebGPU; typed
+// arrays on cpu/webasm, which have no device memory), every op is a small gather-form kernel from kernels.ts,
+// compiled once per (op, variant) and serving every shape (extents are kernel arguments). A training step reads
+// back once (read(): the tensors packed on the device into one, then one readback). Every texture or buffer this
+// backend drops is deleted, and liveTextures() counts the ones alive.
+//
+// WebGPU: gpu.js's webgpu kernels return Promises (a kernel compiles asynchronously the first time; WebGPU has
+// no synchronous readback). Ops still return handles at once: each records its kernel call on a queue that
+// runs in program order (one submit per kernel, no waits between them), and a handle's storage is filled when
+// its kernel runs. read() waits for the queue; an error of a queued kernel is thrown by the next read().
 import { Handles, assertShape, lead, outSize, sizeOf, type AdamParams, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
 import { neuronCodes, validateNeuronConfig, type NeuronConfig } from '../../core/neuron.js';
 import { KERNEL_FUNCTIONS } from '../../core/scalar.js';
@@ -11,10 +17,22 @@ import { createGpu, glRenderer, isSoftwareRenderer, type GpujsInstance, type Gpu
 /** What the CLI records about a gpu.js run. */
 export interface GpujsInfo {
   mode: GpujsMode;
-  /** GL renderer string, or a description of the CPU path for cpu/webasm. */
+  /** GL renderer string, WebGPU adapter, or a description of the CPU path for cpu/webasm. */
   renderer: string;
-  /** True when no GPU does the work (llvmpipe, SwiftShader, webasm, cpu): timings then say nothing about a GPU. */
+  /** True when no GPU does the work (llvmpipe, SwiftShader, a fallback adapter, webasm, cpu): timings then say nothing about a GPU. */
   software: boolean;
+}
+
+/**
+ * What the device did since the backend was made (GpujsBackend#cost): kernel dispatches, bytes of tensors
+ * uploaded and read back, and host syncs (readbacks that wait for the device). Kernel arguments (extents,
+ * hyper-parameters) travel as uniforms with each dispatch and are not counted as uploads.
+ */
+export interface GpuCost {
+  dispatches: number;
+  upload_bytes: number;
+  download_bytes: number;
+  host_syncs: number;
 }
 
 /** Flat sizes must stay exact in float32 index arithmetic (see kernels.idiv). */
@@ -22,7 +40,11 @@ const MAX_ELEMENTS = 2 ** 24;
 /** Most iterations of one kernel loop (headless-gl stops loops at 65535; see kernels.ts). */
 export const MAX_LOOP = 65535;
 
-type Value = Float32Array | GpujsTexture;
+/** A WebGPU result filled when its queued kernel runs (null before, or when a kernel before it failed). */
+interface Pending {
+  r: GpujsTexture | null;
+}
+type Value = Float32Array | GpujsTexture | Pending;
 
 type KernelFn = (this: K.KernelThis, ...args: never[]) => number;
 
@@ -32,51 +54,82 @@ export class GpujsBackend implements Backend {
   readonly info: GpujsInfo;
   private gpu: GpujsInstance | null;
   private readonly kernels = new Map<string, GpujsKernel>();
+  /** Results are device textures/buffers (GL, WebGPU), not host arrays (cpu, webasm). */
   private readonly textureMode: boolean;
+  /** Kernel calls are queued and run asynchronously (WebGPU). */
+  private readonly deferred: boolean;
+  private queue: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
   private readonly handles = new Handles<Value>(this);
   private textures = 0;
+  private readonly counts: GpuCost = { dispatches: 0, upload_bytes: 0, download_bytes: 0, host_syncs: 0 };
   /** Stand-in for `a` in the neuron kernels of IF/LIF (one kernel signature for every kind). */
   private readonly dummyA: Tensor;
 
-  constructor(mod: GpujsModule, readonly mode: GpujsMode) {
+  /** adapter: the WebGPU adapter's description (webgpu mode), from createGpujsBackend. */
+  constructor(mod: GpujsModule, readonly mode: GpujsMode, adapter: { renderer: string; software: boolean } | null = null) {
     const gpu = createGpu(mod, mode);
     this.gpu = gpu;
     this.name = `gpujs:${mode}`;
-    this.textureMode = mode === 'headlessgl' || mode === 'webgl' || mode === 'webgl2';
+    this.deferred = mode === 'webgpu';
+    this.textureMode = mode === 'headlessgl' || mode === 'webgl' || mode === 'webgl2' || this.deferred;
     for (const f of K.INDEX_FUNCTIONS) gpu.addFunction(f as (...args: never[]) => number);
     for (const f of KERNEL_FUNCTIONS) gpu.addFunction(f as (...args: never[]) => number);
     this.dummyA = this.upload([0], [1]);
     let renderer: string;
-    if (this.textureMode) {
+    if (this.deferred) renderer = adapter?.renderer ?? 'WebGPU (adapter unknown)';
+    else if (this.textureMode) {
       // the context exists once a kernel has run
       const k = this.kernel('upload', K.copyK, {});
       renderer = glRenderer(k.context ?? gpu.context);
     } else renderer = mode === 'webasm' ? 'WebAssembly on the CPU (gpu.js webasm)' : 'JavaScript on the CPU (gpu.js cpu)';
-    this.info = { mode, renderer, software: !this.textureMode || isSoftwareRenderer(renderer) };
+    this.info = { mode, renderer, software: !this.textureMode || (adapter ? adapter.software : isSoftwareRenderer(renderer)) };
+    this.resetCost();
   }
 
   describe(): GpujsInfo {
     return { ...this.info };
   }
 
-  /** Textures alive (not deleted) that this backend made: constant over training steps. */
+  /** Textures (GL) or buffers (WebGPU) alive that this backend made: constant over training steps. */
   liveTextures(): number {
     return this.textures;
+  }
+
+  /** The device's work since the backend was made or resetCost() (see GpuCost). */
+  cost(): GpuCost {
+    return { ...this.counts };
+  }
+
+  resetCost(): void {
+    Object.assign(this.counts, { dispatches: 0, upload_bytes: 0, download_bytes: 0, host_syncs: 0 });
+  }
+
+  /** Waits until every recorded kernel has run (WebGPU); throws the first error of a queued kernel. */
+  async flush(): Promise<void> {
+    await this.queue;
+    if (this.failure) throw this.failure;
   }
 
   /** Deletes every kernel and the GPU instance (its GL context). Tensors become unusable. */
   destroy(): void {
     if (!this.gpu) return;
-    for (const k of this.kernels.values()) k.destroy?.(true);
+    const gpu = this.gpu;
+    const kernels = [...this.kernels.values()];
     this.kernels.clear();
-    this.gpu.destroy();
     this.gpu = null;
+    const end = () => {
+      for (const k of kernels) k.destroy?.(true);
+      gpu.destroy();
+    };
+    if (this.deferred) this.enqueue(end, true);
+    else end();
   }
 
   // ---- kernel plumbing ----
   /**
    * The kernel of `op` with these constants (variant switches only): compiled once, serves every shape.
-   * A kernel always sees the same kinds of arguments (host arrays only for 'upload', textures otherwise):
+   * A kernel always sees the same kinds of arguments (host arrays only for 'upload', device results otherwise):
    * when an argument's kind changes, gpu.js silently rebuilds the kernel with its creation-time output
    * size, which corrupted results under dynamicOutput.
    */
@@ -101,18 +154,48 @@ export class GpujsBackend implements Backend {
     return k;
   }
 
+  /** Queues work behind every kernel recorded so far (WebGPU). After a failure only cleanup (`always`) runs. */
+  private enqueue(task: () => unknown, always = false): void {
+    this.queue = this.queue.then(async () => {
+      if (this.failure && !always) return;
+      try {
+        await task();
+      } catch (e) {
+        this.failure ??= e instanceof Error ? e : new Error(String(e));
+      }
+    });
+  }
+
   /**
-   * Runs `op` over an output of n cells. `loops` are the extents of the kernel's loops: each must fit
-   * MAX_LOOP, or the GL loop would stop early without a word.
+   * Runs `op` over an output of n cells on device values (or, for 'upload', a host array). `loops` are the
+   * extents of the kernel's loops: each must fit MAX_LOOP, or the GL loop would stop early without a word.
    */
-  private run(op: string, fn: KernelFn, n: number, constants: Record<string, number>, tensors: Tensor[], scalars: number[], loops: number[] = []): Value {
+  private runValues(op: string, fn: KernelFn, n: number, constants: Record<string, number>, inputs: (Value | Float32Array)[], scalars: number[], loops: number[] = []): Value {
     if (!(n >= 1) || n > MAX_ELEMENTS) throw new RangeError(`${op}: output of ${n} elements; the gpu.js backend handles 1..2^24 per tensor`);
     for (const l of loops) if (l > MAX_LOOP) throw new RangeError(`${op}: a loop of ${l} iterations exceeds ${MAX_LOOP}, the most a GL loop runs here`);
-    for (const t of tensors) if (t.size > MAX_ELEMENTS) throw new RangeError(`${op}: input of ${t.size} elements exceeds 2^24`);
     const k = this.kernel(op, fn, constants);
-    k.setOutput([n]);
-    const r = k(...tensors.map((t) => this.val(t)), ...scalars);
-    return this.adopt(r, n);
+    this.counts.dispatches++;
+    if (!this.deferred) {
+      k.setOutput([n]);
+      return this.adopt(k(...inputs, ...scalars), n);
+    }
+    const cell: Pending = { r: null };
+    this.enqueue(async () => {
+      const args = inputs.map((v) => {
+        if (v instanceof Float32Array) return v;
+        const r = (v as Pending).r;
+        if (!r) throw new Error(`${op}: an input was never computed (a kernel before it failed)`);
+        return r;
+      });
+      k.setOutput([n]);
+      cell.r = this.adopt(await k(...args, ...scalars), n) as GpujsTexture;
+    });
+    return cell;
+  }
+
+  private run(op: string, fn: KernelFn, n: number, constants: Record<string, number>, tensors: Tensor[], scalars: number[], loops: number[] = []): Value {
+    for (const t of tensors) if (t.size > MAX_ELEMENTS) throw new RangeError(`${op}: input of ${t.size} elements exceeds 2^24`);
+    return this.runValues(op, fn, n, constants, tensors.map((t) => this.val(t)), scalars, loops);
   }
 
   private adopt(r: unknown, n: number): Value {
@@ -126,10 +209,20 @@ export class GpujsBackend implements Backend {
   }
 
   private release(v: Value): void {
-    if (!(v instanceof Float32Array)) {
-      v.delete();
+    if (v instanceof Float32Array) return;
+    if (!this.deferred) {
+      (v as GpujsTexture).delete();
       this.textures--;
+      return;
     }
+    // after every kernel recorded so far, which may still read it
+    this.enqueue(() => {
+      const r = (v as Pending).r;
+      if (!r) return;
+      r.delete();
+      (v as Pending).r = null;
+      this.textures--;
+    }, true);
   }
 
   private tensor(v: Value, shape: readonly number[]): Tensor {
@@ -153,23 +246,25 @@ export class GpujsBackend implements Backend {
     return this.tensor(this.run(op, fn, sizeOf(shape), constants, tensors, scalars, loops), shape);
   }
 
-  /** Sum of all values of a tensor, as a [1] tensor: stages of `chunk`-sums. */
-  private sumAll(t: Tensor): Tensor {
-    let cur = this.val(t);
-    let n = t.size;
+  /** Sums of `chunk`-sums down to one value: the reduction stages of a value of n cells. */
+  private sumValue(v: Value, n: number): Value {
+    let cur = v;
     let own = false;
     do {
       const chunk = n <= 4096 ? n : Math.min(MAX_LOOP, Math.ceil(Math.sqrt(n)));
       const m = Math.ceil(n / chunk);
-      const k = this.kernel('reduceSum', K.reduceSumK, {});
-      k.setOutput([m]);
-      const next = this.adopt(k(cur, n, chunk), m);
+      const next = this.runValues('reduceSum', K.reduceSumK, m, {}, [cur], [n, chunk], [chunk]);
       if (own) this.release(cur);
       cur = next;
       own = true;
       n = m;
     } while (n > 1);
-    return this.tensor(cur, [1]);
+    return cur;
+  }
+
+  /** Sum of all values of a tensor, as a [1] tensor. */
+  private sumAll(t: Tensor): Tensor {
+    return this.tensor(this.sumValue(this.val(t), t.size), [1]);
   }
 
   // ---- storage ----
@@ -178,10 +273,9 @@ export class GpujsBackend implements Backend {
     if (data.length !== n) throw new RangeError(`upload: ${data.length} values for shape [${shape.join(', ')}]`);
     if (n > MAX_ELEMENTS) throw new RangeError(`upload: ${n} elements exceed 2^24`);
     const host = Float32Array.from(data);
+    this.counts.upload_bytes += 4 * n;
     if (!this.textureMode) return this.tensor(host, shape);
-    const k = this.kernel('upload', K.copyK, {});
-    k.setOutput([n]);
-    return this.tensor(this.adopt(k(host), n), shape);
+    return this.tensor(this.runValues('upload', K.copyK, n, {}, [host], []), shape);
   }
 
   zeros(shape: readonly number[]): Tensor {
@@ -191,10 +285,56 @@ export class GpujsBackend implements Backend {
   }
 
   download(t: Tensor): Float32Array {
+    if (this.deferred) throw new Error(`${this.name} reads back asynchronously (WebGPU has no synchronous readback): use await backend.read([tensor])`);
     const v = this.val(t);
     if (v instanceof Float32Array) return v.slice(0, t.size);
-    const a = v.toArray() as ArrayLike<number>;
+    this.counts.download_bytes += 4 * t.size;
+    this.counts.host_syncs++;
+    const a = (v as GpujsTexture).toArray() as ArrayLike<number>;
     return Float32Array.from(a).slice(0, t.size);
+  }
+
+  /**
+   * The tensors' values with one readback: on the device they are first packed into one (concat kernels),
+   * so a training step's output, health counts and tau cost one host sync on GL and WebGPU alike.
+   */
+  async read(ts: readonly Tensor[]): Promise<Float32Array[]> {
+    const vals = ts.map((t) => this.val(t));
+    if (ts.length === 0) return [];
+    if (!this.textureMode) return ts.map((t, i) => (vals[i] as Float32Array).slice(0, t.size));
+    let packed = vals[0]!;
+    let size = ts[0]!.size;
+    for (let i = 1; i < ts.length; i++) {
+      const next = this.runValues('concat', K.concatK, size + ts[i]!.size, {}, [packed, vals[i]!], [size], []);
+      if (i > 1) this.release(packed);
+      packed = next;
+      size += ts[i]!.size;
+    }
+    this.counts.download_bytes += 4 * size;
+    this.counts.host_syncs++;
+    let flat: Float32Array;
+    try {
+      if (this.deferred) {
+        let result: Promise<unknown> = Promise.resolve(null);
+        const cell = packed as Pending;
+        this.enqueue(() => {
+          if (!cell.r) throw new Error('read: the tensor was never computed (a kernel before it failed)');
+          result = Promise.resolve(cell.r.toArray());
+        });
+        await this.queue;
+        if (this.failure) throw this.failure;
+        flat = Float32Array.from((await result) as ArrayLike<number>);
+      } else flat = Float32Array.from((packed as GpujsTexture).toArray() as ArrayLike<number>);
+    } finally {
+      if (ts.length > 1) this.release(packed);
+    }
+    const out: Float32Array[] = [];
+    let at = 0;
+    for (const t of ts) {
+      out.push(flat.slice(at, at + t.size));
+      at += t.size;
+    }
+    return out;
   }
 
   dispose(t: Tensor): void {
@@ -378,18 +518,32 @@ export class GpujsBackend implements Backend {
   }
 
   // ---- loss ----
-  mseLoss(out: Tensor, labels: Int32Array, form: LossForm): { loss: number; grad: Tensor } {
-    if (out.shape.length !== 3) throw new RangeError(`mseLoss: out must be [T, N, C], got [${out.shape.join(', ')}]`);
+  mseLossGrad(out: Tensor, labels: Int32Array, form: LossForm): Tensor {
+    if (out.shape.length !== 3) throw new RangeError(`mseLossGrad: out must be [T, N, C], got [${out.shape.join(', ')}]`);
     const [T, N, C] = out.shape as [number, number, number];
-    if (labels.length !== N) throw new RangeError(`mseLoss: ${labels.length} labels for N = ${N}`);
-    const rate = form === 'rate' ? 1 : 0;
+    if (labels.length !== N) throw new RangeError(`mseLossGrad: ${labels.length} labels for a batch of ${N}`);
     const lab = this.upload(labels, [N]);
-    const grad = this.op('mseGrad', K.mseGradK, out.shape, { rate }, [out, lab], [T, N, C], [T]);
-    const terms = this.op('mseTerm', K.mseTermK, rate ? [N * C] : [T * N * C], { rate }, [out, lab], [T, N, C], [T]);
-    const sum = this.sumAll(terms);
-    const loss = this.download(sum)[0]!;
-    for (const t of [lab, terms, sum]) this.dispose(t);
-    return { loss, grad };
+    const grad = this.op('mseGrad', K.mseGradK, out.shape, { rate: form === 'rate' ? 1 : 0 }, [out, lab], [T, N, C], [T]);
+    this.dispose(lab);
+    return grad;
+  }
+
+  // ---- health ----
+  countBad(ts: readonly Tensor[], limit: number): Tensor {
+    let total: Value | null = null;
+    for (const t of ts) {
+      const flags = this.run('badFlag', K.badFlagK, t.size, {}, [t], [Number.isFinite(limit) ? limit : -1]);
+      const sum = this.sumValue(flags, t.size);
+      this.release(flags);
+      if (total === null) total = sum;
+      else {
+        const both = this.runValues('add', K.addK, 1, {}, [total, sum], []);
+        this.release(total);
+        this.release(sum);
+        total = both;
+      }
+    }
+    return total === null ? this.zeros([1]) : this.tensor(total, [1]);
   }
 
   // ---- optimiser ----

@@ -5,10 +5,10 @@
 //   b.describe();  // { mode, renderer, software }
 //   ... train on b ...; b.destroy();
 import { GpujsBackend, type GpujsInfo } from './backend.js';
-import { GPUJS_MODES, autoMode, loadGpujs, unavailableReason, type GpujsMode, type GpujsModeRequest, type GpujsModule } from './modes.js';
+import { GPUJS_MODES, autoMode, loadGpujs, unavailableReason, webgpuAdapter, type GpujsMode, type GpujsModeRequest, type GpujsModule } from './modes.js';
 
-export { GpujsBackend, type GpujsInfo } from './backend.js';
-export { GPUJS_MODES, INSTALL_GL, INSTALL_GPUJS, isSoftwareRenderer, loadGpujs, type GpujsMode, type GpujsModeRequest } from './modes.js';
+export { GpujsBackend, type GpuCost, type GpujsInfo } from './backend.js';
+export { GPUJS_MODES, INSTALL_GL, INSTALL_GPUJS, isSoftwareRenderer, loadGpujs, webgpuAdapter, type GpujsMode, type GpujsModeRequest, type WebgpuAdapterInfo } from './modes.js';
 
 export interface GpujsBackendOptions {
   /** 'auto' (default) picks the best available mode; an explicit mode fails clearly when unavailable. */
@@ -24,7 +24,11 @@ function resolveMode(mod: GpujsModule, req: GpujsModeRequest): GpujsMode {
 /** A gpu.js backend in the requested mode. Call destroy() when done (it releases the GL context). */
 export async function createGpujsBackend(opts: GpujsBackendOptions = {}): Promise<GpujsBackend> {
   const mod = await loadGpujs();
-  return new GpujsBackend(mod, resolveMode(mod, opts.mode ?? 'auto'));
+  const mode = resolveMode(mod, opts.mode ?? 'auto');
+  if (mode !== 'webgpu') return new GpujsBackend(mod, mode);
+  const found = await webgpuAdapter();
+  if ('reason' in found) throw new Error(`gpu.js mode 'webgpu' is not available: ${found.reason}`);
+  return new GpujsBackend(mod, mode, found.adapter);
 }
 
 /** Parses a CLI backend spec 'gpujs' or 'gpujs:MODE' into options. */
@@ -39,6 +43,10 @@ export async function gpujsAvailability(): Promise<Record<GpujsMode, string | nu
   const mod = await loadGpujs();
   const r = {} as Record<GpujsMode, string | null>;
   for (const m of GPUJS_MODES) r[m] = unavailableReason(mod, m);
+  if (r.webgpu === null || !mod.GPU.isWebGPUSupported) {
+    const found = await webgpuAdapter();
+    r.webgpu = 'reason' in found ? found.reason : null;
+  }
   return r;
 }
 

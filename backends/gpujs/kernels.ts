@@ -89,6 +89,32 @@ export function dropoutK(this: KernelThis, x: Arr, mask: Arr, n: number): number
   const i = this.thread.x;
   return x[i]! * mask[imod(i, n)]!;
 }
+/** [a, b]: the values of a (na of them) then those of b, so several tensors read back as one. */
+export function concatK(this: KernelThis, a: Arr, b: Arr, na: number): number {
+  const i = this.thread.x;
+  if (i < na) {
+    return a[i]!;
+  }
+  return b[i - na]!;
+}
+/** a[0] + b[0]: arguments none (two [1] values). */
+export function addK(this: KernelThis, a: Arr, b: Arr): number {
+  return a[0]! + b[0]!;
+}
+/**
+ * 1 where x is NaN, infinite or (limit >= 0) beyond ±limit, else 0: the divergence check's flags. A NaN fails
+ * every comparison, so the only test that passes is the one that says the value is finite.
+ */
+export function badFlagK(this: KernelThis, x: Arr, limit: number): number {
+  const a = Math.abs(x[this.thread.x]!);
+  if (a <= 3.4028234e38) {
+    if (limit >= 0 && a > limit) {
+      return 1;
+    }
+    return 0;
+  }
+  return 1;
+}
 /** Sum of `chunk` consecutive values per output cell (a reduction stage): arguments n, chunk. */
 export function reduceSumK(this: KernelThis, x: Arr, n: number, chunk: number): number {
   const base = this.thread.x * chunk;
@@ -480,27 +506,6 @@ export function mseGradK(this: KernelThis, out: Arr, labels: Arr, T: number, N: 
     return (2 * (r - y)) / (N * C * T);
   }
   return (2 * (out[i]! - y)) / (T * N * C);
-}
-/** Loss terms whose sum is the loss: [N*C] for 'rate', [T*N*C] for 'per-step'. */
-export function mseTermK(this: KernelThis, out: Arr, labels: Arr, T: number, N: number, C: number): number {
-  const i = this.thread.x;
-  const cls = imod(i, C);
-  const nc = imod(i, N * C);
-  const n = idiv(nc, C);
-  let y = 0;
-  if (Math.abs(labels[n]! - cls) < 0.5) {
-    y = 1;
-  }
-  if (this.constants.rate! > 0) {
-    let r = 0;
-    for (let t = 0; t < T; t++) {
-      r += out[t * N * C + nc]!;
-    }
-    r = r / T;
-    return ((r - y) * (r - y)) / (N * C);
-  }
-  const d = out[i]! - y;
-  return (d * d) / (T * N * C);
 }
 
 // ---- Adam (torch.optim.Adam, no weight decay) ----

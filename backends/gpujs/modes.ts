@@ -90,18 +90,76 @@ export function unavailableReason(mod: GpujsModule, mode: GpujsMode): string | n
     case 'cpu':
       return null;
     case 'webgpu':
-      // Even with navigator.gpu, gpu.js's webgpu kernels return Promises (no synchronous readback), and the
-      // Backend interface of core/backend.ts is synchronous: every op would have to become async.
-      return (
-        'the webgpu mode cannot serve the synchronous Backend interface: gpu.js 2.24.1 webgpu kernels return Promises ' +
-        '(WebGPU has no synchronous readback), so core/backend.ts would need async ops' +
-        (GPU.isWebGPUSupported ? '' : `; also ${webgpuNodeReason()}`)
-      );
+      // whether an adapter answers is asked by webgpuAdapter() (asynchronous), before the backend is made
+      return GPU.isWebGPUSupported ? null : 'navigator.gpu does not exist here (in Node it comes from the optional `webgpu` package: see webgpuAdapter)';
   }
 }
 
-function webgpuNodeReason(): string {
-  return 'navigator.gpu does not exist here (in Node it comes from the `webgpu` package, whose native Dawn module needs a newer libstdc++ (GLIBCXX_3.4.32) than Debian 12 ships)';
+/** The WebGPU adapter the webgpu mode will run on, described for GpujsInfo. */
+export interface WebgpuAdapterInfo {
+  renderer: string;
+  software: boolean;
+}
+
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+interface NavigatorGpu {
+  gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> };
+}
+
+/**
+ * In Node, navigator.gpu from the npm `webgpu` package (Dawn), when it loads: the way from Node to a real GPU
+ * (with Vulkan drivers). Returns why not, naming the cause (a native module that does not load, e.g. for
+ * its glibc/libstdc++ version), or null when navigator.gpu is there.
+ */
+export async function provideNodeWebgpu(): Promise<string | null> {
+  const g = globalThis as { navigator?: NavigatorGpu; process?: { versions?: { node?: string } } };
+  if (g.navigator?.gpu) return null;
+  if (!g.process?.versions?.node) return 'this browser has no WebGPU (navigator.gpu is missing; Chrome and Edge ship it, others behind a flag)';
+  const spec = 'webgpu'; // a variable: typechecking and bundling must not need the optional package
+  let m: { create?: (flags: string[]) => unknown; globals?: Record<string, unknown>; default?: { create?: (flags: string[]) => unknown; globals?: Record<string, unknown> } };
+  try {
+    m = (await import(spec)) as typeof m;
+  } catch (e) {
+    const msg = (e as Error).message;
+    const hint = /GLIBC|libstdc\+\+|dlopen|\.node/i.test(msg)
+      ? ' (its native Dawn module does not load on this system: it needs a newer glibc/libstdc++ than this one has; Debian 12 has glibc 2.36, the `webgpu` 0.2.x binaries need 2.38)'
+      : ' (npm install webgpu)';
+    return `WebGPU in Node needs the npm package \`webgpu\`, which did not load: ${msg.split('\n')[0]}${hint}`;
+  }
+  const create = m.create ?? m.default?.create;
+  const globals = m.globals ?? m.default?.globals;
+  if (typeof create !== 'function') return 'the npm package `webgpu` loaded but has no create() function';
+  if (globals) for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const gpu = create([]);
+  if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  else g.navigator = { gpu } as NavigatorGpu;
+  return null;
+}
+
+/**
+ * The adapter WebGPU gives here, or why there is none: navigator.gpu missing (Node without the `webgpu`
+ * package, a browser without WebGPU), or no adapter (no GPU, or no driver Dawn accepts).
+ */
+export async function webgpuAdapter(): Promise<{ adapter: WebgpuAdapterInfo } | { reason: string }> {
+  const missing = await provideNodeWebgpu();
+  if (missing) return { reason: missing };
+  const gpu = (globalThis as { navigator?: NavigatorGpu }).navigator!.gpu!;
+  let adapter: GpuAdapterLike | null;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (e) {
+    return { reason: `navigator.gpu.requestAdapter() failed: ${(e as Error).message}` };
+  }
+  if (!adapter) {
+    return { reason: 'WebGPU found no adapter: there is no GPU here, or no driver it accepts (Dawn needs Vulkan drivers on Linux; a headless browser needs --enable-unsafe-webgpu and, without a GPU, --use-webgpu-adapter=swiftshader)' };
+  }
+  const i = adapter.info ?? {};
+  const fallback = Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter);
+  const renderer = `WebGPU: ${[i.vendor, i.architecture, i.device, i.description].filter((x) => x).join(' ') || 'adapter without info'}${fallback ? ' (fallback adapter)' : ''}`;
+  return { adapter: { renderer, software: fallback || isSoftwareRenderer(renderer) } };
 }
 
 /** The mode 'auto' picks: the best one available (GL first, then webasm, then gpu.js's cpu). */

@@ -3,7 +3,7 @@
 // backend); prints samples/s and the ratios.
 import { createRequire } from 'node:module';
 import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/profile.js';
-import { benchConfig, benchTfjs, benchTrainStep, type BenchResult, type BenchSpec } from '../../bench/train-step.js';
+import { benchConfig, benchTfjs, benchTrainStep, type BenchResult, type BenchSpec, type DeviceCost } from '../../bench/train-step.js';
 import { parseStructure } from '../../core/network/parser.js';
 import { intFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
@@ -118,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
       if (!f.json) process.stdout.write(s + '\n');
     };
     say(`${spec.data ? 'real data' : 'synthetic data'}  ${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}  threads ${threads}`);
-    const results: (Timing & { backend: string; info: Record<string, unknown>; peak_rss_mb: number; memory_mb?: number; profile?: unknown })[] = [];
+    const results: (Timing & { backend: string; info: Record<string, unknown>; peak_rss_mb: number; memory_mb?: number; profile?: unknown; gpu_per_step?: DeviceCost })[] = [];
     for (const s of specs) {
       const sink: { current: SectionSink | null } = { current: null };
       const name = s === 'cpu:ts' ? 'cpu' : s;
@@ -126,16 +126,21 @@ export async function run(argv: string[]): Promise<number> {
         throw new UsageError(`--backend ${s}: ${err.message}`);
       });
       try {
-        const r = benchTrainStep(opened.backend, cfg, spec);
+        const r = await benchTrainStep(opened.backend, cfg, spec);
         const mem = (opened.backend as { memoryBytes?: () => number }).memoryBytes?.();
         const entry: (typeof results)[number] = { backend: s, info: opened.info, ...timing(r), peak_rss_mb: process.resourceUsage().maxRSS / 1024, ...(mem !== undefined ? { memory_mb: mem / 2 ** 20 } : {}) };
         results.push(entry);
         const soft = opened.info['software'] ? ` [${String(opened.info['renderer'])}: software, not a GPU timing]` : opened.info['renderer'] ? ` [${String(opened.info['renderer'])}]` : '';
         const kern = opened.info['kernels'] ? ` [${String(opened.info['kernels'])}, ${String(opened.info['threads'])} threads]` : '';
         say(`${s.padEnd(16)}: ${r.samples_per_s.toFixed(2)} samples/s (${r.ms_per_step.toFixed(0)} ms/step, ${r.samples_per_cpu_s.toFixed(2)} samples per CPU-second)${kern}${soft}`);
+        if (r.gpu_per_step) {
+          const g = r.gpu_per_step;
+          entry.gpu_per_step = g;
+          say(`${''.padEnd(16)}  device per step: ${g.dispatches} dispatches, ${g.upload_bytes} bytes up, ${g.download_bytes} bytes down, ${g.host_syncs} host syncs`);
+        }
         say(`${''.padEnd(16)}  memory: backend ${mem !== undefined ? (mem / 2 ** 20).toFixed(0) + ' MiB' : 'n/a'}, process peak RSS ${entry.peak_rss_mb.toFixed(0)} MiB`);
         if (f.profile) {
-          const p = profileTrainStep(opened.backend, cfg, { ...spec, warmup: 1 }, sink);
+          const p = await profileTrainStep(opened.backend, cfg, { ...spec, warmup: 1 }, sink);
           entry.profile = p;
           say(`\nprofile of ${s} (${p.steps} steps after 1 warm-up):\n${formatProfile(p)}\n`);
         }
@@ -153,6 +158,7 @@ export async function run(argv: string[]): Promise<number> {
       backend: first.backend,
       backend_info: first.info,
       ...timing({ ...first, backend: first.backend, batch: spec.batch, seconds: 0, cpu_seconds: 0 }),
+      ...(first.gpu_per_step ? { gpu_per_step: first.gpu_per_step } : {}),
       backends: results,
     };
     if (f.peer === 'torch') {

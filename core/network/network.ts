@@ -5,6 +5,7 @@ import type { Backend, LossForm, Tensor } from '../backend.js';
 import { checkEncoderName, encodeSpikes, isSpikeEncoder, type EncoderName } from '../encoders.js';
 import { initialA, neuronConfig, tauOf, type NeuronConfig } from '../neuron.js';
 import { Rng } from '../rng.js';
+import type { FloatArray } from '../types.js';
 import { surrogates, type SurrogateName } from '../surrogates.js';
 import {
   BatchNormLayer,
@@ -167,14 +168,27 @@ export class Network {
     return this.layers.flatMap((l) => l.buffers);
   }
 
-  /** Per-layer tau of the neuron layers (PLIF: 1/sigmoid(a), LIF: tau, IF: Infinity). */
-  taus(): { index: number; tau: number }[] {
+  /** The PLIF layers' parameters a, in layer order: what taus() reads back. */
+  tauTensors(): Tensor[] {
+    return this.layers.flatMap((l) => (l instanceof NeuronLayer && l.a ? [l.a] : []));
+  }
+
+  /**
+   * Per-layer tau of the neuron layers (PLIF: 1/sigmoid(a), LIF: tau, IF: Infinity). aValues: the values of
+   * tauTensors() already read back (default: downloaded now, on a backend with synchronous readback).
+   */
+  taus(aValues: readonly FloatArray[] = this.tauTensors().map((a) => this.backend.download(a))): { index: number; tau: number }[] {
+    let next = 0;
     return this.layers.flatMap((l) => {
       if (!(l instanceof NeuronLayer)) return [];
-      const a = l.a;
-      const tau = a ? tauOf(this.backend.download(a)[0]!) : l.cfg.kind === 'lif' ? l.cfg.tau : Infinity;
+      const tau = l.a ? tauOf(aValues[next++]![0]!) : l.cfg.kind === 'lif' ? l.cfg.tau : Infinity;
       return [{ index: l.index, tau }];
     });
+  }
+
+  /** taus() on any backend: the parameters read back with one host sync. */
+  async readTaus(): Promise<{ index: number; tau: number }[]> {
+    return this.taus(await this.backend.read(this.tauTensors()));
   }
 
   describe(): LayerInfo[] {

@@ -1,7 +1,7 @@
 // Training API: Adam state over a network's parameters, one training step (forward over T, MSE loss,
 // backward, Adam update), and prediction (argmax of the exact spike counts, Sec. 3.7).
 import type { Backend, Tensor } from '../backend.js';
-import { predict } from '../loss.js';
+import { mseLossValue, predict } from '../loss.js';
 import { adamConfig, cosineAnnealingLr, type AdamConfig } from '../optim.js';
 import type { FloatArray } from '../types.js';
 import type { Rng } from '../rng.js';
@@ -65,46 +65,65 @@ function uploadBatch(net: Network, batch: Batch): Tensor {
 }
 
 /**
- * Forward + loss + backward, leaving gradients in net.params()[i].grad (no update). Used by trainStep and
- * by the conformance proofs, which compare these gradients across backends.
+ * One step recorded on the backend and read back once: forward over T, dL/dout, backward (gradients left in
+ * net.params()[i].grad), then `after()` (the Adam update, health checks...), whose tensors are read back with
+ * the output in one host sync and then disposed. The loss is computed on the host from that output
+ * (core/loss.ts mseLossValue), so every backend reports it in float64 from its float32 output.
  */
-export function lossAndGradients(net: Network, batch: Batch, rng: Rng): StepResult {
+export async function recordStep(net: Network, batch: Batch, rng: Rng, after: () => Tensor[] = () => []): Promise<{ result: StepResult; extra: FloatArray[] }> {
   const b = net.backend;
   const x = uploadBatch(net, batch);
+  let extra: Tensor[] = [];
   try {
     const out = net.forward(x, { training: true, rng });
-    const o = b.download(out);
-    const { loss, grad } = b.mseLoss(out, batch.labels, net.config.loss);
+    const grad = b.mseLossGrad(out, batch.labels, net.config.loss);
     net.backward(grad);
     b.dispose(grad);
+    extra = after();
+    const [o, ...values] = await b.read([out, ...extra]);
+    const { T, classes } = net.config;
     const N = batch.labels.length;
-    const predictions = predict(o, net.config.T, N, net.config.classes, net.spikesPerClass());
+    const loss = mseLossValue(o!, T, N, classes, batch.labels, net.config.loss);
+    // a non-finite loss (a non-finite output) has no prediction: -1 each, for the caller's divergence check
+    const predictions = Number.isFinite(loss) ? predict(o!, T, N, classes, net.spikesPerClass()) : new Int32Array(N).fill(-1);
     let correct = 0;
     for (let i = 0; i < N; i++) if (predictions[i] === batch.labels[i]) correct++;
-    return { loss, predictions, correct };
+    return { result: { loss, predictions, correct }, extra: values };
   } finally {
+    for (const t of extra) b.dispose(t);
     net.release();
     b.dispose(x);
   }
 }
 
-/** One training step: forward over T, loss, backward, Adam update. */
-export function trainStep(net: Network, opt: AdamState, batch: Batch, rng: Rng, lr?: number): StepResult {
-  const r = lossAndGradients(net, batch, rng);
-  adamUpdate(net, opt, lr);
+/**
+ * Forward + loss + backward, leaving gradients in net.params()[i].grad (no update). Used by the conformance
+ * proofs, which compare these gradients across backends.
+ */
+export async function lossAndGradients(net: Network, batch: Batch, rng: Rng): Promise<StepResult> {
+  return (await recordStep(net, batch, rng)).result;
+}
+
+/** One training step: forward over T, loss, backward, Adam update; one host sync. */
+export async function trainStep(net: Network, opt: AdamState, batch: Batch, rng: Rng, lr?: number): Promise<StepResult> {
+  const { result } = await recordStep(net, batch, rng, () => {
+    adamUpdate(net, opt, lr);
+    return [];
+  });
   net.zeroGrad();
-  return r;
+  return result;
 }
 
 /**
  * Eval-mode output [T, N, classes] on the host (running BN statistics, no dropout). rng: for a network
  * with random pool ties (their draws), one Rng for the batch or one per sample.
  */
-export function inferBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): FloatArray {
+export async function inferBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): Promise<FloatArray> {
   const b = net.backend;
   const xt = b.upload(x, net.inputShape(n));
   try {
-    return b.download(net.forward(xt, Array.isArray(rng) ? { training: false, rng: null, sampleRngs: rng } : { training: false, rng: rng as Rng | null }));
+    const [out] = await b.read([net.forward(xt, Array.isArray(rng) ? { training: false, rng: null, sampleRngs: rng } : { training: false, rng: rng as Rng | null })]);
+    return out!;
   } finally {
     net.release();
     b.dispose(xt);
@@ -112,6 +131,6 @@ export function inferBatch(net: Network, x: FloatArray, n: number, rng: Rng | re
 }
 
 /** Predicted classes: argmax of the exact spike counts (Sec. 3.7, core/readout.ts), ties -> the first class. */
-export function predictBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): Int32Array {
-  return predict(inferBatch(net, x, n, rng), net.config.T, n, net.config.classes, net.spikesPerClass());
+export async function predictBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): Promise<Int32Array> {
+  return predict(await inferBatch(net, x, n, rng), net.config.T, n, net.config.classes, net.spikesPerClass());
 }

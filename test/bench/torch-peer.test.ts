@@ -66,7 +66,7 @@ describe('PyTorch peer', () => {
     const net = new Network(b, cfg, rng.split());
     const batch = syntheticBatch(cfg, 4, rng.split());
     const params = net.params().map((p) => Array.from(b.download(p.value)));
-    const lib = lossAndGradients(net, batch, rng.split());
+    const lib = await lossAndGradients(net, batch, rng.split());
     const libGrads = net.params().map((p) => b.download(p.grad!));
     net.dispose();
 

@@ -18,7 +18,7 @@ import { syntheticBatch } from '../../bench/train-step.js';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
 
 /** Three training steps of a network with every layer kind; returns the loss of each step and every parameter afterwards. */
-function run(threads: number, structure: string, T: number, batch: number, simd = true, poolTies: 'first' | 'random' = 'first') {
+async function run(threads: number, structure: string, T: number, batch: number, simd = true, poolTies: 'first' | 'random' = 'first') {
   const b = cpuBackend({ threads, simd });
   try {
     const cfg = networkConfig(structure, [1, 28, 28], 10, { T, poolTies });
@@ -28,7 +28,8 @@ function run(threads: number, structure: string, T: number, batch: number, simd 
     const data = syntheticBatch(cfg, batch, rng.split());
     const stepRng = rng.split();
     const before = b.download(net.params()[0]!.value);
-    const losses = [0, 1, 2].map(() => trainStep(net, opt, data, stepRng).loss);
+    const losses: number[] = [];
+    for (let i = 0; i < 3; i++) losses.push((await trainStep(net, opt, data, stepRng)).loss);
     expect(bits(b.download(net.params()[0]!.value))).not.toEqual(bits(before)); // the steps did train
     const params = net.params().map((p) => b.download(p.value));
     const buffers = net.buffers().map((q) => b.download(q.value));
@@ -41,13 +42,13 @@ function run(threads: number, structure: string, T: number, batch: number, simd 
 const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 describe('cpu backend threads', () => {
-  it('training steps are bitwise identical with 1, 2 and 3 threads (conv, BN, PLIF, max/avg pool, dropout, FC, voting)', () => {
+  it('training steps are bitwise identical with 1, 2 and 3 threads (conv, BN, PLIF, max/avg pool, dropout, FC, voting)', async () => {
     // Sizes large enough that every op splits (elementwise ops split above 32768 values).
     const structure = 'c24k3s1-BN-PLIF-MPk2s2-c24k3s1-BN-PLIF-APk2s2-DP-FC200-PLIF-DP-FC100-PLIF-APk10s10';
     for (const simd of [false, true]) {
-    const one = run(1, structure, 4, 12, simd);
+    const one = await run(1, structure, 4, 12, simd);
     for (const threads of [2, 3]) {
-      const many = run(threads, structure, 4, 12, simd);
+      const many = await run(threads, structure, 4, 12, simd);
       expect(many.losses).toEqual(one.losses);
       one.params.forEach((p, i) => expect(bits(many.params[i]!), `param ${i}, ${threads} threads`).toEqual(bits(p)));
       one.buffers.forEach((p, i) => expect(bits(many.buffers[i]!), `buffer ${i}, ${threads} threads`).toEqual(bits(p)));
@@ -55,15 +56,15 @@ describe('cpu backend threads', () => {
     }
   });
 
-  it('random max-pool ties (drawn on the host from the step Rng) are bitwise identical with 1, 2 and 3 threads', () => {
+  it('random max-pool ties (drawn on the host from the step Rng) are bitwise identical with 1, 2 and 3 threads', async () => {
     const structure = 'c24k3s1-BN-PLIF-MPk2s2-c24k3s1-BN-PLIF-MPk2s2-FC100-PLIF-APk10s10';
-    const one = run(1, structure, 4, 12, true, 'random');
+    const one = await run(1, structure, 4, 12, true, 'random');
     for (const threads of [2, 3]) {
-      const many = run(threads, structure, 4, 12, true, 'random');
+      const many = await run(threads, structure, 4, 12, true, 'random');
       expect(many.losses).toEqual(one.losses);
       one.params.forEach((p, i) => expect(bits(many.params[i]!), `param ${i}, ${threads} threads`).toEqual(bits(p)));
     }
-    const first = run(2, structure, 4, 12, true, 'first');
+    const first = await run(2, structure, 4, 12, true, 'first');
     expect(bits(first.params[0]!)).not.toEqual(bits(one.params[0]!)); // the rule changes which input gets the gradient
   });
 

@@ -18,7 +18,7 @@ const channels = (process.env['PLIF_BENCH_CHANNELS'] ?? '32').split(',').map(Num
 const steps = Number(process.env['PLIF_BENCH_STEPS'] ?? '2');
 const modes = (process.env['PLIF_BENCH_MODES'] ?? 'cpu-backend,webasm,headlessgl').split(',');
 
-function bench(b: Backend, ch: number) {
+async function bench(b: Backend, ch: number) {
   const cfg = benchConfig({ preset: 'fashion-mnist', channels: ch, T: 8, batch: 16, steps, warmup: 1, seed: 1 });
   const rng = Rng.seeded(1);
   const net = new Network(b, cfg, rng.split());
@@ -26,10 +26,10 @@ function bench(b: Backend, ch: number) {
   const data = syntheticBatch(cfg, 16, rng.split());
   const stepRng = rng.split();
   let t = performance.now();
-  const first = trainStep(net, opt, data, stepRng).loss; // warm-up: kernel compilation happens here
+  const first = (await trainStep(net, opt, data, stepRng)).loss; // warm-up: kernel compilation happens here
   const warm = performance.now() - t;
   t = performance.now();
-  for (let i = 0; i < steps; i++) trainStep(net, opt, data, stepRng);
+  for (let i = 0; i < steps; i++) await trainStep(net, opt, data, stepRng);
   // PLIF_BENCH_STEPS=0: time the first step only (kernel compilation is a few seconds of it)
   const ms = steps > 0 ? (performance.now() - t) / steps : warm;
   disposeAdam(b, opt);
@@ -56,7 +56,7 @@ it.skipIf(!on)('bench *MNIST structure, T = 8, batch 16', async () => {
         b = env.backend;
         label = `gpujs:${m} (${env.backend.info.renderer}${env.backend.info.software ? ', software' : ''})`;
       }
-      const r = bench(b, ch);
+      const r = await bench(b, ch);
       const line = `${ch} ch | ${label} | first-step loss ${r.first.toFixed(6)} | warm-up step ${(r.warm / 1000).toFixed(1)} s | ${(r.ms / 1000).toFixed(2)} s/step | ${((16 * 1000) / r.ms).toFixed(2)} samples/s`;
       console.log(line);
       rows.push(line);

@@ -27,7 +27,7 @@ function batch(cfg: NetworkConfig, N: number, seed: number) {
 }
 
 /** One seeded training step: loss, parameters before and after, and the smallest |H - Vth| seen. */
-function oneStep(b: Backend, cfg: NetworkConfig, seed: number) {
+async function oneStep(b: Backend, cfg: NetworkConfig, seed: number) {
   let margin = Infinity;
   const neuron: Backend['neuron'] = (c, x, a) => {
     const tr = b.neuron(c, x, a);
@@ -44,7 +44,7 @@ function oneStep(b: Backend, cfg: NetworkConfig, seed: number) {
   const net = new Network(probe, cfg, Rng.seeded(seed));
   const opt = createAdam(net);
   const before = net.params().map((p) => b.download(p.value));
-  const r = trainStep(net, opt, batch(cfg, 4, seed + 1), Rng.seeded(seed + 2));
+  const r = await trainStep(net, opt, batch(cfg, 4, seed + 1), Rng.seeded(seed + 2));
   const after = net.params().map((p) => b.download(p.value));
   const names = net.params().map((p) => p.name);
   disposeAdam(b, opt);
@@ -61,14 +61,14 @@ for (const mode of ['cpu', 'webasm', 'headlessgl'] as const) {
       else console.warn(`skipping gpujs:${mode} training tests: ${env.why}`);
     }
     d('steps', () => {
-      it('one seeded step equals the CPU backend: loss (rel 1e-4) and every parameter update (rel 1e-3)', () => {
+      it('one seeded step equals the CPU backend: loss (rel 1e-4) and every parameter update (rel 1e-3)', async () => {
         const b = env.backend!;
         const cfg = EVERY_CFG();
         // pick the first seed whose potentials stay clear of the threshold (a float32 difference could flip a spike)
         let seed = 1;
-        let want = oneStep(cpuBackend(), cfg, seed);
-        while (want.margin < 1e-3) want = oneStep(cpuBackend(), cfg, ++seed);
-        const got = oneStep(b, cfg, seed);
+        let want = await oneStep(cpuBackend(), cfg, seed);
+        while (want.margin < 1e-3) want = await oneStep(cpuBackend(), cfg, ++seed);
+        const got = await oneStep(b, cfg, seed);
         expect(got.names).toEqual(want.names);
         expect(Math.abs(got.loss - want.loss), `loss ${got.loss} vs cpu ${want.loss}`).toBeLessThanOrEqual(1e-4 * Math.abs(want.loss));
         let moved = 0;
@@ -92,26 +92,26 @@ for (const mode of ['cpu', 'webasm', 'headlessgl'] as const) {
         expect(moved, 'the step moved parameters').toBeGreaterThan(0);
       });
 
-      it('ten training steps reduce the loss, as on the CPU backend', () => {
+      it('ten training steps reduce the loss, as on the CPU backend', async () => {
         const cfg = networkConfig('c4k3s1-BN-PLIF-MPk2s2-DP-FC20-PLIF-APk10s10', [1, 6, 6], 2, { T: 4 });
-        const run = (b: Backend) => {
+        const run = async (b: Backend) => {
           const net = new Network(b, cfg, Rng.seeded(7));
           const opt = createAdam(net, { lr: 1e-2 });
           const data = batch(cfg, 8, 3);
           const rng = Rng.seeded(9);
           const losses: number[] = [];
-          for (let s = 0; s < 10; s++) losses.push(trainStep(net, opt, data, rng).loss);
+          for (let s = 0; s < 10; s++) losses.push((await trainStep(net, opt, data, rng)).loss);
           disposeAdam(b, opt);
           net.dispose();
           return losses;
         };
-        const cpu = run(cpuBackend());
-        const gpu = run(env.backend!);
+        const cpu = await run(cpuBackend());
+        const gpu = await run(env.backend!);
         expect(cpu.at(-1)!).toBeLessThan(0.8 * cpu[0]!);
         expect(gpu.at(-1)!, `gpujs losses ${gpu.map((l) => l.toFixed(4)).join(' ')}`).toBeLessThan(0.8 * gpu[0]!);
       });
 
-      it('50 training steps keep the live texture and tensor counts constant', () => {
+      it('50 training steps keep the live texture and tensor counts constant', async () => {
         const b = env.backend!;
         const cfg = networkConfig('c2k3s1-BN-PLIF-MPk2s2-DP-FC20-LIF-APk10s10', [1, 4, 4], 2, { T: 2 });
         const tensors0 = b.liveTensors();
@@ -120,13 +120,13 @@ for (const mode of ['cpu', 'webasm', 'headlessgl'] as const) {
         const opt = createAdam(net);
         const data = batch(cfg, 2, 5);
         const rng = Rng.seeded(4);
-        trainStep(net, opt, data, rng);
+        await trainStep(net, opt, data, rng);
         const tensors1 = b.liveTensors();
         const textures1 = b.liveTextures();
         expect(tensors1).toBeGreaterThan(tensors0);
         if (mode === 'headlessgl') expect(textures1, 'weights and Adam state are resident textures').toBeGreaterThan(textures0);
         for (let s = 0; s < 49; s++) {
-          trainStep(net, opt, data, rng);
+          await trainStep(net, opt, data, rng);
           expect(b.liveTextures(), `textures after step ${s + 2}`).toBe(textures1);
           expect(b.liveTensors(), `tensors after step ${s + 2}`).toBe(tensors1);
         }

@@ -26,12 +26,12 @@ describe('checkpoints (safetensors)', () => {
     expect(Array.from(decodeSafetensors(bytes).tensors.get('w')!.data)).toEqual([1.5, -2]);
   });
 
-  it('round-trips a trained model: parameters, BN running statistics, tau, predictions', () => {
+  it('round-trips a trained model: parameters, BN running statistics, tau, predictions', async () => {
     const b = cpuBackend();
     const rng = Rng.seeded(1);
     const net = new Network(b, config(), rng.split());
     const opt = createAdam(net, { lr: 0.05 });
-    for (let i = 0; i < 3; i++) trainStep(net, opt, batch(rng), rng);
+    for (let i = 0; i < 3; i++) await trainStep(net, opt, batch(rng), rng);
     const bytes = saveCheckpoint(net);
     const meta = decodeSafetensors(bytes).metadata;
     expect(JSON.parse(meta.tau!)).toEqual([
@@ -46,26 +46,26 @@ describe('checkpoints (safetensors)', () => {
     const names = (n: Network, be: typeof b) => [...n.params(), ...n.buffers()].map((p) => [p.name, Array.from(be.download(p.value))]);
     expect(names(loaded.net, b2)).toEqual(names(net, b));
     const x = batch(Rng.seeded(5)).x;
-    expect(Array.from(inferBatch(loaded.net, x, 4))).toEqual(Array.from(inferBatch(net, x, 4)));
+    expect(Array.from(await inferBatch(loaded.net, x, 4))).toEqual(Array.from(await inferBatch(net, x, 4)));
   });
 
-  it('with optimizer and RNG state, a resumed run equals the uninterrupted one bitwise', () => {
-    const steps = (net: Network, opt: ReturnType<typeof createAdam>, rng: Rng, n: number) => {
+  it('with optimizer and RNG state, a resumed run equals the uninterrupted one bitwise', async () => {
+    const steps = async (net: Network, opt: ReturnType<typeof createAdam>, rng: Rng, n: number) => {
       const l: number[] = [];
-      for (let i = 0; i < n; i++) l.push(trainStep(net, opt, batch(rng), rng).loss);
+      for (let i = 0; i < n; i++) l.push((await trainStep(net, opt, batch(rng), rng)).loss);
       return l;
     };
     const b = cpuBackend();
     const rng = Rng.seeded(2);
     const net = new Network(b, config(), rng.split());
     const opt = createAdam(net);
-    steps(net, opt, rng, 2);
+    await steps(net, opt, rng, 2);
     const bytes = saveCheckpoint(net, { optimizer: opt, rng });
-    const straight = steps(net, opt, rng, 3);
+    const straight = await steps(net, opt, rng, 3);
     const b2 = cpuBackend();
     const r = loadCheckpoint(b2, bytes);
     expect(r.optimizer!.step).toBe(2);
-    const resumed = steps(r.net, r.optimizer!, Rng.fromState(r.rngState!), 3);
+    const resumed = await steps(r.net, r.optimizer!, Rng.fromState(r.rngState!), 3);
     expect(resumed).toEqual(straight);
     expect(r.net.params().map((p) => Array.from(b2.download(p.value)))).toEqual(net.params().map((p) => Array.from(b.download(p.value))));
   });

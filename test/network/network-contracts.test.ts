@@ -36,7 +36,7 @@ describe('network contracts', () => {
     net.dispose();
   });
 
-  it('initialisation draws one number per weight; dropout one per feature of each sample; DP0 draws none', () => {
+  it('initialisation draws one number per weight; dropout one per feature of each sample; DP0 draws none', async () => {
     const cfg = networkConfig('FC6-PLIF-DP0-DP-FC2', [1, 2, 2], 2, { T: 2, static: false });
     const r = Rng.seeded(5);
     const twin = Rng.seeded(5);
@@ -45,7 +45,7 @@ describe('network contracts', () => {
     expect(r.state()).toEqual(twin.state());
     const step = Rng.seeded(6);
     const stepTwin = Rng.seeded(6);
-    lossAndGradients(net, { x: input(2 * 3, 4).subarray(0, 2 * 3 * 4), labels: Int32Array.of(0, 1, 1) }, step);
+    await lossAndGradients(net, { x: input(2 * 3, 4).subarray(0, 2 * 3 * 4), labels: Int32Array.of(0, 1, 1) }, step);
     for (let i = 0; i < 3 * 6; i++) stepTwin.uniform(); // N = 3 samples x 6 features, for DP only
     expect(step.state()).toEqual(stepTwin.state());
     net.dispose();
@@ -76,7 +76,7 @@ describe('network contracts', () => {
     net.dispose();
   });
 
-  it('refuses bad settings, a wrong input shape, bad labels and a backward without a training forward', () => {
+  it('refuses bad settings, a wrong input shape, bad labels and a backward without a training forward', async () => {
     expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 2, { T: 0 })).toThrow(/T must be a positive integer, got 0/);
     expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 2, { T: 1.5 })).toThrow(/T must be a positive integer/);
     expect(() => networkConfig('FC2-PLIF', [1, 2, 2], 0)).toThrow(/classes must be a positive integer, got 0/);
@@ -89,10 +89,10 @@ describe('network contracts', () => {
     const wrongSize = b.upload(new Float64Array(16), [2, 2, 2, 2]);
     expect(() => net.forward(wrongSize, { training: false, rng: null })).toThrow(/network input has shape \[2, 2, 2, 2\], expected \[2, 1, 2, 2\]/);
     const x = input(1, 4);
-    expect(() => lossAndGradients(net, { x: x.subarray(0, 3), labels: Int32Array.of(0) }, Rng.seeded(1))).toThrow(/batch input has 3 values, expected \[1, 1, 2, 2\] = 4/);
-    expect(() => lossAndGradients(net, { x, labels: Int32Array.of(2) }, Rng.seeded(1))).toThrow(/label 2 outside 0\.\.1/);
-    expect(() => lossAndGradients(net, { x, labels: Int32Array.of(-1) }, Rng.seeded(1))).toThrow(/label -1 outside 0\.\.1/);
-    expect(lossAndGradients(net, { x, labels: Int32Array.of(1) }, Rng.seeded(1)).loss).toBeGreaterThanOrEqual(0);
+    await expect(lossAndGradients(net, { x: x.subarray(0, 3), labels: Int32Array.of(0) }, Rng.seeded(1))).rejects.toThrow(/batch input has 3 values, expected \[1, 1, 2, 2\] = 4/);
+    await expect(lossAndGradients(net, { x, labels: Int32Array.of(2) }, Rng.seeded(1))).rejects.toThrow(/label 2 outside 0\.\.1/);
+    await expect(lossAndGradients(net, { x, labels: Int32Array.of(-1) }, Rng.seeded(1))).rejects.toThrow(/label -1 outside 0\.\.1/);
+    expect((await lossAndGradients(net, { x, labels: Int32Array.of(1) }, Rng.seeded(1))).loss).toBeGreaterThanOrEqual(0);
     // after a step (and after release) a second backward needs a new training forward
     const xt = b.upload(x, [1, 1, 2, 2]);
     const out = net.forward(xt, { training: true, rng: Rng.seeded(1) });
@@ -118,16 +118,16 @@ describe('network contracts', () => {
     net.dispose();
   });
 
-  it('a step counts the correct predictions', () => {
+  it('a step counts the correct predictions', async () => {
     const net = new Network(b, networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 2 }), Rng.seeded(3));
     const labels = Int32Array.of(0, 1, 1, 0, 1);
-    const r = lossAndGradients(net, { x: input(5, 4), labels }, Rng.seeded(1));
+    const r = await lossAndGradients(net, { x: input(5, 4), labels }, Rng.seeded(1));
     const want = Array.from(r.predictions).filter((p, i) => p === labels[i]).length;
     expect(r.correct).toBe(want);
     expect(r.predictions).toHaveLength(5);
     // and a network that predicts all-first on silence gets exactly the class-0 samples right
     const silent = new Network(b, networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 2, vThreshold: 1e6 }), Rng.seeded(3));
-    expect(lossAndGradients(silent, { x: input(5, 4), labels }, Rng.seeded(1)).correct).toBe(2);
+    expect((await lossAndGradients(silent, { x: input(5, 4), labels }, Rng.seeded(1))).correct).toBe(2);
     silent.dispose();
     net.dispose();
   });
@@ -173,13 +173,13 @@ describe('layer and optimiser contracts', () => {
     net.dispose();
   });
 
-  it('a second backward without zeroGrad replaces each gradient and frees the old one', () => {
+  it('a second backward without zeroGrad replaces each gradient and frees the old one', async () => {
     const net = new Network(b, networkConfig('c2k3s1-BN-PLIF-FC20-PLIF-APk10s10', [1, 4, 4], 2, { T: 2 }), Rng.seeded(0));
     const batch = { x: input(2, 16), labels: Int32Array.of(0, 1) };
-    lossAndGradients(net, batch, Rng.seeded(1));
+    await lossAndGradients(net, batch, Rng.seeded(1));
     const live = b.liveTensors();
     const first = net.params().map((p) => p.grad);
-    lossAndGradients(net, batch, Rng.seeded(1));
+    await lossAndGradients(net, batch, Rng.seeded(1));
     expect(b.liveTensors()).toBe(live);
     for (const g of first) expect(() => b.download(g!)).toThrow(/dispose/);
     net.dispose();

@@ -7,7 +7,7 @@ import { createAdam, disposeAdam, trainStep, predictBatch } from '../../core/net
 import { Rng } from '../../core/rng.js';
 
 describe('smoke', () => {
-  it('trains a tiny network on the reference backend to fit a separable task', () => {
+  it('trains a tiny network on the reference backend to fit a separable task', async () => {
     const b = referenceBackend();
     const cfg = networkConfig('c4k3s1-BN-PLIF-MPk2s2-DP-FC20-PLIF-APk10s10', [1, 6, 6], 2, { T: 4 });
     const rng = Rng.seeded(1);
@@ -22,11 +22,11 @@ describe('smoke', () => {
     }
     const held = b.liveTensors();
     const losses: number[] = [];
-    for (let s = 0; s < 40; s++) losses.push(trainStep(net, opt, { x, labels }, rng).loss);
+    for (let s = 0; s < 40; s++) losses.push((await trainStep(net, opt, { x, labels }, rng)).loss);
     expect(b.liveTensors(), 'a training step leaves no tensor behind').toBe(held);
     expect(losses[0]!).toBeGreaterThan(0.4); // chance: both rates near 1/2 or 0
     expect(Math.max(...losses.slice(-5))).toBeLessThan(0.05);
-    expect(Array.from(predictBatch(net, x, N))).toEqual(Array.from(labels));
+    expect(Array.from(await predictBatch(net, x, N))).toEqual(Array.from(labels));
     disposeAdam(b, opt);
     net.dispose();
     expect(b.liveTensors()).toBe(0);

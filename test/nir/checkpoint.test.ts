@@ -35,7 +35,7 @@ describe.skipIf(!CHECKPOINT)('PLIF_NIR_CHECKPOINT through NIR (skipped unless se
     let correctLib = 0;
     for (const idx of makeBatches(Uint32Array.from({ length: src.n }, (_, i) => i), 250, { dropLast: false })) {
       const x = await src.batch(idx, T, null);
-      const lib = predict(inferBatch(net, x, idx.length), T, idx.length, classes, net.spikesPerClass());
+      const lib = predict(await inferBatch(net, x, idx.length), T, idx.length, classes, net.spikesPerClass());
       idx.forEach((id, k) => {
         const p = predictFromOutputs(simulate(g, () => x.subarray(k * per, (k + 1) * per), T));
         if (p === lib[k]) same++;

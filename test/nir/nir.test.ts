@@ -80,7 +80,7 @@ describe('plif export --format nir on a trained checkpoint', () => {
     const idx = Uint32Array.from({ length: src.n }, (_, i) => i);
     const x = await src.batch(idx, 4, null);
     const ck = await loadCheckpoint(runPaths(run).last, cpuBackend());
-    const library = predict(inferBatch(ck.net, x, src.n), 4, src.n, 10, ck.net.spikesPerClass());
+    const library = predict(await inferBatch(ck.net, x, src.n), 4, src.n, 10, ck.net.spikesPerClass());
     ck.net.dispose();
     const per = 784;
     const interpreted = Array.from(idx, (i) => predictFromOutputs(simulate(g, () => x.subarray(i * per, (i + 1) * per), 4)));
@@ -181,7 +181,7 @@ describe('the neuron mapping', () => {
     const rng = Rng.seeded(1);
     const N = 20;
     const x = Float32Array.from({ length: N * 64 }, () => (rng.uniform() < 0.3 ? 0 : rng.uniform()));
-    const out = inferBatch(net, x, N);
+    const out = await inferBatch(net, x, N);
     const spikes = encodeSpikes('latency', x, N, 6, null);
     for (let n = 0; n < N; n++) {
       const outs = simulate(g, (t) => spikes.subarray((t * N + n) * 64, (t * N + n + 1) * 64), 6);

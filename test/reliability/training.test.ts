@@ -74,11 +74,11 @@ describe('divergence', () => {
   it('a non-finite gradient stops the run before the update, naming epoch, batch and parameter; the last good checkpoint is kept', async () => {
     let calls = 0;
     const backend = wrap({
-      mseLoss: (orig, self) => (...args) => {
-        const r = orig(...args);
-        if (++calls !== 6) return r; // epoch 1, batch 1
-        self.dispose(r.grad);
-        return { ...r, grad: self.upload(new Float32Array(r.grad.size).fill(Number.NaN), r.grad.shape) };
+      mseLossGrad: (orig, self) => (...args) => {
+        const grad = orig(...args);
+        if (++calls !== 6) return grad; // epoch 1, batch 1
+        self.dispose(grad);
+        return self.upload(new Float32Array(grad.size).fill(Number.NaN), grad.shape);
       },
     });
     const out = tmp();
@@ -99,7 +99,7 @@ describe('divergence', () => {
     // poisoned in the second step of epoch 1: the parameter itself becomes NaN
     let steps = 0;
     const backend = wrap({
-      mseLoss: (orig) => (...args) => (steps++, orig(...args)),
+      mseLossGrad: (orig) => (...args) => (steps++, orig(...args)),
       adam: (orig) => (p, g, m, v, o) => orig(p, g, m, v, steps === 6 ? { ...o, lr: Number.NaN } : o),
     });
     const out2 = tmp();

@@ -111,6 +111,22 @@ function matchers(actual: unknown, message: string | undefined, negate: boolean)
   };
 }
 
+/** expect(promise).rejects.toThrow(pattern): the promise rejects with an error matching pattern. */
+function rejects(actual: unknown, message: string | undefined) {
+  return {
+    toThrow: async (pattern?: RegExp | string) => {
+      let text: string | null = null;
+      try {
+        await actual;
+      } catch (e) {
+        text = e instanceof Error ? e.message : String(e);
+      }
+      const matches = text !== null && (pattern === undefined || (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text)));
+      if (!matches) throw new Error(`${message ? `${message}: ` : ''}expected the promise to reject${pattern ? ` with ${String(pattern)}` : ''}${text !== null ? `, it rejected with '${text}'` : ', it resolved'}`);
+    },
+  };
+}
+
 export function expect(actual: unknown, message?: string) {
-  return { ...matchers(actual, message, false), not: matchers(actual, message, true) };
+  return { ...matchers(actual, message, false), not: matchers(actual, message, true), rejects: rejects(actual, message) };
 }
