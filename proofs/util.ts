@@ -5,12 +5,17 @@ import { afterAll } from 'vitest';
 import { surrogateByName, SURROGATE_NAMES } from '../core/surrogates.js';
 import type { NeuronConfig } from '../core/neuron.js';
 
+/** An environment variable, or undefined (also in a browser, where the conformance page runs some proofs). */
+export function envVar(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env[name] : undefined;
+}
+
 /** Runs per property; PLIF_PROOF_RUNS raises it for a longer soak. */
-export const RUNS = Math.max(200, Number(process.env.PLIF_PROOF_RUNS ?? 200));
+export const RUNS = Math.max(200, Number(envVar('PLIF_PROOF_RUNS') ?? 200));
 
 /** fast-check parameters: run count and, when PLIF_PROOF_SEED is set, a fixed seed to replay a failure. */
 export function params(runs = RUNS): fc.Parameters<unknown> {
-  const seed = process.env.PLIF_PROOF_SEED;
+  const seed = envVar('PLIF_PROOF_SEED');
   return { numRuns: runs, ...(seed !== undefined ? { seed: Number(seed) } : {}) };
 }
 

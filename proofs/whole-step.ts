@@ -15,7 +15,7 @@ import { lossAndGradients } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { SURROGATE_NAMES } from '../core/surrogates.js';
 import { wholeStep, type WholeStepResult } from '../reference/whole-step.js';
-import { disagreementLog } from './util.js';
+import { disagreementLog, envVar } from './util.js';
 
 /**
  * Tolerances of a whole step from the backend's storage precision. A value may differ from the tape's by
@@ -188,7 +188,7 @@ export function compareStep(got: BackendStep, want: WholeStepResult, tol: { rtol
 }
 
 /** Runs per backend: `runs`, or PLIF_STEP_RUNS for a longer soak. */
-const stepRuns = (runs: number) => Number(process.env.PLIF_STEP_RUNS ?? runs);
+const stepRuns = (runs: number) => Number(envVar('PLIF_STEP_RUNS') ?? runs);
 
 export function wholeStepSuite(name: string, factory: () => Backend, runs: number): void {
   const record = disagreementLog('whole step vs tape, error / rounding scale');

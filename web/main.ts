@@ -25,6 +25,15 @@ let steps: StepReport[] = [];
 let epochs: EpochMetrics[] = [];
 let batchesPerEpoch = 1;
 let tau0 = 2;
+
+/** A duration for people: 42 s, 3 min 20 s, 2 h 05 min. */
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return 'unknown';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
 let runName = 'plif-run';
 /** What the next 'checkpoint' answer becomes: the run directory as .tar, or last.safetensors alone. */
 let wantArchive = true;
@@ -90,7 +99,7 @@ function applyUrl(): boolean {
   const backend = q.get('backend');
   if (backend !== null) {
     const sel = $<HTMLSelectElement>('backend-select');
-    if (![...sel.options].some((o) => o.value === backend)) throw new RangeError(`unknown backend '${backend}' (gpujs:webgl2, gpujs:webgl, gpujs:cpu or cpu)`);
+    if (![...sel.options].some((o) => o.value === backend)) throw new RangeError(`unknown backend '${backend}' (gpujs:webgpu, gpujs:webgl2, gpujs:webgl, gpujs:cpu or cpu)`);
     sel.value = backend;
   }
   set('epochs', 'epochs');
@@ -139,6 +148,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       const note = $('renderer-note');
       note.textContent = `${m.info.name}${m.info.name === 'gpujs' ? `:${m.info.mode}` : ` (${m.info.mode})`} on ${m.info.renderer}${m.info.software ? ' (software: no GPU does the work, so its speed says nothing about a GPU)' : ''}`;
       note.className = m.info.software ? 'software' : '';
+      $('backend-why').textContent = m.why ?? 'chosen in the form or the URL';
+      // the first step of a gpu.js backend compiles its kernels (seconds to minutes on a software renderer)
+      if (steps.length === 0 && $('status').textContent === 'running') $('progress').textContent = m.info.name === 'gpujs' ? 'compiling kernels… (the first step compiles every kernel)' : 'first step…';
       return;
     }
     case 'log':
@@ -156,7 +168,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       batchesPerEpoch = r.batches;
       steps.push(r);
       $('steps').textContent += JSON.stringify({ epoch: r.epoch, batch: r.batch, loss: r.loss, acc: r.acc, seconds: r.seconds }) + '\n';
-      $('progress').textContent = `epoch ${r.epoch}, batch ${r.batch}/${r.batches}: loss ${r.meanLoss.toFixed(4)}, accuracy ${(100 * r.meanAcc).toFixed(2)}%`;
+      const eta = (r.seconds / r.batch) * (r.batches - r.batch); // the epoch's training steps left, at the epoch's pace so far
+      $('progress').textContent = `epoch ${r.epoch}, batch ${r.batch}/${r.batches}: loss ${r.meanLoss.toFixed(4)}, accuracy ${(100 * r.meanAcc).toFixed(2)}%, ETA of the epoch's training ${duration(eta)}`;
       $('speed').textContent = `${r.samplesPerS.toFixed(2)} samples/s`;
       redraw();
       return;

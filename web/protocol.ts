@@ -30,7 +30,7 @@ export type ToWorker =
   | { type: 'load'; name: string; bytes: ArrayBuffer; metrics: EpochMetrics[] | null; settings: PageSettings; base: string; files: Record<string, ArrayBuffer> };
 
 export type FromWorker =
-  | { type: 'backend'; info: BackendInfo }
+  | { type: 'backend'; info: BackendInfo; why?: string }
   | { type: 'log'; text: string }
   | { type: 'data'; train: number; test: number; where: string }
   | { type: 'needFiles'; missing: string[] }

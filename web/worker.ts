@@ -26,7 +26,14 @@ let busy = false;
 const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 async function backendFor(spec: string): Promise<OpenedBackend> {
-  const want = spec === '' ? await defaultBackend() : spec;
+  let want = spec;
+  let why: string | undefined;
+  if (spec === '') {
+    const choice = await defaultBackend();
+    want = choice.backend;
+    why = choice.why;
+    post({ type: 'log', text: `backend: ${want}, because ${why}` });
+  }
   if (opened && openedSpec === want) return opened;
   if (run) {
     disposeRun(run);
@@ -36,7 +43,7 @@ async function backendFor(spec: string): Promise<OpenedBackend> {
   opened = null;
   opened = await openPageBackend(want);
   openedSpec = want;
-  post({ type: 'backend', info: opened.info });
+  post({ type: 'backend', info: opened.info, ...(why ? { why } : {}) });
   return opened;
 }
 

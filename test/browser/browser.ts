@@ -19,8 +19,11 @@ export function browserMissing(): string | null {
   return null;
 }
 
-/** Software WebGL2 in headless Chromium: ANGLE on SwiftShader (no GPU on CI machines). */
-export const CHROMIUM_ARGS = ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'];
+/**
+ * Software WebGL2 (ANGLE on SwiftShader) and software WebGPU (Dawn on SwiftShader's Vulkan, a fallback adapter)
+ * in headless Chromium: no GPU on CI machines. WebGPU needs a secure context: the pages are served on 127.0.0.1.
+ */
+export const CHROMIUM_ARGS = ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan'];
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });

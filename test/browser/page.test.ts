@@ -93,22 +93,62 @@ suite('the training page in Chromium', () => {
     expect(raw).toBe(403);
   });
 
-  for (const mode of ['webgl2', 'webgl'] as const) {
-    it(`the backend conformance suite passes inside the page on gpujs:${mode}`, async () => {
+  for (const mode of ['webgpu', 'webgl2', 'webgl'] as const) {
+    it(`the backend conformance suite, the whole-step gradient property and the device-memory check pass inside the page on gpujs:${mode}`, async () => {
       const page = await open(`conformance.html?backend=gpujs:${mode}`);
-      const status = await waitForStatus(page, 120_000);
-      const tests = await jsonLines<{ name: string; ok: boolean; error?: string }>(page, '#results');
+      const status = await waitForStatus(page, 300_000);
+      const tests = await jsonLines<{ suite: string; name: string; ok: boolean; error?: string }>(page, '#results');
       expect(tests.filter((t) => !t.ok)).toEqual([]);
       expect(status).toBe('done');
-      const declared = readFileSync(join(ROOT, 'proofs', 'conformance.ts'), 'utf8').match(/^ {4}it\(/gm)!.length;
-      expect(tests.length).toBe(declared); // every test of proofs/conformance.ts ran
-      expect(tests.map((t) => t.name)).toContain('a whole training step of random networks from random structure strings: loss and every gradient (incl. dL/da)');
+      const declared = (file: string) => readFileSync(join(ROOT, 'proofs', file), 'utf8').match(/^ {4}it\(/gm)!.length;
+      expect(tests.length).toBe(declared('conformance.ts') + declared('whole-step.ts') + declared('leaks.ts')); // every test of the three ran
+      const names = tests.map((t) => t.name);
+      expect(names).toContain('a whole training step of random networks from random structure strings: loss and every gradient (incl. dL/da)');
+      expect(names).toContain('loss, every parameter gradient and the BN running statistics of random networks equal the tape');
+      expect(names).toContain('30 checked training steps keep the live tensor and device texture/buffer counts constant');
       const info = JSON.parse((await page.textContent('#backend'))!);
       expect(info).toMatchObject({ name: 'gpujs', mode, software: true });
-      expect(info.renderer).toMatch(/SwiftShader/);
+      expect(info.renderer).toMatch(/swiftshader/i);
       await page.close();
     });
   }
+
+  it('by default the page trains on the CPU backend where the only GPU is software, and says why', async () => {
+    const page = await open('?preset=fmnist-small&limit-train=4&batch=4&limit-test=4&epochs=1&autostart=1');
+    expect(await waitForStatus(page, 120_000)).toBe('done');
+    expect(JSON.parse((await page.textContent('#backend'))!)).toMatchObject({ name: 'cpu' });
+    const why = (await page.textContent('#backend-why'))!;
+    expect(why).toMatch(/the WebGPU adapter is software \(WebGPU: .*swiftshader.*\)/i);
+    expect(why).toMatch(/the WebGL renderer is software \(.*SwiftShader.*\): the CPU backend is faster/);
+    expect(await page.textContent('#progress')).toMatch(/test accuracy/);
+    await page.close();
+  });
+
+  it('a short WebGPU run: per-step losses match the CLI CPU run of the same seed within float32 tolerance; ETA shown', async () => {
+    const cli = await cliTrain(join(tmp, 'cli-webgpu'), ['--limit-train', '8', '--batch', '4', '--limit-test', '4', '--lr', '0.05', '--epochs', '2']);
+    const page = await open('?preset=fmnist-small&backend=gpujs:webgpu&limit-train=8&batch=4&limit-test=4&lr=0.05&epochs=2&autostart=1');
+    await page.waitForFunction(`document.querySelector('#progress').textContent.startsWith('compiling kernels') || document.querySelector('#steps').textContent.length > 0 || document.querySelector('#status').textContent.startsWith('error')`, null, { timeout: 60_000, polling: 20 });
+    await page.waitForFunction(`document.querySelector('#progress').textContent.includes('ETA') || document.querySelector('#status').textContent.startsWith('error')`, null, { timeout: 180_000, polling: 20 });
+    expect(await page.textContent('#progress')).toMatch(/^epoch 0, batch 1\/2: .* ETA of the epoch's training \d+ (s|min)/);
+    expect(await waitForStatus(page, 300_000)).toBe('done');
+    const info = JSON.parse((await page.textContent('#backend'))!);
+    expect(info).toMatchObject({ name: 'gpujs', mode: 'webgpu', software: true });
+    expect(info.renderer).toMatch(/swiftshader/i);
+    const steps = await jsonLines<{ epoch: number; loss: number }>(page, '#steps');
+    expect(steps.length).toBe(4);
+    const web = await jsonLines<Metrics>(page, '#metrics');
+    const tol = (want: number) => 1e-5 * Math.max(1, Math.abs(want)); // F32_TOL of proofs/conformance.ts
+    // the CLI's per-step losses, from its curve of running means after each of the two batches of an epoch
+    const curve = readFileSync(join(tmp, 'cli-webgpu', 'train-curve.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; batch: number; train_loss: number });
+    expect(curve.map((c) => [c.epoch, c.batch])).toEqual([[0, 1], [0, 2], [1, 1], [1, 2]]);
+    const cliSteps = curve.map((c, i) => (c.batch === 1 ? c.train_loss : 2 * c.train_loss - curve[i - 1]!.train_loss));
+    steps.forEach((s, i) => expect(Math.abs(s.loss - cliSteps[i]!), `step ${i}: ${s.loss} vs ${cliSteps[i]}`).toBeLessThanOrEqual(tol(cliSteps[i]!)));
+    web.forEach((m, e) => expect(Math.abs(m.train_loss - cli[e]!.train_loss), `epoch ${e}: ${m.train_loss} vs ${cli[e]!.train_loss}`).toBeLessThanOrEqual(tol(cli[e]!.train_loss)));
+    expect(new Set(steps.map((s) => s.loss)).size).toBeGreaterThan(2); // the losses moved
+    web.forEach((m, e) => m.tau.forEach((t, j) => expect(Math.abs(t.tau - cli[e]!.tau[j]!.tau), `tau of layer ${t.layer} after epoch ${e}`).toBeLessThanOrEqual(1e-4 * t.tau)));
+    web.forEach((m, e) => expect(m.test_acc, `test accuracy after epoch ${e}`).toBe(cli[e]!.test_acc));
+    await page.close();
+  });
 
   it("the page's CPU backend equals the CLI's bit for bit; its downloaded run continues with plif train --resume and evaluates with plif eval", async () => {
     const settings = ['--limit-train', '8', '--batch', '4', '--limit-test', '4', '--lr', '0.05', '--seed', '3'];

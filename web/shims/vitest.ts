@@ -1,5 +1,5 @@
-// The part of vitest's API that proofs/conformance.ts uses (describe, it, expect and its matchers), so that the
-// conformance suite runs unchanged inside the conformance page. Tests are collected by describe/it and run by
+// The part of vitest's API that the proofs the conformance page runs use (describe, it, afterAll, expect and its
+// matchers), so that they run unchanged inside the conformance page. Tests are collected by describe/it and run by
 // runCollected(); a failed expectation throws, naming what was expected.
 
 type Body = () => unknown;
@@ -28,6 +28,12 @@ export function it(name: string, body: Body): void {
 }
 export const test = it;
 
+const afterAllHooks: Body[] = [];
+/** Runs after every collected test (the proofs print their largest disagreement there). */
+export function afterAll(body: Body): void {
+  afterAllHooks.push(body);
+}
+
 export interface TestResult {
   suite: string;
   name: string;
@@ -53,6 +59,7 @@ export async function runCollected(onResult?: (r: TestResult) => void): Promise<
     onResult?.(r);
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
+  for (const hook of afterAllHooks.splice(0)) await hook();
   return out;
 }
 
