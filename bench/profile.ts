@@ -8,7 +8,7 @@ import { Network, type NetworkConfig } from '../core/network/index.js';
 import { NeuronLayer, type Layer } from '../core/network/layers.js';
 import { createAdam, disposeAdam, trainStep } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
-import { syntheticBatch, type BenchSpec } from './train-step.js';
+import { syntheticBatch, type BenchSpec } from './step-timing.js';
 
 export interface ProfileRow {
   /** "3 c128k3s1", or loss / optimizer / network. */

@@ -5,7 +5,7 @@ import { cpuBackend } from '../backends/cpu/index.js';
 import { Network } from '../core/network/network.js';
 import { createAdam, trainStep } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
-import { benchConfig, syntheticBatch, type BenchSpec } from './train-step.js';
+import { benchConfig, syntheticBatch, type BenchSpec } from './step-timing.js';
 
 function stepCase(title: string, spec: BenchSpec) {
   return benny.add(title, () => {

@@ -63,6 +63,6 @@ export default defineConfig({
     target: 'es2022',
     // gpu.js compiles kernels from the functions' source text and checks its kernel classes by name
     minify: false,
-    rollupOptions: { input: { main: resolve(web, 'index.html'), conformance: resolve(web, 'conformance.html') }, output: { preserveModules: true, preserveModulesRoot: root } },
+    rollupOptions: { input: { main: resolve(web, 'index.html'), conformance: resolve(web, 'conformance.html'), bench: resolve(web, 'bench.html') }, output: { preserveModules: true, preserveModulesRoot: root } },
   },
 });

@@ -3,7 +3,8 @@
 // backend); prints samples/s and the ratios.
 import { createRequire } from 'node:module';
 import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/profile.js';
-import { benchConfig, benchTfjs, benchTrainStep, type BenchResult, type BenchSpec, type DeviceCost } from '../../bench/train-step.js';
+import { benchConfig, type BenchSpec, type DeviceCost } from '../../bench/step-timing.js';
+import { benchTfjs, benchTrainStep, type BenchResult } from '../../bench/train-step.js';
 import { parseStructure } from '../../core/network/parser.js';
 import { intFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';

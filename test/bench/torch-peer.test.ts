@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { benchTorchPeer, resolvePython, runTorchScript, torchPeerInput } from '../../bench/peers/torch.js';
-import { syntheticBatch } from '../../bench/train-step.js';
+import { syntheticBatch } from '../../bench/step-timing.js';
 import { Network, networkConfig, type NetworkOptions } from '../../core/network/network.js';
 import { lossAndGradients } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';

@@ -14,7 +14,7 @@ import { Rng } from '../../core/rng.js';
 import { trainConfig } from '../../training/config.js';
 import { runTraining, type EpochMetrics } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
-import { syntheticBatch } from '../../bench/train-step.js';
+import { syntheticBatch } from '../../bench/step-timing.js';
 import { writeTinyFashionMnist } from '../training/fixtures.js';
 
 /** Three training steps of a network with every layer kind; returns the loss of each step and every parameter afterwards. */

@@ -10,7 +10,7 @@ import type { Backend } from '../../core/backend.js';
 import { Network } from '../../core/network/index.js';
 import { createAdam, disposeAdam, trainStep } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
-import { benchConfig, syntheticBatch } from '../../bench/train-step.js';
+import { benchConfig, syntheticBatch } from '../../bench/step-timing.js';
 import { modeEnv } from './env.js';
 
 const on = process.env['PLIF_GPUJS_BENCH'] === '1';
