@@ -49,3 +49,20 @@ describe('plif train --backend gpujs:webasm', async () => {
     expect(j.samples_per_s).toBe(j.backends[0].samples_per_s);
   });
 });
+
+describe('plif train --backend gpujs:webgpu in Node', () => {
+  it('without a working `webgpu` package or adapter, exits 2 before touching --out and says why, never falls back', async () => {
+    const { execFile } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const plif = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'plif.js');
+    const out = join(mkdtempSync(join(tmpdir(), 'plif-wgpu-')), 'run');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [plif, 'train', '--preset', 'fmnist-small', '--backend', 'gpujs:webgpu', '--out', out], (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+      child.stdin?.end();
+    });
+    if (r.code === 0) return; // a machine where Dawn finds a GPU: it trained (bench/gpu-check.sh measures it)
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^plif train: --backend gpujs:webgpu: gpu\.js mode 'webgpu' is not available: (WebGPU in Node needs the npm package `webgpu`, which did not load: .+|WebGPU found no adapter: .+)/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
