@@ -140,7 +140,9 @@ export async function run(argv: string[]): Promise<number> {
           say(`${''.padEnd(16)}  device per step: ${g.dispatches} dispatches, ${g.upload_bytes} bytes up, ${g.download_bytes} bytes down, ${g.host_syncs} host syncs`);
         }
         say(`${''.padEnd(16)}  memory: backend ${mem !== undefined ? (mem / 2 ** 20).toFixed(0) + ' MiB' : 'n/a'}, process peak RSS ${entry.peak_rss_mb.toFixed(0)} MiB`);
-        if (f.profile) {
+        if (f.profile && s === 'gpujs:webgpu') {
+          say(`\nprofile of ${s}: per-op times cannot be measured (WebGPU kernels run asynchronously, after the op returns); the device work per step is above\n`);
+        } else if (f.profile) {
           const p = await profileTrainStep(opened.backend, cfg, { ...spec, warmup: 1 }, sink);
           entry.profile = p;
           say(`\nprofile of ${s} (${p.steps} steps after 1 warm-up):\n${formatProfile(p)}\n`);

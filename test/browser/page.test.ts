@@ -134,14 +134,12 @@ suite('the training page in Chromium', () => {
     const page = await browser.newPage();
     page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
     // every text #progress shows, in order (the first step's and the evaluation's follow each other within ms)
-    await page.addInitScript(() => {
-      const seen: string[] = [];
-      (window as unknown as { progressTexts: string[] }).progressTexts = seen;
+    await page.addInitScript(`
+      window.progressTexts = [];
       document.addEventListener('DOMContentLoaded', () => {
-        const el = document.querySelector('#progress')!;
-        new MutationObserver(() => seen.push(el.textContent ?? '')).observe(el, { childList: true, characterData: true, subtree: true });
-      });
-    });
+        const el = document.querySelector('#progress');
+        new MutationObserver(() => window.progressTexts.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+      });`);
     await page.goto(new URL('?preset=fmnist-small&backend=gpujs:webgpu&limit-train=4&batch=4&limit-test=4&lr=0.05&epochs=4&autostart=1', server.url).href);
     expect(await waitForStatus(page, 300_000)).toBe('done');
     const info = JSON.parse((await page.textContent('#backend'))!);
