@@ -1,6 +1,6 @@
 // Samples per second of fmnist-small training steps in the page, per backend, in the headless Chromium of the
-// browser tests (software WebGL2 on SwiftShader here: no GPU does the work). Not a test: a measurement.
-//   node test/browser/measure.mjs [backend ...]     (after npm run build; default: gpujs:webgl2 gpujs:webgl cpu)
+// browser tests (software WebGPU and WebGL2 on SwiftShader here: no GPU does the work). Not a test: a measurement.
+//   node test/browser/measure.mjs [backend ...]     (after npm run build; default: gpujs:webgpu gpujs:webgl2 gpujs:webgl cpu)
 // Prints, per backend, the first step's seconds (it compiles the kernels) and the samples/s of the steps after it.
 // PLIF_CHROMIUM_ARGS replaces the SwiftShader flags (space-separated; '' keeps Chromium's defaults, which use
 // the machine's GPU where it has one); BATCH and STEPS change the run.
@@ -8,9 +8,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
+// the browser tests' flags (test/browser/browser.ts): software WebGPU and WebGL2 on SwiftShader
+const CHROMIUM_ARGS = ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan'];
+
 const ROOT = join(import.meta.dirname, '..', '..');
-const ARGS = process.env.PLIF_CHROMIUM_ARGS !== undefined ? process.env.PLIF_CHROMIUM_ARGS.split(' ').filter(Boolean) : ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'];
-const backends = process.argv.slice(2).length ? process.argv.slice(2) : ['gpujs:webgl2', 'gpujs:webgl', 'cpu'];
+const ARGS = process.env.PLIF_CHROMIUM_ARGS !== undefined ? process.env.PLIF_CHROMIUM_ARGS.split(' ').filter(Boolean) : CHROMIUM_ARGS;
+const backends = process.argv.slice(2).length ? process.argv.slice(2) : ['gpujs:webgpu', 'gpujs:webgl2', 'gpujs:webgl', 'cpu'];
 const batch = Number(process.env.BATCH ?? 16);
 const steps = Number(process.env.STEPS ?? 4);
 
