@@ -163,6 +163,41 @@ export function surrogateGrad(code: number, x: number, alpha: number): number {
   return erfSurrogateGrad(x, alpha);
 }
 
+// ---- the per-element math of the layers around the neuron, written once for every backend ----
+
+/** MSE gradient of one output: 2 (o - y) / count, with o the rate (or one step's output) and count = T N C (Sec. 3.7). */
+export function mseGrad(d: number, count: number): number {
+  return (2 * d) / count;
+}
+
+/** Adam's first moment (torch.optim.Adam): m' = beta1 m + (1 - beta1) g. */
+export function adamFirstMoment(m: number, g: number, beta1: number): number {
+  return beta1 * m + (1 - beta1) * g;
+}
+
+/** Adam's second moment: v' = beta2 v + (1 - beta2) g^2. */
+export function adamSecondMoment(v: number, g: number, beta2: number): number {
+  return beta2 * v + (1 - beta2) * g * g;
+}
+
+/** Adam's update with the bias corrections as arguments: p - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps). */
+export function adamParam(p: number, m: number, v: number, lrOverBc1: number, sqrtBc2: number, eps: number): number {
+  return p - (lrOverBc1 * m) / (Math.sqrt(v) / sqrtBc2 + eps);
+}
+
+/** A BN running statistic (PyTorch): (1 - momentum) running + momentum batch factor (factor n/(n-1) for the variance). */
+export function runningStat(running: number, batch: number, momentum: number, factor: number): number {
+  return (1 - momentum) * running + momentum * batch * factor;
+}
+
+/**
+ * dL/dx of training-mode BN: k (n gy - sum gy - (x - mean) invStd sum(gy xhat)), k = gamma invStd / n, the
+ * sums over the channel's n values (sumGy = dL/dbeta, sumGyXhat = dL/dgamma).
+ */
+export function bnInputGrad(k: number, n: number, gy: number, centred: number, invStd: number, sumGy: number, sumGyXhat: number): number {
+  return k * (n * gy - sumGy - centred * invStd * sumGyXhat);
+}
+
 /** The functions a kernel backend registers, in dependency order. */
 export const KERNEL_FUNCTIONS = [
   sigmoid,
@@ -184,4 +219,10 @@ export const KERNEL_FUNCTIONS = [
   softSignSurrogateGrad,
   erfSurrogateGrad,
   surrogateGrad,
+  mseGrad,
+  adamFirstMoment,
+  adamSecondMoment,
+  adamParam,
+  runningStat,
+  bnInputGrad,
 ];

@@ -18,6 +18,7 @@ import {
   type Tensor,
 } from '../../core/backend.js';
 import { gradAFromK, neuronCodes, type NeuronConfig } from '../../core/neuron.js';
+import { mseGrad } from '../../core/scalar.js';
 import { Arena } from './arena.js';
 import { convWeightR, convWeightT, type ConvDims } from './conv.js';
 import { NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
@@ -320,10 +321,10 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
             let r = 0;
             for (let t = 0; t < T; t++) r += od[(t * N + n) * C + c]!;
             r /= T;
-            const g = (2 * (r - y)) / (N * C * T);
+            const g = mseGrad(r - y, N * C * T);
             for (let t = 0; t < T; t++) gd[(t * N + n) * C + c] = g;
           } else {
-            for (let t = 0; t < T; t++) gd[(t * N + n) * C + c] = (2 * (od[(t * N + n) * C + c]! - y)) / (T * N * C);
+            for (let t = 0; t < T; t++) gd[(t * N + n) * C + c] = mseGrad(od[(t * N + n) * C + c]! - y, T * N * C);
           }
         }
       return grad;

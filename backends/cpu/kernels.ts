@@ -4,6 +4,7 @@
 // The same functions run on the main thread and in the workers (worker.ts); arrays arrive as views of
 // the shared memory, plain numbers as `num`, structured settings (a neuron config) as `meta`.
 import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
+import { adamFirstMoment, adamParam, adamSecondMoment, bnInputGrad, runningStat } from '../../core/scalar.js';
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
 import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto, type ConvDims } from './conv.js';
 import { linearForwardRows, linearInputGradRows, linearWeightGradRows } from './linear.js';
@@ -130,8 +131,8 @@ export const kernels: Record<string, Kernel> = {
         }
         const v = q / n;
         is = 1 / Math.sqrt(v + eps!);
-        rm![c] = (1 - momentum!) * rm![c]! + momentum! * m;
-        rv![c] = (1 - momentum!) * rv![c]! + momentum! * v * (n > 1 ? n / (n - 1) : 1);
+        rm![c] = runningStat(rm![c]!, m, momentum!, 1);
+        rv![c] = runningStat(rv![c]!, v, momentum!, n > 1 ? n / (n - 1) : 1);
       } else {
         m = rm![c]!;
         is = 1 / Math.sqrt(rv![c]! + eps!);
@@ -183,7 +184,7 @@ export const kernels: Record<string, Kernel> = {
       const k = (g![c]! * is) / n;
       for (let b = 0; b < B!; b++) {
         const o = (b * C! + c) * S!;
-        for (let i = 0; i < S!; i++) gx![o + i] = k * (n * gy![o + i]! - sg - (x![o + i]! - m) * is * sgx);
+        for (let i = 0; i < S!; i++) gx![o + i] = bnInputGrad(k, n, gy![o + i]!, x![o + i]! - m, is, sg, sgx);
       }
     }
   },
@@ -302,11 +303,11 @@ export const kernels: Record<string, Kernel> = {
   adam([p, g, m, v], [, b1, b2, eps, stepSize, sqrtBc2], lo, hi) {
     for (let i = lo; i < hi; i++) {
       const gi = g![i]!;
-      const mi = b1! * m![i]! + (1 - b1!) * gi;
-      const vi = b2! * v![i]! + (1 - b2!) * gi * gi;
+      const mi = adamFirstMoment(m![i]!, gi, b1!);
+      const vi = adamSecondMoment(v![i]!, gi, b2!);
       m![i] = mi;
       v![i] = vi;
-      p![i] = p![i]! - (stepSize! * mi) / (Math.sqrt(vi) / sqrtBc2! + eps!);
+      p![i] = adamParam(p![i]!, mi, vi, stepSize!, sqrtBc2!, eps!);
     }
   },
   /** y[j] = sum_t x[t*n + j]. num = [T, n]. */

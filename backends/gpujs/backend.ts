@@ -564,6 +564,6 @@ export class GpujsBackend implements Backend {
 
   sumT(x: Tensor): Tensor {
     const T = x.shape[0]!;
-    return this.op('sumT', K.sumTK, x.shape.slice(1), {}, [x], [T, x.size / T, 1], [T]);
+    return this.op('sumT', K.sumTK, x.shape.slice(1), {}, [x], [T, x.size / T], [T]);
   }
 }

@@ -38,6 +38,12 @@ declare function restPotential(vr: number): number;
 declare function gradPotential(gHNext: number, dHdV: number, gVLoss: number): number;
 declare function gradCharged(gS: number, gV: number, sg: number, hard: number, detach: number, h: number, s: number, vr: number, vth: number): number;
 declare function sigmoidGradOfOutput(k: number): number;
+declare function mseGrad(d: number, count: number): number;
+declare function adamFirstMoment(m: number, g: number, beta1: number): number;
+declare function adamSecondMoment(v: number, g: number, beta2: number): number;
+declare function adamParam(p: number, m: number, v: number, lrOverBc1: number, sqrtBc2: number, eps: number): number;
+declare function runningStat(running: number, batch: number, momentum: number, factor: number): number;
+declare function bnInputGrad(k: number, n: number, gy: number, centred: number, invStd: number, sumGy: number, sumGyXhat: number): number;
 
 /**
  * floor(a / b) for integer-valued a >= 0 and b > 0, exact while a < 2^24. A float32 quotient can round
@@ -75,14 +81,14 @@ export function fillK(this: KernelThis): number {
 export function repeatTK(this: KernelThis, x: Arr, n: number): number {
   return x[imod(this.thread.x, n)]!;
 }
-/** y[j] = scale * sum_t x[t, j]: arguments T, n, scale. */
-export function sumTK(this: KernelThis, x: Arr, T: number, n: number, scale: number): number {
+/** y[j] = sum_t x[t, j]: arguments T, n. */
+export function sumTK(this: KernelThis, x: Arr, T: number, n: number): number {
   const j = this.thread.x;
   let s = 0;
   for (let t = 0; t < T; t++) {
     s += x[t * n + j]!;
   }
-  return s * scale;
+  return s;
 }
 /** y[t, j] = x[t, j] * mask[j]: arguments n (size of mask). */
 export function dropoutK(this: KernelThis, x: Arr, mask: Arr, n: number): number {
@@ -302,7 +308,7 @@ export function invStdK(this: KernelThis, v: Arr, eps: number): number {
 /** (1 - momentum) running + momentum * batch * factor: arguments momentum, factor (n/(n-1) for the variance). */
 export function runningK(this: KernelThis, running: Arr, batch: Arr, momentum: number, factor: number): number {
   const i = this.thread.x;
-  return (1 - momentum) * running[i]! + momentum * batch[i]! * factor;
+  return runningStat(running[i]!, batch[i]!, momentum, factor);
 }
 /** y = gamma (x - mean) invStd + beta (mean: the [2C] pair of bnMeanK). */
 export function bnApplyK(this: KernelThis, x: Arr, gamma: Arr, beta: Arr, mean: Arr, invStd: Arr, C: number, S: number): number {
@@ -335,8 +341,7 @@ export function bnGradXK(this: KernelThis, x: Arr, gy: Arr, gamma: Arr, mean: Ar
   const ch = imod(idiv(i, S), C);
   const n = B * S;
   const is = invStd[ch]!;
-  const xhat = (x[i]! - mean[ch]! - mean[C + ch]!) * is;
-  return (gamma[ch]! * is * (n * gy[i]! - gBeta[ch]! - xhat * gGamma[ch]!)) / n;
+  return bnInputGrad((gamma[ch]! * is) / n, n, gy[i]!, x[i]! - mean[ch]! - mean[C + ch]!, is, gBeta[ch]!, gGamma[ch]!);
 }
 
 // ---- pooling over [BC, H, W], no padding: arguments H, W, Ho, Wo, K, S ----
@@ -503,24 +508,24 @@ export function mseGradK(this: KernelThis, out: Arr, labels: Arr, T: number, N: 
       r += out[t * N * C + nc]!;
     }
     r = r / T;
-    return (2 * (r - y)) / (N * C * T);
+    return mseGrad(r - y, N * C * T);
   }
-  return (2 * (out[i]! - y)) / (T * N * C);
+  return mseGrad(out[i]! - y, T * N * C);
 }
 
 // ---- Adam (torch.optim.Adam, no weight decay) ----
 export function adamMK(this: KernelThis, m: Arr, g: Arr, beta1: number): number {
   const i = this.thread.x;
-  return beta1 * m[i]! + (1 - beta1) * g[i]!;
+  return adamFirstMoment(m[i]!, g[i]!, beta1);
 }
 export function adamVK(this: KernelThis, v: Arr, g: Arr, beta2: number): number {
   const i = this.thread.x;
-  return beta2 * v[i]! + (1 - beta2) * g[i]! * g[i]!;
+  return adamSecondMoment(v[i]!, g[i]!, beta2);
 }
 /** p - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps); the step-dependent scalars are arguments (no recompilation). */
 export function adamPK(this: KernelThis, p: Arr, m: Arr, v: Arr, lrOverBc1: number, sqrtBc2: number, eps: number): number {
   const i = this.thread.x;
-  return p[i]! - (lrOverBc1 * m[i]!) / (Math.sqrt(v[i]!) / sqrtBc2 + eps);
+  return adamParam(p[i]!, m[i]!, v[i]!, lrOverBc1, sqrtBc2, eps);
 }
 
 // ---- multi-step neuron over x [T, n] (core/neuron.ts semantics), the loop over T inside the kernel ----
