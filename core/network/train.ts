@@ -115,10 +115,36 @@ export async function trainStep(net: Network, opt: AdamState, batch: Batch, rng:
 }
 
 /**
+ * The arguments of inferBatch / predictBatch: x holds n samples of the network's input shape. Says what is
+ * missing or wrong, and what n the length of x implies.
+ */
+function checkBatchArgs(fn: string, net: Network, x: FloatArray, n: number): void {
+  const one = net.inputShape(1);
+  const per = one.reduce((a, c) => a * c, 1);
+  const sample = net.config.static ? `[${net.config.input.join(', ')}]` : `${net.config.T} steps of [${net.config.input.join(', ')}]`;
+  const layout = net.config.static ? '[n, C, H, W]' : '[T, n, C, H, W]';
+  if (!ArrayBuffer.isView(x) || x instanceof DataView) {
+    const got = x === null ? 'null' : Array.isArray(x) ? 'an Array' : typeof x;
+    throw new TypeError(`${fn}(net, x, n): x must be a Float32Array (or Float64Array) of n samples laid out as ${layout}, got ${got}`);
+  }
+  const implied = x.length % per === 0 ? `; x's ${x.length} values make n = ${x.length / per}` : `; x's ${x.length} values are not a whole number of samples`;
+  if (n === undefined) {
+    throw new TypeError(`${fn}(net, x, n): the batch size n is missing (the number of samples in x, each ${sample} = ${per} values${implied})`);
+  }
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`${fn}(net, x, n): the batch size n must be an integer >= 1, got ${String(n)}${implied}`);
+  }
+  if (x.length !== n * per) {
+    throw new RangeError(`${fn}(net, x, n): x holds ${x.length} values, but n = ${n} samples of ${sample} laid out as ${layout} need ${n * per}${implied}`);
+  }
+}
+
+/**
  * Eval-mode output [T, N, classes] on the host (running BN statistics, no dropout). rng: for a network
  * with random pool ties (their draws), one Rng for the batch or one per sample.
  */
 export async function inferBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): Promise<FloatArray> {
+  checkBatchArgs('inferBatch', net, x, n);
   const b = net.backend;
   const xt = b.upload(x, net.inputShape(n));
   try {
@@ -132,5 +158,6 @@ export async function inferBatch(net: Network, x: FloatArray, n: number, rng: Rn
 
 /** Predicted classes: argmax of the exact spike counts (Sec. 3.7, core/readout.ts), ties -> the first class. */
 export async function predictBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): Promise<Int32Array> {
+  checkBatchArgs('predictBatch', net, x, n);
   return predict(await inferBatch(net, x, n, rng), net.config.T, n, net.config.classes, net.spikesPerClass());
 }
