@@ -15,6 +15,7 @@ import { openBackend, resolveThreads } from '../backend.js';
 import { TIE_RULES } from '../../core/readout.js';
 import { writeFileAtomic } from '../../data/file-io.js';
 import { confusionRecord } from '../../training/plot-confusion.js';
+import { formatDuration } from '../../training/progress.js';
 
 const HELP = `usage: plif eval --checkpoint FILE [options]
 
@@ -36,6 +37,14 @@ const HELP = `usage: plif eval --checkpoint FILE [options]
   --confusion FILE    write the confusion matrix as JSON (plif plot RUN_DIR --confusion FILE draws it)
   --json              print one JSON object
 `;
+
+/** The progress line of an evaluation: what is evaluated, samples done of all, the rate and the ETA. */
+export function evalProgress(dataset: string, done: number, total: number, seconds: number): string {
+  const rate = seconds > 0 && done > 0 ? done / seconds : NaN;
+  const eta = done >= total ? 0 : Number.isFinite(rate) ? (total - done) / rate : NaN;
+  const percent = total > 0 ? Math.floor((100 * done) / total) : 100;
+  return `evaluating on ${dataset} test: ${done}/${total} samples (${percent}%) | ${Number.isFinite(rate) ? rate.toFixed(1) : '-'} samples/s | ETA ${Number.isFinite(eta) ? formatDuration(eta) : '?'}`;
+}
 
 export async function run(argv: string[]): Promise<number> {
   return withUsage('eval', HELP, argv, async () => {
@@ -88,13 +97,18 @@ export async function run(argv: string[]): Promise<number> {
         const src = await openSource(dataset, 'test', { ...(dataDir ? { dataDir } : {}), intensities: isSpikeEncoder(net.config.encoder) });
         if (meta.training) networkConfigOf({ ...meta.training.config, dataset }, src); // checks input shape and kind
         const n = Math.min(src.n, limit ?? src.n);
+        // on a terminal: one line on stderr, redrawn after every batch, erased at the end
+        const live = !f.json && Boolean(process.stderr.isTTY);
+        const t0 = performance.now();
+        const progress = (done: number, total: number) => process.stderr.write(`\r\x1b[K${evalProgress(dataset, done, total, (performance.now() - t0) / 1000)}`);
+        if (live) progress(0, n);
         const r = await evaluate(net, src, Uint32Array.from({ length: n }, (_, i) => i), evalBatch, {
           ties,
           seed,
           keepSamples: f.predictions !== undefined,
-          progress: f.json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\r${done}/${total}`),
+          ...(live ? { progress } : {}),
         });
-        if (!f.json && process.stderr.isTTY) process.stderr.write('\r');
+        if (live) process.stderr.write('\r\x1b[K');
         const confusion = confusionRecord(r, src.classes, f.checkpoint);
         if (f.predictions !== undefined) {
           const lines = r.samples!.map((s) => JSON.stringify({ index: s.index, label: s.label, predicted: s.predicted, counts: s.counts, tied: s.tied }) + '\n');

@@ -72,6 +72,15 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, path: string,
     .pipe(res);
 }
 
+/**
+ * What the server says when it has no files of a dataset: it is running (the user need not start it), and
+ * what gives it the files, or that the page takes them dropped onto it.
+ */
+export function noDataHere(dataset: string, dataDir: string | undefined): string {
+  const where = dataDir !== undefined ? `--data-dir ${dataDir} holds no ${dataset} IDX files` : `no ${dataset} IDX files were found ($PLIF_DATA/${dataset} or the well-known places)`;
+  return `plif serve is running, but ${where}: drop the four .gz files onto the page, or stop plif serve (Ctrl-C) and run it again with --data-dir DIR, DIR holding them`;
+}
+
 /** The request handler: the page's files, and data/<dataset>/<IDX file> from the located dataset. */
 export function handler(root: string, dataDir: string | undefined) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -91,14 +100,14 @@ export function handler(root: string, dataDir: string | undefined) {
       try {
         dir = locateDataset(dataset as (typeof DATASETS)[number], split, dataDir !== undefined ? { dataDir } : {});
       } catch (e) {
-        if (e instanceof DatasetNotFoundError) return fail(res, 404, e.message);
+        if (e instanceof DatasetNotFoundError) return fail(res, 404, `${noDataHere(dataset, dataDir)}\n\n${e.message}`);
         throw e;
       }
       // the page asks for the .gz name; the uncompressed file serves as well (the page checks the gzip magic)
       const gz = file.endsWith('.gz') ? file : `${file}.gz`;
       const candidates = [join(dir, gz), join(dir, gz.slice(0, -3))];
       const found = candidates.find((c) => existsSync(c));
-      if (!found) return fail(res, 404, `${dataset}: neither ${candidates.join(' nor ')} exists`);
+      if (!found) return fail(res, 404, `${noDataHere(dataset, dataDir)} (neither ${candidates.join(' nor ')} exists)`);
       return sendFile(req, res, found, 'application/octet-stream');
     }
     const rel = path.endsWith('/') ? `${path}index.html` : path;
@@ -140,7 +149,10 @@ export async function run(argv: string[]): Promise<number> {
         return null;
       }
     }).filter((s): s is string => s !== null);
-    process.stdout.write(`serving the page from ${root}; ${found.length ? `data: ${found.join(', ')}` : 'no dataset found here (drop the .gz files onto the page, or give --data-dir)'}; Ctrl-C stops\n`);
+    const none = dataDir !== undefined ? `no dataset in --data-dir ${dataDir}` : 'no dataset found on this machine';
+    process.stdout.write(
+      `serving the page from ${root}; ${found.length ? `data: ${found.join(', ')}` : `${none}: the page will ask for the four .gz files to be dropped onto it (or stop this and run plif serve --data-dir DIR, DIR holding them)`}; Ctrl-C stops\n`,
+    );
     const signal = await new Promise<NodeJS.Signals>((done) => {
       process.once('SIGINT', () => done('SIGINT'));
       process.once('SIGTERM', () => done('SIGTERM'));

@@ -13,13 +13,15 @@ import { ENCODER_NAMES } from '../../core/encoders.js';
 import { trainConfig, type TrainConfig } from '../../training/config.js';
 import { TooLargeError } from '../../training/memory.js';
 import { checkTrainingFits, PARAMETER_LIMIT, runTraining } from '../../training/loop.js';
-import { consoleReporter } from '../../training/progress.js';
+import { consoleReporter, epochName } from '../../training/progress.js';
 import { runPaths } from '../../training/rundir.js';
 import { choiceFlag, intFlag, numFlag, parseFlags, UsageError, withUsage, type ParsedFlags } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
 import { packageVersion } from '../version.js';
 
 const D = PAPER_DEFAULTS;
+/** The settings a run gets without flags (those that do not depend on the preset). */
+const TRAIN_DEFAULTS = trainConfig({ preset: Object.keys(PRESETS)[0]! });
 const HELP = `usage: plif train --preset NAME [options]
 
   --preset NAME       network of Table S1: ${Object.keys(PRESETS).join(', ')}
@@ -55,11 +57,12 @@ const HELP = `usage: plif train --preset NAME [options]
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
                       not depend on it, so --resume may take another value
   --seed N            seed of initialisation, shuffling, dropout and augmentation (0)
-  --val F             hold out this fraction of each class for validation (Supplementary 7: 0.15); with
-                      --limit-train, a class-stratified part of it of the matching size
+  --val F             hold out this fraction of each class for validation (default ${TRAIN_DEFAULTS.val}: none;
+                      Supplementary 7's protocol is --val 0.15); with --limit-train, a class-stratified
+                      part of it of the matching size
   --limit-train N     use the first N training samples
   --limit-test N      evaluate on the first N test samples
-  --eval-batch N      batch size of evaluation passes (64)
+  --eval-batch N      batch size of evaluation passes (${TRAIN_DEFAULTS.evalBatch})
   --out DIR           run directory (default runs/<preset>-<time>)
   --resume DIR        continue the run in DIR from its last checkpoint (same settings, but --backend may
                       change; a run stopped before its first checkpoint starts over)
@@ -212,11 +215,14 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--backend ${config.backend}: ${(err as Error).message}`);
     }
     // Ctrl-C (SIGINT) or SIGTERM: checkpoint after the current batch and exit 130 (143); a second one quits at once.
+    // The message goes through the reporter, which ends the progress bar's line first (the bar restores the
+    // cursor to its own line when it stops: a message written beside it would be overwritten).
+    const reporter = consoleReporter({ json: Boolean(f.json) });
     let stop: NodeJS.Signals | null = null;
     const onSignal = (sig: NodeJS.Signals) => {
       if (stop) process.exit(sig === 'SIGTERM' ? 143 : 130); // a second one does not wait
       stop = sig;
-      process.stderr.write(`\n${sig === 'SIGINT' ? 'interrupt' : sig}: writing a checkpoint after this batch (Ctrl-C again to quit at once)\n`);
+      reporter.interrupt(`${sig === 'SIGINT' ? 'interrupt' : sig}: writing a checkpoint after this batch (Ctrl-C again to quit at once)`);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -227,7 +233,7 @@ export async function run(argv: string[]): Promise<number> {
         backendInfo: opened.info,
         outDir,
         resume,
-        reporter: consoleReporter({ json: Boolean(f.json) }),
+        reporter,
         shouldStop: () => stop !== null,
         version: await packageVersion(),
       });
@@ -249,7 +255,7 @@ export async function run(argv: string[]): Promise<number> {
         return 1;
       }
       const last = outcome.metrics.at(-1);
-      if (last) say(`done: ${outDir} (test accuracy ${(100 * last.test_acc).toFixed(2)}% after epoch ${last.epoch})`);
+      if (last) say(`done: ${outDir} (test accuracy ${(100 * last.test_acc).toFixed(2)}% after ${epochName(last.epoch, config.epochs)})`);
       return 0;
     } finally {
       process.off('SIGINT', onSignal);
