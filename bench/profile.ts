@@ -6,8 +6,9 @@
 import type { Backend, Tensor } from '../core/backend.js';
 import { Network, type NetworkConfig } from '../core/network/index.js';
 import { NeuronLayer, type Layer } from '../core/network/layers.js';
-import { createAdam, disposeAdam, trainStep } from '../core/network/train.js';
+import { createAdam, disposeAdam } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
+import { checkedTrainStep } from '../training/recipe.js';
 import { syntheticBatch, type BenchSpec } from './step-timing.js';
 
 export interface ProfileRow {
@@ -140,10 +141,15 @@ export async function profileTrainStep(backend: Backend, cfg: NetworkConfig, spe
   const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
   const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
-  for (let i = 0; i < spec.warmup; i++) await trainStep(net, opt, batch, stepRng);
+  // the step plif train runs and plif bench times (checkedTrainStep: with the divergence check)
+  const step = async () => {
+    const r = await checkedTrainStep(net, opt, batch, stepRng, opt.config.lr);
+    if (!r.ok) throw new Error(`the profiled training step diverged: ${r.what} = ${r.value}`);
+  };
+  for (let i = 0; i < spec.warmup; i++) await step();
   recording = true;
   const t0 = performance.now();
-  for (let i = 0; i < spec.steps; i++) await trainStep(net, opt, batch, stepRng);
+  for (let i = 0; i < spec.steps; i++) await step();
   const total = (performance.now() - t0 - measureMs) / spec.steps;
   recording = false;
   sink.current = null;
@@ -167,14 +173,22 @@ export async function profileTrainStep(backend: Backend, cfg: NetworkConfig, spe
   return { steps: spec.steps, ms_per_step: total, rows, by_kind, firing_rates };
 }
 
-/** The profile as an aligned text table. */
-export function formatProfile(p: StepProfile): string {
+/**
+ * The profile as an aligned text table. Its total is the profiled step's time (every op timed, which costs
+ * time of its own); `unprofiled`: the same step timed without profiling (plif bench's row), shown beside it.
+ */
+export function formatProfile(p: StepProfile, unprofiled?: { ms_per_step: number; steps: number }): string {
   const lines: string[] = [];
   const pad = (s: string, n: number) => s.padEnd(n);
   const num = (x: number, d = 1) => x.toFixed(d).padStart(9);
   lines.push(`${pad('layer', 14)} ${pad('phase', 9)} ${pad('op', 34)} ${'ms/step'.padStart(9)} ${'%'.padStart(9)}`);
   for (const r of p.rows) lines.push(`${pad(r.layer, 14)} ${pad(r.phase, 9)} ${pad(r.op, 34)} ${num(r.ms_per_step)} ${num(r.percent)}`);
-  lines.push(`${pad('total', 14)} ${pad('', 9)} ${pad(`(${p.steps} steps)`, 34)} ${num(p.ms_per_step)} ${num(100)}`);
+  lines.push(`${pad('total', 14)} ${pad('profiled', 9)} ${pad(`(mean of ${p.steps} steps, every op timed)`, 34)} ${num(p.ms_per_step)} ${num(100)}`);
+  if (unprofiled) {
+    const d = (100 * (p.ms_per_step - unprofiled.ms_per_step)) / unprofiled.ms_per_step;
+    lines.push(`${pad('step', 14)} ${pad('timed', 9)} ${pad(`(median of ${unprofiled.steps}, not profiled)`, 34)} ${num(unprofiled.ms_per_step)} ${num((100 * unprofiled.ms_per_step) / p.ms_per_step)}`);
+    lines.push(`the profiled total is ${Math.abs(d).toFixed(0)}% ${d >= 0 ? 'above' : 'below'} the unprofiled median: timing every op costs time of its own, and few steps vary`);
+  }
   lines.push('');
   lines.push('by kind:');
   for (const k of p.by_kind) lines.push(`  ${pad(k.kind, 30)} ${num(k.ms_per_step)} ms ${num(k.percent)} %`);

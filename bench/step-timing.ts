@@ -13,7 +13,12 @@ export interface BenchSpec {
   channels?: number;
   T?: number;
   batch: number;
+  /** Steps to time (at least). */
   steps: number;
+  /** Keep timing past `steps` until the timed steps have taken this many seconds (default 0: exactly `steps`). */
+  minSeconds?: number;
+  /** The most steps `minSeconds` may add up to (default 1000). */
+  maxSteps?: number;
   warmup: number;
   seed: number;
   /** A real batch to time on (e.g. the first training images); default: a synthetic one. */
@@ -55,15 +60,56 @@ interface CountingBackend {
 }
 const counting = (b: Backend): CountingBackend | null => (typeof (b as Partial<CountingBackend>).cost === 'function' ? (b as unknown as CountingBackend) : null);
 
-/** What timeTrainSteps measured: the timed steps' wall time, the warm-up's (kernel compilation on a GPU), the device work per step. */
+/** Min, median and max of per-step times, in ms. */
+export interface StepSpread {
+  min: number;
+  median: number;
+  max: number;
+}
+
+/** The spread of per-step times (ms); the median of an even count is the mean of the middle two. */
+export function stepSpread(ms: readonly number[]): StepSpread {
+  if (ms.length === 0) throw new RangeError('no step times');
+  const s = [...ms].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { min: s[0]!, median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, max: s.at(-1)! };
+}
+
+/**
+ * Runs `step` at least spec.steps times and, with spec.minSeconds, on until that much time has passed (at
+ * most spec.maxSteps steps); returns each step's wall time in ms.
+ */
+export async function timeSteps(spec: Pick<BenchSpec, 'steps' | 'minSeconds' | 'maxSteps'>, step: () => unknown): Promise<number[]> {
+  const minMs = 1000 * (spec.minSeconds ?? 0);
+  const maxSteps = Math.max(spec.steps, spec.maxSteps ?? 1000);
+  const ms: number[] = [];
+  let total = 0;
+  while (ms.length < spec.steps || (total < minMs && ms.length < maxSteps)) {
+    const t0 = performance.now();
+    await step();
+    const dt = performance.now() - t0;
+    ms.push(dt);
+    total += dt;
+  }
+  return ms;
+}
+
+/**
+ * What timeTrainSteps measured: the timed steps' wall time and count, each step's time (ms) and their
+ * spread, the warm-up's time (kernel compilation on a GPU), the device work per step.
+ */
 export interface StepTiming {
   seconds: number;
+  /** Steps timed: spec.steps, or more under spec.minSeconds. */
+  steps: number;
+  step_ms: number[];
+  spread: StepSpread;
   warmup_seconds: number;
   gpu_per_step?: DeviceCost;
 }
 
 /**
- * Times spec.steps training steps after spec.warmup ones: the step plif train runs (checkedTrainStep: forward,
+ * Times spec.steps training steps (or more, under spec.minSeconds) after spec.warmup ones, each on its own: the step plif train runs (checkedTrainStep: forward,
  * loss, backward, Adam, the divergence check, one readback). `timed` brackets the timed steps (CPU time in Node).
  * Runs in Node and in the browser (the bench page).
  */
@@ -86,11 +132,11 @@ export async function timeTrainSteps(backend: Backend, cfg: NetworkConfig, spec:
     dev?.resetCost();
     timed.start?.();
     const t0 = performance.now();
-    for (let i = 0; i < spec.steps; i++) await step();
+    const stepMs = await timeSteps(spec, step);
     const seconds = (performance.now() - t0) / 1000;
     timed.end?.();
     const cost = dev?.cost();
-    return { seconds, warmup_seconds: warmup, ...(cost ? { gpu_per_step: perStep(cost, spec.steps) } : {}) };
+    return { seconds, steps: stepMs.length, step_ms: stepMs, spread: stepSpread(stepMs), warmup_seconds: warmup, ...(cost ? { gpu_per_step: perStep(cost, stepMs.length) } : {}) };
   } finally {
     disposeAdam(backend, opt);
     net.dispose();

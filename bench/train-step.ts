@@ -3,20 +3,29 @@
 import type { Backend } from '../core/backend.js';
 import type { NetworkConfig } from '../core/network/index.js';
 import { Rng } from '../core/rng.js';
-import { syntheticBatch, timeTrainSteps, type BenchSpec, type DeviceCost } from './step-timing.js';
+import { stepSpread, syntheticBatch, timeSteps, timeTrainSteps, type BenchSpec, type DeviceCost, type StepSpread } from './step-timing.js';
 
 export interface BenchResult {
   backend: string;
+  /** Steps timed. */
   steps: number;
   batch: number;
   seconds: number;
   samples_per_s: number;
+  /** Mean wall time of a step (seconds * 1000 / steps). */
   ms_per_step: number;
+  /** Min, median and max wall time of one step, ms. */
+  step_ms: StepSpread;
   /** Process CPU time (user + system) of the timed steps: robust to other processes on the machine. */
   cpu_seconds: number;
   samples_per_cpu_s: number;
   /** For a backend that counts its device work (gpu.js): per timed step, what plif train's step costs on the device. */
   gpu_per_step?: DeviceCost;
+}
+
+function result(backend: string, batch: number, stepMs: number[], seconds: number, cpuSeconds: number): BenchResult {
+  const steps = stepMs.length;
+  return { backend, steps, batch, seconds, samples_per_s: (steps * batch) / seconds, ms_per_step: (seconds * 1000) / steps, step_ms: stepSpread(stepMs), cpu_seconds: cpuSeconds, samples_per_cpu_s: (steps * batch) / cpuSeconds };
 }
 
 export async function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec: BenchSpec): Promise<BenchResult> {
@@ -29,22 +38,23 @@ export async function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec:
       cpuSeconds = (cu.user + cu.system) / 1e6;
     },
   });
-  const { seconds } = t;
-  return { backend: backend.name, steps: spec.steps, batch: spec.batch, seconds, samples_per_s: (spec.steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / spec.steps, cpu_seconds: cpuSeconds, samples_per_cpu_s: (spec.steps * spec.batch) / cpuSeconds, ...(t.gpu_per_step ? { gpu_per_step: t.gpu_per_step } : {}) };
+  return { ...result(backend.name, spec.batch, t.step_ms, t.seconds, cpuSeconds), ...(t.gpu_per_step ? { gpu_per_step: t.gpu_per_step } : {}) };
 }
 
-/** The same timing for the TensorFlow.js version of the network. */
-export async function benchTfjs(cfg: NetworkConfig, spec: BenchSpec, steps: number): Promise<BenchResult> {
+/** The same timing for the TensorFlow.js version of the network: `timing.steps` steps (or more, under its minSeconds). */
+export async function benchTfjs(cfg: NetworkConfig, spec: BenchSpec, timing: Pick<BenchSpec, 'steps' | 'minSeconds' | 'maxSteps'>): Promise<BenchResult> {
   const { buildTfjsNet } = await import('./tfjs-step.js');
   const net = await buildTfjsNet(cfg, spec.seed);
   const batch = syntheticBatch(cfg, spec.batch, Rng.seeded(spec.seed).split());
-  for (let i = 0; i < spec.warmup; i++) net.step(batch.x, batch.labels);
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) net.step(batch.x, batch.labels);
-  const seconds = (performance.now() - t0) / 1000;
-  const cu = process.cpuUsage(c0);
-  const cpuSeconds = (cu.user + cu.system) / 1e6;
-  net.dispose();
-  return { backend: 'tfjs-cpu', steps, batch: spec.batch, seconds, samples_per_s: (steps * spec.batch) / seconds, ms_per_step: (seconds * 1000) / steps, cpu_seconds: cpuSeconds, samples_per_cpu_s: (steps * spec.batch) / cpuSeconds };
+  try {
+    for (let i = 0; i < spec.warmup; i++) net.step(batch.x, batch.labels);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const stepMs = await timeSteps(timing, () => net.step(batch.x, batch.labels));
+    const seconds = (performance.now() - t0) / 1000;
+    const cu = process.cpuUsage(c0);
+    return result('tfjs-cpu', spec.batch, stepMs, seconds, (cu.user + cu.system) / 1e6);
+  } finally {
+    net.dispose();
+  }
 }

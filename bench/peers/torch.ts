@@ -8,6 +8,10 @@ import { parseStructure, type LayerSpec } from '../../core/network/parser.js';
 import type { NetworkConfig } from '../../core/network/network.js';
 
 export interface PeerTiming {
+  /** Steps timed (spec.steps, or more under spec.minSeconds). */
+  steps: number;
+  /** Min, median and max wall time of one step, ms (absent from a script that does not report them). */
+  step_ms?: { min: number; median: number; max: number };
   samples_per_s: number;
   ms_per_step: number;
   seconds: number;
@@ -26,6 +30,9 @@ export type PeerResult = ({ ok: true } & PeerTiming) | { ok: false; reason: stri
 export interface PeerSpec {
   batch: number;
   steps: number;
+  /** Keep timing past `steps` until this many seconds have passed (at most maxSteps steps). */
+  minSeconds?: number;
+  maxSteps?: number;
   warmup: number;
   seed: number;
   /** A real batch (the same the library times on); default: the script's synthetic one. */
@@ -74,6 +81,8 @@ export function torchPeerInput(cfg: NetworkConfig, spec: PeerSpec, threads: numb
     static: cfg.static,
     batch: spec.batch,
     steps: spec.steps,
+    ...(spec.minSeconds ? { min_seconds: spec.minSeconds } : {}),
+    ...(spec.maxSteps ? { max_steps: spec.maxSteps } : {}),
     warmup: spec.warmup,
     threads,
     seed: spec.seed,

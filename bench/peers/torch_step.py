@@ -247,14 +247,26 @@ def bench(cfg, layers, first, params):
 
     for _ in range(warmup):
         step()
+    # at least `steps` steps; with min_seconds, on until that much time has passed (at most max_steps)
+    min_seconds = float(cfg.get("min_seconds", 0) or 0)
+    max_steps = max(steps, int(cfg.get("max_steps", 1000) or 1000))
     rates = None
+    step_ms = []
     c0, t0 = time.process_time(), time.perf_counter()
-    for _ in range(steps):
+    while len(step_ms) < steps or (sum(step_ms) < 1000 * min_seconds and len(step_ms) < max_steps):
+        s0 = time.perf_counter()
         r = step()
+        step_ms.append((time.perf_counter() - s0) * 1000)
         rates = r if rates is None else [a + b for a, b in zip(rates, r)]
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    steps = len(step_ms)
+    ordered = sorted(step_ms)
+    mid = steps // 2
+    median = ordered[mid] if steps % 2 else (ordered[mid - 1] + ordered[mid]) / 2
     return {
+        "steps": steps,
+        "step_ms": {"min": ordered[0], "median": median, "max": ordered[-1]},
         "samples_per_s": steps * N / seconds,
         "ms_per_step": seconds * 1000 / steps,
         "seconds": seconds,

@@ -6,26 +6,42 @@ import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/p
 import { benchConfig, type BenchSpec, type DeviceCost } from '../../bench/step-timing.js';
 import { benchTfjs, benchTrainStep, type BenchResult } from '../../bench/train-step.js';
 import { parseStructure } from '../../core/network/parser.js';
-import { intFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
 
+/** Without --steps: each row times at least this many steps, and goes on until DEFAULT_MIN_SECONDS of them. */
+export const DEFAULT_STEPS = 10;
+export const DEFAULT_MIN_SECONDS = 5;
+/** The most steps --min-seconds adds up to. */
+export const MAX_STEPS = 1000;
+/** Fewer timed steps than this get a note that the figures are rough. */
+const FEW_STEPS = 10;
+
 const HELP = `usage: plif bench [--preset NAME] [--structure S] [--channels N] [--T T] [--batch N]
-                  [--backend LIST] [--threads N] [--steps N] [--warmup N] [--seed N] [--profile]
+                  [--backend LIST] [--threads N] [--steps N] [--min-seconds S] [--warmup N] [--seed N] [--profile]
                   [--data synthetic|real] [--data-dir DIR] [--peer torch] [--no-tfjs] [--tfjs-steps N] [--json]
 
 Times training steps (forward over T, backward, Adam) with synthetic inputs on each backend of
 --backend (comma-separated: cpu, cpu:ts, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same
 network written with TensorFlow.js (CPU backend; skipped with a note when @tensorflow/tfjs is not
-installed), all in one run; prints samples/s and the ratios to the first backend. Defaults: --preset
-fmnist-small, the preset's T, --batch 16, --steps 5, --warmup 1, --tfjs-steps 2. samples_per_s is
-wall-clock; samples_per_cpu_s divides by the process CPU time (robust to a busy machine; for gpu.js on
-real GPUs wall-clock is the figure that matters).
+installed), all in one run; prints samples/s and the ratios to the first backend, and for every row the
+spread of its step times (min, median, max): a ratio is only as good as that spread. Defaults: --preset
+fmnist-small, the preset's T, --batch 16, --warmup 1, and each row times at least ${DEFAULT_STEPS} steps and
+goes on until ${DEFAULT_MIN_SECONDS} s of steps (at most ${MAX_STEPS}); --steps N times exactly N steps (and
+--tfjs-steps N the TensorFlow.js row), unless --min-seconds is given too. samples_per_s is wall-clock;
+samples_per_cpu_s divides by the process CPU time (robust to a busy machine; for gpu.js on real GPUs
+wall-clock is the figure that matters).
 
+  --steps N      time at least N steps per row (default ${DEFAULT_STEPS}, and more until --min-seconds)
+  --min-seconds S
+                 go on timing a row until its steps took S seconds (default ${DEFAULT_MIN_SECONDS} without --steps,
+                 0 with it); at most ${MAX_STEPS} steps
   --threads N    CPU backend threads (default PLIF_THREADS, else the machine's cores); cpu:ts uses the
                  TypeScript kernels instead of WebAssembly SIMD
   --profile      after timing, where a step's time goes on each backend: per layer, forward and backward
                  (a conv's or linear's weight and input gradients apart), loss, Adam, as ms and % of the
-                 step, and the firing rate of every spiking layer
+                 step, and the firing rate of every spiking layer. Its total is the profiled step (every
+                 op timed, which costs time of its own); the unprofiled median is shown beside it
   --data real    time on the first --batch training images of the preset's dataset (real firing rates;
                  --data-dir DIR as in plif train) instead of synthetic inputs
   --peer torch   the same network and step written in PyTorch (bench/peers/torch_step.py), run with the
@@ -59,8 +75,15 @@ export function peerInstalled(name: string): boolean {
   }
 }
 
-type Timing = Pick<BenchResult, 'samples_per_s' | 'samples_per_cpu_s' | 'ms_per_step' | 'steps'>;
-const timing = (r: BenchResult): Timing => ({ samples_per_s: r.samples_per_s, samples_per_cpu_s: r.samples_per_cpu_s, ms_per_step: r.ms_per_step, steps: r.steps });
+type Timing = Pick<BenchResult, 'samples_per_s' | 'samples_per_cpu_s' | 'ms_per_step' | 'steps' | 'step_ms'>;
+const timing = (r: Timing): Timing => ({ samples_per_s: r.samples_per_s, samples_per_cpu_s: r.samples_per_cpu_s, ms_per_step: r.ms_per_step, steps: r.steps, step_ms: r.step_ms });
+
+const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+/** The spread line under a row: min, median and max of its per-step times. */
+export function spreadLine(r: { steps: number; step_ms: { min: number; median: number; max: number } }): string {
+  const { min, median, max } = r.step_ms;
+  return `${''.padEnd(16)}  per step: min ${ms(min)}, median ${ms(median)}, max ${ms(max)} ms over ${r.steps} step${r.steps === 1 ? '' : 's'}`;
+}
 
 export async function run(argv: string[]): Promise<number> {
   return withUsage('bench', HELP, argv, async () => {
@@ -80,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
       warmup: { type: 'string' },
       seed: { type: 'string' },
       'tfjs-steps': { type: 'string' },
+      'min-seconds': { type: 'string' },
       'no-tfjs': { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -98,11 +122,14 @@ export async function run(argv: string[]): Promise<number> {
       ...(channels !== undefined ? { channels } : {}),
       ...(T !== undefined ? { T } : {}),
       batch: intFlag('batch', f.batch) ?? 16,
-      steps: intFlag('steps', f.steps) ?? 5,
+      steps: intFlag('steps', f.steps) ?? DEFAULT_STEPS,
+      minSeconds: numFlag('min-seconds', f['min-seconds'], (x) => x >= 0, 'a number of seconds >= 0') ?? (f.steps === undefined ? DEFAULT_MIN_SECONDS : 0),
+      maxSteps: MAX_STEPS,
       warmup: intFlag('warmup', f.warmup, 0) ?? 1,
       seed: intFlag('seed', f.seed, 0) ?? 0,
     };
-    const tfjsSteps = intFlag('tfjs-steps', f['tfjs-steps']) ?? 2;
+    const tfjsSteps = intFlag('tfjs-steps', f['tfjs-steps']);
+    const tfjsTiming = tfjsSteps === undefined ? spec : { steps: tfjsSteps, minSeconds: f['min-seconds'] !== undefined ? spec.minSeconds : 0, maxSteps: MAX_STEPS };
     const threads = resolveThreads(f.threads);
     if (f.data !== undefined && f.data !== 'real' && f.data !== 'synthetic') throw new UsageError(`--data must be synthetic or real, got '${f.data}'`);
     if (f.peer !== undefined && f.peer !== 'torch') throw new UsageError(`--peer must be torch, got '${f.peer}'`);
@@ -133,7 +160,8 @@ export async function run(argv: string[]): Promise<number> {
         results.push(entry);
         const soft = opened.info['software'] ? ` [${String(opened.info['renderer'])}: software, not a GPU timing]` : opened.info['renderer'] ? ` [${String(opened.info['renderer'])}]` : '';
         const kern = opened.info['kernels'] ? ` [${String(opened.info['kernels'])}, ${String(opened.info['threads'])} threads]` : '';
-        say(`${s.padEnd(16)}: ${r.samples_per_s.toFixed(2)} samples/s (${r.ms_per_step.toFixed(0)} ms/step, ${r.samples_per_cpu_s.toFixed(2)} samples per CPU-second)${kern}${soft}`);
+        say(`${s.padEnd(16)}: ${r.samples_per_s.toFixed(2)} samples/s (${ms(r.ms_per_step)} ms/step mean, ${r.samples_per_cpu_s.toFixed(2)} samples per CPU-second)${kern}${soft}`);
+        say(spreadLine(r));
         if (r.gpu_per_step) {
           const g = r.gpu_per_step;
           entry.gpu_per_step = g;
@@ -144,14 +172,17 @@ export async function run(argv: string[]): Promise<number> {
           say(`\nprofile of ${s}: per-op times cannot be measured (WebGPU kernels run asynchronously, after the op returns); the device work per step is above\n`);
         } else if (f.profile) {
           const p = await profileTrainStep(opened.backend, cfg, { ...spec, warmup: 1 }, sink);
-          entry.profile = p;
-          say(`\nprofile of ${s} (${p.steps} steps after 1 warm-up):\n${formatProfile(p)}\n`);
+          const unprofiled = { ms_per_step: r.step_ms.median, steps: r.steps };
+          entry.profile = { ...p, unprofiled };
+          say(`\nprofile of ${s} (${p.steps} steps after 1 warm-up, every op timed):\n${formatProfile(p, unprofiled)}\n`);
         }
       } finally {
         opened.close();
       }
     }
     const first = results[0]!;
+    /** Steps timed by each row (backends, peers). */
+    const timed = results.map((r) => ({ row: r.backend, steps: r.steps }));
     const out: Record<string, unknown> = {
       preset: spec.preset,
       structure: cfg.structure,
@@ -160,7 +191,7 @@ export async function run(argv: string[]): Promise<number> {
       batch: spec.batch,
       backend: first.backend,
       backend_info: first.info,
-      ...timing({ ...first, backend: first.backend, batch: spec.batch, seconds: 0, cpu_seconds: 0 }),
+      ...timing(first),
       ...(first.gpu_per_step ? { gpu_per_step: first.gpu_per_step } : {}),
       backends: results,
     };
@@ -169,10 +200,18 @@ export async function run(argv: string[]): Promise<number> {
       const t = await benchTorchPeer(cfg, spec, threads);
       if (t.ok) {
         out.torch = t;
+        timed.push({ row: 'torch', steps: t.steps });
         out.ratio_vs_torch = first.samples_per_s / t.samples_per_s;
         out.ratio_vs_torch_cpu_time = first.samples_per_cpu_s / t.samples_per_cpu_s;
-        say(`${`torch ${t.torch_version}`.padEnd(16)}: ${t.samples_per_s.toFixed(2)} samples/s (${t.ms_per_step.toFixed(0)} ms/step, ${t.samples_per_cpu_s.toFixed(2)} samples per CPU-second) [${t.threads} threads${t.blas ? `, BLAS ${t.blas}` : ''}]`);
-        say(`ratio ${first.backend} / torch: ${(out.ratio_vs_torch as number).toFixed(3)}x wall-clock, ${(out.ratio_vs_torch_cpu_time as number).toFixed(3)}x CPU time`);
+        say(`${`torch ${t.torch_version}`.padEnd(16)}: ${t.samples_per_s.toFixed(2)} samples/s (${ms(t.ms_per_step)} ms/step mean, ${t.samples_per_cpu_s.toFixed(2)} samples per CPU-second) [${t.threads} threads${t.blas ? `, BLAS ${t.blas}` : ''}]`);
+        if (t.step_ms) {
+          say(spreadLine({ steps: t.steps, step_ms: t.step_ms }));
+          out.ratio_vs_torch_median = t.step_ms.median / first.step_ms.median;
+        } else {
+          say(`${''.padEnd(16)}  per step: not reported by this PyTorch script`);
+        }
+        const medians = t.step_ms ? `, ${(out.ratio_vs_torch_median as number).toFixed(3)}x of the median steps` : '';
+        say(`ratio ${first.backend} / torch: ${(out.ratio_vs_torch as number).toFixed(3)}x wall-clock${medians}, ${(out.ratio_vs_torch_cpu_time as number).toFixed(3)}x CPU time`);
       } else {
         out.torch = { error: t.reason };
         say(`torch peer: not run: ${t.reason}`);
@@ -182,14 +221,23 @@ export async function run(argv: string[]): Promise<number> {
       out.tfjs = { skipped: 'not installed' };
       say(`${'tfjs (cpu)'.padEnd(16)}: skipped: @tensorflow/tfjs is not installed (npm install @tensorflow/tfjs to compare; --no-tfjs hides this line)`);
     } else if (!f['no-tfjs']) {
-      const tf = await benchTfjs(cfg, spec, tfjsSteps);
+      const tf = await benchTfjs(cfg, spec, tfjsTiming);
       out.tfjs = timing(tf);
+      timed.push({ row: 'tfjs (cpu)', steps: tf.steps });
       out.speedup_vs_tfjs = first.samples_per_s / tf.samples_per_s;
       out.speedup_vs_tfjs_cpu_time = first.samples_per_cpu_s / tf.samples_per_cpu_s;
-      say(`${'tfjs (cpu)'.padEnd(16)}: ${tf.samples_per_s.toFixed(2)} samples/s (${tf.ms_per_step.toFixed(0)} ms/step, ${tf.samples_per_cpu_s.toFixed(2)} samples per CPU-second)`);
+      say(`${'tfjs (cpu)'.padEnd(16)}: ${tf.samples_per_s.toFixed(2)} samples/s (${ms(tf.ms_per_step)} ms/step mean, ${tf.samples_per_cpu_s.toFixed(2)} samples per CPU-second)`);
+      say(spreadLine(tf));
       say(`ratio ${first.backend} / tfjs: ${(out.speedup_vs_tfjs as number).toFixed(1)}x wall-clock, ${(out.speedup_vs_tfjs_cpu_time as number).toFixed(1)}x CPU time`);
     }
-    for (const r of results.slice(1)) say(`ratio ${r.backend} / ${first.backend}: ${(r.samples_per_s / first.samples_per_s).toFixed(3)}x wall-clock`);
+    for (const r of results.slice(1)) say(`ratio ${r.backend} / ${first.backend}: ${(r.samples_per_s / first.samples_per_s).toFixed(3)}x wall-clock, ${(first.step_ms.median / r.step_ms.median).toFixed(3)}x of the median steps`);
+    const few = timed.filter((t) => t.steps < FEW_STEPS);
+    if (few.length) {
+      const rows = few.map((t) => `${t.row} ${t.steps} step${t.steps === 1 ? '' : 's'}`).join(', ');
+      const note = `few steps timed (${rows}): those figures and the ratios are rough (see each row's spread); without --steps, plif bench times at least ${DEFAULT_STEPS} steps and ${DEFAULT_MIN_SECONDS} s per row`;
+      out.note = note;
+      if (!f.json) process.stderr.write(`note: ${note}\n`);
+    }
     if (f.json) process.stdout.write(`${JSON.stringify(out)}\n`);
     return 0;
   });

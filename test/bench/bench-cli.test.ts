@@ -16,7 +16,7 @@ describe('plif bench --profile', () => {
     expect(j.backends[0].info).toMatchObject({ name: 'cpu', threads: 2 });
     const p = j.backends[0].profile;
     const ops = p.rows.map((x: { layer: string; phase: string; op: string }) => `${x.layer}|${x.phase}|${x.op}`);
-    for (const want of ['0 c4k3s1|forward|conv2d', '3 MPk2s2|forward|maxPool2d', '4 c4k3s1|backward|conv2dBackward: input grad', '4 c4k3s1|backward|conv2dBackward: weight grad', '9 FC40|backward|linearBackward: input grad', '9 FC40|backward|linearBackward: weight grad', '2 PLIF|backward|neuronBackward', 'optimizer|update|adam', 'loss||mseLoss']) {
+    for (const want of ['0 c4k3s1|forward|conv2d', '3 MPk2s2|forward|maxPool2d', '4 c4k3s1|backward|conv2dBackward: input grad', '4 c4k3s1|backward|conv2dBackward: weight grad', '9 FC40|backward|linearBackward: input grad', '9 FC40|backward|linearBackward: weight grad', '2 PLIF|backward|neuronBackward', 'optimizer|update|adam', 'loss||mseLossGrad', 'network||countBad']) {
       expect(ops).toContain(want);
     }
     // the encoder conv needs no input gradient
