@@ -185,6 +185,138 @@ export function assertShape(what: string, got: readonly number[], want: readonly
   if (!sameShape(got, want)) throw new RangeError(`${what}: shape [${got.join(', ')}], expected [${want.join(', ')}]`);
 }
 
+// ---- shape rules: every backend checks its arguments with these, so all refuse the same inputs alike ----
+const dims = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/** Extents of conv2d: x [..., C, H, W] (B = the leading product), w [O, C, K, K]. */
+export interface ConvDims {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  K: number;
+  stride: number;
+  pad: number;
+  Ho: number;
+  Wo: number;
+}
+
+export function convDims(x: Tensor, w: Tensor, p: Conv2dParams): ConvDims {
+  const s = x.shape;
+  if (w.shape.length !== 4 || s.length < 3 || s[s.length - 3] !== w.shape[1] || w.shape[2] !== w.shape[3]) throw new RangeError(`conv2d: input ${dims(s)} does not fit weight ${dims(w.shape)}`);
+  if (!(Number.isInteger(p.stride) && p.stride >= 1 && Number.isInteger(p.padding) && p.padding >= 0)) throw new RangeError(`conv2d: stride must be an integer >= 1 and padding >= 0, got ${p.stride} and ${p.padding}`);
+  const [O, C, K] = w.shape as [number, number, number, number];
+  const H = s[s.length - 2]!;
+  const W = s[s.length - 1]!;
+  const d = { B: lead(s, 3), C, H, W, O, K, stride: p.stride, pad: p.padding, Ho: outSize(H, K, p.stride, p.padding), Wo: outSize(W, K, p.stride, p.padding) };
+  if (!(d.Ho >= 1 && d.Wo >= 1)) throw new RangeError(`conv2d: empty output for input ${dims(s)}, kernel ${K}, stride ${p.stride}, padding ${p.padding}`);
+  return d;
+}
+
+export function convOutShape(x: Tensor, d: ConvDims): number[] {
+  return [...x.shape.slice(0, -3), d.O, d.Ho, d.Wo];
+}
+
+/** conv2dBackward's arguments: those of conv2d, and gy shaped like its output. */
+export function convBackwardDims(x: Tensor, w: Tensor, gy: Tensor, p: Conv2dParams): ConvDims {
+  const d = convDims(x, w, p);
+  assertShape('conv2dBackward gy', gy.shape, convOutShape(x, d));
+  return d;
+}
+
+/** Extents of linear: x [..., I] (R rows), w [O, I]. */
+export function linearDims(x: Tensor, w: Tensor): { R: number; I: number; O: number } {
+  if (w.shape.length !== 2) throw new RangeError(`linear: weight must be [O, I], got ${dims(w.shape)}`);
+  const [O, I] = w.shape as [number, number];
+  if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== I) throw new RangeError(`linear: input features ${x.shape.at(-1)}, weight expects ${I}`);
+  return { R: lead(x.shape, 1), I, O };
+}
+
+/** linearBackward's arguments: those of linear, gy [..., O] like its output, a mask of rows of I values. */
+export function linearBackwardDims(x: Tensor, w: Tensor, gy: Tensor, mask?: Tensor | null): { R: number; I: number; O: number } {
+  const d = linearDims(x, w);
+  assertShape('linearBackward gy', gy.shape, [...x.shape.slice(0, -1), d.O]);
+  if (mask && (mask.size === 0 || mask.size % d.I !== 0)) throw new RangeError(`linearBackward inputGradMask: ${dims(mask.shape)} is not rows of ${d.I} values`);
+  return d;
+}
+
+/** Extents of batch norm over x [..., C, (spatial)]: B leading positions, C channels, S spatial positions. */
+export function bnDims(x: Tensor, p: BatchNormParams): { B: number; C: number; S: number } {
+  if (!(Number.isInteger(p.spatialDims) && p.spatialDims >= 0 && x.shape.length >= p.spatialDims + 1)) throw new RangeError(`batchNorm: input ${dims(x.shape)} has no channel dimension before ${p.spatialDims} spatial ones`);
+  const r = x.shape.length - p.spatialDims;
+  return { B: lead(x.shape, p.spatialDims + 1), C: x.shape[r - 1]!, S: lead(x.shape.slice(r), 0) };
+}
+
+/** batchNorm's arguments: gamma, beta and the running statistics [C]. */
+export function batchNormDims(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, p: BatchNormParams): { B: number; C: number; S: number } {
+  const d = bnDims(x, p);
+  for (const [name, t] of [['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]] as const) assertShape(`batchNorm ${name}`, t.shape, [d.C]);
+  return d;
+}
+
+/** batchNormBackward's arguments: gamma and the saved statistics [C], gy shaped like x. */
+export function batchNormBackwardDims(x: Tensor, gamma: Tensor, saved: BatchNormSaved, gy: Tensor, p: BatchNormParams): { B: number; C: number; S: number } {
+  const d = bnDims(x, p);
+  assertShape('batchNormBackward gamma', gamma.shape, [d.C]);
+  assertShape('batchNormBackward gy', gy.shape, x.shape);
+  assertShape('batchNormBackward saved.invStd', saved.invStd.shape, [d.C]);
+  return d;
+}
+
+/** Extents of pooling over [..., H, W] (BC = the leading product), no padding; shape: the output's. */
+export function poolDims(xShape: readonly number[], p: Pool2dParams): { BC: number; H: number; W: number; Ho: number; Wo: number; shape: number[] } {
+  if (xShape.length < 2) throw new RangeError(`pool: input ${dims(xShape)} has no [H, W]`);
+  if (!(Number.isInteger(p.kernel) && p.kernel >= 1 && Number.isInteger(p.stride) && p.stride >= 1)) throw new RangeError(`pool: kernel and stride must be integers >= 1, got ${p.kernel} and ${p.stride}`);
+  const H = xShape[xShape.length - 2]!;
+  const W = xShape[xShape.length - 1]!;
+  const Ho = outSize(H, p.kernel, p.stride, 0);
+  const Wo = outSize(W, p.kernel, p.stride, 0);
+  if (!(Ho >= 1 && Wo >= 1)) throw new RangeError(`pool: empty output for input ${dims(xShape)}, kernel ${p.kernel}, stride ${p.stride}`);
+  return { BC: lead(xShape, 2), H, W, Ho, Wo, shape: [...xShape.slice(0, -2), Ho, Wo] };
+}
+
+/** The backward of a pool: gy shaped like the pool's output (and argmax like gy for max pooling). */
+export function poolBackwardDims(what: string, gy: Tensor, xShape: readonly number[], p: Pool2dParams, argmax?: Tensor): ReturnType<typeof poolDims> {
+  const d = poolDims(xShape, p);
+  assertShape(`${what} gy`, gy.shape, d.shape);
+  if (argmax) assertShape(`${what} argmax`, argmax.shape, d.shape);
+  return d;
+}
+
+/** neuron's arguments: x [T, ...] with T >= 1; a [1] (needed for PLIF). */
+export function neuronDims(x: Tensor, a: Tensor | null, plif: boolean): { T: number; n: number } {
+  if (x.shape.length < 1 || !(x.shape[0]! >= 1)) throw new RangeError(`neuron: input ${dims(x.shape)} has no time dimension [T, ...] with T >= 1`);
+  if (plif && !a) throw new RangeError('neuron: a PLIF layer needs its parameter a');
+  if (a) assertShape('neuron a', a.shape, [1]);
+  return { T: x.shape[0]!, n: x.size / x.shape[0]! };
+}
+
+/** neuronBackward's arguments: the trace and gs shaped like x [T, ...]. */
+export function checkNeuronBackward(x: Tensor, trace: NeuronTraceT, gs: Tensor): void {
+  for (const [name, t] of [['s', trace.s], ['h', trace.h], ['v', trace.v], ['gs', gs]] as const) assertShape(`neuronBackward ${name}`, t.shape, x.shape);
+}
+
+/** adam's arguments: grad, m and v shaped like the parameter. */
+export function checkAdam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor): void {
+  for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) assertShape(`adam ${name}`, t.shape, param.shape);
+}
+
+/** mseLossGrad's arguments: out [T, N, C] and N labels. */
+export function lossDims(out: Tensor, labels: Int32Array): { T: number; N: number; C: number } {
+  if (out.shape.length !== 3) throw new RangeError(`mseLossGrad: out must be [T, N, C], got ${dims(out.shape)}`);
+  const [T, N, C] = out.shape as [number, number, number];
+  if (labels.length !== N) throw new RangeError(`mseLossGrad: ${labels.length} labels for a batch of ${N}`);
+  return { T, N, C };
+}
+
+/** vote's output features: F = C M input features per row. */
+export function voteClasses(x: Tensor, m: number): number {
+  const F = x.shape[x.shape.length - 1]!;
+  if (!(Number.isInteger(m) && m >= 1) || F % m !== 0) throw new RangeError(`vote: ${F} features are not a multiple of M = ${m}`);
+  return F / m;
+}
+
 /** Storage shared by every handle to it (reshape makes another handle), freed with its last handle. */
 export interface SharedStorage<S> {
   value: S;

@@ -164,6 +164,43 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
       expect(() => b.reshape(b.zeros([4]), [3])).toThrow();
     });
 
+    it('refuses arguments that do not fit, with the same messages on every backend, and leaks nothing', () => {
+      const b = factory();
+      const base = b.liveTensors();
+      const ts: Tensor[] = [];
+      const z = (...shape: number[]) => {
+        const t = b.zeros(shape);
+        ts.push(t);
+        return t;
+      };
+      const conv = { stride: 1, padding: 0 };
+      const pool = { kernel: 2, stride: 2 };
+      const bn = { training: true, momentum: 0.1, eps: 1e-5, spatialDims: 2 };
+      const plif = neuronConfig({ kind: 'plif', tau: 2 });
+      const trace = { s: z(2, 3), h: z(2, 3), v: z(2, 3) };
+      const refusals: [() => unknown, RegExp][] = [
+        [() => b.conv2d(z(1, 2, 4, 4), z(3, 3, 3, 3), conv), /^conv2d: input \[1, 2, 4, 4\] does not fit weight \[3, 3, 3, 3\]$/],
+        [() => b.conv2d(z(1, 1, 2, 2), z(1, 1, 3, 3), conv), /^conv2d: empty output for input \[1, 1, 2, 2\], kernel 3, stride 1, padding 0$/],
+        [() => b.conv2dBackward(z(1, 1, 4, 4), z(2, 1, 3, 3), z(1, 2, 3, 3), conv, true), /^conv2dBackward gy: shape \[1, 2, 3, 3\], expected \[1, 2, 2, 2\]$/],
+        [() => b.linear(z(2, 5), z(3, 4)), /^linear: input features 5, weight expects 4$/],
+        [() => b.linearBackward(z(2, 4), z(3, 4), z(2, 2), true), /^linearBackward gy: shape \[2, 2\], expected \[2, 3\]$/],
+        [() => b.batchNorm(z(2, 3, 2, 2), z(3), z(2), z(3), z(3), bn), /^batchNorm beta: shape \[2\], expected \[3\]$/],
+        [() => b.batchNormBackward(z(2, 3, 2, 2), z(3), { mean: z(3), invStd: z(3) }, z(2, 3, 2, 1), bn), /^batchNormBackward gy: shape \[2, 3, 2, 1\], expected \[2, 3, 2, 2\]$/],
+        [() => b.maxPool2dBackward(z(1, 1, 2, 1), z(1, 1, 2, 2), [1, 1, 4, 4], pool), /^maxPool2dBackward gy: shape \[1, 1, 2, 1\], expected \[1, 1, 2, 2\]$/],
+        [() => b.avgPool2d(z(1, 1, 1, 4), pool), /^pool: empty output for input \[1, 1, 1, 4\], kernel 2, stride 2$/],
+        [() => b.avgPool2dBackward(z(1, 1, 2, 3), [1, 1, 4, 4], pool), /^avgPool2dBackward gy: shape \[1, 1, 2, 3\], expected \[1, 1, 2, 2\]$/],
+        [() => b.dropout(z(2, 3, 4), z(3, 3)), /^dropout mask: shape \[3, 3\], expected \[3, 4\]$/],
+        [() => b.neuron(plif, z(2, 3), null), /^neuron: a PLIF layer needs its parameter a$/],
+        [() => b.neuronBackward(plif, z(2, 3), trace, z(3, 2), z(1)), /^neuronBackward gs: shape \[3, 2\], expected \[2, 3\]$/],
+        [() => b.vote(z(2, 7), 2), /^vote: 7 features are not a multiple of M = 2$/],
+        [() => b.mseLossGrad(z(2, 3, 4), new Int32Array(2), 'rate'), /^mseLossGrad: 2 labels for a batch of 3$/],
+        [() => b.adam(z(3), z(4), z(3), z(3), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), /^adam grad: shape \[4\], expected \[3\]$/],
+      ];
+      for (const [call, message] of refusals) expect(call, String(message)).toThrow(message);
+      for (const t of ts) b.dispose(t);
+      expect(b.liveTensors(), 'the refused calls made no tensor').toBe(base);
+    });
+
     it('countBad: NaN, infinities and values beyond the limit, over several tensors (the divergence check)', async () => {
       const b = factory();
       const base = b.liveTensors();

@@ -5,8 +5,21 @@
 import {
   Handles,
   assertShape,
+  batchNormBackwardDims,
+  batchNormDims,
+  checkAdam,
+  checkNeuronBackward,
+  convBackwardDims,
+  convDims,
+  convOutShape,
   lead,
-  outSize,
+  linearBackwardDims,
+  linearDims,
+  lossDims,
+  neuronDims,
+  poolBackwardDims,
+  poolDims,
+  voteClasses,
   type AdamParams,
   type Backend,
   type BatchNormParams,
@@ -48,33 +61,26 @@ export function referenceBackend(): Backend {
     liveTensors: () => handles.liveCount(),
     reshape: (t, shape) => handles.view(t, shape),
     conv2d(x, w, p: Conv2dParams) {
-      const [B, C, H, W] = chw(x);
-      const [O, Cw, K] = w.shape as [number, number, number, number];
-      if (Cw !== C) throw new RangeError(`conv2d: input has ${C} channels, weight expects ${Cw}`);
-      const y = ops.conv2d(get(x), [B, C, H, W], get(w), O, K, p.stride, p.padding);
-      return wrap(y, [...x.shape.slice(0, -3), O, outSize(H, K, p.stride, p.padding), outSize(W, K, p.stride, p.padding)]);
+      const d = convDims(x, w, p);
+      const y = ops.conv2d(get(x), [d.B, d.C, d.H, d.W], get(w), d.O, d.K, p.stride, p.padding);
+      return wrap(y, convOutShape(x, d));
     },
     conv2dBackward(x, w, gy, p, needInputGrad) {
-      const [B, C, H, W] = chw(x);
-      const [O, , K] = w.shape as [number, number, number, number];
-      const r = ops.conv2dBackward(get(x), [B, C, H, W], get(w), O, K, p.stride, p.padding, get(gy));
+      const d = convBackwardDims(x, w, gy, p);
+      const r = ops.conv2dBackward(get(x), [d.B, d.C, d.H, d.W], get(w), d.O, d.K, p.stride, p.padding, get(gy));
       return { gx: needInputGrad ? wrap(r.gx, x.shape) : null, gw: wrap(r.gw, w.shape) };
     },
     linear(x, w) {
-      const [O, I] = w.shape as [number, number];
-      if (x.shape[x.shape.length - 1] !== I) throw new RangeError(`linear: input features ${x.shape.at(-1)}, weight expects ${I}`);
-      return wrap(ops.linear(get(x), lead(x.shape, 1), I, get(w), O), [...x.shape.slice(0, -1), O]);
+      const { R, I, O } = linearDims(x, w);
+      return wrap(ops.linear(get(x), R, I, get(w), O), [...x.shape.slice(0, -1), O]);
     },
-    linearBackward(x, w, gy, needInputGrad) {
-      const [O, I] = w.shape as [number, number];
-      const r = ops.linearBackward(get(x), lead(x.shape, 1), I, get(w), O, get(gy));
+    linearBackward(x, w, gy, needInputGrad, inputGradMask) {
+      const { R, I, O } = linearBackwardDims(x, w, gy, inputGradMask);
+      const r = ops.linearBackward(get(x), R, I, get(w), O, get(gy));
       return { gx: needInputGrad ? wrap(r.gx, x.shape) : null, gw: wrap(r.gw, w.shape) };
     },
     batchNorm(x, gamma, beta, runningMean, runningVar, p: BatchNormParams) {
-      const S = lead(x.shape.slice(x.shape.length - p.spatialDims), 0);
-      const C = x.shape[x.shape.length - 1 - p.spatialDims]!;
-      const B = lead(x.shape, p.spatialDims + 1);
-      assertShape('batchNorm gamma', gamma.shape, [C]);
+      const { B, C, S } = batchNormDims(x, gamma, beta, runningMean, runningVar, p);
       if (p.training) {
         const r = ops.batchNormTrain(get(x), B, C, S, get(gamma), get(beta), p.eps);
         ops.batchNormRunningUpdate(get(runningMean), get(runningVar), r.mean, r.variance, B * S, p.momentum);
@@ -86,29 +92,29 @@ export function referenceBackend(): Backend {
       return { y: wrap(y, x.shape), saved: { mean: wrap(mean, [C]), invStd: wrap(invStd, [C]) } };
     },
     batchNormBackward(x, gamma, saved: BatchNormSaved, gy, p) {
-      const S = lead(x.shape.slice(x.shape.length - p.spatialDims), 0);
-      const C = x.shape[x.shape.length - 1 - p.spatialDims]!;
-      const B = lead(x.shape, p.spatialDims + 1);
+      const { B, C, S } = batchNormBackwardDims(x, gamma, saved, gy, p);
       const r = ops.batchNormBackward(get(x), B, C, S, get(gamma), get(saved.mean), get(saved.invStd), get(gy));
       return { gx: wrap(r.gx, x.shape), gGamma: wrap(r.gGamma, [C]), gBeta: wrap(r.gBeta, [C]) };
     },
     maxPool2d(x, p: Pool2dParams, tieDraws) {
       const s = chw(x);
-      const shape = [...x.shape.slice(0, -2), outSize(s[2], p.kernel, p.stride, 0), outSize(s[3], p.kernel, p.stride, 0)];
+      const { shape } = poolDims(x.shape, p);
       if (tieDraws) assertShape('maxPool2d tieDraws', tieDraws.shape, shape);
       const r = ops.maxPool2d(get(x), s, p.kernel, p.stride, tieDraws ? get(tieDraws) : null);
       return { y: wrap(r.y, shape), argmax: wrap(r.argmax, shape) };
     },
     maxPool2dBackward(gy, argmax, xShape, p) {
+      poolBackwardDims('maxPool2dBackward', gy, xShape, p, argmax);
       const s = [lead(xShape, 3), ...xShape.slice(-3)];
       return wrap(ops.maxPool2dBackward(get(gy), get(argmax), s, p.kernel, p.stride), xShape);
     },
     avgPool2d(x, p) {
       const s = chw(x);
-      const shape = [...x.shape.slice(0, -2), outSize(s[2], p.kernel, p.stride, 0), outSize(s[3], p.kernel, p.stride, 0)];
+      const { shape } = poolDims(x.shape, p);
       return wrap(ops.avgPool2d(get(x), s, p.kernel, p.stride), shape);
     },
     avgPool2dBackward(gy, xShape, p) {
+      poolBackwardDims('avgPool2dBackward', gy, xShape, p);
       const s = [lead(xShape, 3), ...xShape.slice(-3)];
       return wrap(ops.avgPool2dBackward(get(gy), s, p.kernel, p.stride), xShape);
     },
@@ -117,26 +123,28 @@ export function referenceBackend(): Backend {
       return wrap(ops.dropout(get(x), x.shape[0]!, get(mask)), x.shape);
     },
     neuron(cfg, x, a): NeuronTraceT {
+      neuronDims(x, a, cfg.kind === 'plif');
       const xs = get(x);
       const r = tapeNeuron(cfg, xs, x.shape[0]!, aOf(a && get(a), cfg.tau), new Float64Array(xs.length)); // Eqs. 2-6
       return { s: wrap(r.s, x.shape), h: wrap(r.h, x.shape), v: wrap(r.v, x.shape) };
     },
-    neuronBackward(cfg, x, _trace, gs, a) {
+    neuronBackward(cfg, x, trace, gs, a) {
+      neuronDims(x, a, cfg.kind === 'plif');
+      checkNeuronBackward(x, trace, gs);
       // the tape replays the forward from x (the trace is the same), then reverse mode gives the vjp
       const r = tapeNeuron(cfg, get(x), x.shape[0]!, aOf(a && get(a), cfg.tau), get(gs));
       return { gx: wrap(r.gradX, x.shape), ga: a && cfg.kind === 'plif' ? wrap(Float64Array.of(r.gradA), [1]) : null };
     },
     vote(x, m) {
-      const F = x.shape[x.shape.length - 1]!;
-      if (F % m !== 0) throw new RangeError(`vote: ${F} features are not a multiple of M = ${m}`);
-      return wrap(ops.vote(get(x), lead(x.shape, 1), F / m, m), [...x.shape.slice(0, -1), F / m]);
+      const C = voteClasses(x, m);
+      return wrap(ops.vote(get(x), lead(x.shape, 1), C, m), [...x.shape.slice(0, -1), C]);
     },
     voteBackward(gy, m) {
       const C = gy.shape[gy.shape.length - 1]!;
       return wrap(ops.voteBackward(get(gy), lead(gy.shape, 1), C, m), [...gy.shape.slice(0, -1), C * m]);
     },
     mseLossGrad(out, labels, form: LossForm) {
-      const [T, N, C] = out.shape as [number, number, number];
+      const { T, N, C } = lossDims(out, labels);
       return wrap(ops.mseLoss(get(out), T, N, C, labels, form).grad, out.shape);
     },
     countBad(ts, limit) {
@@ -145,6 +153,7 @@ export function referenceBackend(): Backend {
       return wrap(Float64Array.of(bad), [1]);
     },
     adam(param, grad, m, v, p: AdamParams) {
+      checkAdam(param, grad, m, v);
       ops.adam(get(param), get(grad), get(m), get(v), p.lr, p.beta1, p.beta2, p.eps, p.step);
     },
     repeatT: (x, T) => wrap(ops.repeatT(get(x), T), [T, ...x.shape]),

@@ -4,19 +4,8 @@
 //    and mostly zero: a sparse-input gather of the weight rows W^T[(c,ky,kx)][:], contiguous over O);
 //  - the input gradient (gy is dense) gathers, for each input pixel, the rows W'[(ky,kx,o)][:] over C.
 // General kernel, stride and padding.
+import type { ConvDims } from '../../core/backend.js';
 
-export interface ConvDims {
-  B: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  K: number;
-  stride: number;
-  pad: number;
-  Ho: number;
-  Wo: number;
-}
 
 /**
  * dst[dstOff + c*rows + r] = src[srcOff + r*cols + c] for the output rows (source columns) c0 <= c < c1;

@@ -5,22 +5,32 @@
 // with --threads 1 or N.
 import {
   assertShape,
-  lead,
-  outSize,
+  batchNormBackwardDims,
+  batchNormDims,
+  checkAdam,
+  checkNeuronBackward,
+  convBackwardDims,
+  convDims,
+  convOutShape,
+  linearBackwardDims,
+  linearDims,
+  lossDims,
+  neuronDims,
+  poolBackwardDims,
+  poolDims,
+  voteClasses,
   type AdamParams,
+  type ConvDims,
   type Backend,
-  type BatchNormParams,
   type BatchNormSaved,
-  type Conv2dParams,
   type LossForm,
   type NeuronTraceT,
-  type Pool2dParams,
   type Tensor,
 } from '../../core/backend.js';
 import { gradAFromK, neuronCodes, type NeuronConfig } from '../../core/neuron.js';
 import { mseGrad } from '../../core/scalar.js';
 import { Arena } from './arena.js';
-import { convWeightR, convWeightT, type ConvDims } from './conv.js';
+import { convWeightR, convWeightT } from './conv.js';
 import { NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
 import { KernelPool } from './pool.js';
 import { instantiateKernels, loadKernelModule } from './wasm/index.js';
@@ -71,7 +81,11 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const pool = new KernelPool(arena, threads, wasmModule, wasm);
   const st = new CpuStore(self, arena);
   const get = (t: Tensor) => st.get(t);
-  const make = (shape: readonly number[], zero = false) => st.make(shape, zero);
+  let destroyed = false;
+  const make = (shape: readonly number[], zero = false) => {
+    if (destroyed) throw new Error('cpu backend used after destroy()');
+    return st.make(shape, zero);
+  };
   const scratchAlloc = (n: number) => arena.alloc(n) ?? new Float32Array(n);
   const sWT = new Scratch(scratchAlloc);
   const sA = new Scratch(scratchAlloc);
@@ -88,25 +102,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   };
   const parts = threads;
 
-  const convDims = (x: Tensor, w: Tensor, p: Conv2dParams): ConvDims => {
-    const s = x.shape;
-    const [O, Cw, K, K2] = w.shape as [number, number, number, number];
-    const C = s[s.length - 3]!;
-    const H = s[s.length - 2]!;
-    const W = s[s.length - 1]!;
-    if (Cw !== C || K !== K2) throw new RangeError(`conv2d: input [${s.join(', ')}] does not fit weight [${w.shape.join(', ')}]`);
-    return { B: lead(s, 3), C, H, W, O, K, stride: p.stride, pad: p.padding, Ho: outSize(H, K, p.stride, p.padding), Wo: outSize(W, K, p.stride, p.padding) };
-  };
   const dimList = (d: ConvDims) => [d.B, d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo];
-  const bnDims = (x: Tensor, p: BatchNormParams) => {
-    const r = x.shape.length - p.spatialDims;
-    return { B: lead(x.shape, p.spatialDims + 1), C: x.shape[r - 1]!, S: lead(x.shape.slice(r), 0) };
-  };
-  const poolDims = (xShape: readonly number[], p: Pool2dParams) => {
-    const H = xShape[xShape.length - 2]!;
-    const W = xShape[xShape.length - 1]!;
-    return { BC: lead(xShape, 2), H, W, Ho: outSize(H, p.kernel, p.stride, 0), Wo: outSize(W, p.kernel, p.stride, 0) };
-  };
   /** Elementwise ops: ranges of at least this many values per thread. */
   const EW = 1 << 15;
 
@@ -116,7 +112,10 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     threads,
     simd: wasm !== null,
     memoryBytes: () => arena.bytesUsed(),
-    destroy: () => pool.destroy(),
+    destroy: () => {
+      destroyed = true;
+      pool.destroy();
+    },
     upload(data, shape) {
       const t = make(shape);
       const d = get(t);
@@ -133,7 +132,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
 
     conv2d(x, w, p) {
       const d = convDims(x, w, p);
-      const y = make([...x.shape.slice(0, -3), d.O, d.Ho, d.Wo]);
+      const y = make(convOutShape(x, d));
       const wT = sWT.get(d.C * d.K * d.K * d.O);
       convWeightT(get(w), d, wT);
       const yT = sA.get(parts * d.Ho * d.Wo * d.O);
@@ -141,7 +140,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       return y;
     },
     conv2dBackward(x, w, gy, p, need) {
-      const d = convDims(x, w, p);
+      const d = convBackwardDims(x, w, gy, p);
       const P = d.Ho * d.Wo;
       const Kc = d.C * d.K * d.K;
       const gw = make(w.shape);
@@ -163,18 +162,15 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       return { gx, gw };
     },
     linear(x, w) {
-      const [O, I] = w.shape as [number, number];
-      if (x.shape.at(-1) !== I) throw new RangeError(`linear: input features ${x.shape.at(-1)}, weight expects ${I}`);
-      const B = lead(x.shape, 1);
+      const { R: B, I, O } = linearDims(x, w);
       const y = make([...x.shape.slice(0, -1), O]);
       const wT = sWT.get(I * O);
       pool.run('transpose', [get(w), wT], [O, I], I, null, { grain: 64 });
       pool.run('linearForward', [get(x), wT, get(y)], [I, O], B);
       return y;
     },
-    linearBackward(x, w, gy, need, inputGradMask?: Tensor) {
-      const [O, I] = w.shape as [number, number];
-      const B = lead(x.shape, 1);
+    linearBackward(x, w, gy, need, inputGradMask?: Tensor | null) {
+      const { R: B, I, O } = linearBackwardDims(x, w, gy, inputGradMask);
       const gw = make(w.shape);
       const gx = need ? make(x.shape) : null;
       timed('weight grad', () => {
@@ -198,8 +194,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     },
 
     batchNorm(x, gamma, beta, runningMean, runningVar, p) {
-      const { B, C, S } = bnDims(x, p);
-      assertShape('batchNorm gamma', gamma.shape, [C]);
+      const { B, C, S } = batchNormDims(x, gamma, beta, runningMean, runningVar, p);
       const y = make(x.shape);
       const mean = make([C]);
       const inv = make([C]);
@@ -207,7 +202,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       return { y, saved: { mean, invStd: inv } };
     },
     batchNormBackward(x, gamma, saved: BatchNormSaved, gy, p) {
-      const { B, C, S } = bnDims(x, p);
+      const { B, C, S } = batchNormBackwardDims(x, gamma, saved, gy, p);
       get(saved.mean); // checked, not used: the kernel recomputes the statistics in double
       const gx = make(x.shape);
       const gg = make([C]);
@@ -217,8 +212,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     },
 
     maxPool2d(x, p, tieDraws) {
-      const { BC, H, W, Ho, Wo } = poolDims(x.shape, p);
-      const shape = [...x.shape.slice(0, -2), Ho, Wo];
+      const { BC, H, W, Ho, Wo, shape } = poolDims(x.shape, p);
       if (tieDraws) assertShape('maxPool2d tieDraws', tieDraws.shape, shape);
       const y = make(shape);
       const am = make(shape);
@@ -227,19 +221,19 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       return { y, argmax: am };
     },
     maxPool2dBackward(gy, argmax, xShape, p) {
-      const { BC, H, W, Ho, Wo } = poolDims(xShape, p);
+      const { BC, H, W, Ho, Wo } = poolBackwardDims('maxPool2dBackward', gy, xShape, p, argmax);
       const gx = make(xShape);
       pool.run('maxPoolBackward', [get(gy), get(argmax), get(gx)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return gx;
     },
     avgPool2d(x, p) {
-      const { BC, H, W, Ho, Wo } = poolDims(x.shape, p);
-      const y = make([...x.shape.slice(0, -2), Ho, Wo]);
+      const { BC, H, W, Ho, Wo, shape } = poolDims(x.shape, p);
+      const y = make(shape);
       pool.run('avgPool', [get(x), get(y)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return y;
     },
     avgPool2dBackward(gy, xShape, p) {
-      const { BC, H, W, Ho, Wo } = poolDims(xShape, p);
+      const { BC, H, W, Ho, Wo } = poolBackwardDims('avgPool2dBackward', gy, xShape, p);
       const gx = make(xShape);
       pool.run('avgPoolBackward', [get(gy), get(gx)], [H, W, Ho, Wo, p.kernel, p.stride], BC, null, { grain: 8 });
       return gx;
@@ -253,18 +247,17 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     },
 
     neuron(cfg: NeuronConfig, x, a): NeuronTraceT {
+      const { T, n } = neuronDims(x, a, cfg.kind === 'plif');
       const tr = { s: make(x.shape), h: make(x.shape), v: make(x.shape) };
-      const T = x.shape[0]!;
-      const n = x.size / T;
       const av = a ? get(a)[0]! : NaN;
       neuronCodes(cfg, a ? av : undefined); // validates a before the threads start
       pool.run('neuronForward', [get(x), get(tr.s), get(tr.h), get(tr.v)], [T, n, a ? av : NaN], Math.ceil(n / NEURON_BLOCK), neuronMeta(cfg)); // Eqs. 2-6
       return tr;
     },
     neuronBackward(cfg, x, trace, gs, a) {
+      const { T, n } = neuronDims(x, a, cfg.kind === 'plif');
+      checkNeuronBackward(x, trace, gs);
       const gx = make(x.shape);
-      const T = x.shape[0]!;
-      const n = x.size / T;
       const blocks = Math.ceil(n / NEURON_BLOCK);
       const av = a ? get(a)[0]! : NaN;
       const c = neuronCodes(cfg, a ? av : undefined);
@@ -283,9 +276,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     },
 
     vote(x, m) {
-      const F = x.shape.at(-1)!;
-      if (F % m !== 0) throw new RangeError(`vote: ${F} features are not a multiple of M = ${m}`);
-      const y = make([...x.shape.slice(0, -1), F / m]);
+      const y = make([...x.shape.slice(0, -1), voteClasses(x, m)]);
       const xd = get(x);
       const yd = get(y);
       for (let j = 0; j < yd.length; j++) {
@@ -308,9 +299,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     },
 
     mseLossGrad(out, labels, form: LossForm) {
-      if (out.shape.length !== 3) throw new RangeError(`mseLossGrad: out must be [T, N, C], got [${out.shape.join(', ')}]`);
-      const [T, N, C] = out.shape as [number, number, number];
-      if (labels.length !== N) throw new RangeError(`mseLossGrad: ${labels.length} labels for a batch of ${N}`);
+      const { T, N, C } = lossDims(out, labels);
       const od = get(out);
       const grad = make(out.shape);
       const gd = get(grad);
@@ -342,6 +331,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     },
 
     adam(param, grad, m, v, p: AdamParams) {
+      checkAdam(param, grad, m, v);
       const stepSize = p.lr / (1 - p.beta1 ** p.step);
       const sqrtBc2 = Math.sqrt(1 - p.beta2 ** p.step);
       pool.run('adam', [get(param), get(grad), get(m), get(v)], [p.lr, p.beta1, p.beta2, p.eps, stepSize, sqrtBc2], param.size, null, { grain: EW });

@@ -6,7 +6,8 @@
 import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
 import { adamFirstMoment, adamParam, adamSecondMoment, bnInputGrad, runningStat } from '../../core/scalar.js';
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
-import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto, type ConvDims } from './conv.js';
+import type { ConvDims } from '../../core/backend.js';
+import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto } from './conv.js';
 import { linearForwardRows, linearInputGradRows, linearWeightGradRows } from './linear.js';
 import type { WasmKernels } from './wasm/index.js';
 

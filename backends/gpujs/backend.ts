@@ -8,7 +8,7 @@
 // no synchronous readback). Ops still return handles at once: each records its kernel call on a queue that
 // runs in program order (one submit per kernel, no waits between them), and a handle's storage is filled when
 // its kernel runs. read() waits for the queue; an error of a queued kernel is thrown by the next read().
-import { Handles, assertShape, lead, outSize, sizeOf, type AdamParams, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
+import { Handles, assertShape, batchNormBackwardDims, batchNormDims, checkAdam, checkNeuronBackward, convBackwardDims, convDims, convOutShape, linearBackwardDims, linearDims, lossDims, neuronDims, poolBackwardDims, poolDims, sizeOf, voteClasses, type AdamParams, type ConvDims, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
 import { neuronCodes, validateNeuronConfig, type NeuronConfig } from '../../core/neuron.js';
 import { KERNEL_FUNCTIONS } from '../../core/scalar.js';
 import * as K from './kernels.js';
@@ -351,54 +351,38 @@ export class GpujsBackend implements Backend {
   }
 
   // ---- synaptic layers ----
-  private convDims(x: Tensor, w: Tensor, p: Conv2dParams) {
-    const s = x.shape;
-    const [O, C, Kk, K2] = w.shape as [number, number, number, number];
-    const H = s[s.length - 2]!;
-    const W = s[s.length - 1]!;
-    if (s.length < 3 || s[s.length - 3] !== C || Kk !== K2) throw new RangeError(`conv2d: input [${s.join(', ')}] does not fit weight [${w.shape.join(', ')}]`);
-    const d = { B: lead(s, 3), C, H, W, O, K: Kk, S: p.stride, P: p.padding, Ho: outSize(H, Kk, p.stride, p.padding), Wo: outSize(W, Kk, p.stride, p.padding) };
-    if (!(d.Ho >= 1 && d.Wo >= 1)) throw new RangeError(`conv2d: empty output for input [${s.join(', ')}], kernel ${Kk}, stride ${p.stride}, padding ${p.padding}`);
-    return { ...d, args: [d.C, d.H, d.W, d.O, d.K, d.S, d.P, d.Ho, d.Wo] };
+  private static convArgs(d: ConvDims): number[] {
+    return [d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo];
   }
 
   conv2d(x: Tensor, w: Tensor, p: Conv2dParams): Tensor {
-    const d = this.convDims(x, w, p);
-    return this.op('conv2d', K.conv2dK, [...x.shape.slice(0, -3), d.O, d.Ho, d.Wo], {}, [x, w], d.args, [d.C, d.K]);
+    const d = convDims(x, w, p);
+    return this.op('conv2d', K.conv2dK, convOutShape(x, d), {}, [x, w], GpujsBackend.convArgs(d), [d.C, d.K]);
   }
 
   conv2dBackward(x: Tensor, w: Tensor, gy: Tensor, p: Conv2dParams, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor } {
-    const d = this.convDims(x, w, p);
-    assertShape('conv2dBackward gy', gy.shape, [...x.shape.slice(0, -3), d.O, d.Ho, d.Wo]);
-    const gw = this.op('conv2dGradW', K.conv2dGradWK, w.shape, {}, [x, gy], [...d.args, d.B], [d.B, d.Ho, d.Wo]);
-    const gx = needInputGrad ? this.op('conv2dGradX', K.conv2dGradXK, x.shape, {}, [gy, w], d.args, [d.O, d.K]) : null;
+    const d = convBackwardDims(x, w, gy, p);
+    const args = GpujsBackend.convArgs(d);
+    const gw = this.op('conv2dGradW', K.conv2dGradWK, w.shape, {}, [x, gy], [...args, d.B], [d.B, d.Ho, d.Wo]);
+    const gx = needInputGrad ? this.op('conv2dGradX', K.conv2dGradXK, x.shape, {}, [gy, w], args, [d.O, d.K]) : null;
     return { gx, gw };
   }
 
   linear(x: Tensor, w: Tensor): Tensor {
-    const [O, I] = w.shape as [number, number];
-    if (x.shape[x.shape.length - 1] !== I) throw new RangeError(`linear: input features ${x.shape.at(-1)}, weight expects ${I}`);
+    const { I, O } = linearDims(x, w);
     return this.op('linear', K.linearK, [...x.shape.slice(0, -1), O], {}, [x, w], [I, O], [I]);
   }
 
-  linearBackward(x: Tensor, w: Tensor, gy: Tensor, needInputGrad: boolean): { gx: Tensor | null; gw: Tensor } {
-    const [O, I] = w.shape as [number, number];
-    const R = lead(x.shape, 1);
-    assertShape('linearBackward gy', gy.shape, [...x.shape.slice(0, -1), O]);
+  linearBackward(x: Tensor, w: Tensor, gy: Tensor, needInputGrad: boolean, inputGradMask?: Tensor | null): { gx: Tensor | null; gw: Tensor } {
+    const { R, I, O } = linearBackwardDims(x, w, gy, inputGradMask); // the mask is checked, not used: gx is exact without it
     const gw = this.op('linearGradW', K.linearGradWK, w.shape, {}, [x, gy], [R, I, O], [R]);
     const gx = needInputGrad ? this.op('linearGradX', K.linearGradXK, x.shape, {}, [gy, w], [I, O], [O]) : null;
     return { gx, gw };
   }
 
   // ---- batch norm ----
-  private bnDims(x: Tensor, p: BatchNormParams) {
-    const r = x.shape.length - p.spatialDims;
-    return { B: lead(x.shape, p.spatialDims + 1), C: x.shape[r - 1]!, S: lead(x.shape.slice(r), 0) };
-  }
-
   batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, p: BatchNormParams): { y: Tensor; saved: BatchNormSaved } {
-    const d = this.bnDims(x, p);
-    assertShape('batchNorm gamma', gamma.shape, [d.C]);
+    const d = batchNormDims(x, gamma, beta, runningMean, runningVar, p);
     const bcs = [d.B, d.C, d.S];
     let mean: Tensor;
     let invStd: Tensor;
@@ -420,8 +404,7 @@ export class GpujsBackend implements Backend {
   }
 
   batchNormBackward(x: Tensor, gamma: Tensor, saved: BatchNormSaved, gy: Tensor, p: BatchNormParams): { gx: Tensor; gGamma: Tensor; gBeta: Tensor } {
-    const d = this.bnDims(x, p);
-    assertShape('batchNormBackward gy', gy.shape, x.shape);
+    const d = batchNormBackwardDims(x, gamma, saved, gy, p);
     const bcs = [d.B, d.C, d.S];
     const gBeta = this.op('bnGradSum', K.bnGradSumK, [d.C], { which: 0 }, [x, gy, saved.mean, saved.invStd], bcs, [d.B, d.S]);
     const gGamma = this.op('bnGradSum', K.bnGradSumK, [d.C], { which: 1 }, [x, gy, saved.mean, saved.invStd], bcs, [d.B, d.S]);
@@ -430,17 +413,12 @@ export class GpujsBackend implements Backend {
   }
 
   // ---- pooling ----
-  private poolArgs(xShape: readonly number[], p: Pool2dParams) {
-    const H = xShape[xShape.length - 2]!;
-    const W = xShape[xShape.length - 1]!;
-    const Ho = outSize(H, p.kernel, p.stride, 0);
-    const Wo = outSize(W, p.kernel, p.stride, 0);
-    if (!(Ho >= 1 && Wo >= 1)) throw new RangeError(`pool: empty output for input [${xShape.join(', ')}], kernel ${p.kernel}`);
-    return { shape: [...xShape.slice(0, -2), Ho, Wo], args: [H, W, Ho, Wo, p.kernel, p.stride], loops: [p.kernel] };
+  private static poolArgs(d: ReturnType<typeof poolDims>, p: Pool2dParams) {
+    return { shape: d.shape, args: [d.H, d.W, d.Ho, d.Wo, p.kernel, p.stride], loops: [p.kernel] };
   }
 
   maxPool2d(x: Tensor, p: Pool2dParams, tieDraws?: Tensor | null): { y: Tensor; argmax: Tensor } {
-    const a = this.poolArgs(x.shape, p);
+    const a = GpujsBackend.poolArgs(poolDims(x.shape, p), p);
     if (tieDraws) {
       assertShape('maxPool2d tieDraws', tieDraws.shape, a.shape);
       return { y: this.op('maxPoolTies', K.maxPoolTiesK, a.shape, { which: 0 }, [x, tieDraws], a.args, a.loops), argmax: this.op('maxPoolTies', K.maxPoolTiesK, a.shape, { which: 1 }, [x, tieDraws], a.args, a.loops) };
@@ -449,19 +427,17 @@ export class GpujsBackend implements Backend {
   }
 
   maxPool2dBackward(gy: Tensor, argmax: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor {
-    const a = this.poolArgs(xShape, p);
-    assertShape('maxPool2dBackward gy', gy.shape, a.shape);
+    const a = GpujsBackend.poolArgs(poolBackwardDims('maxPool2dBackward', gy, xShape, p, argmax), p);
     return this.op('maxPoolGrad', K.maxPoolGradK, xShape, {}, [gy, argmax], a.args, a.loops);
   }
 
   avgPool2d(x: Tensor, p: Pool2dParams): Tensor {
-    const a = this.poolArgs(x.shape, p);
+    const a = GpujsBackend.poolArgs(poolDims(x.shape, p), p);
     return this.op('avgPool', K.avgPoolK, a.shape, {}, [x], a.args, a.loops);
   }
 
   avgPool2dBackward(gy: Tensor, xShape: readonly number[], p: Pool2dParams): Tensor {
-    const a = this.poolArgs(xShape, p);
-    assertShape('avgPool2dBackward gy', gy.shape, a.shape);
+    const a = GpujsBackend.poolArgs(poolBackwardDims('avgPool2dBackward', gy, xShape, p), p);
     return this.op('avgPoolGrad', K.avgPoolGradK, xShape, {}, [gy], a.args, a.loops);
   }
 
@@ -475,11 +451,9 @@ export class GpujsBackend implements Backend {
   /** The kernels' neuron arguments: T, n and core's numeric codes (neuronCodes); k itself stays on the device for PLIF. */
   private neuronArgs(cfg: NeuronConfig, x: Tensor, a: Tensor | null): { args: number[]; plif: boolean; T: number } {
     validateNeuronConfig(cfg);
-    const T = x.shape[0]!;
-    const c = neuronCodes(cfg, undefined);
     const plif = cfg.kind === 'plif';
-    if (plif && !a) throw new RangeError('neuron: a PLIF layer needs its parameter a');
-    if (a) assertShape('neuron a', a.shape, [1]);
+    const { T } = neuronDims(x, a, plif);
+    const c = neuronCodes(cfg, undefined);
     return { T, plif, args: [T, x.size / T, c.kind, c.decayInput, c.hard, c.vr, c.vth, c.detach, c.sgCode, c.alpha, plif ? 1 : 0, plif ? 0 : c.k] };
   }
 
@@ -492,7 +466,7 @@ export class GpujsBackend implements Backend {
 
   neuronBackward(cfg: NeuronConfig, x: Tensor, trace: NeuronTraceT, gs: Tensor, a: Tensor | null): { gx: Tensor; ga: Tensor | null } {
     const c = this.neuronArgs(cfg, x, a);
-    for (const [nm, t] of [['s', trace.s], ['h', trace.h], ['v', trace.v], ['gs', gs]] as const) assertShape(`neuronBackward ${nm}`, t.shape, x.shape);
+    checkNeuronBackward(x, trace, gs);
     const at = c.plif ? a! : this.dummyA;
     const ins = [x, trace.s, trace.h, trace.v, gs, at];
     const gx = this.op('neuronGrad', K.neuronGradK, x.shape, { which: 0 }, ins, c.args, [c.T]);
@@ -507,9 +481,7 @@ export class GpujsBackend implements Backend {
 
   // ---- voting ----
   vote(x: Tensor, m: number): Tensor {
-    const F = x.shape[x.shape.length - 1]!;
-    if (F % m !== 0) throw new RangeError(`vote: ${F} features are not a multiple of M = ${m}`);
-    return this.op('vote', K.voteK, [...x.shape.slice(0, -1), F / m], {}, [x], [m], [m]);
+    return this.op('vote', K.voteK, [...x.shape.slice(0, -1), voteClasses(x, m)], {}, [x], [m], [m]);
   }
 
   voteBackward(gy: Tensor, m: number): Tensor {
@@ -519,9 +491,7 @@ export class GpujsBackend implements Backend {
 
   // ---- loss ----
   mseLossGrad(out: Tensor, labels: Int32Array, form: LossForm): Tensor {
-    if (out.shape.length !== 3) throw new RangeError(`mseLossGrad: out must be [T, N, C], got [${out.shape.join(', ')}]`);
-    const [T, N, C] = out.shape as [number, number, number];
-    if (labels.length !== N) throw new RangeError(`mseLossGrad: ${labels.length} labels for a batch of ${N}`);
+    const { T, N, C } = lossDims(out, labels);
     const lab = this.upload(labels, [N]);
     const grad = this.op('mseGrad', K.mseGradK, out.shape, { rate: form === 'rate' ? 1 : 0 }, [out, lab], [T, N, C], [T]);
     this.dispose(lab);
@@ -548,7 +518,7 @@ export class GpujsBackend implements Backend {
 
   // ---- optimiser ----
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
-    for (const [nm, t] of [['grad', grad], ['m', m], ['v', v]] as const) assertShape(`adam ${nm}`, t.shape, param.shape);
+    checkAdam(param, grad, m, v);
     const n = param.size;
     this.replace(m, this.run('adamM', K.adamMK, n, {}, [m, grad], [p.beta1]));
     this.replace(v, this.run('adamV', K.adamVK, n, {}, [v, grad], [p.beta2]));

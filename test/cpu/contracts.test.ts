@@ -468,12 +468,14 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
     expect(longest).toBeLessThanOrEqual(performance.now() - t0); // a section's time, not a clock reading
   });
 
-  it('destroy() stops the worker threads: the pool refuses work on the shared memory afterwards', () => {
+  it('destroy() stops the worker threads; the backend refuses every op and upload afterwards', () => {
     const b = cpuBackend({ threads: 2, simd: false });
     const x = b.upload([1, 2, 3, 4], [2, 2]);
     expect([...b.download(b.sumT(x))]).toEqual([4, 6]);
     b.destroy();
-    expect(() => b.sumT(x)).toThrow('CPU backend thread pool is unusable: destroyed');
+    expect(() => b.sumT(x)).toThrow('cpu backend used after destroy()');
+    expect(() => b.upload([1], [1])).toThrow('cpu backend used after destroy()');
+    expect(() => b.zeros([2])).toThrow('cpu backend used after destroy()');
   });
 });
 

@@ -4,7 +4,7 @@
 // range (all other memory, including the module's reserved low memory, is compared word by word), and
 // the dropout mask of linearInputGrad zeroing exactly the masked entries.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ConvDims } from '../../backends/cpu/conv.js';
+import type { ConvDims } from '../../core/backend.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
