@@ -61,7 +61,16 @@ function uploadBatch(net: Network, batch: Batch): Tensor {
   const size = shape.reduce((a, c) => a * c, 1);
   if (batch.x.length !== size) throw new RangeError(`batch input has ${batch.x.length} values, expected [${shape.join(', ')}] = ${size}`);
   for (const l of batch.labels) if (!(l >= 0 && l < net.config.classes)) throw new RangeError(`label ${l} outside 0..${net.config.classes - 1}`);
+  checkFinite('batch input', batch.x);
   return net.backend.upload(batch.x, shape);
+}
+
+/**
+ * Refuses a non-finite input value, naming its index: a NaN never reaches a threshold (NaN >= Vth is false),
+ * so a NaN input would train silently on silence (loss 0.1 with ten classes) instead of failing.
+ */
+function checkFinite(what: string, x: FloatArray): void {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) throw new RangeError(`${what} holds a non-finite value at index ${i} (${x[i]}): check the data or its normalisation`);
 }
 
 /**
@@ -145,6 +154,7 @@ function checkBatchArgs(fn: string, net: Network, x: FloatArray, n: number): voi
  */
 export async function inferBatch(net: Network, x: FloatArray, n: number, rng: Rng | readonly Rng[] | null = null): Promise<FloatArray> {
   checkBatchArgs('inferBatch', net, x, n);
+  checkFinite('inferBatch input', x);
   const b = net.backend;
   const xt = b.upload(x, net.inputShape(n));
   try {

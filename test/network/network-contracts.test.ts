@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
 import { DropoutLayer, poolTieDraws } from '../../core/network/layers.js';
 import { Network, networkConfig } from '../../core/network/network.js';
-import { adamUpdate, createAdam, disposeAdam, epochLr, lossAndGradients } from '../../core/network/train.js';
+import { adamUpdate, createAdam, disposeAdam, epochLr, inferBatch, lossAndGradients } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
 import { referenceBackend } from '../../reference/ops-backend.js';
 
@@ -208,6 +208,24 @@ describe('layer and optimiser contracts', () => {
     disposeAdam(b, s);
     expect(b.liveTensors()).toBe(live - 2 * net.params().length);
     expect([s.m, s.v]).toEqual([[], []]);
+    net.dispose();
+  });
+});
+
+describe('non-finite inputs', () => {
+  it('a training step and an inference refuse a NaN or infinite input, naming the index, before uploading anything', async () => {
+    const b = referenceBackend();
+    const net = new Network(b, networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 2 }), Rng.seeded(3));
+    const live = b.liveTensors();
+    const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
+    x[5] = Number.NaN;
+    await expect(lossAndGradients(net, { x, labels: Int32Array.of(0, 1) }, Rng.seeded(1))).rejects.toThrow('batch input holds a non-finite value at index 5 (NaN): check the data or its normalisation');
+    x[5] = 0;
+    x[2] = -Infinity;
+    await expect(inferBatch(net, x, 2)).rejects.toThrow('inferBatch input holds a non-finite value at index 2 (-Infinity)');
+    expect(b.liveTensors()).toBe(live);
+    x[2] = 0;
+    expect((await lossAndGradients(net, { x, labels: Int32Array.of(0, 1) }, Rng.seeded(1))).loss).toBeGreaterThan(0);
     net.dispose();
   });
 });
