@@ -12,8 +12,6 @@ conformanceSuite('cpu (SIMD kernels, 2 threads)', () => {
   if (!b.simd) throw new Error('the WebAssembly SIMD kernels did not load: run npm run build');
   return b;
 });
-// The reference against itself checks the suite's own plumbing (and the leak accounting).
-conformanceSuite('reference (self)', () => referenceBackend());
 
 describe('cpu backend beyond the shared suite', () => {
   it('batch-norm backward stays within float32 tolerance on an ill-conditioned batch (two samples per channel, small spread)', () => {

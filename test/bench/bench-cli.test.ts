@@ -26,7 +26,7 @@ describe('plif bench --profile', () => {
     const pct = p.by_kind.reduce((s: number, x: { percent: number }) => s + x.percent, 0);
     expect(pct).toBeCloseTo(100, 6);
     expect(p.firing_rates.map((f: { layer: string }) => f.layer)).toEqual(['2 PLIF', '6 PLIF', '10 PLIF', '13 PLIF']);
-    for (const f of p.firing_rates) expect(f.rate).toBeGreaterThanOrEqual(0);
+    for (const f of p.firing_rates) expect(f.rate >= 0 && f.rate <= 1, `${f.layer}: a rate is a fraction of spikes, got ${f.rate}`).toBe(true);
     expect(p.firing_rates.some((f: { rate: number }) => f.rate > 0)).toBe(true);
   });
 
