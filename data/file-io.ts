@@ -1,8 +1,10 @@
 // File I/O of the Node entry points: errors that name the file, what was being done and why, and atomic
 // writes (temporary file in the same directory, fsync, rename), so a crash never leaves a half-written file
-// under the final name.
+// under the final name. Writes follow what the user named: through symbolic links to their targets, into
+// devices, FIFOs and this process's stdout directly; only a regular file (or nothing) is renamed over.
 import { randomBytes } from 'node:crypto';
-import { access, constants, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { write as fsWrite } from 'node:fs';
+import { access, constants, lstat, mkdir, open, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 const REASONS: Record<string, string> = {
@@ -17,6 +19,8 @@ const REASONS: Record<string, string> = {
   EEXIST: 'a part of the path exists and is not a directory',
   EIO: 'input/output error of the device',
   EMFILE: 'too many open files',
+  EPIPE: 'the reader has gone (a closed pipe)',
+  ELOOP: 'too many levels of symbolic links',
 };
 
 /** An I/O error that says which file, what was being done, and why (the errno code kept in `code`). */
@@ -67,32 +71,155 @@ export async function makeDirectory(dir: string): Promise<void> {
   }
 }
 
+/** How a write reaches what the user named: replaced (a regular file or nothing), or written into directly. */
+export type WriteTarget =
+  /** A regular file or nothing: a temporary file beside it, fsync, rename over it (keeping its mode). */
+  | { kind: 'replace'; path: string; mode: number | null }
+  /** A FIFO, a device or a socket: opened and written, no temporary file, no rename. */
+  | { kind: 'direct'; path: string }
+  /** One of this process's open descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N): written through it, at its offset. */
+  | { kind: 'descriptor'; path: string; fd: number };
+
+const OWN_DESCRIPTOR = /^\/proc\/(\d+)(?:\/task\/\d+)?\/fd\/(\d+)$/;
+const errnoOf = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code;
+
 /**
- * Writes bytes atomically (creating the directory when needed): a temp file, fsync, then rename over the
- * target. Errors are FileIoError naming the file and what failed (disk full, read-only, ...).
+ * Where a write to `path` goes. Symbolic links are followed to their target (a dangling one to the file
+ * it names), so the link stays a link; a device, FIFO or socket is written into; only a regular file or
+ * nothing is replaced by rename.
+ */
+export async function writeTarget(path: string): Promise<WriteTarget> {
+  let p = resolve(path);
+  for (let hops = 0; ; hops++) {
+    if (hops > 40) throw new FileIoError(path, 'write', null, 'too many levels of symbolic links (ELOOP)');
+    // the directory part through its links (/dev/fd -> /proc/self/fd -> /proc/<pid>/fd), the last part as named
+    const dir = await realpath(dirname(p)).catch(() => dirname(p));
+    p = join(dir, basename(p));
+    const own = OWN_DESCRIPTOR.exec(p);
+    if (own && Number(own[1]) === process.pid) return { kind: 'descriptor', path: p, fd: Number(own[2]) };
+    let st;
+    try {
+      st = await lstat(p);
+    } catch (e) {
+      // nothing there, or a directory part missing or not a directory (which makeDirectory then explains)
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return { kind: 'replace', path: p, mode: null };
+      throw new FileIoError(path, 'write', e);
+    }
+    if (st.isSymbolicLink()) {
+      try {
+        p = resolve(dirname(p), await readlink(p));
+      } catch (e) {
+        throw new FileIoError(path, 'write', e);
+      }
+      continue;
+    }
+    if (st.isDirectory()) throw new FileIoError(path, 'write', null, `${p === resolve(path) ? 'it' : p} is a directory`);
+    if (st.isFile()) return { kind: 'replace', path: p, mode: st.mode & 0o7777 };
+    return { kind: 'direct', path: p };
+  }
+}
+
+/** Writes all of `bytes` at the descriptor's offset (a short write is continued, never ignored). */
+async function writeAll(fh: { write(b: Uint8Array, o: number, l: number): Promise<{ bytesWritten: number }> }, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+    if (bytesWritten <= 0) throw Object.assign(new Error('the write made no progress'), { code: 'EIO' });
+    at += bytesWritten;
+  }
+}
+
+/**
+ * Writes all of `bytes` to one of this process's descriptors: stdout and stderr through their streams (in
+ * order with what else the command prints), others with write(2), waiting while a non-blocking one is full.
+ */
+async function writeDescriptor(fd: number, bytes: Uint8Array): Promise<void> {
+  const stream = fd === 1 ? process.stdout : fd === 2 ? process.stderr : null;
+  if (stream) {
+    await new Promise<void>((done, fail) => stream.write(bytes, (e) => (e ? fail(e) : done())));
+    return;
+  }
+  const once = (at: number) => new Promise<number>((done, fail) => fsWrite(fd, bytes, at, bytes.length - at, null, (e, n) => (e ? fail(e) : done(n))));
+  await writeAll(
+    {
+      write: async (_b, at) => {
+        for (;;) {
+          try {
+            return { bytesWritten: await once(at) };
+          } catch (e) {
+            if (errnoOf(e) !== 'EAGAIN') throw e;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+      },
+    },
+    bytes,
+  );
+}
+
+/**
+ * Writes bytes where `path` leads (writeTarget): a regular file (or a new one) atomically, through a
+ * temporary file beside it (beside a symbolic link's target), fsync, then rename; a device, FIFO or pipe
+ * directly. Nothing is renamed into place unless every write and the fsync succeeded. Errors are
+ * FileIoError naming the file and what failed (disk full, read-only, ...).
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await makeDirectory(dirname(path));
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const target = await writeTarget(path);
+  if (target.kind === 'descriptor') {
+    try {
+      await writeDescriptor(target.fd, bytes);
+    } catch (e) {
+      throw new FileIoError(path, 'write', e);
+    }
+    return;
+  }
+  if (target.kind === 'direct') {
+    let fh;
+    try {
+      fh = await open(target.path, 'w');
+    } catch (e) {
+      throw new FileIoError(path, 'write', e);
+    }
+    try {
+      await writeAll(fh, bytes);
+      await fh.close();
+    } catch (e) {
+      await fh.close().catch(() => {});
+      throw new FileIoError(path, 'write', e);
+    }
+    return;
+  }
+  const final = target.path;
+  await makeDirectory(dirname(final));
+  const tmp = join(dirname(final), `.${basename(final)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let fh;
   try {
-    fh = await open(tmp, 'wx');
+    fh = await open(tmp, 'wx', target.mode ?? 0o666);
   } catch (e) {
     throw new FileIoError(path, 'write', e);
   }
   try {
-    await fh.writeFile(bytes);
+    await writeAll(fh, bytes);
+    if (target.mode !== null) await fh.chmod(target.mode);
     await fh.sync();
+    await fh.close();
   } catch (e) {
     await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});
     throw new FileIoError(path, 'write', e);
   }
-  await fh.close();
   try {
-    await rename(tmp, path);
+    await rename(tmp, final);
   } catch (e) {
     await unlink(tmp).catch(() => {});
     throw new FileIoError(path, 'write', e);
   }
+  await syncDirectory(dirname(final));
+}
+
+/** fsync of a directory, so a rename in it survives a power loss (best effort: not every file system allows it). */
+async function syncDirectory(dir: string): Promise<void> {
+  const dh = await open(dir, 'r').catch(() => null);
+  if (!dh) return;
+  await dh.sync().catch(() => {});
+  await dh.close().catch(() => {});
 }
