@@ -2,10 +2,12 @@
 // written as groups and datasets the way the reference `nir` package writes them with h5py (strings as
 // string datasets, parameters as float arrays, integers as int64), and read back.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import nodeFs from 'node:fs';
+import { open, readFile, rm, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import h5wasm from 'h5wasm/node';
-import { dirname } from 'node:path';
-import { FileIoError, makeDirectory } from '../../data/file-io.js';
+import { dirname, join } from 'node:path';
+import { FileIoError, writeFileAtomic } from '../../data/file-io.js';
 import { isArray, isGroup, type NirArray, type NirFile, type NirGroup, type NirValue } from './tree.js';
 
 type H5Group = InstanceType<typeof h5wasm.Group>;
@@ -27,25 +29,113 @@ function writeValue(g: H5Group, key: string, v: NirValue): void {
   }
 }
 
-/** Writes a NIR file (atomically: a temporary file renamed into place), creating its directory. */
-export async function writeNirFile(path: string, file: NirFile): Promise<void> {
-  await makeDirectory(dirname(path));
-  await h5wasm.ready;
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const f = new h5wasm.File(tmp, 'w');
-    try {
-      f.create_dataset({ name: 'version', data: file.version });
-      const node = f.create_group('node');
-      for (const [k, v] of Object.entries(file.node)) writeValue(node, k, v);
-    } finally {
-      f.close();
+/**
+ * Runs synchronous h5wasm calls with the HDF5 library's diagnostics (HDF5-DIAG blocks, which its C code
+ * writes to file descriptor 2 through fs.writeSync) kept out of the terminal; returns them for a message.
+ */
+function quietly<T>(fn: () => T): { value: T; diagnostics: string } | { error: unknown; diagnostics: string } {
+  const writeSync = nodeFs.writeSync;
+  let diagnostics = '';
+  nodeFs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]): number => {
+    if (fd !== 2) return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+    if (typeof data === 'string') {
+      diagnostics += data;
+      return Buffer.byteLength(data);
     }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw new FileIoError(path, 'write the NIR file', err);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0;
+    const length = typeof rest[1] === 'number' ? rest[1] : bytes.length - offset;
+    diagnostics += Buffer.from(bytes.subarray(offset, offset + length)).toString();
+    return length;
+  }) as typeof nodeFs.writeSync;
+  try {
+    return { value: fn(), diagnostics };
+  } catch (error) {
+    return { error, diagnostics };
+  } finally {
+    nodeFs.writeSync = writeSync;
   }
+}
+
+/** The first HDF5 failure named in its diagnostics ("minor: Write failed"), for a message. */
+function hdf5Failure(diagnostics: string): string {
+  const minors = [...diagnostics.matchAll(/minor: (.+)/g)].map((m) => m[1]!.trim());
+  return minors.at(-1) ?? minors[0] ?? 'an unnamed failure';
+}
+
+/** Where two trees differ (the first path found), or null when they are the same. */
+function treeDifference(a: NirValue, b: NirValue, where: string): string | null {
+  if (typeof a === 'string' || typeof b === 'string') return a === b ? null : where;
+  if (isGroup(a) || isGroup(b)) {
+    if (!isGroup(a) || !isGroup(b)) return where;
+    const keys = Object.keys(a);
+    if (keys.length !== Object.keys(b).length) return where;
+    for (const k of keys) {
+      if (!(k in b)) return `${where}/${k}`;
+      const d = treeDifference(a[k]!, b[k]!, `${where}/${k}`);
+      if (d) return d;
+    }
+    return null;
+  }
+  if (a.kind !== b.kind || a.data.length !== b.data.length) return where;
+  if (a.kind === 'array' && b.kind === 'array' && a.dtype !== b.dtype) return where;
+  for (let i = 0; i < a.data.length; i++) if (!Object.is(a.data[i], b.data[i])) return where;
+  return null;
+}
+
+/**
+ * Writes a NIR file. h5wasm reports failed writes only on stderr, so the HDF5 file is made as a scratch
+ * file in the temporary directory, its close checked and its contents read back and compared with the
+ * tree; only then are its bytes written to `path` (writeFileAtomic: a regular file atomically, a link to
+ * its target, a device directly). A failure leaves `path` as it was and names it.
+ */
+export async function writeNirFile(path: string, file: NirFile): Promise<void> {
+  await h5wasm.ready;
+  const scratch = join(tmpdir(), `.plif-nir.${process.pid}.${randomBytes(4).toString('hex')}.h5`);
+  const fail = (reason: string): never => {
+    throw new FileIoError(path, 'write the NIR file', null, reason);
+  };
+  try {
+    const made = quietly(() => {
+      const f = new h5wasm.File(scratch, 'w');
+      let closed = false;
+      try {
+        f.create_dataset({ name: 'version', data: file.version });
+        const node = f.create_group('node');
+        for (const [k, v] of Object.entries(file.node)) writeValue(node, k, v);
+        closed = true;
+        return f.close();
+      } finally {
+        if (!closed) f.close();
+      }
+    });
+    const why = async (diagnostics: string) => `the HDF5 library could not write its scratch file ${scratch} (${(await diskFull(scratch)) ? 'no space left on the device (disk full)' : hdf5Failure(diagnostics)})`;
+    if ('error' in made) fail(await why(made.diagnostics || String((made.error as Error)?.message ?? made.error)));
+    if ('value' in made && made.value < 0) fail(await why(made.diagnostics));
+    let back: NirFile;
+    try {
+      back = await readNirFile(scratch);
+    } catch (err) {
+      return fail(await why((err as Error).message));
+    }
+    const differs = back.version !== file.version ? '/version' : treeDifference(file.node, back.node, '/node');
+    if (differs) fail(await why(`${differs} did not read back as written`));
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(scratch);
+    } catch (err) {
+      throw new FileIoError(scratch, 'read back the scratch NIR file', err);
+    }
+    await writeFileAtomic(path, bytes);
+  } finally {
+    await rm(scratch, { force: true });
+  }
+}
+
+/** Whether the file system holding `path` has no free block left. */
+async function diskFull(path: string): Promise<boolean> {
+  const fs = await statfs(dirname(path)).catch(() => null);
+  return fs !== null && fs.bavail === 0;
 }
 
 function readValue(e: H5Group | H5Dataset, where: string): NirValue {
@@ -104,6 +194,13 @@ export async function readNirFile(path: string): Promise<NirFile> {
   }
   if (!hdf5) throw new FileIoError(path, 'read the NIR file', null, 'not an HDF5 file (no HDF5 signature)');
   await h5wasm.ready;
+  // h5wasm is synchronous: the HDF5 library's diagnostics of a damaged file stay out of the terminal
+  const read = quietly(() => readNirTree(path));
+  if ('error' in read) throw read.error;
+  return read.value;
+}
+
+function readNirTree(path: string): NirFile {
   let f: InstanceType<typeof h5wasm.File>;
   try {
     f = new h5wasm.File(path, 'r');
