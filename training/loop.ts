@@ -5,6 +5,8 @@
 // Determinism: every epoch draws its shuffle, its dropout masks and its augmentations from RNGs seeded by
 // (seed, epoch, stream), so a checkpoint needs only the epoch, the batch position and the two RNG states.
 import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../data/file-io.js';
 import type { Backend } from '../core/backend.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
 import { checkFits } from './memory.js';
@@ -18,7 +20,7 @@ import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { confusionRecord } from './plot-confusion.js';
 import { openSource, type SampleSource } from './source.js';
 import { checkedTrainStep, finishEpoch, streamRng, trainNetworkConfig } from './recipe.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
+import { loadTrainingCheckpoint, readTrainingState, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
 export { firstBad, PARAMETER_LIMIT, streamRng, trainNetworkConfig } from './recipe.js';
@@ -135,6 +137,42 @@ export function checkTrainingFits(c: TrainConfig): void {
   checkFits(`${what}, evaluation batch ${c.evalBatch}`, evaluation.bytes, evaluation.largest, 'use a smaller --eval-batch, --T or --channels');
 }
 
+/**
+ * Makes best.safetensors agree with last.safetensors (whose state names the run's best epoch) after a
+ * crash, before a resumed run continues. best.safetensors is the checkpoint written at the end of the best
+ * epoch; when it holds another epoch, or is missing or unreadable, and last.safetensors is that very
+ * checkpoint (it stands at the start of the epoch after the best one), last's bytes are copied to best.
+ * A best one epoch ahead of last (a crash between the two writes) is left: the resumed run rewrites it.
+ * Returns what was done (for a note), or null when the files agreed.
+ */
+async function agreeBestWithLast(paths: ReturnType<typeof runPaths>, last: TrainingState, epochs: number): Promise<string | null> {
+  let held: TrainingState | null = null;
+  let unreadable = '';
+  if (existsSync(paths.best)) {
+    try {
+      held = await readTrainingState(paths.best);
+    } catch (e) {
+      unreadable = (e as Error).message.replace(`${paths.best}: `, '');
+    }
+  }
+  const heldEpoch = held?.best?.epoch ?? null;
+  const wanted = last.best;
+  if (wanted !== null && heldEpoch === wanted.epoch && held!.best!.score === wanted.score) return null;
+  // ahead: the best of an epoch last has not finished, which this run will finish (and find best again)
+  if (heldEpoch !== null && heldEpoch >= last.epoch && heldEpoch < epochs) return null;
+  const was = unreadable ? `was unreadable (${unreadable})` : held ? `held epoch ${heldEpoch ?? '?'}` : 'was missing';
+  if (wanted === null) {
+    if (!existsSync(paths.best)) return null;
+    await rm(paths.best, { force: true });
+    return `removed ${paths.best}: it ${was}, and ${paths.last} has finished no epoch yet`;
+  }
+  if (last.epoch === wanted.epoch + 1 && last.batch === 0 && last.seen === 0) {
+    await writeFileAtomic(paths.best, await readFile(paths.last));
+    return `${paths.best} ${was} while the run's best is epoch ${wanted.epoch}: rewritten from ${paths.last}, the checkpoint of that epoch's end`;
+  }
+  return `${paths.best} ${was} while the run's best is epoch ${wanted.epoch}, whose weights no longer exist (a crash left them unwritten); it is kept as it is`;
+}
+
 export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfig {
   const net = trainNetworkConfig(c);
   const want = net.input.join('x');
@@ -220,7 +258,14 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
     // The curve up to the checkpoint; the points after it are recorded again, identically, as the run continues.
     const before = (r: TrainRecord) => r.epoch < state.epoch || (r.epoch === state.epoch && r.batch <= state.batch);
     await truncateMetrics(paths.trainCurve, ((await readMetrics(paths.trainCurve)) as unknown as TrainRecord[]).filter(before));
+    const repaired = await agreeBestWithLast(paths, state, c.epochs);
+    if (repaired) rep.note?.(repaired);
   } else {
+    // a best.safetensors without last.safetensors is of a start that never reached its first checkpoint
+    if (existsSync(paths.best)) {
+      await rm(paths.best, { force: true });
+      rep.note?.(`removed ${paths.best}, left by a start of this run that stopped before its first checkpoint`);
+    }
     net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, 0));
     adam = createAdam(net, { lr: c.lr });
     state = { epoch: 0, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: null };
@@ -301,8 +346,10 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       await writeJsonAtomic(paths.confusion, confusionRecord(test, testSrc.classes, `test pass of epoch ${epoch}`));
       rep.epochEnd?.(m);
       state = next;
-      await save(paths.last, 'epoch');
+      // best before last: a crash between the two leaves best.safetensors one epoch ahead of last (as
+      // metrics.jsonl is), which the resumed run rewrites identically, never behind what last names
       if (next.best?.epoch === epoch) await save(paths.best, 'best');
+      await save(paths.last, 'epoch');
       t0 = performance.now();
     }
     return { status: 'done', metrics };

@@ -1,7 +1,7 @@
 // Helpers of the reliability tests: the built CLI (dist/cli/plif.js) run as a real child process, with
 // its output collected and waited on, so that signals, locks and exit codes are those a user sees.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,4 +139,16 @@ export function readOnlyDir(): { dir: string; done(): void } | null {
     return { dir, done: () => (chmodSync(dir, 0o755), rmSync(dir, { recursive: true, force: true })) };
   }
   return tmpfs('ro,size=64k');
+}
+
+/** A checkpoint file's `__metadata__` and the bytes after its header (the tensors), read without building anything. */
+export function checkpointParts(path: string): { metadata: Record<string, string>; tensors: Buffer } {
+  const bytes = readFileSync(path);
+  const len = Number(bytes.readBigUInt64LE(0));
+  return { metadata: (JSON.parse(bytes.subarray(8, 8 + len).toString('utf8')) as { __metadata__: Record<string, string> }).__metadata__, tensors: bytes.subarray(8 + len) };
+}
+
+/** The training state a checkpoint file of plif train holds. */
+export function checkpointState(path: string): { epoch: number; batch: number; best: { epoch: number; score: number } | null } {
+  return (JSON.parse(checkpointParts(path).metadata['training']!) as { state: { epoch: number; batch: number; best: { epoch: number; score: number } | null } }).state;
 }
