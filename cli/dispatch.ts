@@ -28,6 +28,36 @@ const LOADERS: Record<string, () => Promise<Command>> = {
   serve: () => import('./commands/serve.js'),
 };
 
+/** Commands whose work outlives their output: a closed pipe must not end them (a run would stop, unfinished, with exit 0). */
+const KEEP_RUNNING_WITHOUT_OUTPUT = new Set(['train']);
+
+/** From now on, writes to `stream` go nowhere (its reader has gone). */
+function discardWrites(stream: NodeJS.WriteStream): void {
+  stream.write = ((_chunk: unknown, encodingOrDone?: unknown, done?: unknown) => {
+    const callback = typeof encodingOrDone === 'function' ? encodingOrDone : done;
+    if (typeof callback === 'function') process.nextTick(callback as () => void);
+    return true;
+  }) as typeof stream.write;
+}
+
+/**
+ * What a reader that goes away (EPIPE on stdout or stderr) does to `command`: `plif train` keeps training,
+ * its output going nowhere, and exits as the run ends (so `plif train | head -1` still writes its
+ * checkpoints, and a closed pipe never reports an unfinished run as done); every other command ends
+ * quietly (exit 0), as a closed pipe ends other tools, instead of an EPIPE stack trace. Exit handlers
+ * (the run lock) still run.
+ */
+export function handleClosedOutput(command: string | undefined): void {
+  const keepRunning = command !== undefined && KEEP_RUNNING_WITHOUT_OUTPUT.has(command);
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      if (!keepRunning) process.exit(0);
+      discardWrites(stream);
+    });
+  }
+}
+
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(width)}  ${d}`);
