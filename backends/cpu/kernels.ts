@@ -104,7 +104,7 @@ export const kernels: Record<string, Kernel> = {
   },
   /** arrays [gy, w, wT, gx] or [gy, w, wT, gx, mask]; num = [B, O, I, maskRows]. */
   linearInputGrad([gy, w, wT, gx, mask], [B, O, I, maskRows], lo, hi, _p, _m, wasm) {
-    if (wasm) wasm.linearInputGrad(off(gy!), off(w!), off(wT!), off(gx!), B!, O!, I!, lo, hi, mask ? off(mask) : 0, maskRows!);
+    if (wasm) wasm.linearInputGrad(off(gy!), off(wT!), off(gx!), B!, O!, I!, lo, hi, mask ? off(mask) : 0, maskRows!);
     else linearInputGradRows(gy!, w!, gx!, O!, I!, lo, hi, mask ?? null, maskRows!);
   },
 

@@ -133,7 +133,6 @@ export class Network {
   /** Static images through the direct encoder: layers [0, encoderEnd) run once per sample. */
   private readonly staticEncoder: boolean;
   private acts: Tensor[] = [];
-  private input: Tensor | null = null;
   private forwarded = false;
 
   constructor(
@@ -222,7 +221,6 @@ export class Network {
     if (x.shape.length !== want.length || x.shape.some((d, i) => d !== want[i])) {
       throw new RangeError(`network input has shape [${x.shape.join(', ')}], expected [${want.join(', ')}]`);
     }
-    this.input = x;
     const enc = this.config.encoder;
     // a spike encoder turns the [N, C, H, W] intensities into spikes [T, N, C, H, W] (Supplementary 10)
     let h = isSpikeEncoder(enc) ? this.keep(b.upload(encodeSpikes(enc, b.download(x), N, T, ctx.sampleRngs ?? ctx.rng), [T, ...x.shape])) : this.staticEncoder ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
@@ -274,7 +272,6 @@ export class Network {
     for (const l of this.layers) l.release(this.backend);
     for (const t of this.acts) this.backend.dispose(t);
     this.acts = [];
-    this.input = null;
     this.forwarded = false;
   }
 

@@ -369,7 +369,7 @@ describe('linear kernels', () => {
         for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) wTv[i * O + o] = wv[o * I + i]!;
         const wT = arena.put(wTv);
         const gx = arena.alloc(B * I);
-        arena.writesOnly([[gx.off, gx.off + B * I * 4]], () => k.linearInputGrad(gy.off, w.off, wT.off, gx.off, B, O, I, 0, B, 0, 0));
+        arena.writesOnly([[gx.off, gx.off + B * I * 4]], () => k.linearInputGrad(gy.off, wT.off, gx.off, B, O, I, 0, B, 0, 0));
         const want = new Float64Array(B * I);
         const abs = new Float64Array(B * I);
         for (let b = 0; b < B; b++)
@@ -384,7 +384,7 @@ describe('linear kernels', () => {
           const parts = arena.alloc(B * I);
           arena.guard(parts);
           for (const [b0, b1] of splits(0, B, r))
-            arena.writesOnly([[parts.off + b0 * I * 4, parts.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, w.off, wT.off, parts.off, B, O, I, b0, b1, 0, 0));
+            arena.writesOnly([[parts.off + b0 * I * 4, parts.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, wT.off, parts.off, B, O, I, b0, b1, 0, 0));
           sameBits(parts, gx);
         }
 
@@ -397,7 +397,7 @@ describe('linear kernels', () => {
           const masked = arena.alloc(B * I);
           arena.guard(masked);
           for (const [b0, b1] of splits(0, B, r))
-            arena.writesOnly([[masked.off + b0 * I * 4, masked.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, w.off, wT.off, masked.off, B, O, I, b0, b1, mask.off, maskRows));
+            arena.writesOnly([[masked.off + b0 * I * 4, masked.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, wT.off, masked.off, B, O, I, b0, b1, mask.off, maskRows));
           for (let b = 0; b < B; b++)
             for (let i = 0; i < I; i++) {
               const j = b * I + i;

@@ -24,7 +24,7 @@ export interface WasmKernels {
    * with mask[b % maskRows][i] == 0 are written as 0 (and skipped: rows b and b + maskRows, which share a
    * mask row, are computed together on their kept columns only).
    */
-  linearInputGrad(gy: number, w: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
+  linearInputGrad(gy: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
 }
 
 const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad'] as const;

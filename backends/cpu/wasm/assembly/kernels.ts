@@ -492,13 +492,13 @@ function rowSingle(g: usize, wT: usize, O: i32, x: usize, m: usize, c0: i32, c1:
 
 /**
  * Rows b in [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], as dot products of gy rows with
- * rows of wT = w^T [I][O] (w itself is not read). Each element is one dot product: a 4-lane accumulator
+ * rows of wT = w^T [I][O]. Each element is one dot product: a 4-lane accumulator
  * over o (in order), lanes summed as (0+1)+(2+3), then the scalar tail o >= O & ~3, whatever the row
  * pairing or column gathering below.
  * mask != 0: byte offset of a float32 [maskRows][I]; entries with mask[b % maskRows][i] == 0 are written
  * as 0 (computed only where the paired row keeps the column).
  */
-export function linearInputGrad(gy: usize, w: usize, wT: usize, gx: usize, B: i32, O: i32, I: i32, b0: i32, b1: i32, mask: usize, maskRows: i32): void {
+export function linearInputGrad(gy: usize, wT: usize, gx: usize, B: i32, O: i32, I: i32, b0: i32, b1: i32, mask: usize, maskRows: i32): void {
   const oB = <usize>O << 2;
   const iB = <usize>I << 2;
   const mr = maskRows > 0 ? maskRows : 1;
