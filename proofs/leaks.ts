@@ -15,6 +15,7 @@ export function leakSuite(name: string, factory: () => Counting, steps = 30): vo
   describe(`device memory over training: ${name}`, () => {
     it(`${steps} checked training steps keep the live tensor and device texture/buffer counts constant`, async () => {
       const b = factory();
+      await b.flush?.(); // what earlier tests dropped is freed before the counts are taken
       const cfg = networkConfig('c2k3s1-BN-PLIF-MPk2s2-DP-FC20-LIF-APk10s10', [1, 4, 4], 2, { T: 2 });
       const tensors0 = b.liveTensors();
       const textures0 = b.liveTextures?.() ?? 0;

@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { browserMissing, REQUIRE_BROWSER, ROOT } from './browser.js';
 
 const missing = browserMissing();
+/** The tests the conformance page runs on a gpu.js mode: those of the three proofs it imports. */
+const declared = (file: string) => readFileSync(join(ROOT, 'proofs', file), 'utf8').match(/^ {4}it\(/gm)!.length;
+const pageTests = declared('conformance.ts') + declared('whole-step.ts') + declared('leaks.ts');
 const suite = missing && !REQUIRE_BROWSER ? describe.skip : describe;
 
 interface Bench {
@@ -32,7 +35,7 @@ suite('bench/gpu-check.sh', () => {
       const m = r.browser[mode]!;
       expect(m.conformance.status, mode).toBe('done');
       expect(m.conformance.failed).toEqual([]);
-      expect(m.conformance.passed).toBe(11); // the conformance suite, the whole-step property, the device-memory check
+      expect(m.conformance.passed).toBe(pageTests); // the conformance suite, the whole-step property, the device-memory check
       expect(m.bench.map((b) => `${b.preset}@${b.batch}`)).toEqual(['fmnist-small@16', 'fmnist-small@128', 'fashion-mnist@16', 'fashion-mnist@128']);
       const first = m.bench[0]!;
       expect(first.samples_per_s, `${mode} fmnist-small@16`).toBeGreaterThan(0);

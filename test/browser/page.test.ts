@@ -294,7 +294,7 @@ suite('the training page in Chromium', () => {
     const empty = mkdtempSync(join(tmpdir(), 'plif-nodata-'));
     const bare = await serve(['--data-dir', empty]);
     try {
-      expect(bare.out().split('\n')[1]).toMatch(/no dataset found here/);
+      expect(bare.out().split('\n')[1]).toMatch(/no dataset in --data-dir .*: the page will ask for the four \.gz files to be dropped onto it/);
       const page = await browser.newPage();
       await page.goto(`${bare.url}?backend=cpu&limit-train=4&batch=4&limit-test=4&epochs=1&autostart=1`);
       expect(await waitForStatus(page, 30_000)).toMatch(/^error: the fashion-mnist files .* are missing/);
