@@ -5,6 +5,7 @@
 // epoch's training seconds so far); #status reads running, then
 // done (or stopped, loaded), or starts with "error".
 import { version } from '../package.json';
+import { PAPER_DEFAULTS } from '../core/defaults.js';
 import { presetByName } from '../core/network/presets.js';
 import type { EpochMetrics } from '../training/loop.js';
 import { canonicalIdxName } from './data.js';
@@ -24,7 +25,7 @@ const dropped: Record<string, ArrayBuffer> = {};
 let steps: StepReport[] = [];
 let epochs: EpochMetrics[] = [];
 let batchesPerEpoch = 1;
-let tau0 = 2;
+let tau0: number = PAPER_DEFAULTS.tau0;
 
 /** A duration for people: 42 s, 3 min 20 s, 2 h 05 min. */
 function duration(seconds: number): string {
@@ -292,7 +293,7 @@ document.addEventListener('drop', (e) => {
   if (e.dataTransfer?.files) takeDropped(e.dataTransfer.files).catch((err: Error) => setStatus(`error: ${err.message}`));
 });
 $<HTMLSelectElement>('preset').onchange = () => {
-  tau0 = 2;
+  tau0 = PAPER_DEFAULTS.tau0;
 };
 
 try {

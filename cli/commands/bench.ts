@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/profile.js';
 import { benchConfig, type BenchSpec, type DeviceCost } from '../../bench/step-timing.js';
 import { benchTfjs, benchTrainStep, type BenchResult } from '../../bench/train-step.js';
+import { PAPER_DEFAULTS } from '../../core/defaults.js';
 import { parseStructure } from '../../core/network/parser.js';
 import { intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
@@ -121,7 +122,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(f.structure !== undefined ? { structure: f.structure } : {}),
       ...(channels !== undefined ? { channels } : {}),
       ...(T !== undefined ? { T } : {}),
-      batch: intFlag('batch', f.batch) ?? 16,
+      batch: intFlag('batch', f.batch) ?? PAPER_DEFAULTS.batch,
       steps: intFlag('steps', f.steps) ?? DEFAULT_STEPS,
       minSeconds: numFlag('min-seconds', f['min-seconds'], (x) => x >= 0, 'a number of seconds >= 0') ?? (f.steps === undefined ? DEFAULT_MIN_SECONDS : 0),
       maxSteps: MAX_STEPS,

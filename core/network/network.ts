@@ -2,6 +2,7 @@
 // go through the static encoder (every layer before the first neuron layer) ONCE per sample, and its
 // output is fed at every step; its gradient is the sum over t. Event inputs are [T, N, C, H, W].
 import type { Backend, LossForm, Tensor } from '../backend.js';
+import { PAPER_DEFAULTS } from '../defaults.js';
 import { checkEncoderName, encodeSpikes, isSpikeEncoder, type EncoderName } from '../encoders.js';
 import { initialA, neuronConfig, tauOf, type NeuronConfig } from '../neuron.js';
 import { Rng } from '../rng.js';
@@ -59,14 +60,14 @@ export interface NetworkConfig {
 
 export const DEFAULT_NETWORK_OPTIONS = Object.freeze({
   neuronKind: null,
-  tau0: 2,
+  tau0: PAPER_DEFAULTS.tau0,
   pool: null,
   loss: 'rate',
-  vThreshold: 1,
-  vReset: 0,
+  vThreshold: PAPER_DEFAULTS.vThreshold,
+  vReset: PAPER_DEFAULTS.vReset,
   decayInput: true,
-  detachReset: true,
-  surrogate: { name: 'atan', alpha: 2 },
+  detachReset: PAPER_DEFAULTS.detachReset,
+  surrogate: { name: PAPER_DEFAULTS.surrogate.name, alpha: PAPER_DEFAULTS.surrogate.alpha },
   bnMomentum: 0.1,
   bnEps: 1e-5,
   encoder: 'direct',

@@ -1,6 +1,7 @@
 // Training API: Adam state over a network's parameters, one training step (forward over T, MSE loss,
 // backward, Adam update), and prediction (argmax of the exact spike counts, Sec. 3.7).
 import type { Backend, Tensor } from '../backend.js';
+import { PAPER_DEFAULTS } from '../defaults.js';
 import { mseLossValue, predict } from '../loss.js';
 import { adamConfig, cosineAnnealingLr, type AdamConfig } from '../optim.js';
 import type { FloatArray } from '../types.js';
@@ -39,7 +40,7 @@ export function adamUpdate(net: Network, s: AdamState, lr = s.config.lr): void {
 }
 
 /** The learning rate of an epoch under the paper's schedule (cosine annealing, T_max = 64, per epoch). */
-export function epochLr(s: AdamState, epoch: number, tMax = 64): number {
+export function epochLr(s: AdamState, epoch: number, tMax: number = PAPER_DEFAULTS.tMax): number {
   return cosineAnnealingLr(s.config.lr, epoch, tMax);
 }
 
