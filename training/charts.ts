@@ -1,7 +1,7 @@
 // Line charts as SVG text (no I/O, no Node API: the browser page draws with them too): accuracy per epoch
 // (the paper's Fig. 6), loss, tau of every layer (Fig. 7), any series of points. training/plot.ts adds the
 // firing-rate maps and PNGs.
-import type { EpochMetrics, TrainRecord } from './loop.js';
+import type { EpochMetrics, TrainRecord } from './engine.js';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 /** One colour per role, whichever series a figure has: adding validation leaves test and train as they were. */

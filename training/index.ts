@@ -2,6 +2,7 @@
 // run directory and resumable checkpoints, evaluation, progress reporting and the figures of `plif plot`
 // (the line charts in charts.ts, the confusion matrix's in plot-confusion.ts).
 export * from './config.js';
+export * from './engine.js';
 export * from './loop.js';
 export * from './evaluate.js';
 export * from './checkpoint.js';

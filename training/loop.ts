@@ -1,6 +1,6 @@
-// The training loop of a run: epochs of shuffled batches (forward over T, MSE, BPTT, Adam), cosine
-// annealing per epoch, evaluation on the validation and test sets, metrics.jsonl, and checkpoints from
-// which an interrupted run resumes to exactly the metrics of an uninterrupted one.
+// `plif train`'s run directory around the epoch loop of training/engine.ts (which the page runs too): the lock,
+// config.json, metrics.jsonl, the training curve, the checkpoints from which an interrupted run resumes to
+// exactly the metrics of an uninterrupted one, and Ctrl-C between batches.
 //
 // Determinism: every epoch draws its shuffle, its dropout masks and its augmentations from RNGs seeded by
 // (seed, epoch, stream), so a checkpoint needs only the epoch, the batch position and the two RNG states.
@@ -11,63 +11,18 @@ import type { Backend } from '../core/backend.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
 import { checkFits } from './memory.js';
 import { estimateMemory } from '../core/network/shapes.js';
-import { createAdam, disposeAdam, epochLr, type AdamState } from '../core/network/train.js';
-import { Rng } from '../core/rng.js';
+import { createAdam, disposeAdam, type AdamState } from '../core/network/train.js';
 import { isSpikeEncoder } from '../core/encoders.js';
-import { trainingBatches, validationSplit, stratifiedSubset } from '../data/index.js';
 import type { TrainConfig } from './config.js';
-import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { confusionRecord } from './plot-confusion.js';
 import { openSource, type SampleSource } from './source.js';
-import { checkedTrainStep, finishEpoch, streamRng, trainNetworkConfig } from './recipe.js';
+import { streamRng, trainNetworkConfig } from './recipe.js';
+import { freshState, runIndices, STREAM, trainEpochs, type EngineRun, type EpochMetrics, type TrainRecord } from './engine.js';
 import { loadTrainingCheckpoint, readTrainingState, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
 export { firstBad, PARAMETER_LIMIT, streamRng, trainNetworkConfig } from './recipe.js';
 
-export interface EpochMetrics {
-  epoch: number;
-  lr: number;
-  train_loss: number;
-  train_acc: number;
-  val_acc?: number;
-  test_acc: number;
-  /** Test samples whose highest spike count is shared by two or more classes (core/readout.ts); absent in older runs' metrics. */
-  test_ties?: number;
-  /** tau of every neuron layer with a tau, by layer index and token. */
-  tau: { layer: number; tau: number }[];
-  /** Mean firing rate of every spiking layer on the test pass. */
-  firing_rate: { layer: number; rate: number }[];
-  seconds: number;
-  samples_per_s: number;
-}
-
-/**
- * A point of the training curve (train-curve.jsonl): the running loss and accuracy of an epoch so far
- * (as the progress bar shows them) and tau of every PLIF layer, recorded TRAIN_RECORDS_PER_EPOCH times
- * per epoch. It stands at `epoch + batch / batches` epochs trained.
- */
-export interface TrainRecord {
-  epoch: number;
-  /** Batches of the epoch done. */
-  batch: number;
-  batches: number;
-  /** Training samples of the epoch so far. */
-  samples: number;
-  train_loss: number;
-  train_acc: number;
-  tau: { layer: number; tau: number }[];
-}
-
-/** How many points of the training curve an epoch records (fewer when it has fewer batches). */
-export const TRAIN_RECORDS_PER_EPOCH = 10;
-
-/** Whether the curve records a point after `done` of `batches` batches: at every tenth of the epoch and at its end. */
-export function recordsAfter(done: number, batches: number): boolean {
-  return done === batches || Math.floor((TRAIN_RECORDS_PER_EPOCH * done) / batches) > Math.floor((TRAIN_RECORDS_PER_EPOCH * (done - 1)) / batches);
-}
-
-/** tau of every neuron layer with a learnable or fixed tau (IF layers have none). */
 
 export interface BatchProgress {
   epoch: number;
@@ -218,15 +173,8 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   const testSrc = await openSource(c.dataset, 'test', locate);
   const netConfig = networkConfigOf(c, trainSrc);
 
-  // Sample indices: the Supplementary 7 split, then the limits.
-  let trainIdx: Uint32Array<ArrayBufferLike> = Uint32Array.from({ length: trainSrc.n }, (_, i) => i);
-  let valIdx: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-  if (c.val > 0) ({ train: trainIdx, val: valIdx } = validationSplit(trainSrc.labels, 1 - c.val));
-  if (c.limitTrain !== null) trainIdx = trainIdx.subarray(0, c.limitTrain);
-  // A limited run validates on a stratified part of the held-out samples (its first ones may hold a few classes only).
-  if (c.limitTrain !== null && valIdx.length > 0) valIdx = stratifiedSubset(valIdx, trainSrc.labels, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
-  const testIdx = Uint32Array.from({ length: Math.min(testSrc.n, c.limitTest ?? testSrc.n) }, (_, i) => i);
-  if (trainIdx.length < c.batch) throw new RangeError(`only ${trainIdx.length} training samples for batch size ${c.batch} (drop-last leaves no batch)`);
+  const idx = runIndices(c, trainSrc, testSrc);
+  const { train: trainIdx, val: valIdx, test: testIdx } = idx;
 
   let net: Network;
   let adam: AdamState;
@@ -266,92 +214,49 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       await rm(paths.best, { force: true });
       rep.note?.(`removed ${paths.best}, left by a start of this run that stopped before its first checkpoint`);
     }
-    net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, 0));
+    net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, STREAM.init));
     adam = createAdam(net, { lr: c.lr });
-    state = { epoch: 0, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: null };
+    state = freshState();
     await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, dataset: { dir: trainSrc.dir, classes: trainSrc.classes, train: trainIdx.length, val: valIdx.length, test: testIdx.length }, created: new Date().toISOString() });
     await truncateMetrics(paths.metrics, []);
     await truncateMetrics(paths.trainCurve, []);
   }
   rep.start?.({ config: c, network: netConfig, backend: o.backendInfo, trainSamples: trainIdx.length, valSamples: valIdx.length, testSamples: testIdx.length, resumedFrom: resume ? { epoch: state.epoch, batch: state.batch } : null, dataDir: trainSrc.dir });
 
+  const run: EngineRun = { config: c, net, adam, state, metrics };
   const save = async (path: string, why: 'epoch' | 'best' | 'interrupt') => {
-    await saveTrainingCheckpoint(path, net, adam, { config: c, state, version: o.version });
+    await saveTrainingCheckpoint(path, net, adam, { config: c, state: run.state, version: o.version });
     rep.checkpoint?.(path, why);
   };
-
   try {
-    for (; state.epoch < c.epochs; ) {
-      const epoch = state.epoch;
-      const lr = epochLr(adam, epoch, c.tMax);
-      const batches = trainingBatches(trainIdx, c.batch, streamRng(c.seed, epoch, 1));
-      const dropout = state.dropoutRng ? Rng.fromState(state.dropoutRng) : streamRng(c.seed, epoch, 2);
-      const augment = state.augmentRng ? Rng.fromState(state.augmentRng) : streamRng(c.seed, epoch, 3);
-      rep.epochStart?.(epoch, batches.length, lr);
-      let t0 = performance.now();
-      for (; state.batch < batches.length; state.batch++) {
-        // Back to the event loop between batches: the batch's input may be ready at once and kernels may
-        // block the thread, so without this a Ctrl-C handler would only run when the epoch ends.
-        await yieldToEventLoop();
-        if (o.shouldStop?.()) {
-          state.seconds += (performance.now() - t0) / 1000;
-          state.dropoutRng = [...dropout.state()];
-          state.augmentRng = [...augment.state()];
-          await save(paths.last, 'interrupt');
-          return { status: 'interrupted', metrics, checkpoint: paths.last };
-        }
-        const idx = batches[state.batch]!;
-        const x = await trainSrc.batch(idx, c.T, augment);
-        const labels = Int32Array.from(idx, (i) => trainSrc.labels[i]!);
-        // One training step (= trainStep), checked: a non-finite loss or gradient stops the run before the
-        // update, a non-finite or runaway parameter right after it; nothing is saved from a diverged state.
-        const r = await checkedTrainStep(net, adam, { x, labels }, dropout, lr);
-        if (!r.ok) return { status: 'diverged', metrics, epoch, batch: state.batch, loss: r.loss, what: r.what, value: r.value };
-        state.lossSum += r.loss * idx.length;
-        state.correct += r.correct;
-        state.seen += idx.length;
-        const elapsed = state.seconds + (performance.now() - t0) / 1000;
-        rep.batch?.({ epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, loss: state.lossSum / state.seen, acc: state.correct / state.seen, samplesPerS: state.seen / elapsed });
-        if (recordsAfter(state.batch + 1, batches.length)) {
-          const point: TrainRecord = { epoch, batch: state.batch + 1, batches: batches.length, samples: state.seen, train_loss: state.lossSum / state.seen, train_acc: state.correct / state.seen, tau: r.tau };
-          await appendMetrics(paths.trainCurve, point);
-        }
-      }
-      const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
-      let val: Evaluation | null = null;
-      let test: Evaluation;
-      try {
-        // seed of the evaluation's per-sample Rngs (random pool ties); a function of (seed, epoch) only
-        const stop = { ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}), seed: streamRng(c.seed, epoch, 4).nextUint32() };
-        if (valIdx.length > 0) {
-          rep.evalStart?.('val', valIdx.length);
-          val = await evaluate(net, trainSrc, valIdx, c.evalBatch, stop);
-        }
-        rep.evalStart?.('test', testIdx.length);
-        test = await evaluate(net, testSrc, testIdx, c.evalBatch, { firingRates: true, ...stop });
-      } catch (err) {
-        if (!(err instanceof EvalInterrupted)) throw err;
-        // Interrupted while evaluating: the epoch's training is done (state.batch = batches.length), so a
-        // resume goes straight to the evaluation passes of this epoch.
-        state.seconds = trainSeconds;
-        state.dropoutRng = [...dropout.state()];
-        state.augmentRng = [...augment.state()];
-        await save(paths.last, 'interrupt');
-        return { status: 'interrupted', metrics, checkpoint: paths.last };
-      }
-      const { metrics: m, next } = await finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
-      metrics.push(m);
-      await appendMetrics(paths.metrics, m);
-      if (test.firingMaps) await writeJsonAtomic(paths.firingMaps, test.firingMaps);
-      await writeJsonAtomic(paths.confusion, confusionRecord(test, testSrc.classes, `test pass of epoch ${epoch}`));
-      rep.epochEnd?.(m);
-      state = next;
-      // best before last: a crash between the two leaves best.safetensors one epoch ahead of last (as
-      // metrics.jsonl is), which the resumed run rewrites identically, never behind what last names
-      if (next.best?.epoch === epoch) await save(paths.best, 'best');
-      await save(paths.last, 'epoch');
-      t0 = performance.now();
+    const outcome = await trainEpochs(run, { train: trainSrc, test: testSrc }, idx, {
+      // back to the event loop between batches: the batch's input may be ready at once and kernels may block
+      // the thread, so without this a Ctrl-C handler would only run when the epoch ends
+      pause: yieldToEventLoop,
+      ...(o.shouldStop ? { shouldStop: o.shouldStop, evalStops: true } : {}),
+      epochStart: (epoch, batches, lr) => rep.epochStart?.(epoch, batches, lr),
+      step: (s) => {
+        const st = run.state;
+        rep.batch?.({ epoch: s.epoch, batch: s.batch, batches: s.batches, samples: st.seen, loss: st.lossSum / st.seen, acc: st.correct / st.seen, samplesPerS: st.seen / s.seconds });
+      },
+      curvePoint: (p) => appendMetrics(paths.trainCurve, p),
+      evalStart: (what, samples) => rep.evalStart?.(what, samples),
+      epochEnd: async (m, test, best) => {
+        await appendMetrics(paths.metrics, m);
+        if (test.firingMaps) await writeJsonAtomic(paths.firingMaps, test.firingMaps);
+        await writeJsonAtomic(paths.confusion, confusionRecord(test, testSrc.classes, `test pass of epoch ${m.epoch}`));
+        rep.epochEnd?.(m);
+        // best before last: a crash between the two leaves best.safetensors one epoch ahead of last (as
+        // metrics.jsonl is), which the resumed run rewrites identically, never behind what last names
+        if (best) await save(paths.best, 'best');
+        await save(paths.last, 'epoch');
+      },
+    });
+    if (outcome.status === 'stopped') {
+      await save(paths.last, 'interrupt');
+      return { status: 'interrupted', metrics, checkpoint: paths.last };
     }
+    if (outcome.status === 'diverged') return { ...outcome, metrics };
     return { status: 'done', metrics };
   } finally {
     disposeAdam(o.backend, adam);

@@ -2,7 +2,8 @@
 // plain log lines when the output is not a terminal, and with --json one JSON object per epoch on stdout
 // and nothing else there (bars and logs then go to stderr).
 import cliProgress from 'cli-progress';
-import type { EpochMetrics, Reporter } from './loop.js';
+import type { EpochMetrics } from './engine.js';
+import type { Reporter } from './loop.js';
 
 export interface ReporterOptions {
   json: boolean;

@@ -5,10 +5,7 @@ import { networkConfig, presetConfig, type Network } from '../core/network/netwo
 import { presetByName, withChannels } from '../core/network/presets.js';
 import { Rng } from '../core/rng.js';
 import { adamUpdate, recordStep, type AdamState, type Batch } from '../core/network/train.js';
-import type { TrainingState } from './checkpoint-state.js';
 import type { TrainConfig } from './config.js';
-import type { Evaluation } from './evaluate.js';
-import type { EpochMetrics } from './loop.js';
 
 /** A parameter beyond this magnitude is taken as divergence (the network's weights are of order 1). */
 export const PARAMETER_LIMIT = 1e6;
@@ -91,34 +88,3 @@ export async function finiteTaus(net: Network): Promise<{ layer: number; tau: nu
   return (await net.readTaus()).filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau }));
 }
 
-/**
- * The metrics line of a finished epoch and the state the next epoch starts from (the best epoch by validation
- * accuracy when there is a validation set, else by test accuracy).
- */
-export async function finishEpoch(
-  net: Network,
-  state: TrainingState,
-  epoch: number,
-  lr: number,
-  trainSeconds: number,
-  test: Evaluation,
-  val: Evaluation | null,
-): Promise<{ metrics: EpochMetrics; next: TrainingState }> {
-  const metrics: EpochMetrics = {
-    epoch,
-    lr,
-    train_loss: state.lossSum / state.seen,
-    train_acc: state.correct / state.seen,
-    ...(val ? { val_acc: val.accuracy } : {}),
-    test_acc: test.accuracy,
-    test_ties: test.ties,
-    tau: await finiteTaus(net),
-    firing_rate: test.firingRates,
-    seconds: trainSeconds,
-    samples_per_s: state.seen / trainSeconds,
-  };
-  const score = val ? val.accuracy : test.accuracy;
-  const isBest = state.best === null || score > state.best.score;
-  const next: TrainingState = { epoch: epoch + 1, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: isBest ? { epoch, score } : state.best };
-  return { metrics, next };
-}

@@ -3,7 +3,7 @@
 // (Fig. S2) and a spike raster of one test sample through the layers, drawn on canvases.
 import { lineChart, type Series } from '../training/charts.js';
 import type { FiringMaps } from '../training/evaluate.js';
-import type { EpochMetrics } from '../training/loop.js';
+import type { EpochMetrics } from '../training/engine.js';
 import type { SpikeRaster, StepReport } from './session.js';
 
 /** At most `max` points: means of equal runs of consecutive points (the last point kept as it is). */

@@ -7,7 +7,7 @@
 import { version } from '../package.json';
 import { PAPER_DEFAULTS } from '../core/defaults.js';
 import { presetByName } from '../core/network/presets.js';
-import type { EpochMetrics } from '../training/loop.js';
+import type { EpochMetrics } from '../training/engine.js';
 import { canonicalIdxName } from './data.js';
 import { accuracyChart, drawFiringMaps, drawRaster, lossChart, tauChart } from './figures.js';
 import type { FromWorker, PageSettings, ToWorker } from './protocol.js';

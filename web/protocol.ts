@@ -1,6 +1,6 @@
 // Messages between the page (main.ts) and its training worker (worker.ts).
 import type { FiringMaps } from '../training/evaluate.js';
-import type { EpochMetrics } from '../training/loop.js';
+import type { EpochMetrics } from '../training/engine.js';
 import type { BackendInfo } from './backends.js';
 import type { SpikeRaster, StepReport } from './session.js';
 

@@ -1,21 +1,18 @@
-// A training run of the browser page: the CLI's recipe (training/loop.ts) step for step, on data held in
-// memory, with no file I/O. The same seed gives the same shuffles, dropout masks and augmentations as
-// `plif train` (training/recipe.ts streamRng), the same step (core lossAndGradients + adamUpdate), the same
-// evaluation (training/evaluate.ts) and the same checkpoint bytes (training/checkpoint-state.ts), so a run
-// here and on the CLI's CPU backend agree bit for bit, and a checkpoint of either continues on the other.
-// Nothing here touches the DOM: the page's worker drives it, and the tests run it in Node too.
+// A training run of the browser page: the epoch loop `plif train` runs (training/engine.ts), on data held in
+// memory, with no file I/O; this file adds only the page's reports (steps, epochs, a spike raster). The same
+// seed gives the same run as `plif train` on the same backend, and the same checkpoint bytes
+// (training/checkpoint-state.ts), so a checkpoint of either continues on the other. Nothing here touches the
+// DOM: the page's worker drives it, and test/training/engine.test.ts runs it in Node against the CLI.
 import type { Backend, Tensor } from '../core/backend.js';
 import { predict } from '../core/loss.js';
 import { NeuronLayer } from '../core/network/layers.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
-import { createAdam, disposeAdam, epochLr, type AdamState } from '../core/network/train.js';
-import { Rng } from '../core/rng.js';
-import { stratifiedSubset, trainingBatches, validationSplit } from '../data/splits.js';
+import { createAdam, disposeAdam, type AdamState } from '../core/network/train.js';
 import { trainingCheckpointBytes, type TrainingState } from '../training/checkpoint-state.js';
 import type { TrainConfig } from '../training/config.js';
 import { evaluate, type Evaluation, type FiringMaps } from '../training/evaluate.js';
-import type { EpochMetrics } from '../training/loop.js';
-import { checkedTrainStep, finishEpoch, streamRng, trainNetworkConfig } from '../training/recipe.js';
+import { freshState, runIndices, STREAM, trainEpochs, type EpochMetrics } from '../training/engine.js';
+import { streamRng, trainNetworkConfig } from '../training/recipe.js';
 import type { SampleSource } from '../training/source.js';
 
 /** One finished training step. */
@@ -79,25 +76,12 @@ export interface Sources {
   test: SampleSource;
 }
 
-/** Sample indices of a run: the validation split of Supplementary 7, then the limits (as training/loop.ts). */
-export function runIndices(c: TrainConfig, src: Sources): { train: Uint32Array; val: Uint32Array; test: Uint32Array } {
-  let train: Uint32Array<ArrayBufferLike> = Uint32Array.from({ length: src.train.n }, (_, i) => i);
-  let val: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-  if (c.val > 0) ({ train, val } = validationSplit(src.train.labels, 1 - c.val));
-  if (c.limitTrain !== null) train = train.subarray(0, c.limitTrain);
-  if (c.limitTrain !== null && val.length > 0) val = stratifiedSubset(val, src.train.labels, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
-  const test = Uint32Array.from({ length: Math.min(src.test.n, c.limitTest ?? src.test.n) }, (_, i) => i);
-  if (train.length < c.batch) throw new RangeError(`only ${train.length} training samples for batch size ${c.batch} (drop-last leaves no batch)`);
-  return { train, val, test };
-}
-
 /** A new run: the network initialised from the seed's stream 0, fresh Adam moments (as plif train). */
 export function newRun(backend: Backend, config: TrainConfig): RunState {
   const network = trainNetworkConfig(config);
-  const net = buildNetwork(backend, network, streamRng(config.seed, 0, 0));
+  const net = buildNetwork(backend, network, streamRng(config.seed, 0, STREAM.init));
   const adam = createAdam(net, { lr: config.lr });
-  const state: TrainingState = { epoch: 0, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: null };
-  return { config, network, net, adam, state, metrics: [] };
+  return { config, network, net, adam, state: freshState(), metrics: [] };
 }
 
 export function disposeRun(r: RunState): void {
@@ -116,65 +100,18 @@ export function checkpointBytes(r: RunState, version: string): Promise<Uint8Arra
  * batches (the worker answers its messages there).
  */
 export async function train(run: RunState, src: Sources, o: { events?: SessionEvents; shouldStop?: () => boolean; pause?: () => Promise<void>; rasterLimit?: number }): Promise<SessionOutcome> {
-  const c = run.config;
   const ev = o.events ?? {};
-  const { train: trainIdx, val: valIdx, test: testIdx } = runIndices(c, src);
-  const { net, adam } = run;
-  for (; run.state.epoch < c.epochs; ) {
-    const state = run.state;
-    const epoch = state.epoch;
-    const lr = epochLr(adam, epoch, c.tMax);
-    const batches = trainingBatches(trainIdx, c.batch, streamRng(c.seed, epoch, 1));
-    const dropout = state.dropoutRng ? Rng.fromState(state.dropoutRng) : streamRng(c.seed, epoch, 2);
-    const augment = state.augmentRng ? Rng.fromState(state.augmentRng) : streamRng(c.seed, epoch, 3);
-    let t0 = performance.now();
-    for (; state.batch < batches.length; state.batch++) {
-      await o.pause?.();
-      if (o.shouldStop?.()) {
-        state.seconds += (performance.now() - t0) / 1000;
-        state.dropoutRng = [...dropout.state()];
-        state.augmentRng = [...augment.state()];
-        return { status: 'stopped' };
-      }
-      const idx = batches[state.batch]!;
-      const x = await src.train.batch(idx, c.T, augment);
-      const labels = Int32Array.from(idx, (i) => src.train.labels[i]!);
-      const r = await checkedTrainStep(net, adam, { x, labels }, dropout, lr);
-      if (!r.ok) return { status: 'diverged', epoch, batch: state.batch, loss: r.loss, what: r.what, value: r.value };
-      state.lossSum += r.loss * idx.length;
-      state.correct += r.correct;
-      state.seen += idx.length;
-      const elapsed = state.seconds + (performance.now() - t0) / 1000;
-      ev.step?.({
-        epoch,
-        batch: state.batch + 1,
-        batches: batches.length,
-        loss: r.loss,
-        acc: r.correct / idx.length,
-        meanLoss: state.lossSum / state.seen,
-        meanAcc: state.correct / state.seen,
-        samplesPerS: state.seen / elapsed,
-        seconds: elapsed,
-        tau: r.tau,
-      });
-    }
-    const trainSeconds = state.seconds + (performance.now() - t0) / 1000;
-    // seed of the evaluation's per-sample Rngs (random pool ties); a function of (seed, epoch) only
-    const seed = streamRng(c.seed, epoch, 4).nextUint32();
-    let val: Evaluation | null = null;
-    if (valIdx.length > 0) {
-      ev.evalStart?.('val', valIdx.length);
-      val = await evaluate(net, src.train, valIdx, c.evalBatch, { seed });
-    }
-    ev.evalStart?.('test', testIdx.length);
-    const test = await evaluate(net, src.test, testIdx, c.evalBatch, { firingRates: true, seed });
-    const { metrics: m, next } = await finishEpoch(net, state, epoch, lr, trainSeconds, test, val);
-    run.metrics.push(m);
-    run.state = next;
-    ev.epoch?.({ metrics: m, firingMaps: test.firingMaps, raster: await spikeRaster(net, src.test, 0, o.rasterLimit ?? 256) });
-    t0 = performance.now();
-  }
-  return { status: 'done' };
+  const outcome = await trainEpochs(run, src, runIndices(run.config, src.train, src.test), {
+    ...(o.pause ? { pause: o.pause } : {}),
+    ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
+    step: (s) => {
+      const st = run.state;
+      ev.step?.({ epoch: s.epoch, batch: s.batch, batches: s.batches, loss: s.step.loss, acc: s.step.correct / s.samples, meanLoss: st.lossSum / st.seen, meanAcc: st.correct / st.seen, samplesPerS: st.seen / s.seconds, seconds: s.seconds, tau: s.step.tau });
+    },
+    evalStart: (what, samples) => ev.evalStart?.(what, samples),
+    epochEnd: async (m, test) => ev.epoch?.({ metrics: m, firingMaps: test.firingMaps, raster: await spikeRaster(run.net, src.test, 0, o.rasterLimit ?? 256) }),
+  });
+  return outcome;
 }
 
 /** Evaluation of the run's network on its test samples (eval mode), e.g. of a loaded checkpoint. */

@@ -5,7 +5,7 @@ import { CheckpointError, loadCheckpoint } from '../core/checkpoint.js';
 import { presetByName } from '../core/network/presets.js';
 import { readTrainingMeta } from '../training/checkpoint-state.js';
 import { datasetOfPreset, trainConfig, type TrainConfig } from '../training/config.js';
-import type { EpochMetrics } from '../training/loop.js';
+import type { EpochMetrics } from '../training/engine.js';
 import { staticSource } from '../training/static-source.js';
 import { version } from '../package.json';
 import { defaultBackend, openPageBackend, type OpenedBackend } from './backends.js';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FiringMaps } from '../../training/evaluate.js';
-import type { EpochMetrics, TrainRecord } from '../../training/loop.js';
+import type { EpochMetrics, TrainRecord } from '../../training/engine.js';
 import { accuracyChart, lossChart, tauChart } from '../../training/charts.js';
 import { firingMapsChart, PngUnavailableError, svgToPng } from '../../training/plot.js';
 import { readMetrics, runPaths } from '../../training/rundir.js';

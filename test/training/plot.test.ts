@@ -2,7 +2,7 @@
 // role, layers told apart, and the training curve as interval means.
 import { describe, expect, it } from 'vitest';
 import { peerInstalled } from '../../cli/commands/bench.js';
-import type { EpochMetrics, TrainRecord } from '../../training/loop.js';
+import type { EpochMetrics, TrainRecord } from '../../training/engine.js';
 import { accuracyChart, formatTick, intervalMeans, lossChart, ROLE_COLORS, tauChart, tickScale } from '../../training/charts.js';
 
 const epoch = (e: number, acc: number, val?: number): EpochMetrics => ({

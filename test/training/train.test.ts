@@ -7,7 +7,8 @@ import { inferBatch } from '../../core/network/train.js';
 import { main } from '../../cli/dispatch.js';
 import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoint.js';
 import { trainConfig } from '../../training/config.js';
-import { runTraining, type EpochMetrics } from '../../training/loop.js';
+import type { EpochMetrics } from '../../training/engine.js';
+import { runTraining } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
 import { writeTinyFashionMnist, writeTinyNMnist } from './fixtures.js';
 
