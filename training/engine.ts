@@ -11,7 +11,7 @@ import type { TrainingState } from './checkpoint-state.js';
 import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
 import { checkedTrainStep, finiteTaus, streamRng, type GoodStep } from './recipe.js';
-import type { SampleSource } from './source.js';
+import type { SampleSource } from './sample-source.js';
 
 export interface EpochMetrics {
   epoch: number;

@@ -7,7 +7,7 @@ import { Rng } from '../core/rng.js';
 import { NeuronLayer } from '../core/network/layers.js';
 import type { Network } from '../core/network/network.js';
 import { makeBatches } from '../data/splits.js';
-import type { SampleSource } from './source.js';
+import type { SampleSource } from './sample-source.js';
 
 export interface FiringMaps {
   layer: number;

@@ -6,6 +6,7 @@ export * from './engine.js';
 export * from './loop.js';
 export * from './evaluate.js';
 export * from './checkpoint.js';
+export * from './sample-source.js';
 export * from './source.js';
 export * from './progress.js';
 export * from './rundir.js';

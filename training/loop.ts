@@ -15,7 +15,8 @@ import { createAdam, disposeAdam, type AdamState } from '../core/network/train.j
 import { isSpikeEncoder } from '../core/encoders.js';
 import type { TrainConfig } from './config.js';
 import { confusionRecord } from './plot-confusion.js';
-import { openSource, type SampleSource } from './source.js';
+import type { SampleSource } from './sample-source.js';
+import { openSource } from './source.js';
 import { streamRng, trainNetworkConfig } from './recipe.js';
 import { freshState, runIndices, STREAM, trainEpochs, type EngineRun, type EpochMetrics, type TrainRecord } from './engine.js';
 import { loadTrainingCheckpoint, readTrainingState, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';

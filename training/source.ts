@@ -18,23 +18,9 @@ import {
   type LocateOptions,
   type Split,
 } from '../data/index.js';
-import type { Rng } from '../core/rng.js';
+import type { SampleSource } from './sample-source.js';
 import { staticSource } from './static-source.js';
 
-export interface SampleSource {
-  readonly dataset: DatasetName;
-  readonly split: Split;
-  readonly n: number;
-  readonly labels: Uint8Array;
-  readonly classes: readonly string[];
-  /** Per-step input shape [C, H, W]. */
-  readonly shape: readonly [number, number, number];
-  readonly static: boolean;
-  /** Where the files were read from. */
-  readonly dir: string;
-  /** Network input of the samples `indices`; augmentation (training only) draws from `rng`. */
-  batch(indices: ArrayLike<number>, T: number, augment: Rng | null): Promise<Float32Array>;
-}
 
 const STATIC = new Set<DatasetName>(['mnist', 'fashion-mnist', 'cifar10']);
 

@@ -3,7 +3,7 @@
 // fetches them or takes dropped files.
 import type { StaticDataset } from '../data/static.js';
 import { prepareBatch } from '../data/transforms.js';
-import type { SampleSource } from './source.js';
+import type { SampleSource } from './sample-source.js';
 
 /** intensities: pixels in [0, 1], not normalised (what the spike encoders take). */
 export function staticSource(ds: StaticDataset, intensities = false): SampleSource {

@@ -13,7 +13,7 @@ import type { TrainConfig } from '../training/config.js';
 import { evaluate, type Evaluation, type FiringMaps } from '../training/evaluate.js';
 import { freshState, runIndices, STREAM, trainEpochs, type EpochMetrics } from '../training/engine.js';
 import { streamRng, trainNetworkConfig } from '../training/recipe.js';
-import type { SampleSource } from '../training/source.js';
+import type { SampleSource } from '../training/sample-source.js';
 
 /** One finished training step. */
 export interface StepReport {
