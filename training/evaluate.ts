@@ -100,7 +100,8 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
       if (opts.shouldStop()) throw new EvalInterrupted();
     }
     const n = idx.length;
-    const x = b.upload(await src.batch(idx, T, null), net.inputShape(n));
+    const host = await src.batch(idx, T, null);
+    const x = b.upload(host, net.inputShape(n));
     // the spiking layers' outputs, kept alive (a view each) until they are read back with the network's output
     const observed: { layer: NeuronLayer; view: Tensor }[] = [];
     const observe = opts.firingRates
@@ -130,7 +131,7 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
     };
     try {
       const rngs = random ? Array.from(idx, (i) => sampleRng(opts.seed ?? 0, i)) : null;
-      const outT = net.forward(x, { training: false, rng: null, ...(rngs ? { sampleRngs: rngs } : {}), ...(observe ? { observe } : {}) });
+      const outT = net.forward(x, { training: false, rng: null, hostInput: host, ...(rngs ? { sampleRngs: rngs } : {}), ...(observe ? { observe } : {}) });
       const [out, ...spiking] = await b.read([outT, ...observed.map((o) => o.view)]);
       tally(spiking);
       const r = readout(out!, T, n, classes, M, rule, rngs); // exact counts, Sec. 3.7

@@ -134,10 +134,11 @@ export async function spikeRaster(net: Network, src: SampleSource, index: number
   const observe = (layer: unknown, out: Tensor) => {
     if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
   };
-  const x = b.upload(await src.batch(Uint32Array.of(index), T, null), net.inputShape(1));
+  const host = await src.batch(Uint32Array.of(index), T, null);
+  const x = b.upload(host, net.inputShape(1));
   let prediction: number;
   try {
-    const [o, ...spikes] = await b.read([net.forward(x, { training: false, rng: null, observe }), ...observed.map((v) => v.view)]);
+    const [o, ...spikes] = await b.read([net.forward(x, { training: false, rng: null, observe, hostInput: host }), ...observed.map((v) => v.view)]);
     prediction = predict(o!, T, 1, classes, net.spikesPerClass())[0]!;
     observed.forEach(({ layer }, k) => {
       const s = spikes[k]!; // [T, 1, ...]

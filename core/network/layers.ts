@@ -4,6 +4,7 @@
 import type { Backend, BatchNormSaved, NeuronTraceT, Pool2dParams, Tensor } from '../backend.js';
 import type { NeuronConfig } from '../neuron.js';
 import type { Rng } from '../rng.js';
+import type { FloatArray } from '../types.js';
 
 export interface Param {
   /** Stable name used by checkpoints, e.g. "0.weight", "1.gamma", "2.a". */
@@ -28,6 +29,11 @@ export interface RunCtx {
   sampleRngs?: readonly Rng[];
   /** Called with every layer's output as it is made (e.g. to measure firing rates); must not dispose it. */
   observe?: (layer: Layer, out: Tensor) => void;
+  /**
+   * The host copy of the input tensor, for a spike encoder, which draws its spikes on the host: without it the
+   * input is downloaded, which a backend without synchronous readback (gpujs:webgpu) cannot do.
+   */
+  hostInput?: FloatArray;
 }
 
 export type Shape = readonly number[];

@@ -224,7 +224,7 @@ export class Network {
     }
     const enc = this.config.encoder;
     // a spike encoder turns the [N, C, H, W] intensities into spikes [T, N, C, H, W] (Supplementary 10)
-    let h = isSpikeEncoder(enc) ? this.keep(b.upload(encodeSpikes(enc, b.download(x), N, T, ctx.sampleRngs ?? ctx.rng), [T, ...x.shape])) : this.staticEncoder ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
+    let h = isSpikeEncoder(enc) ? this.keep(b.upload(encodeSpikes(enc, ctx.hostInput ?? b.download(x), N, T, ctx.sampleRngs ?? ctx.rng), [T, ...x.shape])) : this.staticEncoder ? this.keep(b.reshape(x, [1, ...x.shape])) : x;
     for (let i = 0; i < this.layers.length; i++) {
       if (this.staticEncoder && i === this.encoderEnd) {
         const flat = this.keep(b.reshape(h, h.shape.slice(1)));

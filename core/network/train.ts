@@ -85,7 +85,7 @@ export async function recordStep(net: Network, batch: Batch, rng: Rng, after: ()
   const x = uploadBatch(net, batch);
   let extra: Tensor[] = [];
   try {
-    const out = net.forward(x, { training: true, rng });
+    const out = net.forward(x, { training: true, rng, hostInput: batch.x });
     const grad = b.mseLossGrad(out, batch.labels, net.config.loss);
     net.backward(grad);
     b.dispose(grad);
@@ -159,7 +159,7 @@ export async function inferBatch(net: Network, x: FloatArray, n: number, rng: Rn
   const b = net.backend;
   const xt = b.upload(x, net.inputShape(n));
   try {
-    const [out] = await b.read([net.forward(xt, Array.isArray(rng) ? { training: false, rng: null, sampleRngs: rng } : { training: false, rng: rng as Rng | null })]);
+    const [out] = await b.read([net.forward(xt, { ...(Array.isArray(rng) ? { training: false, rng: null, sampleRngs: rng } : { training: false, rng: rng as Rng | null }), hostInput: x })]);
     return out!;
   } finally {
     net.release();

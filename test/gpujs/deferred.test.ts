@@ -5,6 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { GpujsBackend } from '../../backends/gpujs/backend.js';
 import { loadGpujs, type GpujsInstance, type GpujsKernel, type GpujsModule } from '../../backends/gpujs/modes.js';
+import { cpuBackend } from '../../backends/cpu/index.js';
+import type { Backend } from '../../core/backend.js';
+import { Network, networkConfig } from '../../core/network/network.js';
+import { inferBatch, lossAndGradients } from '../../core/network/train.js';
+import { Rng } from '../../core/rng.js';
 import { conformanceSuite } from '../../proofs/conformance.js';
 import { leakSuite } from '../../proofs/leaks.js';
 
@@ -78,6 +83,25 @@ conformanceSuite('gpujs webgpu path (stand-in kernels)', () => backend);
 leakSuite('gpujs webgpu path (stand-in kernels)', () => backend);
 
 describe('the webgpu path: queue, disposal, errors', () => {
+  it('a spike encoder draws its spikes from the host input: a Poisson-fed network trains and infers as on the CPU', async () => {
+    const b = new GpujsBackend(fake.mod, 'webgpu', { renderer: 'stand-in', software: true });
+    const cfg = networkConfig('FC20-PLIF-APk10s10', [1, 2, 2], 2, { T: 3, encoder: 'poisson' });
+    const x = Float32Array.of(0.9, 0.1, 0.5, 1, 0, 0.3, 0.7, 0.2);
+    const labels = Int32Array.of(0, 1);
+    const run = async (be: Backend) => {
+      const net = new Network(be, cfg, Rng.seeded(1));
+      const r = await lossAndGradients(net, { x, labels }, Rng.seeded(2));
+      const out = await inferBatch(net, x, 2, Rng.seeded(3));
+      net.dispose();
+      return { loss: r.loss, out: Array.from(out) };
+    };
+    const want = await run(cpuBackend());
+    const got = await run(b);
+    expect(got.out).toEqual(want.out); // voted spikes: multiples of 1/10, the same draws
+    expect(Math.abs(got.loss - want.loss)).toBeLessThanOrEqual(1e-6);
+    b.destroy();
+  });
+
   it('ops return at once; values exist only after read(); download names read()', async () => {
     const b = new GpujsBackend(fake.mod, 'webgpu', { renderer: 'stand-in', software: true });
     const x = b.upload([1, 2, 3, 4], [2, 2]);
