@@ -64,29 +64,64 @@ export function writeFloat32LEInto(out: Uint8Array, p: number, data: Float32Arra
   }
 }
 
-export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new CheckpointError(`not a safetensors file: ${bytes.length} bytes, shorter than the 8-byte header length`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = dv.getBigUint64(0, true);
-  if (hlen > BigInt(bytes.length - 8)) {
-    throw new CheckpointError(`truncated or not a safetensors file: header length ${hlen} exceeds the ${bytes.length - 8} bytes that follow`);
+/**
+ * The largest safetensors header read: a plif-snn checkpoint's header is a few kB (at most about 1 MB for a
+ * network of the parser's 1000 layers with Adam's moments), and parsing JSON costs some 16 times its
+ * length in memory, so a longer header is refused before it is read.
+ */
+export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+
+/** A tensor's header entry: its shape and the bytes [begin, end) of the data it reads. */
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** What a safetensors header says, checked against the size of the data that follows it. */
+export interface SafetensorsHeader {
+  /** In the header's order. */
+  entries: TensorEntry[];
+  metadata: Record<string, string>;
+}
+
+/**
+ * The header length of a safetensors file of `fileLength` bytes from its first 8 bytes: refused when the
+ * file is shorter than 8 bytes, when the header would run past the end, or when it is longer than
+ * MAX_HEADER_BYTES.
+ */
+export function safetensorsHeaderLength(first: Uint8Array, fileLength: number): number {
+  if (fileLength < 8 || first.length < 8) throw new CheckpointError(`not a safetensors file: ${fileLength} bytes, shorter than the 8-byte header length`);
+  const hlen = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (hlen > BigInt(fileLength - 8)) {
+    throw new CheckpointError(`truncated or not a safetensors file: header length ${hlen} exceeds the ${fileLength - 8} bytes that follow`);
   }
-  const hl = Number(hlen);
+  if (hlen > BigInt(MAX_HEADER_BYTES)) {
+    throw new CheckpointError(`not a plif-snn checkpoint: a header of ${hlen} bytes, more than the ${MAX_HEADER_BYTES} read (a checkpoint's header is a few kB)`);
+  }
+  return Number(hlen);
+}
+
+/**
+ * Parses and checks a safetensors header (the bytes after the length) against the `dataLength` bytes of
+ * data that follow it, reading no data: every entry's dtype, shape and offsets, no offset past the data,
+ * no two tensors sharing a byte, no data byte outside every tensor.
+ */
+export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: number): SafetensorsHeader {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + hl)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     throw new CheckpointError(`not a safetensors file: the header is not JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError('not a safetensors file: the header is not a JSON object');
-  const dataStart = 8 + hl;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = dataLength;
   const meta = header.__metadata__ ?? {};
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new CheckpointError(`__metadata__ is ${JSON.stringify(meta)}, not an object of strings`);
   for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') throw new CheckpointError(`metadata field '${k}' is ${JSON.stringify(v)}, not a string`);
   const metadata = meta as Record<string, string>;
-  const tensors = new Map<string, NamedTensor>();
-  let maxEnd = 0;
+  const entries: TensorEntry[] = [];
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CheckpointError(`tensor '${name}': its header entry is ${JSON.stringify(v)}, not an object`);
@@ -100,13 +135,40 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
     const n = (shape as number[]).reduce((a, c) => a * c, 1);
     if (b1 - b0 !== 4 * n) throw new CheckpointError(`tensor '${name}': data_offsets span ${b1 - b0} bytes, shape [${shape}] needs ${4 * n}`);
     if (b1 > dataLen) throw new CheckpointError(`truncated file: tensor '${name}' ends at byte ${b1} of the data, which has only ${dataLen} bytes`);
-    maxEnd = Math.max(maxEnd, b1);
-    const data = new Float32Array(n);
-    const src = dataStart + b0;
-    for (let i = 0; i < n; i++) data[i] = dv.getFloat32(src + 4 * i, true);
-    tensors.set(name, { name, shape: shape as number[], data });
+    entries.push({ name, shape: shape as number[], begin: b0, end: b1 });
   }
-  if (maxEnd !== dataLen) throw new CheckpointError(`corrupt file: ${dataLen} data bytes but the tensors cover ${maxEnd}`);
+  // in the order of the data: each tensor starts where the ones before it end (empty tensors hold no byte)
+  const held = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let last: TensorEntry | null = null;
+  for (const e of held) {
+    if (last && e.begin < last.end) {
+      throw new CheckpointError(`corrupt file: tensors '${last.name}' (data bytes ${last.begin}..${last.end}) and '${e.name}' (data bytes ${e.begin}..${e.end}) share bytes ${e.begin}..${Math.min(last.end, e.end)}`);
+    }
+    if (e.begin > covered) throw new CheckpointError(`corrupt file: data bytes ${covered}..${e.begin} belong to no tensor (before tensor '${e.name}')`);
+    covered = e.end;
+    last = e;
+  }
+  if (covered !== dataLen) throw new CheckpointError(`corrupt file: ${dataLen} data bytes but the tensors cover ${covered}`);
+  return { entries, metadata };
+}
+
+/** Float32 values from their little-endian bytes (a copy; bit for bit, NaN payloads included). */
+export function float32FromLE(bytes: Uint8Array, hostLittleEndian = LITTLE_ENDIAN): Float32Array {
+  const n = bytes.length >>> 2;
+  if (hostLittleEndian) return new Float32Array(bytes.slice(0, 4 * n).buffer);
+  const out = new Float32Array(n);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
+  return out;
+}
+
+export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  const hl = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length);
+  const dataStart = 8 + hl;
+  const { entries, metadata } = parseSafetensorsHeader(bytes.subarray(8, dataStart), bytes.length - dataStart);
+  const tensors = new Map<string, NamedTensor>();
+  for (const e of entries) tensors.set(e.name, { name: e.name, shape: e.shape, data: float32FromLE(bytes.subarray(dataStart + e.begin, dataStart + e.end)) });
   return { tensors, metadata };
 }
 
@@ -196,31 +258,38 @@ export function checkpointConfig(metadata: Record<string, string>): { config: Ne
   }
 }
 
-/** Checks a tensor's shape and values; CheckpointError naming the tensor. */
-function checkTensor(t: NamedTensor | undefined, name: string, shape: readonly number[]): Float32Array {
-  if (!t) throw new CheckpointError(`checkpoint lacks tensor '${name}'`);
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new CheckpointError(`tensor '${name}' has shape [${t.shape}], the network needs [${shape}]`);
-  for (let i = 0; i < t.data.length; i++) {
-    if (!Number.isFinite(t.data[i]!)) throw new CheckpointError(`tensor '${name}' holds ${t.data[i]} at index ${i}`);
-  }
-  return t.data;
+/** What loadCheckpoint checks from a header alone, before any value is read. */
+export interface CheckpointPlan {
+  config: NetworkConfig;
+  metadata: Record<string, string>;
+  optimizer: { step: number; config: AdamState['config'] } | null;
+  rngState: RngState | null;
+  /** The tensors the network reads, in the order they are checked, each with its header entry. */
+  tensors: TensorEntry[];
 }
 
 /**
- * Rebuilds the network on `backend` from checkpoint bytes (and the optimizer/RNG state when saved). The
- * header is checked against the shapes the stored config implies before anything is built: every tensor
- * present with its shape and finite values, no other tensor, the optimizer and RNG metadata well formed.
+ * Checks a checkpoint's header against the shapes its stored config implies, reading no value: every
+ * tensor present with its shape, no other tensor, the format, optimizer and RNG metadata well formed.
+ * CheckpointError naming the field or the tensor.
  */
-export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheckpoint {
-  const { tensors, metadata } = decodeSafetensors(bytes);
+export function planCheckpoint(header: SafetensorsHeader): CheckpointPlan {
+  const { metadata } = header;
+  const entries = new Map(header.entries.map((e) => [e.name, e]));
   if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`not a plif-snn checkpoint: metadata format is ${JSON.stringify(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
   const { config, layers } = checkpointConfig(metadata);
   const params = layers.flatMap((l) => l.params);
   const buffers = layers.flatMap((l) => l.buffers);
-  const data = new Map<string, Float32Array>();
-  for (const p of params) data.set(`param.${p.name}`, checkTensor(tensors.get(`param.${p.name}`), `param.${p.name}`, p.shape));
-  for (const q of buffers) data.set(`buffer.${q.name}`, checkTensor(tensors.get(`buffer.${q.name}`), `buffer.${q.name}`, q.shape));
-  let optim: { step: number; config: AdamState['config'] } | null = null;
+  const tensors: TensorEntry[] = [];
+  const want = (name: string, shape: readonly number[]) => {
+    const t = entries.get(name);
+    if (!t) throw new CheckpointError(`checkpoint lacks tensor '${name}'`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new CheckpointError(`tensor '${name}' has shape [${t.shape}], the network needs [${shape}]`);
+    tensors.push(t);
+  };
+  for (const p of params) want(`param.${p.name}`, p.shape);
+  for (const q of buffers) want(`buffer.${q.name}`, q.shape);
+  let optimizer: CheckpointPlan['optimizer'] = null;
   if (metadata.optimizer !== undefined) {
     const o = metaJson(metadata, 'optimizer');
     if (!isObject(o)) throw new CheckpointError(`metadata field 'optimizer' is ${JSON.stringify(o)}, not an object`);
@@ -232,12 +301,11 @@ export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheck
     } catch (e) {
       throw new CheckpointError(`metadata field 'optimizer': ${(e as Error).message}`);
     }
-    optim = { step: o.step as number, config: cfg };
-    for (const p of params) {
-      for (const k of ['m', 'v']) data.set(`optim.${k}.${p.name}`, checkTensor(tensors.get(`optim.${k}.${p.name}`), `optim.${k}.${p.name}`, p.shape));
-    }
+    optimizer = { step: o.step as number, config: cfg };
+    for (const p of params) for (const k of ['m', 'v']) want(`optim.${k}.${p.name}`, p.shape);
   }
-  for (const name of tensors.keys()) if (!data.has(name)) throw new CheckpointError(`tensor '${name}' is not part of the network ${config.structure}`);
+  const wanted = new Set(tensors.map((t) => t.name));
+  for (const name of entries.keys()) if (!wanted.has(name)) throw new CheckpointError(`tensor '${name}' is not part of the network ${config.structure}`);
   let rngState: RngState | null = null;
   if (metadata.rng !== undefined) {
     const r = metaJson(metadata, 'rng');
@@ -247,7 +315,25 @@ export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheck
       throw new CheckpointError(`metadata field 'rng': ${(e as Error).message}`);
     }
   }
+  return { config, metadata, optimizer, rngState, tensors };
+}
 
+/**
+ * Builds the network of a plan on `backend` from the values of its tensors (by name): each checked to be
+ * finite first (CheckpointError naming the tensor and the index).
+ */
+export function buildCheckpoint(backend: Backend, plan: CheckpointPlan, values: ReadonlyMap<string, Float32Array>): LoadedCheckpoint {
+  const data = new Map<string, Float32Array>();
+  for (const t of plan.tensors) {
+    const v = values.get(t.name);
+    if (!v) throw new CheckpointError(`checkpoint lacks tensor '${t.name}'`);
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i]!)) throw new CheckpointError(`tensor '${t.name}' holds ${v[i]} at index ${i}`);
+    }
+    data.set(t.name, v);
+  }
+  const { config, metadata, rngState } = plan;
+  const optim = plan.optimizer;
   const net = new Network(backend, config, Rng.seeded(0));
   const uploaded: Tensor[] = [];
   try {
@@ -280,4 +366,17 @@ export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheck
     net.dispose();
     throw e;
   }
+}
+
+/**
+ * Rebuilds the network on `backend` from checkpoint bytes (and the optimizer/RNG state when saved). The
+ * header is checked against the shapes the stored config implies before any value is read (planCheckpoint),
+ * then the values are checked to be finite and the network is built (buildCheckpoint).
+ */
+export function loadCheckpoint(backend: Backend, bytes: Uint8Array): LoadedCheckpoint {
+  const hl = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length);
+  const dataStart = 8 + hl;
+  const plan = planCheckpoint(parseSafetensorsHeader(bytes.subarray(8, dataStart), bytes.length - dataStart));
+  const values = new Map(plan.tensors.map((t) => [t.name, float32FromLE(bytes.subarray(dataStart + t.begin, dataStart + t.end))]));
+  return buildCheckpoint(backend, plan, values);
 }

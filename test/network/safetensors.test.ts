@@ -3,7 +3,7 @@
 // the edges of what is accepted.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
-import { CheckpointError, checkpointConfig, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint, writeFloat32LEInto, type NamedTensor } from '../../core/checkpoint.js';
+import { CheckpointError, checkpointConfig, decodeSafetensors, encodeSafetensors, loadCheckpoint, MAX_HEADER_BYTES, saveCheckpoint, writeFloat32LEInto, type NamedTensor } from '../../core/checkpoint.js';
 import { MAX_SIZE } from '../../core/network/parser.js';
 import { Network, networkConfig } from '../../core/network/network.js';
 import { createAdam } from '../../core/network/train.js';
@@ -86,6 +86,17 @@ describe('safetensors', () => {
     // offsets are relative to the data; tensors in any order
     const ok = decodeSafetensors(file({ v: tensor([1], [4, 8]), w: tensor([1], [0, 4]) }, [3, 9]));
     expect([ok.tensors.get('w')!.data[0], ok.tensors.get('v')!.data[0]]).toEqual([3, 9]);
+  });
+
+  it('the reader refuses tensors that share bytes (naming both), data bytes of no tensor, and a header over the limit', () => {
+    refuses(file({ g: tensor([2], [0, 8]), b: tensor([2], [0, 8]), r: tensor([2], [8, 16]) }, [1, 2, 3, 4]), "corrupt file: tensors 'g' (data bytes 0..8) and 'b' (data bytes 0..8) share bytes 0..8");
+    refuses(file({ g: tensor([2], [0, 8]), b: tensor([2], [4, 12]) }, [1, 2, 3]), "corrupt file: tensors 'g' (data bytes 0..8) and 'b' (data bytes 4..12) share bytes 4..8");
+    refuses(file({ g: tensor([1], [0, 4]), b: tensor([1], [8, 12]) }, [1, 2, 3]), "corrupt file: data bytes 4..8 belong to no tensor (before tensor 'b')");
+    // empty tensors hold no byte: anywhere within the data
+    expect(decodeSafetensors(file({ g: tensor([2], [0, 8]), e: tensor([0], [4, 4]) }, [1, 2])).tensors.get('e')!.data.length).toBe(0);
+    const big = new Uint8Array(8 + MAX_HEADER_BYTES + 8);
+    new DataView(big.buffer).setBigUint64(0, BigInt(MAX_HEADER_BYTES + 8), true);
+    refuses(big, `not a plif-snn checkpoint: a header of ${MAX_HEADER_BYTES + 8} bytes, more than the ${MAX_HEADER_BYTES} read (a checkpoint's header is a few kB)`);
   });
 });
 
