@@ -14,9 +14,22 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Decodes an (uncompressed) IDX buffer of unsigned bytes with `ndim` dimensions. */
-export function decodeIdx(bytes: Uint8Array, file: string, ndim: number): IdxArray {
-  if (bytes.length < 4) throw new DataFormatError(file, 0, `truncated IDX header: ${bytes.length} byte(s)`);
+/** An IDX header: the dimensions, the header's length and the number of data bytes it declares. */
+export interface IdxHeader {
+  dims: number[];
+  head: number;
+  count: number;
+}
+
+/**
+ * Decodes the header at the start of `bytes` (an IDX file or its first bytes; `ended`: no more follow):
+ * the magic is checked from the first 4 bytes. Null when more bytes are needed.
+ */
+export function decodeIdxHeader(bytes: Uint8Array, file: string, ndim: number, ended = true): IdxHeader | null {
+  if (bytes.length < 4) {
+    if (!ended) return null;
+    throw new DataFormatError(file, 0, `truncated IDX header: ${bytes.length} byte(s)`);
+  }
   const magic = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
   const want = 0x800 | ndim;
   if (magic !== want) {
@@ -24,19 +37,33 @@ export function decodeIdx(bytes: Uint8Array, file: string, ndim: number): IdxArr
     throw new DataFormatError(file, 0, `bad IDX magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${want.toString(16).padStart(8, '0')}${hint}`);
   }
   const head = 4 + 4 * ndim;
-  if (bytes.length < head) throw new DataFormatError(file, bytes.length, `truncated IDX header: ${bytes.length} of ${head} bytes`);
+  if (bytes.length < head) {
+    if (!ended) return null;
+    throw new DataFormatError(file, bytes.length, `truncated IDX header: ${bytes.length} of ${head} bytes`);
+  }
   const dims: number[] = [];
   for (let d = 0; d < ndim; d++) {
     const o = 4 + 4 * d;
     dims.push(((bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!) >>> 0);
   }
-  const count = dims.reduce((a, b) => a * b, 1);
-  const have = bytes.length - head;
-  if (have < count) {
-    throw new DataFormatError(file, bytes.length, `truncated IDX data: dimensions [${dims.join(', ')}] need ${count} bytes after the ${head}-byte header, the file has ${have} (ends at this offset)`);
-  }
-  if (have > count) {
-    throw new DataFormatError(file, head + count, `${have - count} unexpected byte(s) after the IDX data of dimensions [${dims.join(', ')}]`);
-  }
-  return { data: bytes.subarray(head, head + count), dims };
+  return { dims, head, count: dims.reduce((a, b) => a * b, 1) };
+}
+
+/** The error for an IDX file whose data ends before its dimensions say (`have` data bytes). */
+export function truncatedIdxData(file: string, h: IdxHeader, have: number): DataFormatError {
+  return new DataFormatError(file, h.head + have, `truncated IDX data: dimensions [${h.dims.join(', ')}] need ${h.count} bytes after the ${h.head}-byte header, the file has ${have} (ends at this offset)`);
+}
+
+/** The error for an IDX file with `extra` bytes after its data (`atLeast`: perhaps more). */
+export function idxTrailingBytes(file: string, h: IdxHeader, extra: number, atLeast = false): DataFormatError {
+  return new DataFormatError(file, h.head + h.count, `${atLeast ? 'at least ' : ''}${extra} unexpected byte(s) after the IDX data of dimensions [${h.dims.join(', ')}]`);
+}
+
+/** Decodes an (uncompressed) IDX buffer of unsigned bytes with `ndim` dimensions. */
+export function decodeIdx(bytes: Uint8Array, file: string, ndim: number): IdxArray {
+  const h = decodeIdxHeader(bytes, file, ndim)!;
+  const have = bytes.length - h.head;
+  if (have < h.count) throw truncatedIdxData(file, h, have);
+  if (have > h.count) throw idxTrailingBytes(file, h, have - h.count);
+  return { data: bytes.subarray(h.head, h.head + h.count), dims: h.dims };
 }
