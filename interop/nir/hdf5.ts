@@ -138,20 +138,46 @@ async function diskFull(path: string): Promise<boolean> {
   return fs !== null && fs.bavail === 0;
 }
 
-function readValue(e: H5Group | H5Dataset, where: string): NirValue {
+/**
+ * What the datasets of a NIR file may declare in all, in bytes: 16 times the file's size, at least 16 MiB.
+ * HDF5 stores values as they are unless compressed, so a file declaring more is a compression bomb or
+ * holds datasets without their data (read as fill values); either is refused before a value is read.
+ */
+export function nirReadBudget(fileSize: number): number {
+  return Math.max(NIR_MIN_BUDGET, 16 * fileSize);
+}
+const NIR_MIN_BUDGET = 16 * 2 ** 20;
+
+interface ReadBudget {
+  path: string;
+  size: number;
+  limit: number;
+  /** Bytes declared by the datasets read so far. */
+  used: number;
+}
+
+function readValue(e: H5Group | H5Dataset, where: string, budget: ReadBudget): NirValue {
   if (e instanceof h5wasm.Group) {
     const out: NirGroup = {};
     for (const k of e.keys()) {
       const child = e.get(k);
       if (!child || !(child instanceof h5wasm.Group || child instanceof h5wasm.Dataset)) throw new Error(`${where}/${k}: not a group or dataset`);
-      out[k] = readValue(child, `${where}/${k}`);
+      out[k] = readValue(child, `${where}/${k}`, budget);
     }
     return out;
   }
   const d = e as H5Dataset;
   const shape = d.shape ?? [];
-  const value = d.value;
   const meta = d.metadata;
+  // the declared size first, from the dataset's metadata: nothing is allocated for a dataset too large
+  const declared = Number(meta.total_size ?? 0) * Math.max(1, Number(meta.size ?? 1));
+  budget.used += declared;
+  if (!(budget.used <= budget.limit)) {
+    throw new Error(
+      `${budget.path}: ${where} declares ${Number(meta.total_size).toExponential(3)} values of shape [${shape.join(', ')}] (${declared} bytes); the datasets of a NIR file of ${budget.size} bytes may declare ${budget.limit} bytes in all (16 times its size, at least 16 MiB), more is compressed past any network's weights or not in the file, so none of it is read`,
+    );
+  }
+  const value = d.value;
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && value.every((s) => typeof s === 'string')) return { kind: 'strings', shape, data: value as string[] };
   if (meta.type === 0 /* integer */) {
@@ -159,8 +185,9 @@ function readValue(e: H5Group | H5Dataset, where: string): NirValue {
     return { kind: 'array', dtype: 'i64', shape, data: ints.map((x) => Number(x)) } satisfies NirArray;
   }
   if (meta.type === 1 /* float */) {
-    const floats = typeof value === 'number' ? [value] : Array.from(value as ArrayLike<number>);
-    return meta.size === 4 ? { kind: 'array', dtype: 'f32', shape, data: Float32Array.from(floats) } : { kind: 'array', dtype: 'f64', shape, data: Float64Array.from(floats) };
+    // h5wasm's typed array as it is (no array of numbers in between)
+    if (meta.size === 4) return { kind: 'array', dtype: 'f32', shape, data: value instanceof Float32Array ? value : Float32Array.from(typeof value === 'number' ? [value] : (value as ArrayLike<number>)) };
+    return { kind: 'array', dtype: 'f64', shape, data: value instanceof Float64Array ? value : Float64Array.from(typeof value === 'number' ? [value] : (value as ArrayLike<number>)) };
   }
   if (typeof value === 'boolean') return { kind: 'array', dtype: 'i64', shape, data: [value ? 1 : 0] };
   throw new Error(`${where}: a dataset of HDF5 type class ${meta.type} is not one NIR uses`);
@@ -213,8 +240,9 @@ function readNirTree(path: string): NirFile {
     const node = f.get('node');
     if (!(node instanceof h5wasm.Group)) throw new Error(`${path}: /node is not a group`);
     const v = keys.includes('version') ? f.get('version') : null;
-    const version = v instanceof h5wasm.Dataset ? String(v.value) : '';
-    const tree = readValue(node, '/node');
+    const version = v instanceof h5wasm.Dataset && Number(v.metadata.total_size ?? 0) <= 1 ? String(v.value) : '';
+    const size = nodeFs.statSync(path).size;
+    const tree = readValue(node, '/node', { path, size, limit: nirReadBudget(size), used: 0 });
     if (!isGroup(tree)) throw new Error(`${path}: /node is not a group`);
     return { version, node: tree };
   } finally {
