@@ -7,6 +7,8 @@ import { benchConfig, type BenchSpec, type DeviceCost } from '../../bench/step-t
 import { benchTfjs, benchTrainStep, type BenchResult } from '../../bench/train-step.js';
 import { PAPER_DEFAULTS } from '../../core/defaults.js';
 import { parseStructure } from '../../core/network/parser.js';
+import { estimateMemory } from '../../core/network/shapes.js';
+import { checkFits, TooLargeError } from '../../training/memory.js';
 import { intFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
 
@@ -141,6 +143,14 @@ export async function run(argv: string[]): Promise<number> {
       cfg = benchConfig(spec);
     } catch (err) {
       throw new UsageError((err as Error).message);
+    }
+    // the size check of plif train (training/loop.ts checkTrainingFits), from the shapes, before anything is allocated
+    const need = estimateMemory(cfg, spec.batch, 'train');
+    try {
+      checkFits(`benchmarking ${spec.preset}${channels !== undefined ? ` with ${channels} channels` : ''} at T = ${cfg.T}, batch ${spec.batch}`, need.bytes, need.largest, 'use a smaller --T, --batch or --channels');
+    } catch (err) {
+      if (err instanceof TooLargeError) throw new UsageError(err.message);
+      throw err;
     }
     if (f.data === 'real') spec.data = await firstBatch(spec.preset, cfg.T, spec.batch, f['data-dir']);
     const say = (s: string) => {
