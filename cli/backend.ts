@@ -1,7 +1,7 @@
 // Opens the backend a command asked for: `cpu`, `gpujs` (best available mode) or `gpujs:MODE`.
 import { availableParallelism } from 'node:os';
 import type { Backend } from '../core/backend.js';
-import { cpuBackend } from '../backends/cpu/index.js';
+import { cpuBackend, threadCount } from '../backends/cpu/index.js';
 import { intFlag, UsageError } from './args.js';
 
 export interface OpenedBackend {
@@ -20,13 +20,23 @@ export interface OpenOptions {
   simd?: boolean;
 }
 
-/** `--threads N`, else PLIF_THREADS, else the machine's cores. */
+/**
+ * `--threads N`, else PLIF_THREADS, else the machine's cores; checked here against the CPU backend's range
+ * (threadCount), so that a refusal names where the number came from: the flag or the environment variable.
+ */
 export function resolveThreads(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): number {
-  if (flag !== undefined) return intFlag('threads', flag)!;
+  const inRange = (n: number, source: string): number => {
+    try {
+      return threadCount(n);
+    } catch (err) {
+      throw new UsageError(`${source}: ${(err as Error).message}`);
+    }
+  };
+  if (flag !== undefined) return inRange(intFlag('threads', flag)!, `--threads ${flag}`);
   const e = env['PLIF_THREADS'];
   if (e !== undefined && e.trim() !== '') {
     if (!/^\d+$/.test(e.trim()) || Number(e) < 1) throw new UsageError(`PLIF_THREADS must be an integer >= 1, got '${e}'`);
-    return Number(e);
+    return inRange(Number(e), `PLIF_THREADS=${e.trim()} (the environment variable)`);
   }
   return availableParallelism();
 }

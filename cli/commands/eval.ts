@@ -71,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     const ties = choiceFlag('ties', f.ties, TIE_RULES) ?? 'first';
     const seed = intFlag('seed', f.seed, 0) ?? 0;
     const opened = await openBackend(f.backend ?? 'cpu', { threads }).catch((err: Error) => {
-      throw new UsageError(`--backend ${f.backend}: ${err.message}`);
+      throw new UsageError(`--backend ${f.backend ?? 'cpu'}: ${err.message}`);
     });
     try {
       const loaded = await loadCheckpoint(f.checkpoint, opened.backend);
