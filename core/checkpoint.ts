@@ -156,7 +156,12 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: numb
 /** Float32 values from their little-endian bytes (a copy; bit for bit, NaN payloads included). */
 export function float32FromLE(bytes: Uint8Array, hostLittleEndian = LITTLE_ENDIAN): Float32Array {
   const n = bytes.length >>> 2;
-  if (hostLittleEndian) return new Float32Array(bytes.slice(0, 4 * n).buffer);
+  if (hostLittleEndian) {
+    // a copy: a Node Buffer's slice() is a view of its (possibly larger) ArrayBuffer, not a copy
+    const copy = new Uint8Array(4 * n);
+    copy.set(bytes.subarray(0, 4 * n));
+    return new Float32Array(copy.buffer);
+  }
   const out = new Float32Array(n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);

@@ -49,6 +49,16 @@ describe('safetensors', () => {
     }
   });
 
+  it('reads a file given as a Node Buffer that views a larger memory (readFileSync, Buffer.concat), to the bit', () => {
+    const bytes = encodeSafetensors([{ name: 'w', shape: [3], data: Float32Array.of(1.5, -2, 3.25) }, { name: 'b', shape: [2], data: Float32Array.of(-0, 7) }], {});
+    const big = Buffer.alloc(bytes.length + 13, 0xff); // 0xff bytes around it read as NaN if a view escapes its range
+    big.set(bytes, 13);
+    const { tensors } = decodeSafetensors(big.subarray(13));
+    expect(Array.from(tensors.get('w')!.data)).toEqual([1.5, -2, 3.25]);
+    expect(Array.from(tensors.get('b')!.data)).toEqual([-0, 7]);
+    expect(tensors.get('w')!.data.buffer.byteLength).toBe(12); // its own copy, not a view of the file
+  });
+
   it('the writer refuses a duplicate or reserved name and a shape that does not hold the values', () => {
     const t = (name: string, shape: number[], n: number) => ({ name, shape, data: new Float32Array(n) });
     expect(() => encodeSafetensors([t('a', [1], 1), t('a', [1], 1)], {})).toThrow(new CheckpointError("duplicate or reserved tensor name 'a'"));
