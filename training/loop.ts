@@ -5,7 +5,7 @@
 // Determinism: every epoch draws its shuffle, its dropout masks and its augmentations from RNGs seeded by
 // (seed, epoch, stream), so a checkpoint needs only the epoch, the batch position and the two RNG states.
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, rmdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../data/file-io.js';
 import type { Backend } from '../core/backend.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
@@ -148,12 +148,15 @@ export function networkConfigOf(c: TrainConfig, src: SampleSource): NetworkConfi
  */
 export async function runTraining(o: RunOptions): Promise<RunOutcome> {
   checkTrainingFits(o.config);
+  const existed = existsSync(o.outDir);
   await makeRunDir(o.outDir);
   const lock = await lockRun(o.outDir);
   try {
     return await trainLocked(o);
   } finally {
     lock.release();
+    // a start that failed before writing anything (a missing dataset, say) leaves no empty directory behind
+    if (!existed) await rmdir(o.outDir).catch(() => {});
   }
 }
 

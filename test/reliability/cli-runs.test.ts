@@ -233,4 +233,18 @@ describe('I/O errors say which file and what was being done', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
   });
+
+  it('a start that fails before writing anything (the dataset is missing) leaves no run directory behind; an existing directory stays', async () => {
+    const parent = tmp();
+    const out = join(parent, 'run');
+    const r = await plifRun(['train', '--preset', 'cifar10', '--channels', '4', '--data-dir', join(parent, 'no-data'), '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cifar10/);
+    expect(existsSync(out), 'the run directory made for this start is gone').toBe(false);
+    mkdirSync(out);
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    const again = await plifRun(['train', '--preset', 'cifar10', '--channels', '4', '--data-dir', join(parent, 'no-data'), '--out', out]);
+    expect(again.code).toBe(1);
+    expect(readdirSync(out)).toEqual(['notes.txt']); // the user's directory and files are left as they were
+  });
 });
