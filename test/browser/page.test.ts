@@ -4,7 +4,7 @@
 // `plif train --resume` and evaluated by `plif eval`; a short WebGL2 run whose per-step losses match the CLI's
 // CPU run of the same seed within float32 tolerance, with a screenshot mid-training; dropped .gz files.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -251,7 +251,7 @@ suite('the training page in Chromium', () => {
     await page.setViewportSize({ width: 1400, height: 1000 });
     await page.waitForFunction(`document.querySelector('#metrics').textContent.split('\\n').length > 2 || document.querySelector('#status').textContent.startsWith('error')`, null, { timeout: 120_000, polling: 100 });
     expect(await page.textContent('#status')).toBe('running'); // mid-training: two epochs done, two to go
-    const shot = process.env['PLIF_UPDATE_SCREENSHOT'] === '1' || !existsSync(join(ROOT, 'docs', 'browser-training.png')) ? join(ROOT, 'docs', 'browser-training.png') : join(tmp, 'browser-training.png');
+    const shot = join(tmp, 'browser-training.png'); // the README's picture is a real run: test/browser/screenshot.mjs
     const png = await page.screenshot({ path: shot, fullPage: false });
     expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
     expect(await waitForStatus(page, 120_000)).toBe('done');
