@@ -26,6 +26,8 @@ let steps: StepReport[] = [];
 let epochs: EpochMetrics[] = [];
 let batchesPerEpoch = 1;
 let tau0: number = PAPER_DEFAULTS.tau0;
+/** Where the dataset's files came from (the last 'data' message). */
+let dataWhere = '';
 
 /** A duration for people: 42 s, 3 min 20 s, 2 h 05 min. */
 function duration(seconds: number): string {
@@ -41,6 +43,7 @@ let wantArchive = true;
 
 function setStatus(s: string): void {
   $('status').textContent = s;
+  $('status').className = s.startsWith('error') ? 'error' : '';
   const running = s === 'running';
   $<HTMLButtonElement>('start').disabled = running;
   $<HTMLButtonElement>('stop').disabled = !running;
@@ -158,8 +161,14 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       log(m.text);
       return;
     case 'data':
+      dataWhere = m.where;
       $('data').textContent = `${m.train} train, ${m.test} test samples from ${m.where}`;
       return;
+    case 'runSizes': {
+      const part = (n: number, of: number, what: string) => (n === of ? `all ${of} ${what}` : `${n} of the ${of} ${what}`);
+      $('data').textContent = `this run: trains on ${part(m.train, m.trainTotal, 'training samples')}${m.val ? `, validates on ${m.val} others of them` : ''}, tests on ${part(m.test, m.testTotal, 'test samples')}, from ${dataWhere}`;
+      return;
+    }
     case 'needFiles':
       $('drop').classList.add('over');
       log(`missing dataset files: ${m.missing.join(', ')}`);

@@ -33,6 +33,8 @@ export type FromWorker =
   | { type: 'backend'; info: BackendInfo; why?: string }
   | { type: 'log'; text: string }
   | { type: 'data'; train: number; test: number; where: string }
+  /** The samples the run trains, validates and tests on (its limits and validation split), of the dataset's. */
+  | { type: 'runSizes'; train: number; val: number; test: number; trainTotal: number; testTotal: number }
   | { type: 'needFiles'; missing: string[] }
   | { type: 'step'; report: StepReport }
   | { type: 'evalStart'; what: 'val' | 'test'; samples: number }

@@ -5,7 +5,7 @@ import { CheckpointError, loadCheckpoint } from '../core/checkpoint.js';
 import { presetByName } from '../core/network/presets.js';
 import { readTrainingMeta } from '../training/checkpoint-state.js';
 import { datasetOfPreset, trainConfig, type TrainConfig } from '../training/config.js';
-import type { EpochMetrics } from '../training/engine.js';
+import { runIndices, type EpochMetrics } from '../training/engine.js';
 import { staticSource } from '../training/static-source.js';
 import { version } from '../package.json';
 import { defaultBackend, openPageBackend, type OpenedBackend } from './backends.js';
@@ -73,6 +73,8 @@ function configOf(s: PageSettings, backend: string): TrainConfig {
 async function trainRun(src: Sources): Promise<void> {
   const r = run!;
   stopRequested = false;
+  const idx = runIndices(r.config, src.train, src.test);
+  post({ type: 'runSizes', train: idx.train.length, val: idx.val.length, test: idx.test.length, trainTotal: src.train.n, testTotal: src.test.n });
   post({ type: 'status', status: 'running' });
   const outcome = await train(r, src, {
     pause,

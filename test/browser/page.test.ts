@@ -298,6 +298,7 @@ suite('the training page in Chromium', () => {
       const page = await browser.newPage();
       await page.goto(`${bare.url}?backend=cpu&limit-train=4&batch=4&limit-test=4&epochs=1&autostart=1`);
       expect(await waitForStatus(page, 30_000)).toMatch(/^error: the fashion-mnist files .* are missing/);
+      expect(await page.getAttribute('#status', 'class')).toBe('error'); // shown as an error
       // four small IDX files of the real format (28x28 images), two of them gzip-compressed, as a user drops them
       const img = (n: number) => idxBytes([n, 28, 28], Array.from({ length: n * 784 }, (_, i) => (i * 37) % 256), true);
       const lab = (n: number) => idxBytes([n], Array.from({ length: n }, (_, i) => i % 10));
@@ -314,7 +315,8 @@ suite('the training page in Chromium', () => {
       await page.waitForFunction(`document.querySelector('#dropped').textContent.includes('t10k-labels')`, null, { timeout: 10_000 });
       await page.click('#start');
       expect(await waitForStatus(page, 60_000)).toBe('done');
-      expect(await page.textContent('#data')).toBe('8 train, 4 test samples from dropped files');
+      expect(await page.textContent('#data')).toBe('this run: trains on 4 of the 8 training samples, tests on all 4 test samples, from dropped files');
+      expect(await page.getAttribute('#status', 'class')).toBe('');
       expect((await jsonLines<Metrics>(page, '#metrics')).length).toBe(1);
       await page.close();
     } finally {
