@@ -1,86 +1,10 @@
-// The built CLI (dist/cli/plif.js) as a user runs it: a child process with pipes, or on a pseudo-terminal
-// (util-linux `script`) with what a terminal would show rendered from its output.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const PLIF = join(ROOT, 'dist', 'cli', 'plif.js');
-
-/** Builds dist/ when it is missing (tests that run the CLI need `npm run build` first). */
-export function requireBuilt(): void {
-  if (!existsSync(PLIF)) spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  if (!existsSync(PLIF)) throw new Error(`${PLIF} is missing: run npm run build`);
-}
+// The built CLI (dist/cli/plif.js) on a pseudo-terminal (util-linux `script`), with what a terminal would show
+// rendered from its output (the CLI with pipes: test/reliability/helpers.ts plif).
+import { spawn, spawnSync } from 'node:child_process';
+import { PLIF, ROOT, watch, type Child } from './reliability/helpers.js';
 
 /** Whether `script` can give a child a pseudo-terminal here. */
 export const hasScript = spawnSync('script', ['-qec', 'true', '/dev/null'], { stdio: 'ignore' }).status === 0;
-
-export interface Exit {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-export interface Child {
-  proc: ChildProcess;
-  /** stdout (on a pseudo-terminal: everything the terminal received). */
-  readonly out: string;
-  readonly err: string;
-  /** Resolves when stdout + stderr match `re`; rejects after `ms` or when the process exits first. */
-  waitFor(re: RegExp, ms?: number): Promise<void>;
-  exited: Promise<Exit>;
-}
-
-function child(proc: ChildProcess): Child {
-  let out = '';
-  let err = '';
-  let done = false;
-  const waiters: { re: RegExp; ok: () => void; bad: (e: Error) => void }[] = [];
-  const check = () => {
-    for (const w of [...waiters]) {
-      if (w.re.test(out + err)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.ok();
-      } else if (done) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.bad(new Error(`exited before ${w.re}: ${out}\n${err}`));
-      }
-    }
-  };
-  proc.stdout?.setEncoding('utf8').on('data', (d: string) => ((out += d), check()));
-  proc.stderr?.setEncoding('utf8').on('data', (d: string) => ((err += d), check()));
-  const exited = new Promise<Exit>((resolve) =>
-    proc.on('close', (code) => {
-      done = true;
-      check();
-      resolve({ code, out, err });
-    }),
-  );
-  return {
-    proc,
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-    waitFor(re, ms = 60_000) {
-      return new Promise<void>((ok, bad) => {
-        const timer = setTimeout(() => bad(new Error(`timed out waiting for ${re}: ${out}\n${err}`)), ms);
-        waiters.push({ re, ok: () => (clearTimeout(timer), ok()), bad: (e) => (clearTimeout(timer), bad(e)) });
-        check();
-      });
-    },
-    exited,
-  };
-}
-
-/** `node dist/cli/plif.js ...args` with pipes (not a terminal), one CPU thread. */
-export function plif(args: string[], env: Record<string, string> = {}): Child {
-  return child(spawn(process.execPath, [PLIF, ...args], { cwd: ROOT, env: { ...process.env, PLIF_THREADS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
-}
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -90,7 +14,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  */
 export function plifOnTerminal(args: string[], env: Record<string, string> = {}): Child {
   const cmd = `stty cols 160 rows 60; exec ${[process.execPath, PLIF, ...args].map(quote).join(' ')}`;
-  return child(spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, PLIF_THREADS: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] }));
+  return watch(spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, PLIF_THREADS: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] }));
 }
 
 /**

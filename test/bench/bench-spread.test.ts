@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { peerInstalled } from '../../cli/commands/bench.js';
-import { plif, requireBuilt } from '../cli-child.js';
+import { ensureBuilt, plif } from '../reliability/helpers.js';
 
 const net = ['--structure', 'c4k3s1-BN-PLIF-MPk2s2-DP-FC100-PLIF-APk10s10', '--T', '2', '--batch', '4', '--threads', '1'];
 const torchPython = [process.env.PLIF_PYTHON, '/usr/bin/python3', 'python3'].find((p) => p && spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
@@ -41,12 +41,12 @@ function spreadLines(out: string): (Spread & { steps: number })[] {
 }
 
 async function bench(args: string[], env: Record<string, string> = {}) {
-  const r = await plif(['bench', ...net, ...args], env).exited;
+  const r = await plif(['bench', ...net, ...args], { env }).exited;
   expect(r.code, r.err).toBe(0);
   return r;
 }
 
-beforeAll(() => requireBuilt(), 120_000);
+beforeAll(() => ensureBuilt(), 120_000);
 
 describe('plif bench: steps and their spread', () => {
   it('by default times at least 10 steps and 5 s of them, and reports min, median and max', async () => {

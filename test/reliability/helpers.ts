@@ -62,12 +62,18 @@ export interface PlifOptions {
 export function plif(args: string[], o: PlifOptions = {}): Child {
   const [cmd, argv] =
     o.fileLimitKb !== undefined ? ['bash', ['-c', `ulimit -f ${o.fileLimitKb} && exec "$0" "$@"`, process.execPath, PLIF, ...args]] : [process.execPath, [PLIF, ...args]];
-  const proc = spawn(cmd, argv, {
-    cwd: o.cwd ?? ROOT,
-    env: { ...process.env, PLIF_THREADS: '1', ...o.env },
-    stdio: ['ignore', o.stdout ?? 'pipe', 'pipe'],
-    ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid ?? o.uid } : {}),
-  });
+  return watch(
+    spawn(cmd, argv, {
+      cwd: o.cwd ?? ROOT,
+      env: { ...process.env, PLIF_THREADS: '1', ...o.env },
+      stdio: ['ignore', o.stdout ?? 'pipe', 'pipe'],
+      ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid ?? o.uid } : {}),
+    }),
+  );
+}
+
+/** A child process with its output collected and waited on. */
+export function watch(proc: ChildProcess): Child {
   let out = '';
   let err = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainConfig } from '../../training/config.js';
-import { hasScript, plif, plifOnTerminal, renderTerminal, requireBuilt, ROOT } from '../cli-child.js';
+import { hasScript, plifOnTerminal, renderTerminal } from '../cli-child.js';
+import { ensureBuilt, plif, ROOT } from '../reliability/helpers.js';
 import { writeTinyFashionMnist } from './fixtures.js';
 
 const tiny = ['--preset', 'fmnist-small', '--channels', '4', '--T', '2'];
@@ -15,7 +16,7 @@ let dataDir: string;
 const tmp = (name: string) => join(mkdtempSync(join(tmpdir(), 'plif-msg-')), name);
 
 beforeAll(() => {
-  requireBuilt();
+  ensureBuilt();
   dataDir = writeTinyFashionMnist(1200, 40);
 }, 120_000);
 
