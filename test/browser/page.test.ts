@@ -56,6 +56,22 @@ async function cliTrain(out: string, args: string[]): Promise<Metrics[]> {
   return readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Metrics);
 }
 
+/** Float32 tolerance of a loss (F32_TOL of proofs/conformance.ts). */
+const f32Tol = (want: number) => 1e-5 * Math.max(1, Math.abs(want));
+
+/**
+ * A GPU run in the page of four one-step epochs against the CLI's CPU run of the same seed: each step's loss
+ * (= its epoch's train_loss) within float32 tolerance, tau within 1e-4, and losses that moved.
+ */
+async function expectNearCliRun(page: Page, cli: Metrics[]): Promise<void> {
+  const steps = await jsonLines<{ epoch: number; loss: number }>(page, '#steps');
+  expect(steps.length).toBe(4);
+  steps.forEach((s, i) => expect(Math.abs(s.loss - cli[i]!.train_loss), `step ${i}: ${s.loss} vs ${cli[i]!.train_loss}`).toBeLessThanOrEqual(f32Tol(cli[i]!.train_loss)));
+  expect(new Set(cli.map((m) => m.train_loss)).size).toBeGreaterThan(2); // the losses moved
+  const web = await jsonLines<Metrics>(page, '#metrics');
+  web.forEach((m, e) => m.tau.forEach((t, j) => expect(Math.abs(t.tau - cli[e]!.tau[j]!.tau), `tau of layer ${t.layer} after epoch ${e}`).toBeLessThanOrEqual(1e-4 * t.tau)));
+}
+
 suite('the training page in Chromium', () => {
   let server: Served;
   let browser: Browser;
@@ -148,13 +164,7 @@ suite('the training page in Chromium', () => {
     const progress = (await page.evaluate('window.progressTexts')) as string[];
     expect(progress[0]).toMatch(/^compiling kernels… \(the first step compiles every kernel\)$/);
     expect(progress[1]).toMatch(/^epoch 0, batch 1\/1: loss \d\.\d{4}, accuracy \d+\.\d\d%, ETA of the epoch's training 0 s$/);
-    const steps = await jsonLines<{ epoch: number; loss: number }>(page, '#steps');
-    expect(steps.length).toBe(4);
-    const tol = (want: number) => 1e-5 * Math.max(1, Math.abs(want)); // F32_TOL of proofs/conformance.ts
-    steps.forEach((s, i) => expect(Math.abs(s.loss - cli[i]!.train_loss), `step ${i}: ${s.loss} vs ${cli[i]!.train_loss}`).toBeLessThanOrEqual(tol(cli[i]!.train_loss)));
-    expect(new Set(cli.map((m) => m.train_loss)).size).toBeGreaterThan(2); // the losses moved
-    const web = await jsonLines<Metrics>(page, '#metrics');
-    web.forEach((m, e) => m.tau.forEach((t, j) => expect(Math.abs(t.tau - cli[e]!.tau[j]!.tau), `tau of layer ${t.layer} after epoch ${e}`).toBeLessThanOrEqual(1e-4 * t.tau)));
+    await expectNearCliRun(page, cli);
     await page.close();
   });
 
@@ -257,13 +267,7 @@ suite('the training page in Chromium', () => {
     expect(await waitForStatus(page, 120_000)).toBe('done');
     const info = JSON.parse((await page.textContent('#backend'))!);
     expect(info).toMatchObject({ name: 'gpujs', mode: 'webgl2', software: true });
-    const steps = await jsonLines<{ epoch: number; loss: number }>(page, '#steps');
-    expect(steps.length).toBe(4);
-    const tol = (want: number) => 1e-5 * Math.max(1, Math.abs(want)); // F32_TOL of proofs/conformance.ts
-    steps.forEach((s, i) => expect(Math.abs(s.loss - cli[i]!.train_loss), `step ${i}: ${s.loss} vs ${cli[i]!.train_loss}`).toBeLessThanOrEqual(tol(cli[i]!.train_loss)));
-    expect(new Set(cli.map((m) => m.train_loss)).size).toBeGreaterThan(2); // the losses moved
-    const web = await jsonLines<Metrics>(page, '#metrics');
-    web.forEach((m, e) => m.tau.forEach((t, j) => expect(Math.abs(t.tau - cli[e]!.tau[j]!.tau), `tau of layer ${t.layer} after epoch ${e}`).toBeLessThanOrEqual(1e-4 * t.tau)));
+    await expectNearCliRun(page, cli);
     // the figures are drawn: loss, accuracy and tau charts, firing-rate maps, raster
     for (const id of ['fig-loss', 'fig-acc', 'fig-tau']) expect(await page.innerHTML(`#${id}`)).toContain('<svg');
     for (const id of ['fig-maps', 'fig-raster']) expect(Number(await page.getAttribute(`#${id}`, 'width'))).toBeGreaterThan(100);
@@ -276,7 +280,7 @@ suite('the training page in Chromium', () => {
     await run(process.execPath, [PLIF, 'train', '--resume', join(tmp, dir), '--backend', 'cpu', '--epochs', '5'], { timeout: 120_000 });
     const continued = readFileSync(join(tmp, dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Metrics);
     expect(continued.map((m) => m.epoch)).toEqual([0, 1, 2, 3, 4]);
-    expect(Math.abs(continued[4]!.train_loss - cli[4]!.train_loss)).toBeLessThanOrEqual(tol(cli[4]!.train_loss)); // epoch 4 on the CPU from the WebGL2 state
+    expect(Math.abs(continued[4]!.train_loss - cli[4]!.train_loss)).toBeLessThanOrEqual(f32Tol(cli[4]!.train_loss)); // epoch 4 on the CPU from the WebGL2 state
     await page.close();
   });
 
@@ -286,7 +290,7 @@ suite('the training page in Chromium', () => {
     expect(await waitForStatus(page, 60_000)).toBe('done');
     expect(JSON.parse((await page.textContent('#backend'))!)).toEqual({ name: 'gpujs', mode: 'cpu', renderer: 'JavaScript on the CPU (gpu.js cpu)', software: true });
     const web = await jsonLines<Metrics>(page, '#metrics');
-    web.forEach((m, e) => expect(Math.abs(m.train_loss - cli[e]!.train_loss), `epoch ${e}`).toBeLessThanOrEqual(1e-5 * Math.max(1, cli[e]!.train_loss)));
+    web.forEach((m, e) => expect(Math.abs(m.train_loss - cli[e]!.train_loss), `epoch ${e}`).toBeLessThanOrEqual(f32Tol(cli[e]!.train_loss)));
     await page.close();
   });
 
