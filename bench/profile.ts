@@ -8,8 +8,7 @@ import { Network, type NetworkConfig } from '../core/network/index.js';
 import { NeuronLayer, type Layer } from '../core/network/layers.js';
 import { createAdam, disposeAdam } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
-import { checkedTrainStep } from '../training/recipe.js';
-import { syntheticBatch, type BenchSpec } from './step-timing.js';
+import { benchStep, syntheticBatch, type BenchSpec } from './step-timing.js';
 
 export interface ProfileRow {
   /** "3 c128k3s1", or loss / optimizer / network. */
@@ -142,10 +141,7 @@ export async function profileTrainStep(backend: Backend, cfg: NetworkConfig, spe
   const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
   // the step plif train runs and plif bench times (checkedTrainStep: with the divergence check)
-  const step = async () => {
-    const r = await checkedTrainStep(net, opt, batch, stepRng, opt.config.lr);
-    if (!r.ok) throw new Error(`the profiled training step diverged: ${r.what} = ${r.value}`);
-  };
+  const step = benchStep(net, opt, batch, stepRng, 'the profiled');
   for (let i = 0; i < spec.warmup; i++) await step();
   recording = true;
   const t0 = performance.now();

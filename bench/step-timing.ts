@@ -3,7 +3,7 @@
 // batch, and the device work a gpu.js backend counts. No Node APIs here.
 import type { Backend } from '../core/backend.js';
 import { Network, networkConfig, presetByName, withChannels, type NetworkConfig } from '../core/network/index.js';
-import { createAdam, disposeAdam } from '../core/network/train.js';
+import { createAdam, disposeAdam, type AdamState, type Batch } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { checkedTrainStep } from '../training/recipe.js';
 
@@ -94,6 +94,14 @@ export async function timeSteps(spec: Pick<BenchSpec, 'steps' | 'minSeconds' | '
   return ms;
 }
 
+/** The step plif train runs (checkedTrainStep, divergence check included), as a benchmark repeats it: a diverged step is an error. */
+export function benchStep(net: Network, opt: AdamState, batch: Batch, rng: Rng, whose: string): () => Promise<void> {
+  return async () => {
+    const r = await checkedTrainStep(net, opt, batch, rng, opt.config.lr);
+    if (!r.ok) throw new Error(`${whose} training step diverged: ${r.what} = ${r.value}`);
+  };
+}
+
 /**
  * What timeTrainSteps measured: the timed steps' wall time and count, each step's time (ms) and their
  * spread, the warm-up's time (kernel compilation on a GPU), the device work per step.
@@ -120,10 +128,7 @@ export async function timeTrainSteps(backend: Backend, cfg: NetworkConfig, spec:
   const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
   const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
-  const step = async () => {
-    const r = await checkedTrainStep(net, opt, batch, stepRng, opt.config.lr);
-    if (!r.ok) throw new Error(`the benchmark's training step diverged: ${r.what} = ${r.value}`);
-  };
+  const step = benchStep(net, opt, batch, stepRng, "the benchmark's");
   try {
     const w0 = performance.now();
     for (let i = 0; i < spec.warmup; i++) await step();
