@@ -78,8 +78,38 @@ export class EvalInterrupted extends Error {
   }
 }
 
-export async function evaluate(net: Network, src: SampleSource, indices: Uint32Array, batchSize: number, opts: EvalOptions = {}): Promise<Evaluation> {
+/** A spiking layer's output [T, n, ...] of an eval-mode forward, read back. */
+export interface LayerSpikes {
+  layer: NeuronLayer;
+  shape: readonly number[];
+  values: FloatArray;
+}
+
+/**
+ * Eval-mode forward of `host`, n samples in the network's input layout (running BN statistics, no dropout;
+ * rngs: one per sample, for random pool ties and spike encoders), read back with one host sync: the output
+ * [T, n, classes] and, with `spikes`, the output of every spiking layer (each kept alive by a view until the
+ * readback). Frees everything it made.
+ */
+export async function inferWithSpikes(net: Network, host: FloatArray, n: number, rngs: readonly Rng[] | null, spikes: boolean): Promise<{ out: FloatArray; spiking: LayerSpikes[] }> {
   const b = net.backend;
+  const observed: { layer: NeuronLayer; view: Tensor }[] = [];
+  const observe = (layer: unknown, out: Tensor) => {
+    if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
+  };
+  const x = b.upload(host, net.inputShape(n));
+  try {
+    const outT = net.forward(x, { training: false, rng: null, hostInput: host, ...(rngs ? { sampleRngs: rngs } : {}), ...(spikes ? { observe } : {}) });
+    const [out, ...values] = await b.read([outT, ...observed.map((o) => o.view)]);
+    return { out: out!, spiking: observed.map((o, k) => ({ layer: o.layer, shape: o.view.shape, values: values[k]! })) };
+  } finally {
+    for (const o of observed) b.dispose(o.view);
+    net.release();
+    b.dispose(x);
+  }
+}
+
+export async function evaluate(net: Network, src: SampleSource, indices: Uint32Array, batchSize: number, opts: EvalOptions = {}): Promise<Evaluation> {
   const { T, classes } = net.config;
   const sums = new Map<number, { spikes: number; count: number }>();
   const perClass = Array.from({ length: classes }, () => ({ correct: 0, total: 0 }));
@@ -101,24 +131,15 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
     }
     const n = idx.length;
     const host = await src.batch(idx, T, null);
-    const x = b.upload(host, net.inputShape(n));
-    // the spiking layers' outputs, kept alive (a view each) until they are read back with the network's output
-    const observed: { layer: NeuronLayer; view: Tensor }[] = [];
-    const observe = opts.firingRates
-      ? (layer: unknown, out: Tensor) => {
-          if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
-        }
-      : undefined;
-    const tally = (spiking: readonly FloatArray[]) =>
-      observed.forEach(({ layer, view }, k) => {
-        const s = spiking[k]!; // [T, n, ...]
+    const tally = (spiking: readonly LayerSpikes[]) =>
+      spiking.forEach(({ layer, shape, values: s }, k) => {
         let total = 0;
         for (let i = 0; i < s.length; i++) total += s[i]!;
         const acc = sums.get(layer.index) ?? { spikes: 0, count: 0 };
         acc.spikes += total;
         acc.count += s.length;
         sums.set(layer.index, acc);
-        if (k === 0 && done < nMaps) fillMaps(layer, s, view.shape, idx, src, done, nMaps);
+        if (k === 0 && done < nMaps) fillMaps(layer, s, shape, idx, src, done, nMaps);
       });
     const fillMaps = (layer: NeuronLayer, s: ArrayLike<number>, shape: readonly number[], ids: Uint32Array, source: SampleSource, offset: number, want: number) => {
       const per = shape.slice(2).reduce((p, d) => p * d, 1);
@@ -129,28 +150,21 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
         maps.samples.push({ index: ids[k]!, label: source.labels[ids[k]!]!, rates: rates.map((r) => Math.round(r * 1000) / 1000) });
       }
     };
-    try {
-      const rngs = random ? Array.from(idx, (i) => sampleRng(opts.seed ?? 0, i)) : null;
-      const outT = net.forward(x, { training: false, rng: null, hostInput: host, ...(rngs ? { sampleRngs: rngs } : {}), ...(observe ? { observe } : {}) });
-      const [out, ...spiking] = await b.read([outT, ...observed.map((o) => o.view)]);
-      tally(spiking);
-      const r = readout(out!, T, n, classes, M, rule, rngs); // exact counts, Sec. 3.7
-      for (let k = 0; k < n; k++) {
-        const label = src.labels[idx[k]!]!;
-        const p = r.predictions[k]!;
-        perClass[label]!.total++;
-        confusion[label]![p]!++;
-        ties += r.tied[k]!;
-        if (p === label) {
-          correct++;
-          perClass[label]!.correct++;
-        }
-        if (opts.keepSamples) samples.push({ index: idx[k]!, label, predicted: p, counts: Array.from(r.scores.subarray(k * classes, (k + 1) * classes)), tied: r.tied[k] === 1 });
+    const rngs = random ? Array.from(idx, (i) => sampleRng(opts.seed ?? 0, i)) : null;
+    const { out, spiking } = await inferWithSpikes(net, host, n, rngs, opts.firingRates === true);
+    tally(spiking);
+    const r = readout(out, T, n, classes, M, rule, rngs); // exact counts, Sec. 3.7
+    for (let k = 0; k < n; k++) {
+      const label = src.labels[idx[k]!]!;
+      const p = r.predictions[k]!;
+      perClass[label]!.total++;
+      confusion[label]![p]!++;
+      ties += r.tied[k]!;
+      if (p === label) {
+        correct++;
+        perClass[label]!.correct++;
       }
-    } finally {
-      for (const o of observed) b.dispose(o.view);
-      net.release();
-      b.dispose(x);
+      if (opts.keepSamples) samples.push({ index: idx[k]!, label, predicted: p, counts: Array.from(r.scores.subarray(k * classes, (k + 1) * classes)), tied: r.tied[k] === 1 });
     }
     done += n;
     opts.progress?.(done, indices.length);

@@ -61,7 +61,7 @@ export async function checkedTrainStep(net: Network, adam: AdamState, batch: Bat
     if (!Number.isFinite(r.loss)) return { ok: false, loss: r.loss, what: 'the loss', value: r.loss };
     if (badGrads![0]! > 0) return { ok: false, loss: r.loss, ...((await firstBad(net, 'grad')) ?? { what: 'a gradient', value: NaN }) };
     if (badParams![0]! > 0) return { ok: false, loss: r.loss, ...((await firstBad(net, 'value')) ?? { what: 'a parameter', value: NaN }) };
-    return { ok: true, loss: r.loss, correct: r.correct, tau: net.taus(aValues).filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau })) };
+    return { ok: true, loss: r.loss, correct: r.correct, tau: metricTaus(net.taus(aValues)) };
   } finally {
     net.zeroGrad();
   }
@@ -85,6 +85,11 @@ export function trainNetworkConfig(c: TrainConfig): NetworkConfig {
 
 /** tau of every PLIF/LIF layer (the layers whose tau is a number), as metrics record it. */
 export async function finiteTaus(net: Network): Promise<{ layer: number; tau: number }[]> {
-  return (await net.readTaus()).filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau }));
+  return metricTaus(await net.readTaus());
+}
+
+/** Network#taus() as metrics record them: the layers whose tau is a number (IF layers have none). */
+function metricTaus(taus: { index: number; tau: number }[]): { layer: number; tau: number }[] {
+  return taus.filter((t) => Number.isFinite(t.tau)).map((t) => ({ layer: t.index, tau: t.tau }));
 }
 

@@ -3,14 +3,13 @@
 // seed gives the same run as `plif train` on the same backend, and the same checkpoint bytes
 // (training/checkpoint-state.ts), so a checkpoint of either continues on the other. Nothing here touches the
 // DOM: the page's worker drives it, and test/training/engine.test.ts runs it in Node against the CLI.
-import type { Backend, Tensor } from '../core/backend.js';
+import type { Backend } from '../core/backend.js';
 import { predict } from '../core/loss.js';
-import { NeuronLayer } from '../core/network/layers.js';
 import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
 import { createAdam, disposeAdam, type AdamState } from '../core/network/train.js';
 import { trainingCheckpointBytes, type TrainingState } from '../training/checkpoint-state.js';
 import type { TrainConfig } from '../training/config.js';
-import { evaluate, type Evaluation, type FiringMaps } from '../training/evaluate.js';
+import { evaluate, inferWithSpikes, type Evaluation, type FiringMaps } from '../training/evaluate.js';
 import { freshState, runIndices, STREAM, trainEpochs, type EpochMetrics } from '../training/engine.js';
 import { streamRng, trainNetworkConfig } from '../training/recipe.js';
 import type { SampleSource } from '../training/sample-source.js';
@@ -126,41 +125,24 @@ export async function evaluateRun(run: RunState, src: Sources): Promise<Evaluati
  * per layer [T][shown] bytes of the neurons that fire (at most the `limit` that fire most, in index order).
  */
 export async function spikeRaster(net: Network, src: SampleSource, index: number, limit: number): Promise<SpikeRaster> {
-  const b = net.backend;
   const { T, classes } = net.config;
-  const layers: SpikeRaster['layers'] = [];
-  // the spiking layers' outputs, kept alive (a view each) until they are read back with the network's output
-  const observed: { layer: NeuronLayer; view: Tensor }[] = [];
-  const observe = (layer: unknown, out: Tensor) => {
-    if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
-  };
-  const host = await src.batch(Uint32Array.of(index), T, null);
-  const x = b.upload(host, net.inputShape(1));
-  let prediction: number;
-  try {
-    const [o, ...spikes] = await b.read([net.forward(x, { training: false, rng: null, observe, hostInput: host }), ...observed.map((v) => v.view)]);
-    prediction = predict(o!, T, 1, classes, net.spikesPerClass())[0]!;
-    observed.forEach(({ layer }, k) => {
-      const s = spikes[k]!; // [T, 1, ...]
-      const neurons = s.length / T;
-      // the firing neurons, at most the `limit` that fire most (ties: lower index first), in index order
-      const count = new Int32Array(neurons);
-      for (let t = 0; t < T; t++) for (let j = 0; j < neurons; j++) if (s[t * neurons + j]! > 0) count[j]!++;
-      const active = count.reduce((n, c) => n + (c > 0 ? 1 : 0), 0);
-      const picked = Array.from({ length: neurons }, (_, j) => j)
-        .filter((j) => count[j]! > 0)
-        .sort((p, q) => count[q]! - count[p]! || p - q)
-        .slice(0, limit)
-        .sort((p, q) => p - q);
-      const shown = picked.length;
-      const bits = new Uint8Array(T * shown);
-      for (let t = 0; t < T; t++) picked.forEach((j, i) => (bits[t * shown + i] = s[t * neurons + j]! > 0 ? 1 : 0));
-      layers.push({ layer: layer.index, token: layer.token, neurons, active, shown, spikes: bits });
-    });
-  } finally {
-    for (const v of observed) b.dispose(v.view);
-    net.release();
-    b.dispose(x);
-  }
+  const { out, spiking } = await inferWithSpikes(net, await src.batch(Uint32Array.of(index), T, null), 1, null, true);
+  const layers = spiking.map(({ layer, values: s }) => {
+    const neurons = s.length / T; // s: [T, 1, ...]
+    // the firing neurons, at most the `limit` that fire most (ties: lower index first), in index order
+    const count = new Int32Array(neurons);
+    for (let t = 0; t < T; t++) for (let j = 0; j < neurons; j++) if (s[t * neurons + j]! > 0) count[j]!++;
+    const active = count.reduce((n, c) => n + (c > 0 ? 1 : 0), 0);
+    const picked = Array.from({ length: neurons }, (_, j) => j)
+      .filter((j) => count[j]! > 0)
+      .sort((p, q) => count[q]! - count[p]! || p - q)
+      .slice(0, limit)
+      .sort((p, q) => p - q);
+    const shown = picked.length;
+    const bits = new Uint8Array(T * shown);
+    for (let t = 0; t < T; t++) picked.forEach((j, i) => (bits[t * shown + i] = s[t * neurons + j]! > 0 ? 1 : 0));
+    return { layer: layer.index, token: layer.token, neurons, active, shown, spikes: bits };
+  });
+  const prediction = predict(out, T, 1, classes, net.spikesPerClass())[0]!;
   return { sample: index, label: src.labels[index]!, prediction, T, layers };
 }

@@ -321,8 +321,7 @@ export class GpujsBackend implements Backend {
           if (!cell.r) throw new Error('read: the tensor was never computed (a kernel before it failed)');
           result = Promise.resolve(cell.r.toArray());
         });
-        await this.queue;
-        if (this.failure) throw this.failure;
+        await this.flush();
         flat = Float32Array.from((await result) as ArrayLike<number>);
       } else flat = Float32Array.from((packed as GpujsTexture).toArray() as ArrayLike<number>);
     } finally {
