@@ -33,7 +33,8 @@ export async function run(argv: string[]): Promise<number> {
     try {
       imported = nirToNetwork(file, T !== undefined ? { T } : {});
     } catch (err) {
-      if (err instanceof NirImportError) throw new UsageError(`${path}: ${err.message}`);
+      // a graph that cannot be a checkpoint here is a fault of the file, as a corrupt checkpoint is (exit 1)
+      if (err instanceof NirImportError) throw new NirImportError(`${path}: ${err.message}`);
       throw err;
     }
     const backend = cpuBackend({ threads: 1 });

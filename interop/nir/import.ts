@@ -215,9 +215,26 @@ function field(node: NirGroup, key: string, name: string): NirValue {
   return v;
 }
 
+/**
+ * A numeric array of a node, every value finite and within float32's range (a checkpoint holds float32:
+ * a NaN or an infinity would be imported only for plif eval to refuse it; a double beyond 3.4e38 becomes one).
+ */
 function floats(node: NirGroup, key: string, name: string): NirArray {
   const v = field(node, key, name);
   if (!isArray(v)) throw new NirImportError(`node '${name}': '${key}' is not a numeric array`);
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < v.data.length; i++) {
+    if (!Number.isFinite(Math.fround(v.data[i]!))) {
+      if (first < 0) first = i;
+      bad++;
+    }
+  }
+  if (bad > 0) {
+    const at = v.data[first]!;
+    const what = Number.isNaN(at) || !Number.isFinite(at) ? String(at) : `${at} (beyond float32's range)`;
+    throw new NirImportError(`node '${name}': tensor '${key}' holds ${bad} value(s) that are not finite float32 numbers, the first ${what} at index ${first} of shape [${v.shape.join(', ')}]; a checkpoint's values must be finite`);
+  }
   return v;
 }
 
