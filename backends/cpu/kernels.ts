@@ -323,13 +323,4 @@ export const kernels: Record<string, Kernel> = {
   repeatT([x, y], [T, n], lo, hi) {
     for (let t = 0; t < T!; t++) y!.set(x!.subarray(lo, hi), t * n! + lo);
   },
-
-  // ---- for the pool's own tests: a kernel that fails ----
-  /** num = [how]: 1 throws in a worker's range, 2 ends the worker's process, 3 throws in every range (the calling thread's too). */
-  fail(_a, [how], _lo, _hi, part) {
-    if (how === 3) throw new Error('kernel failure requested by a test');
-    if (part === 0) return; // the others only in workers
-    if (how === 1) throw new Error('kernel failure requested by a test');
-    if (how === 2) process.exit(3);
-  },
 };

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Arena } from './arena.js';
 import { builtFilePath } from './built-file.js';
-import { kernels, type WasmKernels } from './kernels.js';
+import { kernels, type Kernel, type WasmKernels } from './kernels.js';
 
 /** One range of a kernel, as posted to a worker. */
 export interface Job {
@@ -25,6 +25,15 @@ export interface Job {
 
 /** A worker that has not started after this long is taken as failed. */
 const STARTUP_LIMIT_MS = 60_000;
+
+/**
+ * Kernels added to the production table (tests only: e.g. one that fails on purpose). The workers import
+ * `module` (a file URL of an ES module whose export `kernels` is `table`); the calling thread uses `table`.
+ */
+export interface ExtraKernels {
+  table: Record<string, Kernel>;
+  module: string;
+}
 
 export interface SplitOptions {
   /** Smallest range worth a thread (in the op's units); default 1. */
@@ -45,20 +54,24 @@ export class KernelPool {
   /** ctrl[0]: ranges still running; ctrl[i]: 1 once worker i has exited; ctrl[threads + i]: 1 once it has started. */
   private readonly ctrl: Int32Array;
   private broken: string | null = null;
+  private readonly table: Record<string, Kernel>;
 
   constructor(
     private readonly arena: Arena,
     threads: number,
     wasmModule: WebAssembly.Module | null,
     private readonly wasm: WasmKernels | null,
+    extra?: ExtraKernels,
   ) {
     this.threads = threads;
+    for (const k of Object.keys(extra?.table ?? {})) if (k in kernels) throw new Error(`extra kernel '${k}' would replace a kernel of the CPU backend`);
+    this.table = { ...kernels, ...extra?.table };
     this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * threads)));
     const file = threads > 1 ? workerPath() : '';
     for (let i = 1; i < threads; i++) {
       const { port1, port2 } = new MessageChannel();
       // execArgv: [] (a parent started with -e/-p would otherwise run its script again in the worker)
-      const w = new Worker(file, { execArgv: [], workerData: { memory: arena.memory, ctrl: this.ctrl.buffer, threads, id: i, port: port2, wasm: wasmModule }, transferList: [port2] });
+      const w = new Worker(file, { execArgv: [], workerData: { memory: arena.memory, ctrl: this.ctrl.buffer, threads, id: i, port: port2, wasm: wasmModule, extra: extra?.module ?? null }, transferList: [port2] });
       w.unref();
       port1.unref();
       w.on('error', () => undefined); // reported through the control block and the error port
@@ -73,7 +86,7 @@ export class KernelPool {
    * whole op on this thread.
    */
   run(k: string, arr: Float32Array[], num: number[], total: number, meta: unknown = null, opts: SplitOptions = {}): void {
-    const kernel = kernels[k];
+    const kernel = this.table[k];
     if (!kernel) throw new Error(`unknown kernel '${k}'`);
     if (total <= 0) return;
     const shared = arr.every((a) => this.arena.isOwnBuffer(a.buffer));

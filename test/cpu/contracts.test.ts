@@ -13,6 +13,7 @@ import { Arena } from '../../backends/cpu/arena.js';
 import { cpuBackend, threadCount } from '../../backends/cpu/index.js';
 import { kernels, NEURON_BLOCK, neuronMeta } from '../../backends/cpu/kernels.js';
 import { KernelPool, workerPath } from '../../backends/cpu/pool.js';
+import { failKernels, kernels as testKernels } from './fail-kernels.mjs';
 import { CpuStore } from '../../backends/cpu/store.js';
 import { compileKernelModule, instantiateKernels, kernelSupportProblem, kernelWasmPath, loadKernelModule, readKernelModule } from '../../backends/cpu/wasm/index.js';
 import { builtFilePath } from '../../backends/cpu/built-file.js';
@@ -638,7 +639,7 @@ describe('cpu backend parts', () => {
 
   it('kernel pool: one range per thread unless a range would be below the grain; only arena arrays go to threads or SIMD', () => {
     const arena = new Arena(1);
-    const pool = new KernelPool(arena, 2, null, null);
+    const pool = new KernelPool(arena, 2, null, null, failKernels);
     const a = arena.alloc(4)!;
     // 'fail' [1] throws in a worker's range only: it shows whether the op was split
     pool.run('fail', [a], [1], 3, null, { grain: 4 }); // 3 units < grain: one range, this thread
@@ -696,17 +697,19 @@ describe('cpu backend parts', () => {
     const r = new Float32Array(6).fill(9);
     kernels['repeatT']!([new Float32Array([1, 2, 3]), r], [2, 3], 1, 2, 0, null, null);
     expect([...r]).toEqual([9, 2, 9, 9, 2, 9]);
-    kernels['fail']!([], [1], 0, 1, 0, null, null); // the calling thread's range does not fail
+    expect(kernels['fail']).toBeUndefined(); // the test kernels are not in the production table
     const meta = neuronMeta(neuronConfig({ kind: 'lif', tau: 2 }));
     expect(meta).toMatchObject({ kind: 'lif', tau: 2, surrogate: { name: 'atan' } });
   });
 
   it('kernel pool with a worker: a kernel that throws there fails the op with its error; a worker that exits breaks the pool for arena arrays only', () => {
     // (also in threads.test.ts; here so that the pool's own code runs against every mutant)
-    expect(() => kernels['fail']!([], [1], 0, 1, 1, null, null)).toThrow('kernel failure requested by a test');
-    kernels['fail']!([], [0], 0, 1, 1, null, null); // nothing requested: returns
+    expect(() => testKernels['fail']!([], [1], 0, 1, 1, null, null)).toThrow('kernel failure requested by a test');
+    testKernels['fail']!([], [0], 0, 1, 1, null, null); // nothing requested: returns
+    testKernels['fail']!([], [1], 0, 1, 0, null, null); // the calling thread's range does not fail
     const arena = new Arena(1);
-    const pool = new KernelPool(arena, 2, null, null);
+    expect(() => new KernelPool(arena, 1, null, null, { table: { sumT: testKernels['fail']! }, module: failKernels.module })).toThrow("extra kernel 'sumT' would replace a kernel of the CPU backend");
+    const pool = new KernelPool(arena, 2, null, null, failKernels);
     expect(pool.threads).toBe(2);
     const a = arena.alloc(8)!;
     expect(() => pool.run('fail', [a], [1], 2)).toThrow(/^CPU backend: kernel 'fail' failed in worker thread 1: .*kernel failure requested by a test/);

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Arena } from '../../backends/cpu/arena.js';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { KernelPool } from '../../backends/cpu/pool.js';
+import { failKernels } from './fail-kernels.mjs';
 import { Network, networkConfig } from '../../core/network/index.js';
 import { createAdam, trainStep } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
@@ -89,7 +90,7 @@ describe('cpu backend threads', () => {
 
   it('a kernel that throws in a worker fails the op with the worker error, and the pool keeps working', () => {
     const arena = new Arena();
-    const pool = new KernelPool(arena, 2, null, null);
+    const pool = new KernelPool(arena, 2, null, null, failKernels);
     const a = arena.alloc(8)!;
     expect(() => pool.run('fail', [a], [1], 2)).toThrow(/kernel 'fail' failed in worker thread 1: .*kernel failure requested by a test/);
     const x = arena.alloc(100000)!.fill(1);
@@ -102,7 +103,7 @@ describe('cpu backend threads', () => {
 
   it('a worker that exits fails the op with a clear error instead of hanging', () => {
     const arena = new Arena();
-    const pool = new KernelPool(arena, 2, null, null);
+    const pool = new KernelPool(arena, 2, null, null, failKernels);
     const a = arena.alloc(8)!;
     expect(() => pool.run('fail', [a], [2], 2)).toThrow(/worker thread 1 exited while running kernel 'fail'/);
     expect(() => pool.run('fail', [a], [0], 2)).toThrow(/thread pool is unusable/);
