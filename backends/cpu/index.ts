@@ -43,6 +43,11 @@ export interface CpuBackendOptions {
   simd?: boolean;
   /** Records the time of the parts of an op (e.g. a conv's weight and input gradients), for profiles. */
   onSection?: (section: string, ms: number) => void;
+  /**
+   * Neurons per block of the neuron ops (default NEURON_BLOCK): dL/da is summed per block, then over the
+   * blocks in order, so the block size fixes that sum's order. For tests that need many blocks cheaply.
+   */
+  neuronBlock?: number;
 }
 
 export interface CpuBackend extends Backend {
@@ -73,6 +78,8 @@ export function threadCount(threads = 1): number {
 
 export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const threads = threadCount(opts.threads);
+  const block = opts.neuronBlock ?? NEURON_BLOCK;
+  if (!Number.isInteger(block) || block < 1) throw new RangeError(`neuronBlock must be a positive integer, got ${block}`);
   const self = {} as CpuBackend;
   const arena = new Arena();
   const loaded = opts.simd === false ? null : loadKernelModule().module;
@@ -251,19 +258,19 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       const tr = { s: make(x.shape), h: make(x.shape), v: make(x.shape) };
       const av = a ? get(a)[0]! : NaN;
       neuronCodes(cfg, a ? av : undefined); // validates a before the threads start
-      pool.run('neuronForward', [get(x), get(tr.s), get(tr.h), get(tr.v)], [T, n, a ? av : NaN], Math.ceil(n / NEURON_BLOCK), neuronMeta(cfg)); // Eqs. 2-6
+      pool.run('neuronForward', [get(x), get(tr.s), get(tr.h), get(tr.v)], [T, n, a ? av : NaN, block], Math.ceil(n / block), neuronMeta(cfg)); // Eqs. 2-6
       return tr;
     },
     neuronBackward(cfg, x, trace, gs, a) {
       const { T, n } = neuronDims(x, a, cfg.kind === 'plif');
       checkNeuronBackward(x, trace, gs);
       const gx = make(x.shape);
-      const blocks = Math.ceil(n / NEURON_BLOCK);
+      const blocks = Math.ceil(n / block);
       const av = a ? get(a)[0]! : NaN;
       const c = neuronCodes(cfg, a ? av : undefined);
       const gH = sGH.get(2 * n);
       const partials = sPart.get(2 * blocks);
-      pool.run('neuronBackward', [get(x), get(trace.s), get(trace.h), get(trace.v), get(gs), get(gx), gH, partials], [T, n, a ? av : NaN], blocks, neuronMeta(cfg)); // Eqs. 8-16
+      pool.run('neuronBackward', [get(x), get(trace.s), get(trace.h), get(trace.v), get(gs), get(gx), gH, partials], [T, n, a ? av : NaN, block], blocks, neuronMeta(cfg)); // Eqs. 8-16
       let ga: Tensor | null = null;
       if (a && cfg.kind === 'plif') {
         const P = new Float64Array(partials.buffer, partials.byteOffset, blocks);

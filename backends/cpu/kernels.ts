@@ -16,7 +16,7 @@ export type { WasmKernels };
 /** arr: the arrays; num: numbers; part: index of the range (selects a per-range scratch); wasm: SIMD kernels where the arrays allow. */
 export type Kernel = (arr: Float32Array[], num: number[], lo: number, hi: number, part: number, meta: unknown, wasm: WasmKernels | null) => void;
 
-/** Neuron blocks: dL/da is summed per block of this many neurons, then over blocks in order. */
+/** Neuron blocks: dL/da is summed per block of this many neurons, then over blocks in order (the default; cpuBackend's neuronBlock). */
 export const NEURON_BLOCK = 4096;
 
 const f64 = (a: Float32Array) => new Float64Array(a.buffer, a.byteOffset, a.length >> 1);
@@ -191,20 +191,20 @@ export const kernels: Record<string, Kernel> = {
   },
 
   // ---- multi-step neuron over neuron blocks lo..hi (core's fused loops, Eqs. 2-16) ----
-  /** num = [T, n, a]. */
-  neuronForward([x, s, h, v], [T, n, aNum], lo, hi, _p, meta) {
+  /** num = [T, n, a, neurons per block]. */
+  neuronForward([x, s, h, v], [T, n, aNum, block], lo, hi, _p, meta) {
     const a = Number.isNaN(aNum) ? undefined : aNum;
-    const range = { lo: lo * NEURON_BLOCK, hi: Math.min(n!, hi * NEURON_BLOCK) };
+    const range = { lo: lo * block!, hi: Math.min(n!, hi * block!) };
     neuronForwardInto(neuronCfg(meta), x!, T!, a, { s: s!, h: h!, v: v! }, { range }); // Eqs. 2-6
   },
-  /** num = [T, n, a]; gradK of each block into partials (float64 [blocks]); gH is float64 [n]. */
-  neuronBackward([x, s, h, v, gs, gx, gH, partials], [T, n, aNum], lo, hi, _p, meta) {
+  /** num = [T, n, a, neurons per block]; gradK of each block into partials (float64 [blocks]); gH is float64 [n]. */
+  neuronBackward([x, s, h, v, gs, gx, gH, partials], [T, n, aNum, block], lo, hi, _p, meta) {
     const a = Number.isNaN(aNum) ? undefined : aNum;
     const cfg = neuronCfg(meta);
     const P = f64(partials!);
     const scratch = f64(gH!);
     for (let blk = lo; blk < hi; blk++) {
-      const range = { lo: blk * NEURON_BLOCK, hi: Math.min(n!, (blk + 1) * NEURON_BLOCK) };
+      const range = { lo: blk * block!, hi: Math.min(n!, (blk + 1) * block!) };
       P[blk] = neuronBackwardInto(cfg, x!, T!, { s: s!, h: h!, v: v! }, gs!, a, gx!, { scratch, range }).gradK; // Eqs. 8-16
     }
   },

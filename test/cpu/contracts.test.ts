@@ -40,9 +40,12 @@ function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, rel = 2e-5)
   for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i]! - want[i]!) <= rel * scale)) expect.fail(`index ${i}: got ${got[i]}, want ${want[i]} (scale ${scale})`);
 }
 
+/** Neurons per block in the neuron tests: many blocks at a small size (the float64 reference is slow). */
+const BLOCK = 64;
+
 /** The same op on the CPU backend and the float64 reference, from the same values. */
-function both(simd: boolean) {
-  const cpu = cpuBackend({ simd });
+function both(simd: boolean, neuronBlock?: number) {
+  const cpu = cpuBackend({ simd, neuronBlock });
   const ref = referenceBackend();
   const up = (data: number[], shape: number[]) => [cpu.upload(data, shape), ref.upload(data, shape)] as const;
   return { cpu, ref, up };
@@ -189,13 +192,13 @@ describe.each(MODES)('cpu backend (%s): a backward first, on a fresh backend', (
   });
 
   it('a PLIF backward over more than 8 blocks of neurons as the reference; dL/da is a [1] tensor', () => {
-    const { cpu, ref, up } = both(simd);
+    const { cpu, ref, up } = both(simd, BLOCK);
     const rng = Rng.seeded(22);
-    const n = 9 * NEURON_BLOCK + 5;
+    const n = 9 * BLOCK + 5;
     const cfg = neuronConfig({ kind: 'plif', tau: 2, surrogate: surrogates.atan(2) });
     const xv = Array.from({ length: n }, () => rng.range(-1, 3));
     const gsv = Array.from({ length: n }, () => rng.range(-1, 1));
-    const fresh = cpuBackend({ simd });
+    const fresh = cpuBackend({ simd, neuronBlock: BLOCK });
     const xf = fresh.upload(xv, [1, n]);
     const af = fresh.upload([0.2], [1]);
     const [xc, xr] = up(xv, [1, n]);
@@ -353,11 +356,11 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
     expect([...b.download(y)]).toEqual([0, 4, 6, 8, 0, 12, 0, 16, 18, 20, 0, 24]);
   });
 
-  it('PLIF neurons over several blocks of 4096: spikes, traces, dL/dx and dL/da as the reference', () => {
-    const { cpu, ref, up } = both(false);
+  it('PLIF neurons over several blocks: spikes, traces, dL/dx and dL/da as the reference', () => {
+    const { cpu, ref, up } = both(false, BLOCK);
     const rng = Rng.seeded(5);
     const T = 2;
-    const n = NEURON_BLOCK + 700;
+    const n = 3 * BLOCK + 11;
     const cfg = neuronConfig({ kind: 'plif', tau: 2, vReset: null, decayInput: true, detachReset: false, surrogate: surrogates.sigmoid(4) });
     const [xc, xr] = up(Array.from({ length: T * n }, () => rng.range(-1, 3)), [T, n]);
     const [ac, ar] = up([0.3], [1]);
@@ -376,6 +379,32 @@ describe('cpu backend: batch norm, pooling, dropout, neuron, vote, loss, Adam, s
     expect(cpu.neuronBackward(lif, xc, tl, gsc, null).ga).toBeNull();
     expect(cpu.neuronBackward(lif, xc, tl, gsc, ac).ga).toBeNull(); // "null unless PLIF", even when given an a
     expectNear(cpu.download(tl.s), ref.download(ref.neuron(lif, xr, null).s));
+  });
+
+  it('the neuron block: a positive integer, NEURON_BLOCK (4096) by default; it orders the sum of dL/da only', () => {
+    for (const bad of [0, -1, 1.5, NaN]) expect(() => cpuBackend({ neuronBlock: bad })).toThrow(`neuronBlock must be a positive integer, got ${bad}`);
+    expect(NEURON_BLOCK).toBe(4096);
+    const rng = Rng.seeded(6);
+    const T = 2;
+    const n = 3 * NEURON_BLOCK + 5;
+    const xv = Array.from({ length: T * n }, () => rng.range(-1, 3));
+    const gsv = Array.from({ length: T * n }, () => rng.range(-1, 1));
+    const cfg = neuronConfig({ kind: 'plif', tau: 2 });
+    const run = (neuronBlock?: number) => {
+      const b = cpuBackend({ simd: false, neuronBlock });
+      const x = b.upload(xv, [T, n]);
+      const a = b.upload([0.3], [1]);
+      const tr = b.neuron(cfg, x, a);
+      const g = b.neuronBackward(cfg, x, tr, b.upload(gsv, [T, n]), a);
+      return { s: b.download(tr.s), h: b.download(tr.h), v: b.download(tr.v), gx: b.download(g.gx), ga: b.download(g.ga!)[0]! };
+    };
+    const byDefault = run();
+    const explicit = run(NEURON_BLOCK);
+    const small = run(BLOCK);
+    for (const k of ['s', 'h', 'v', 'gx'] as const)
+      for (const other of [explicit, small]) for (let i = 0; i < T * n; i++) if (!Object.is(other[k][i], byDefault[k][i])) expect.fail(`${k}[${i}]: ${other[k][i]}, by default ${byDefault[k][i]}`);
+    expect(Object.is(explicit.ga, byDefault.ga)).toBe(true);
+    expect(Math.abs(small.ga - byDefault.ga)).toBeLessThan(1e-5 * Math.abs(byDefault.ga));
   });
 
   it('linear over inputs with several leading dimensions', () => {

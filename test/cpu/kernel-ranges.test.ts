@@ -5,7 +5,7 @@
 // kernel, with the TypeScript and the WebAssembly SIMD kernels, on arrays of the shared arena.
 import { describe, expect, it } from 'vitest';
 import { Arena } from '../../backends/cpu/arena.js';
-import { kernels, NEURON_BLOCK, neuronMeta, type WasmKernels } from '../../backends/cpu/kernels.js';
+import { kernels, neuronMeta, type WasmKernels } from '../../backends/cpu/kernels.js';
 import { instantiateKernels, loadKernelModule } from '../../backends/cpu/wasm/index.js';
 import { neuronConfig } from '../../core/neuron.js';
 import { Rng } from '../../core/rng.js';
@@ -76,18 +76,19 @@ function poolCases(): Case[] {
 
 function neuronCases(): Case[] {
   const T = 2;
-  const n = 2 * NEURON_BLOCK + 37;
+  const BLOCK = 64; // neurons per block (cpuBackend's neuronBlock)
+  const n = 2 * BLOCK + 37;
   const blocks = 3;
   const meta = neuronMeta(neuronConfig({ kind: 'plif', tau: 2, vReset: 0, decayInput: true, detachReset: false, surrogate: surrogates.atan(2) }));
-  const block = (i: number) => Math.floor((i % n) / NEURON_BLOCK);
+  const block = (i: number) => Math.floor((i % n) / BLOCK);
   const trace = (i: number, rng: Rng) => rng.range(-0.5, 1.5);
   const binary = (_i: number, rng: Rng) => (rng.uniform() < 0.3 ? 1 : 0);
   return [
-    { name: 'neuronForward', kernel: 'neuronForward', num: [T, n, 0.3], units: blocks, meta, arrays: [input(T * n, (_i, rng) => rng.range(-1, 3)), output(T * n, block), output(T * n, block), output(T * n, block)] },
+    { name: 'neuronForward', kernel: 'neuronForward', num: [T, n, 0.3, BLOCK], units: blocks, meta, arrays: [input(T * n, (_i, rng) => rng.range(-1, 3)), output(T * n, block), output(T * n, block), output(T * n, block)] },
     {
       name: 'neuronBackward',
       kernel: 'neuronBackward',
-      num: [T, n, 0.3],
+      num: [T, n, 0.3, BLOCK],
       units: blocks,
       meta,
       arrays: [
@@ -98,7 +99,7 @@ function neuronCases(): Case[] {
         input(T * n),
         output(T * n, block),
         // gH: float64 [n], the backward's per-neuron scratch
-        { role: 'scratch', length: 2 * n, unit: (i) => Math.floor(Math.floor(i / 2) / NEURON_BLOCK) },
+        { role: 'scratch', length: 2 * n, unit: (i) => Math.floor(Math.floor(i / 2) / BLOCK) },
         // dL/dk of each block: float64 [blocks]
         output(2 * blocks, perUnit(2)),
       ],
