@@ -9,7 +9,7 @@ import { inferBatch } from '../core/network/train.js';
 import { predict } from '../core/loss.js';
 import { Rng } from '../core/rng.js';
 import { makeBatches } from '../data/index.js';
-import { loadCheckpoint } from '../training/checkpoint.js';
+import { checkpointTraining, loadCheckpointFile } from '../training/checkpoint.js';
 import { openSource } from '../training/source.js';
 
 async function predictions(net: Network, x: (idx: Uint32Array) => Promise<Float32Array>, batches: Uint32Array[]): Promise<{ pred: Int32Array; seconds: number }> {
@@ -34,10 +34,10 @@ async function main(argv: string[]): Promise<void> {
   if (!path) throw new Error('usage: fold-bn CHECKPOINT [--limit N] [--batch B] [--repeat R]');
   const opt = (name: string, d: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : d);
   const b = cpuBackend();
-  const plain = await loadCheckpoint(path, b);
-  const folded = await loadCheckpoint(path, b);
+  const plain = await loadCheckpointFile(b, path);
+  const folded = await loadCheckpointFile(b, path);
   foldBatchNorm(folded.net);
-  const dataset = plain.meta.training?.config.dataset ?? 'fashion-mnist';
+  const dataset = checkpointTraining(plain, path)?.config.dataset ?? 'fashion-mnist';
   const src = await openSource(dataset, 'test', { intensities: isSpikeEncoder(plain.net.config.encoder) });
   const n = Math.min(src.n, opt('limit', src.n));
   const batches = makeBatches(Uint32Array.from({ length: n }, (_, i) => i), opt('batch', 64), { dropLast: false });

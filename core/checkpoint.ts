@@ -8,7 +8,7 @@ import { Network, networkConfig, type NetworkConfig } from './network/network.js
 import { MAX_SIZE } from './network/parser.js';
 import { networkShapes, type LayerShape } from './network/shapes.js';
 import type { AdamState } from './network/train.js';
-import { adamConfig } from './optim.js';
+import { adamConfig, type AdamConfig } from './optim.js';
 import { Rng, type RngState } from './rng.js';
 import type { FloatArray } from './types.js';
 
@@ -223,13 +223,37 @@ export async function snapshotCheckpoint(net: Network, opts: SaveOptions = {}): 
   return encodeCheckpoint(net, opts, values.slice(0, list.length), values.slice(list.length));
 }
 
+/**
+ * A checkpoint's metadata, parsed: the fields saveCheckpoint writes come back as the objects they were
+ * (the file stores each as a JSON string in the safetensors `__metadata__`, which holds strings only).
+ */
+export interface CheckpointMetadata {
+  /** The file format, CHECKPOINT_FORMAT ('plif-snn/1'). */
+  format: string;
+  /** The network's config, checked, with defaults filled. */
+  config: NetworkConfig;
+  /** tau of each spiking layer when saved (null where it is not finite, as for IF). */
+  tau: { layer: number; tau: number | null }[];
+  /** The saved Adam state's step and settings; null when the file holds no optimizer state. */
+  optimizer: { kind: 'adam'; step: number; config: AdamConfig } | null;
+  /** The saved RNG state; null when the file holds none. */
+  rng: RngState | null;
+  /**
+   * Every other field, strings as saved (SaveOptions.extra): a run's checkpoint holds `library` (the version
+   * that wrote it) and `training` (JSON of the run's settings and state; `checkpointTraining` of
+   * plif-snn/training parses and checks it).
+   */
+  extra: Record<string, string>;
+}
+
 export interface LoadedCheckpoint {
   net: Network;
+  /** The network's config (metadata.config). */
   config: NetworkConfig;
-  /** Present when the file holds optimizer state. */
+  /** Present when the file holds optimizer state: Adam's moments on the backend (free them with disposeAdam). */
   optimizer: AdamState | null;
   rngState: RngState | null;
-  metadata: Record<string, string>;
+  metadata: CheckpointMetadata;
 }
 
 /** JSON of a metadata field, or a CheckpointError naming the field. */
@@ -266,11 +290,23 @@ export function checkpointConfig(metadata: Record<string, string>): { config: Ne
 /** What loadCheckpoint checks from a header alone, before any value is read. */
 export interface CheckpointPlan {
   config: NetworkConfig;
-  metadata: Record<string, string>;
+  /** The metadata, parsed and checked. */
+  metadata: CheckpointMetadata;
   optimizer: { step: number; config: AdamState['config'] } | null;
   rngState: RngState | null;
   /** The tensors the network reads, in the order they are checked, each with its header entry. */
   tensors: TensorEntry[];
+}
+
+/** The metadata fields saveCheckpoint writes as JSON (the rest are SaveOptions.extra). */
+const OWN_FIELDS = new Set(['format', 'config', 'tau', 'optimizer', 'rng']);
+
+/** The saved per-layer tau: [{ layer, tau }] with tau a number or null. */
+function metaTau(metadata: Record<string, string>): CheckpointMetadata['tau'] {
+  const t = metaJson(metadata, 'tau');
+  const ok = Array.isArray(t) && t.every((e) => isObject(e) && Number.isSafeInteger(e.layer) && (e.tau === null || typeof e.tau === 'number'));
+  if (!ok) throw new CheckpointError(`metadata field 'tau' is ${JSON.stringify(t).slice(0, 200)}, not a list of { layer, tau }`);
+  return (t as { layer: number; tau: number | null }[]).map((e) => ({ layer: e.layer, tau: e.tau }));
 }
 
 /**
@@ -320,7 +356,10 @@ export function planCheckpoint(header: SafetensorsHeader): CheckpointPlan {
       throw new CheckpointError(`metadata field 'rng': ${(e as Error).message}`);
     }
   }
-  return { config, metadata, optimizer, rngState, tensors };
+  const tau = metaTau(metadata);
+  const extra = Object.fromEntries(Object.entries(metadata).filter(([k]) => !OWN_FIELDS.has(k)));
+  const parsed: CheckpointMetadata = { format: metadata.format, config, tau, optimizer: optimizer && { kind: 'adam', ...optimizer }, rng: rngState, extra };
+  return { config, metadata: parsed, optimizer, rngState, tensors };
 }
 
 /**

@@ -101,21 +101,29 @@ export function validateTraining(path: string, raw: unknown): { config: TrainCon
 }
 
 /**
+ * The training state of a loaded checkpoint (named `name` in errors: its path or file name), parsed from its
+ * metadata field `training` and checked (validateTraining); null for a checkpoint without one (a bare model).
+ */
+export function checkpointTraining(ck: Pick<LoadedCheckpoint, 'metadata'>, name: string): { config: TrainConfig; state: TrainingState } | null {
+  const text = ck.metadata.extra.training;
+  if (text === undefined) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new CheckpointError(`${name}: its training metadata is not JSON`);
+  }
+  return validateTraining(name, raw);
+}
+
+/**
  * The training metadata of a loaded checkpoint (named `path` in errors), checked; on an error the loaded
  * network and optimizer state are disposed.
  */
 export function readTrainingMeta(ck: LoadedCheckpoint, path: string, backend: Backend): { ck: LoadedCheckpoint; meta: CheckpointMeta } {
-  let training: CheckpointMeta['training'];
+  let training: CheckpointMeta['training'] | null;
   try {
-    if (ck.metadata.training !== undefined) {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(ck.metadata.training);
-      } catch {
-        throw new CheckpointError(`${path}: its training metadata is not JSON`);
-      }
-      training = validateTraining(path, raw);
-    }
+    training = checkpointTraining(ck, path);
   } catch (e) {
     ck.net.dispose();
     if (ck.optimizer) for (const t of [...ck.optimizer.m, ...ck.optimizer.v]) backend.dispose(t);
@@ -124,7 +132,7 @@ export function readTrainingMeta(ck: LoadedCheckpoint, path: string, backend: Ba
   const meta: CheckpointMeta = {
     network: ck.config,
     taus: ck.net.taus().map((t) => ({ layer: t.index, tau: t.tau })),
-    library: ck.metadata.library ?? 'unknown',
+    library: ck.metadata.extra.library ?? 'unknown',
     ...(training ? { training } : {}),
   };
   return { ck, meta };

@@ -1,17 +1,22 @@
 // Checkpoints of a run: core's model checkpoint (safetensors: parameters, BN running statistics, per-layer
 // tau, Adam moments and step) plus the training state under the metadata key "training", so that an
 // interrupted run resumes bit for bit. Files are written atomically (training/checkpoint-file.ts).
+// One API throughout the package, backend first: loadCheckpoint(backend, bytes) (plif-snn),
+// loadCheckpointFile(backend, path) (plif-snn/checkpoints), re-exported here with the run's own loaders.
 import type { Backend } from '../core/backend.js';
 import { CheckpointError } from '../core/checkpoint.js';
 import { loadCheckpointFile, saveCheckpointFile } from './checkpoint-file.js';
 import type { Network } from '../core/network/network.js';
-import type { AdamState } from '../core/network/train.js';
+import { disposeAdam, type AdamState } from '../core/network/train.js';
 import type { TrainConfig } from './config.js';
-import { readTrainingMeta, trainingSaveOptions, validateTraining, type CheckpointMeta, type TrainingState } from './checkpoint-state.js';
+import { readTrainingMeta, trainingSaveOptions, validateTraining, type TrainingState } from './checkpoint-state.js';
 import { open } from 'node:fs/promises';
 
-export { validateTraining, type CheckpointMeta, type TrainingState } from './checkpoint-state.js';
+export { validateTraining, checkpointTraining, readTrainingMeta, type CheckpointMeta, type TrainingState } from './checkpoint-state.js';
+export { loadCheckpoint, saveCheckpoint, snapshotCheckpoint, CheckpointError, type CheckpointMetadata, type LoadedCheckpoint, type SaveOptions } from '../core/checkpoint.js';
+export { loadCheckpointFile, saveCheckpointFile, readCheckpointBytes } from './checkpoint-file.js';
 
+/** Writes a run's checkpoint (what plif train writes as last.safetensors): the model, Adam's state and the training state. */
 export async function saveTrainingCheckpoint(
   path: string,
   net: Network,
@@ -21,23 +26,15 @@ export async function saveTrainingCheckpoint(
   await saveCheckpointFile(path, net, trainingSaveOptions(adam, t));
 }
 
-async function load(path: string, backend: Backend) {
-  return readTrainingMeta(await loadCheckpointFile(backend, path), path, backend);
-}
-
-/** The network of a checkpoint on `backend`, with parameters and BN running statistics restored. */
-export async function loadCheckpoint(path: string, backend: Backend): Promise<{ net: Network; meta: CheckpointMeta }> {
-  const { ck, meta } = await load(path, backend);
-  if (ck.optimizer) for (const t of [...ck.optimizer.m, ...ck.optimizer.v]) backend.dispose(t);
-  return { net: ck.net, meta };
-}
-
-/** Network, Adam state and training state of a checkpoint written by plif train. */
-export async function loadTrainingCheckpoint(path: string, backend: Backend) {
-  const { ck, meta } = await load(path, backend);
+/**
+ * Network, Adam state and training state of a checkpoint file written by a run (plif train, runTraining), to
+ * continue it; a checkpoint without training or optimizer state is refused (CheckpointError naming the file).
+ */
+export async function loadTrainingCheckpoint(backend: Backend, path: string) {
+  const { ck, meta } = readTrainingMeta(await loadCheckpointFile(backend, path), path, backend);
   if (!meta.training || !ck.optimizer) {
     ck.net.dispose();
-    if (ck.optimizer) for (const t of [...ck.optimizer.m, ...ck.optimizer.v]) backend.dispose(t);
+    if (ck.optimizer) disposeAdam(backend, ck.optimizer);
     throw new CheckpointError(`${path}: holds a model but no training state (not written by plif train)`);
   }
   return { net: ck.net, adam: ck.optimizer, state: meta.training.state, network: meta.network, config: meta.training.config };

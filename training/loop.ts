@@ -187,7 +187,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
   if (resume) {
     // Everything is checked before any file is touched: the checkpoint's fields (loadTrainingCheckpoint),
     // then where it stands against this run's epochs and batches, then metrics.jsonl.
-    const ck = await loadTrainingCheckpoint(paths.last, o.backend);
+    const ck = await loadTrainingCheckpoint(o.backend, paths.last);
     try {
       if (JSON.stringify(ck.network) !== JSON.stringify(netConfig)) throw new Error(`cannot resume ${o.outDir}: its network differs from this configuration`);
       const perEpoch = Math.floor(trainIdx.length / c.batch);

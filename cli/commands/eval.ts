@@ -4,7 +4,8 @@
 import { DATASET_NAMES, type DatasetName } from '../../data/index.js';
 import { checkFits, TooLargeError } from '../../training/memory.js';
 import { estimateMemory } from '../../core/network/shapes.js';
-import { loadCheckpoint } from '../../training/checkpoint.js';
+import { loadCheckpointFile, readTrainingMeta } from '../../training/checkpoint.js';
+import { disposeAdam } from '../../core/network/train.js';
 import { ENCODER_NAMES, isSpikeEncoder } from '../../core/encoders.js';
 import { foldBatchNorm, withEncoder } from '../../core/network/fold.js';
 import { evaluate } from '../../training/evaluate.js';
@@ -74,8 +75,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--backend ${f.backend ?? 'cpu'}: ${err.message}`);
     });
     try {
-      const loaded = await loadCheckpoint(f.checkpoint, opened.backend);
-      const meta = loaded.meta;
+      const { ck: loaded, meta } = readTrainingMeta(await loadCheckpointFile(opened.backend, f.checkpoint), f.checkpoint, opened.backend);
+      if (loaded.optimizer) disposeAdam(opened.backend, loaded.optimizer);
       let net = loaded.net;
       try {
         const encoder = choiceFlag('encoder', f.encoder, ENCODER_NAMES);

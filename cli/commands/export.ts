@@ -2,7 +2,8 @@
 import { networkToNir, NirExportError, NIR_VERSION } from '../../interop/nir/export.js';
 import { writeNirFile } from '../../interop/nir/hdf5.js';
 import { cpuBackend } from '../../backends/cpu/index.js';
-import { loadCheckpoint } from '../../training/checkpoint.js';
+import { loadCheckpointFile } from '../../training/checkpoint.js';
+import { disposeAdam } from '../../core/network/train.js';
 import { choiceFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { packageVersion } from '../version.js';
 
@@ -28,7 +29,8 @@ export async function run(argv: string[]): Promise<number> {
     if (f.out === undefined) throw new UsageError('--out FILE is required');
     choiceFlag('format', f.format ?? 'nir', ['nir'] as const);
     const backend = cpuBackend({ threads: 1 });
-    const { net } = await loadCheckpoint(f.checkpoint, backend);
+    const { net, optimizer } = await loadCheckpointFile(backend, f.checkpoint);
+    if (optimizer) disposeAdam(backend, optimizer);
     try {
       let file;
       try {

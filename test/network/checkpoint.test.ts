@@ -8,6 +8,9 @@ import { loadCheckpointFile, saveCheckpointFile } from '../../training/checkpoin
 import { Network, networkConfig } from '../../core/network/network.js';
 import { createAdam, inferBatch, trainStep } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
+import * as core from '../../core/index.js';
+import * as checkpoints from '../../training/checkpoint-file.js';
+import * as training from '../../training/index.js';
 
 // a function: built inside each test, not at collection (npm run mutate would count that code as static)
 const config = () => networkConfig('c3k3s1-BN-PLIF-MPk2s2-DP-FC20-LIF-APk10s10', [1, 6, 6], 2, { T: 3, tau0: 3 });
@@ -91,5 +94,46 @@ describe('checkpoints (safetensors)', () => {
     const bad = new Uint8Array(full);
     bad[8] = 0x41; // break the JSON header
     expect(() => loadCheckpoint(cpuBackend(), bad)).toThrow(/header is not JSON/);
+  });
+
+  it('one API: the same loaders from every entry point, backend first; metadata comes back as objects from the same file format', async () => {
+    expect(training.loadCheckpoint).toBe(core.loadCheckpoint);
+    expect(training.saveCheckpoint).toBe(core.saveCheckpoint);
+    expect(training.loadCheckpointFile).toBe(checkpoints.loadCheckpointFile);
+    expect(training.saveCheckpointFile).toBe(checkpoints.saveCheckpointFile);
+    expect(core.loadCheckpoint).toBe(loadCheckpoint);
+
+    const b = cpuBackend();
+    const net = new Network(b, config(), Rng.seeded(4));
+    const opt = createAdam(net, { lr: 0.01 });
+    const rng = Rng.seeded(9);
+    // the file as every earlier version wrote it: __metadata__ of strings, JSON where the value is structured
+    const cfg = JSON.stringify(net.config);
+    const tau = JSON.stringify(net.taus().map((t) => ({ layer: t.index, tau: t.tau })));
+    const optim = JSON.stringify({ kind: 'adam', step: 0, config: opt.config });
+    const bytes = saveCheckpoint(net, { optimizer: opt, rng, extra: { library: '0.0.9', training: '{"x":1}' } });
+    expect(decodeSafetensors(bytes).metadata).toEqual({ library: '0.0.9', training: '{"x":1}', format: 'plif-snn/1', config: cfg, tau, optimizer: optim, rng: JSON.stringify(rng.state()) });
+    const { tensors } = decodeSafetensors(bytes);
+    const earlier = encodeSafetensors([...tensors.values()], { format: 'plif-snn/1', config: cfg, tau, optimizer: optim, epoch: '3' });
+
+    const dir = mkdtempSync(join(tmpdir(), 'plif-ckpt-'));
+    writeFileSync(join(dir, 'earlier.safetensors'), earlier);
+    for (const ck of [loadCheckpoint(b, bytes), loadCheckpoint(b, earlier), await loadCheckpointFile(b, join(dir, 'earlier.safetensors'))]) {
+      expect(ck.metadata.format).toBe('plif-snn/1');
+      expect(ck.metadata.config).toEqual(net.config);
+      expect(ck.metadata.tau).toEqual(JSON.parse(tau));
+      expect(ck.metadata.tau.map((t) => t.layer)).toEqual([2, 6]);
+      expect(ck.metadata.optimizer).toEqual({ kind: 'adam', step: 0, config: { ...opt.config, lr: 0.01 } });
+      expect(ck.metadata.rng === null || Array.isArray(ck.metadata.rng)).toBe(true);
+      ck.net.dispose();
+      core.disposeAdam(b, ck.optimizer!);
+    }
+    const back = loadCheckpoint(b, bytes);
+    expect(back.metadata.rng).toEqual(rng.state());
+    expect(back.metadata.extra).toEqual({ library: '0.0.9', training: '{"x":1}' });
+    expect(loadCheckpoint(b, earlier).metadata.extra).toEqual({ epoch: '3' });
+    // a tau that is not a list of { layer, tau } is named
+    const badTau = encodeSafetensors([...tensors.values()], { format: 'plif-snn/1', config: cfg, tau: '{"layer":2}', optimizer: optim });
+    expect(() => loadCheckpoint(b, badTau)).toThrow(new CheckpointError(`metadata field 'tau' is {"layer":2}, not a list of { layer, tau }`));
   });
 });

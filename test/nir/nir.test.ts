@@ -16,7 +16,7 @@ import { Rng } from '../../core/rng.js';
 import { main } from '../../cli/dispatch.js';
 import { writeNirFile } from '../../interop/nir/hdf5.js';
 import { f64, i64, type NirFile } from '../../interop/nir/tree.js';
-import { loadCheckpoint } from '../../training/checkpoint.js';
+import { loadCheckpointFile } from '../../training/checkpoint.js';
 import { runPaths } from '../../training/rundir.js';
 import { openSource } from '../../training/source.js';
 import { capture } from '../capture.js';
@@ -68,7 +68,7 @@ describe('plif export --format nir on a trained checkpoint', () => {
     expect(g.metadata.get('encoder')).toBe('direct');
     expect(Array.from((g.metadata.get('dt') as { data: Float64Array }).data)).toEqual([1]);
     // the learned tau of each PLIF layer
-    const ck = await loadCheckpoint(runPaths(run).last, cpuBackend());
+    const ck = await loadCheckpointFile(cpuBackend(), runPaths(run).last);
     const taus = ck.net.taus();
     expect((lif.get('tau') as { data: Float64Array }).data[0]).toBe(taus.find((t) => t.index === 2)!.tau);
     ck.net.dispose();
@@ -79,7 +79,7 @@ describe('plif export --format nir on a trained checkpoint', () => {
     const src = await openSource('fashion-mnist', 'test', { dataDir });
     const idx = Uint32Array.from({ length: src.n }, (_, i) => i);
     const x = await src.batch(idx, 4, null);
-    const ck = await loadCheckpoint(runPaths(run).last, cpuBackend());
+    const ck = await loadCheckpointFile(cpuBackend(), runPaths(run).last);
     const library = predict(await inferBatch(ck.net, x, src.n), 4, src.n, 10, ck.net.spikesPerClass());
     ck.net.dispose();
     const per = 784;

@@ -15,7 +15,7 @@ import { PRESET_ALIASES, PRESETS, presetByName, withChannels } from '../../core/
 import { checkFits, formatBytes, memoryLimit } from '../../training/memory.js';
 import { networkShapes } from '../../core/network/shapes.js';
 import { Rng } from '../../core/rng.js';
-import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoint.js';
+import { loadCheckpointFile, loadTrainingCheckpoint } from '../../training/checkpoint.js';
 import { trainConfig } from '../../training/config.js';
 import { openBackend } from '../../cli/backend.js';
 import type { EpochMetrics } from '../../training/engine.js';
@@ -67,7 +67,7 @@ function wrap(over: { [K in keyof Backend]?: (orig: Backend[K], self: Backend) =
 }
 
 const finiteParams = async (path: string) => {
-  const ck = await loadTrainingCheckpoint(path, cpuBackend());
+  const ck = await loadTrainingCheckpoint(cpuBackend(), path);
   return ck.net.params().every((p) => Array.from(ck.net.backend.download(p.value)).every(Number.isFinite));
 };
 
@@ -86,7 +86,7 @@ describe('divergence', () => {
     const r = await run({ outDir: out, backend });
     expect(r).toMatchObject({ status: 'diverged', epoch: 1, batch: 1, what: expect.stringMatching(/^the gradient of parameter \d+\.\w+$/) });
     expect(r.status === 'diverged' && Number.isNaN(r.value)).toBe(true);
-    const ck = await loadTrainingCheckpoint(runPaths(out).last, cpuBackend());
+    const ck = await loadTrainingCheckpoint(cpuBackend(), runPaths(out).last);
     expect(ck.state).toMatchObject({ epoch: 1, batch: 0 });
     expect(await finiteParams(runPaths(out).last)).toBe(true);
   });
@@ -107,7 +107,7 @@ describe('divergence', () => {
     const r2 = await run({ outDir: out2, backend });
     expect(r2).toMatchObject({ status: 'diverged', epoch: 1, batch: 1, what: expect.stringMatching(/^parameter \d+\.\w+$/) });
     expect(r2.status === 'diverged' && Number.isNaN(r2.value)).toBe(true);
-    expect((await loadTrainingCheckpoint(runPaths(out2).last, cpuBackend())).state).toMatchObject({ epoch: 1, batch: 0 });
+    expect((await loadTrainingCheckpoint(cpuBackend(), runPaths(out2).last)).state).toMatchObject({ epoch: 1, batch: 0 });
     expect(await finiteParams(runPaths(out2).last)).toBe(true);
   });
 });
@@ -199,7 +199,7 @@ describe('the checkpoint loader checks its header before building anything', () 
     });
     const { n, backend } = counting();
     const t0 = performance.now();
-    await expect(loadCheckpoint(bad, backend)).rejects.toThrow(/big\.safetensors: tensor 'param\.\d+\.weight' has shape \[128,196\], the network needs \[400000,196\]/);
+    await expect(loadCheckpointFile(backend, bad)).rejects.toThrow(/big\.safetensors: tensor 'param\.\d+\.weight' has shape \[128,196\], the network needs \[400000,196\]/);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(n.allocations).toBe(0);
   });
@@ -214,7 +214,7 @@ describe('the checkpoint loader checks its header before building anything', () 
   ])('%s: an error naming the file and the field', async (_what, edit, message) => {
     const bad = rewriteHeader(ckpt, join(dir, 'bad.safetensors'), edit);
     const { n, backend } = counting();
-    const err = await loadCheckpoint(bad, backend).then(() => null, (e: Error) => e);
+    const err = await loadCheckpointFile(backend, bad).then(() => null, (e: Error) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err!.message).toMatch(/bad\.safetensors: /);
     expect(err!.message).toMatch(message);
@@ -230,11 +230,11 @@ describe('the checkpoint loader checks its header before building anything', () 
     copy.writeFloatLE(Number.NaN, 8 + len + header[a].data_offsets[0]);
     const bad = join(dir, 'nan.safetensors');
     writeFileSync(bad, copy);
-    await expect(loadCheckpoint(bad, cpuBackend())).rejects.toThrow(new RegExp(`nan\\.safetensors: tensor '${a.replace('.', '\\.')}' holds NaN at index 0`));
+    await expect(loadCheckpointFile(cpuBackend(), bad)).rejects.toThrow(new RegExp(`nan\\.safetensors: tensor '${a.replace('.', '\\.')}' holds NaN at index 0`));
   });
 
   it('a directory as --checkpoint: an error naming it, from plif eval and plif inspect', async () => {
-    await expect(loadCheckpoint(dir, cpuBackend())).rejects.toThrow(`${dir}: is a directory, not a checkpoint file`);
+    await expect(loadCheckpointFile(cpuBackend(), dir)).rejects.toThrow(`${dir}: is a directory, not a checkpoint file`);
     const e = await cli(['eval', '--checkpoint', dir, '--data-dir', dataDir]);
     expect(e.code).toBe(1);
     expect(e.err).toContain(`${dir}: is a directory, not a checkpoint file`);
@@ -449,8 +449,8 @@ describe('--threads', () => {
     expect(first.status).toBe('interrupted');
     const rest = await withThreads(3, (backend, backendInfo) => run({ outDir: b, backend, backendInfo, resume: true }));
     expect(stable(rest.metrics)).toEqual(stable(full.metrics));
-    const pa = await loadTrainingCheckpoint(runPaths(a).last, cpuBackend());
-    const pb = await loadTrainingCheckpoint(runPaths(b).last, cpuBackend());
+    const pa = await loadTrainingCheckpoint(cpuBackend(), runPaths(a).last);
+    const pb = await loadTrainingCheckpoint(cpuBackend(), runPaths(b).last);
     expect(pb.net.params().map((p) => Array.from(pb.net.backend.download(p.value)))).toEqual(pa.net.params().map((p) => Array.from(pa.net.backend.download(p.value))));
   });
 });
@@ -464,7 +464,7 @@ describe('interruptions and the lock, in process', () => {
     const first = await run({ outDir: out, shouldStop: () => ++polls === 5 }); // 4 batch polls, then the test pass
     expect(first.status).toBe('interrupted');
     expect(first.metrics).toHaveLength(0);
-    expect((await loadTrainingCheckpoint(runPaths(out).last, cpuBackend())).state).toMatchObject({ epoch: 0, batch: 4 });
+    expect((await loadTrainingCheckpoint(cpuBackend(), runPaths(out).last)).state).toMatchObject({ epoch: 0, batch: 4 });
     const rest = await run({ outDir: out, resume: true });
     expect(stable(rest.metrics)).toEqual(stable(full.metrics));
   });

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { inferBatch } from '../../core/network/train.js';
 import { main } from '../../cli/dispatch.js';
-import { loadCheckpoint, loadTrainingCheckpoint } from '../../training/checkpoint.js';
+import { loadCheckpointFile, loadTrainingCheckpoint } from '../../training/checkpoint.js';
 import { trainConfig } from '../../training/config.js';
 import type { EpochMetrics } from '../../training/engine.js';
 import { runTraining } from '../../training/loop.js';
@@ -51,8 +51,8 @@ describe('training runs', () => {
 
     const lines = readFileSync(runPaths(b).metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
     expect(stable(lines)).toEqual(stable(full.metrics));
-    const ca = await loadTrainingCheckpoint(runPaths(a).last, cpuBackend());
-    const cb = await loadTrainingCheckpoint(runPaths(b).last, cpuBackend());
+    const ca = await loadTrainingCheckpoint(cpuBackend(), runPaths(a).last);
+    const cb = await loadTrainingCheckpoint(cpuBackend(), runPaths(b).last);
     const pa = ca.net.params().map((p) => Array.from(ca.net.backend.download(p.value)));
     const pb = cb.net.params().map((p) => Array.from(cb.net.backend.download(p.value)));
     expect(pb).toEqual(pa);
@@ -105,7 +105,7 @@ describe('training runs', () => {
     const r = await runTraining({ config: trainConfig({ ...small, dataDir }), backend: poisoned, backendInfo: {}, outDir: out, resume: false, version: 'test' });
     expect(r).toMatchObject({ status: 'diverged', epoch: 1, batch: 1 });
     expect(r.metrics).toHaveLength(1);
-    const ck = await loadTrainingCheckpoint(runPaths(out).last, cpuBackend());
+    const ck = await loadTrainingCheckpoint(cpuBackend(), runPaths(out).last);
     expect(ck.state).toMatchObject({ epoch: 1, batch: 0 }); // the end of epoch 0, not a poisoned state
     ck.net.params().forEach((p) => expect(Array.from(ck.net.backend.download(p.value)).every(Number.isFinite)).toBe(true));
   });
@@ -128,9 +128,9 @@ describe('training runs', () => {
   it('a checkpoint round trip gives the same parameters, tau and outputs', async () => {
     const out = tmp();
     await runTraining({ config: trainConfig({ ...small, dataDir, epochs: 1 }), backend: cpuBackend(), backendInfo: {}, outDir: out, resume: false, version: 'test' });
-    const a = await loadCheckpoint(runPaths(out).last, cpuBackend());
-    const b = await loadCheckpoint(runPaths(out).last, cpuBackend());
-    expect(a.meta.taus).toEqual(b.net.taus().map((t) => ({ layer: t.index, tau: t.tau })));
+    const a = await loadCheckpointFile(cpuBackend(), runPaths(out).last);
+    const b = await loadCheckpointFile(cpuBackend(), runPaths(out).last);
+    expect(a.metadata.tau).toEqual(b.net.taus().map((t) => ({ layer: t.index, tau: t.tau })));
     const x = new Float32Array(3 * 28 * 28).map((_, i) => Math.sin(i));
     expect(Array.from(await inferBatch(b.net, x, 3))).toEqual(Array.from(await inferBatch(a.net, x, 3)));
     // BN running statistics are restored, not re-initialised
@@ -144,11 +144,11 @@ describe('training runs', () => {
     const bytes = readFileSync(runPaths(out).last);
     const cut = join(out, 'cut.safetensors');
     writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
-    await expect(loadCheckpoint(cut, cpuBackend())).rejects.toThrow(/cut\.safetensors: .*truncated/);
+    await expect(loadCheckpointFile(cpuBackend(), cut)).rejects.toThrow(/cut\.safetensors: .*truncated/);
     const foreign = join(out, 'foreign.safetensors');
     writeFileSync(foreign, 'hello, this is not a checkpoint at all');
-    await expect(loadCheckpoint(foreign, cpuBackend())).rejects.toThrow(/foreign\.safetensors: .*not a safetensors file/);
-    await expect(loadCheckpoint(join(out, 'absent.safetensors'), cpuBackend())).rejects.toThrow(/absent\.safetensors: no such file/);
+    await expect(loadCheckpointFile(cpuBackend(), foreign)).rejects.toThrow(/foreign\.safetensors: .*not a safetensors file/);
+    await expect(loadCheckpointFile(cpuBackend(), join(out, 'absent.safetensors'))).rejects.toThrow(/absent\.safetensors: no such file/);
   });
 });
 
