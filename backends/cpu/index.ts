@@ -32,12 +32,15 @@ import { mseGrad } from '../../core/scalar.js';
 import { Arena } from './arena.js';
 import { convWeightR, convWeightT } from './conv.js';
 import { NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
-import { KernelPool } from './pool.js';
+import { defaultThreads, KernelPool } from './pool.js';
 import { instantiateKernels, loadKernelModule } from './wasm/index.js';
 import { CpuStore } from './store.js';
 
 export interface CpuBackendOptions {
-  /** Kernel threads (1 = no workers); results are bitwise identical for any count. Default 1. */
+  /**
+   * Kernel threads (1 = no workers); results are bitwise identical for any count. Default: the machine's
+   * cores (os.availableParallelism(), as the CLI; 1 in a browser page). Call destroy() to stop the workers.
+   */
   threads?: number;
   /** Use the WebAssembly SIMD kernels where they load (default true); false: the TypeScript kernels. */
   simd?: boolean;
@@ -70,8 +73,8 @@ class Scratch {
   }
 }
 
-/** The thread count of the options (default 1), checked: an integer in 1..256. */
-export function threadCount(threads = 1): number {
+/** The thread count of the options (default: the machine's cores), checked: an integer in 1..256. */
+export function threadCount(threads = defaultThreads()): number {
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`threads must be an integer in 1..256, got ${threads}`);
   return threads;
 }

@@ -4,12 +4,16 @@
 // keeps the process alive), stopped by destroy(). A kernel that throws in a worker fails the op with the
 // worker's error; a worker that dies fails it too, and the pool refuses further work.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Arena } from './arena.js';
 import { builtFilePath } from './built-file.js';
 import { kernels, type Kernel, type WasmKernels } from './kernels.js';
+
+/** The CPU backend's default thread count: the machine's cores (as the CLI's), at most 256. */
+export const defaultThreads = (): number => Math.min(256, availableParallelism());
 
 /** One range of a kernel, as posted to a worker. */
 export interface Job {

@@ -5,7 +5,7 @@
 // sections, the arena, the tensor store outside the arena, the kernel pool, and the WebAssembly loader.
 // The float64 reference backend is the oracle wherever a value is computed.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mseLossValue } from '../../core/loss.js';
 import { describe, expect, it } from 'vitest';
@@ -54,14 +54,15 @@ function both(simd: boolean, neuronBlock?: number) {
 describe('cpu backend: construction and refusals', () => {
   it('refuses a thread count that is not an integer in 1..256', () => {
     for (const t of [0, -1, 1.5, 257, NaN]) expect(() => cpuBackend({ threads: t })).toThrow(`threads must be an integer in 1..256, got ${t}`);
-    expect([threadCount(), threadCount(1), threadCount(256)]).toEqual([1, 1, 256]);
+    // the default is the machine's cores, as the CLI's
+    expect([threadCount(), threadCount(1), threadCount(256)]).toEqual([Math.min(256, availableParallelism()), 1, 256]);
   });
 
   it('names itself, reports its thread count and whether the SIMD kernels are in use', () => {
-    const plain = cpuBackend({ simd: false });
+    const plain = cpuBackend({ simd: false, threads: 1 });
     expect([plain.name, plain.threads, plain.simd, plain.precision]).toEqual(['cpu', 1, false, 'float32']);
     const fast = cpuBackend();
-    expect([fast.threads, fast.simd]).toEqual([1, true]);
+    expect([fast.threads, fast.simd]).toEqual([Math.min(256, availableParallelism()), true]);
     fast.destroy();
   });
 

@@ -7,6 +7,9 @@ import type { SplitOptions } from '../../backends/cpu/pool.js';
 
 export type { Job, SplitOptions } from '../../backends/cpu/pool.js';
 
+/** In a browser page the CPU backend runs on the calling thread. */
+export const defaultThreads = (): number => 1;
+
 export class KernelPool {
   readonly threads = 1;
 
