@@ -11,6 +11,7 @@ import type { AdamState } from './network/train.js';
 import { adamConfig, type AdamConfig } from './optim.js';
 import { Rng, type RngState } from './rng.js';
 import type { FloatArray } from './types.js';
+import { parseJsonBounded, quoteJson } from './quote.js';
 
 export const CHECKPOINT_FORMAT = 'plif-snn/1';
 
@@ -111,25 +112,25 @@ export function safetensorsHeaderLength(first: Uint8Array, fileLength: number): 
 export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: number): SafetensorsHeader {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    header = parseJsonBounded(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes)) as Record<string, unknown>;
   } catch (e) {
     throw new CheckpointError(`not a safetensors file: the header is not JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError('not a safetensors file: the header is not a JSON object');
   const dataLen = dataLength;
   const meta = header.__metadata__ ?? {};
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new CheckpointError(`__metadata__ is ${JSON.stringify(meta)}, not an object of strings`);
-  for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') throw new CheckpointError(`metadata field '${k}' is ${JSON.stringify(v)}, not a string`);
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new CheckpointError(`__metadata__ is ${quoteJson(meta)}, not an object of strings`);
+  for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') throw new CheckpointError(`metadata field '${k}' is ${quoteJson(v)}, not a string`);
   const metadata = meta as Record<string, string>;
   const entries: TensorEntry[] = [];
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CheckpointError(`tensor '${name}': its header entry is ${JSON.stringify(v)}, not an object`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CheckpointError(`tensor '${name}': its header entry is ${quoteJson(v)}, not an object`);
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (e.dtype !== 'F32') throw new CheckpointError(`tensor '${name}': dtype ${JSON.stringify(e.dtype)}, only F32 is supported`);
+    if (e.dtype !== 'F32') throw new CheckpointError(`tensor '${name}': dtype ${quoteJson(e.dtype)}, only F32 is supported`);
     const shape = e.shape;
     const off = e.data_offsets;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(`tensor '${name}': bad shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(`tensor '${name}': bad shape ${quoteJson(shape)}`);
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(`tensor '${name}': bad data_offsets`);
     const [b0, b1] = off as [number, number];
     const n = (shape as number[]).reduce((a, c) => a * c, 1);
@@ -261,7 +262,7 @@ function metaJson(metadata: Record<string, string>, field: string): unknown {
   const text = metadata[field];
   if (text === undefined) throw new CheckpointError(`metadata field '${field}' is missing`);
   try {
-    return JSON.parse(text);
+    return parseJsonBounded(text);
   } catch (e) {
     throw new CheckpointError(`metadata field '${field}' is not JSON (${(e as Error).message})`);
   }
@@ -275,10 +276,10 @@ export function checkpointConfig(metadata: Record<string, string>): { config: Ne
   const bad = (why: string): never => {
     throw new CheckpointError(`metadata field 'config': ${why}`);
   };
-  if (!isObject(c)) return bad(`${JSON.stringify(c)} is not an object`);
-  if (typeof c.structure !== 'string') bad(`structure is ${JSON.stringify(c.structure)}, not a string`);
+  if (!isObject(c)) return bad(`${quoteJson(c)} is not an object`);
+  if (typeof c.structure !== 'string') bad(`structure is ${quoteJson(c.structure)}, not a string`);
   const input = c.input;
-  if (!Array.isArray(input) || input.length !== 3 || !input.every((d) => Number.isSafeInteger(d) && d > 0 && d <= MAX_SIZE)) bad(`input is ${JSON.stringify(input)}, not [C, H, W] of positive integers`);
+  if (!Array.isArray(input) || input.length !== 3 || !input.every((d) => Number.isSafeInteger(d) && d > 0 && d <= MAX_SIZE)) bad(`input is ${quoteJson(input)}, not [C, H, W] of positive integers`);
   try {
     const config = networkConfig(c.structure as string, input as [number, number, number], c.classes as number, c as Partial<NetworkConfig>); // fills defaults, validates
     return { config, layers: networkShapes(config) };
@@ -305,7 +306,7 @@ const OWN_FIELDS = new Set(['format', 'config', 'tau', 'optimizer', 'rng']);
 function metaTau(metadata: Record<string, string>): CheckpointMetadata['tau'] {
   const t = metaJson(metadata, 'tau');
   const ok = Array.isArray(t) && t.every((e) => isObject(e) && Number.isSafeInteger(e.layer) && (e.tau === null || typeof e.tau === 'number'));
-  if (!ok) throw new CheckpointError(`metadata field 'tau' is ${JSON.stringify(t).slice(0, 200)}, not a list of { layer, tau }`);
+  if (!ok) throw new CheckpointError(`metadata field 'tau' is ${quoteJson(t)}, not a list of { layer, tau }`);
   return (t as { layer: number; tau: number | null }[]).map((e) => ({ layer: e.layer, tau: e.tau }));
 }
 
@@ -317,7 +318,7 @@ function metaTau(metadata: Record<string, string>): CheckpointMetadata['tau'] {
 export function planCheckpoint(header: SafetensorsHeader): CheckpointPlan {
   const { metadata } = header;
   const entries = new Map(header.entries.map((e) => [e.name, e]));
-  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`not a plif-snn checkpoint: metadata format is ${JSON.stringify(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`not a plif-snn checkpoint: metadata format is ${quoteJson(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
   const { config, layers } = checkpointConfig(metadata);
   const params = layers.flatMap((l) => l.params);
   const buffers = layers.flatMap((l) => l.buffers);
@@ -333,9 +334,9 @@ export function planCheckpoint(header: SafetensorsHeader): CheckpointPlan {
   let optimizer: CheckpointPlan['optimizer'] = null;
   if (metadata.optimizer !== undefined) {
     const o = metaJson(metadata, 'optimizer');
-    if (!isObject(o)) throw new CheckpointError(`metadata field 'optimizer' is ${JSON.stringify(o)}, not an object`);
-    if (!Number.isSafeInteger(o.step) || (o.step as number) < 0) throw new CheckpointError(`metadata field 'optimizer': step must be an integer >= 0, got ${JSON.stringify(o.step)}`);
-    if (!isObject(o.config)) throw new CheckpointError(`metadata field 'optimizer': config is ${JSON.stringify(o.config)}, not an object`);
+    if (!isObject(o)) throw new CheckpointError(`metadata field 'optimizer' is ${quoteJson(o)}, not an object`);
+    if (!Number.isSafeInteger(o.step) || (o.step as number) < 0) throw new CheckpointError(`metadata field 'optimizer': step must be an integer >= 0, got ${quoteJson(o.step)}`);
+    if (!isObject(o.config)) throw new CheckpointError(`metadata field 'optimizer': config is ${quoteJson(o.config)}, not an object`);
     let cfg: AdamState['config'];
     try {
       cfg = adamConfig(o.config as Partial<AdamState['config']>);
