@@ -1,22 +1,7 @@
 // Multi-step spiking neuron layers (IF, LIF, PLIF): the fused forward over t = 0..T-1 (Eqs. 2-6) and the
-// hand-derived backward over t = T-1..0 (Eqs. 8-17). Arrays are time-major [T][n], flattened.
-import {
-  KIND_IF,
-  KIND_LIF,
-  KIND_PLIF,
-  charge,
-  chargeGradK,
-  chargeGradV,
-  chargeGradX,
-  gradCharged,
-  gradPotential,
-  heaviside,
-  reset,
-  restPotential,
-  sigmoid,
-  sigmoidGradOfOutput,
-  surrogateGrad,
-} from './scalar.js';
+// hand-derived backward over t = T-1..0 (Eqs. 8-17). Arrays are time-major [T][n], flattened. One step of
+// each is core/scalar.ts neuronStep / neuronGradStep, which the gpu.js kernels compile too.
+import { KIND_IF, KIND_LIF, KIND_PLIF, chargeGradK, chargeGradV, chargeGradX, neuronFire, neuronGradStep, neuronStep, reset, restPotential, sigmoid, sigmoidGradOfOutput } from './scalar.js';
 import { PAPER_DEFAULTS } from './defaults.js';
 import { surrogates, type Surrogate } from './surrogates.js';
 import { zerosLike, type FloatArray } from './types.js';
@@ -193,11 +178,17 @@ export function neuronForwardInto(
     for (let i = lo; i < hi; i++) {
       const j = o + i;
       const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : restPotential(vr);
-      const hj = charge(kind, decayInput, vPrev, x[j]!, k, vr); // Eqs. 2, 5, 6
-      const sj = smooth ? primitive(hj - vth) : heaviside(hj - vth); // Eq. 3
+      const xj = x[j]!;
+      const hj = neuronStep(1, kind, decayInput, hard, vPrev, xj, k, vr, vth); // H_t, Eqs. 2, 5, 6
       h[j] = hj;
-      s[j] = sj;
-      v[j] = reset(hard, hj, sj, vr, vth); // Eq. 4
+      if (smooth) {
+        const sj = primitive(hj - vth); // Eq. 3 with the surrogate's primitive for Theta
+        s[j] = sj;
+        v[j] = reset(hard, hj, sj, vr, vth); // Eq. 4
+      } else {
+        s[j] = neuronFire(0, hard, hj, vr, vth); // S_t, Eq. 3
+        v[j] = neuronFire(2, hard, hj, vr, vth); // V_t, Eq. 4
+      }
     }
   }
 }
@@ -250,10 +241,7 @@ export function neuronBackwardInto(
     const o = t * n;
     for (let i = lo; i < hi; i++) {
       const j = o + i;
-      const hj = h[j]!;
-      const gV = gradPotential(gH[i]!, dHdV, gradV ? gradV[j]! : 0); // Eqs. 8-9, 11
-      const sg = surrogateGrad(sgCode, hj - vth, alpha); // Eq. 13
-      const g = gradCharged(gradS[j]!, gV, sg, hard, detach, hj, s[j]!, vr, vth); // Eqs. 8-10, 12
+      const g = neuronGradStep(gH[i]!, gradS[j]!, gradV ? gradV[j]! : 0, h[j]!, s[j]!, dHdV, hard, detach, vr, vth, sgCode, alpha); // dL/dH_t, Eqs. 8-13
       gH[i] = g;
       gradX[j] = g * dHdX; // Eq. 14 (Eq. 17 then applies the weights)
       const vPrev = t > 0 ? v[j - n]! : v0 ? v0[i]! : restPotential(vr);

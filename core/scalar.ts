@@ -105,6 +105,44 @@ export function gradCharged(gS: number, gV: number, sg: number, hard: number, de
   return gS * sg + gV * resetGradH(hard, detach, h, s, vr, vth, sg);
 }
 
+// ---- the neuron's time recurrence, one step each way: core/neuron.ts loops them over t for every neuron,
+// the gpu.js kernels replay them up to a cell's step ----
+
+/**
+ * One step forward from V_{t-1} and X_t: H_t = f(V_{t-1}, X_t) (Eqs. 2, 5, 6), then neuronFire. Returns S_t
+ * (quantity = 0), H_t (quantity = 1) or V_t (quantity = 2): V_t is the state the next step reads, H_t and S_t the
+ * trace the backward reads. (Not named `which`: gpu.js's cpu mode reads a parameter named as a kernel
+ * constant as that constant, and the neuron kernels have a constant `which`.)
+ */
+export function neuronStep(quantity: number, kind: number, decayInput: number, hard: number, vPrev: number, x: number, k: number, vr: number, vth: number): number {
+  const h = charge(kind, decayInput, vPrev, x, k, vr);
+  if (quantity === 1) {
+    return h;
+  }
+  return neuronFire(quantity, hard, h, vr, vth);
+}
+
+/** The step's second half, from H_t: S_t = Theta(H_t - Vth) (Eq. 3) for quantity = 0, V_t after the reset (Eq. 4) for quantity = 2. */
+export function neuronFire(quantity: number, hard: number, h: number, vr: number, vth: number): number {
+  const s = heaviside(h - vth);
+  if (quantity === 0) {
+    return s;
+  }
+  return reset(hard, h, s, vr, vth);
+}
+
+/**
+ * One step backward, t = T-1 down to 0: dL/dH_t from dL/dH_{t+1} (0 past the last step), dL/dS_t and a loss
+ * on V_t. dL/dV_t = dL/dH_{t+1} dH_{t+1}/dV_t + gVLoss (Eqs. 8-9, 11), dS_t/dH_t = sigma'(H_t - Vth) (Eq. 13),
+ * dL/dH_t = dL/dS_t dS_t/dH_t (Eq. 10) + dL/dV_t dV_t/dH_t (Eq. 12). Eqs. 16-17 multiply the result by
+ * dH_t/dk and dH_t/dX_t.
+ */
+export function neuronGradStep(gHNext: number, gS: number, gVLoss: number, h: number, s: number, dHdV: number, hard: number, detach: number, vr: number, vth: number, sgCode: number, alpha: number): number {
+  const gV = gradPotential(gHNext, dHdV, gVLoss);
+  const sg = surrogateGrad(sgCode, h - vth, alpha);
+  return gradCharged(gS, gV, sg, hard, detach, h, s, vr, vth);
+}
+
 /** dk/da = k(1 - k) for k = sigmoid(a) (the last factor of Eq. 15). */
 export function sigmoidGradOfOutput(k: number): number {
   return k * (1 - k);
@@ -219,6 +257,9 @@ export const KERNEL_FUNCTIONS = [
   softSignSurrogateGrad,
   erfSurrogateGrad,
   surrogateGrad,
+  neuronFire,
+  neuronStep,
+  neuronGradStep,
   mseGrad,
   adamFirstMoment,
   adamSecondMoment,

@@ -11,6 +11,7 @@ import { initialA, neuronBackward, neuronBackwardInto, neuronCodes, neuronConfig
 import { adamConfig, cosineAnnealingLr } from '../core/optim.js';
 import { Rng } from '../core/rng.js';
 import * as scalar from '../core/scalar.js';
+import * as gpujsKernels from '../backends/gpujs/kernels.js';
 import { erf, surrogateByName, surrogates } from '../core/surrogates.js';
 
 const bad = (patch: Record<string, unknown>) => () => validateNeuronConfig({ ...neuronConfig(), ...patch } as unknown as NeuronConfig);
@@ -115,6 +116,34 @@ describe('scalar functions (the kernels call them directly)', () => {
     expect(scalar.heaviside(-Number.MIN_VALUE)).toBe(0);
     const r = neuronForward(neuronConfig({ kind: 'if', vThreshold: 1, vReset: 0 }), Float64Array.of(1), 1);
     expect(r.s[0]).toBe(1);
+  });
+
+  it("one step of the neuron's recurrence (Eqs. 2-6 forward, 8-13 backward), by hand", () => {
+    const { neuronStep, neuronGradStep, KIND_PLIF, KIND_IF } = scalar;
+    // PLIF with decayInput, k = 0.5, Vr = 0, Vth = 1: H = V + k (X - (V - Vr))
+    const step = (q: number, hard: number, x: number) => neuronStep(q, KIND_PLIF, 1, hard, 0.4, x, 0.5, 0, 1);
+    const near = (got: number[], want: number[]) => got.forEach((g, i) => expect(g).toBeCloseTo(want[i]!, 15));
+    near([step(0, 1, 1.5), step(1, 1, 1.5), step(2, 1, 1.5)], [0, 0.95, 0.95]); // below the threshold
+    near([step(0, 1, 2), step(1, 1, 2), step(2, 1, 2)], [1, 1.2, 0]); // fires: hard reset to Vr
+    expect(step(2, 0, 2)).toBeCloseTo(0.2, 15); // soft reset: H - Vth
+    expect(neuronStep(2, KIND_IF, 1, 1, 0.25, 0.5, 0.5, -0.5, 1)).toBe(0.75); // IF: H = V + X, no spike
+    // backward, hard reset, atan(2) at H - Vth = 0.5: sg = 1 / (1 + (pi/2)^2)
+    const sg = 1 / (1 + (Math.PI / 2) ** 2);
+    const [gHNext, gS, gV, h, dHdV] = [0.3, 0.7, 0.1, 1.5, 0.5];
+    const gVt = gHNext * dHdV + gV; // Eqs. 8-9, 11
+    expect(neuronGradStep(gHNext, gS, gV, h, 1, dHdV, 1, 0, 0, 1, 0, 2)).toBeCloseTo(gS * sg + gVt * (1 - 1 + (0 - h) * sg), 15); // Eqs. 10, 12
+    expect(neuronGradStep(gHNext, gS, gV, h, 1, dHdV, 1, 1, 0, 1, 0, 2)).toBeCloseTo(gS * sg + gVt * 0, 15); // reset detached
+    expect(neuronGradStep(gHNext, gS, gV, h, 1, dHdV, 0, 0, 0, 1, 0, 2)).toBeCloseTo(gS * sg + gVt * (1 - sg), 15); // soft reset
+  });
+
+  it("no parameter of a kernel function is named as a gpu.js kernel's constant (gpu.js's cpu mode would read the constant)", () => {
+    const constants = new Set<string>();
+    for (const k of Object.values(gpujsKernels)) if (typeof k === 'function') for (const m of k.toString().matchAll(/this\.constants\.(\w+)/g)) constants.add(m[1]!);
+    expect([...constants].sort()).toEqual(['rate', 'value', 'which']);
+    for (const f of [...scalar.KERNEL_FUNCTIONS, ...gpujsKernels.INDEX_FUNCTIONS]) {
+      const params = /^function\s*\w*\(([^)]*)\)/.exec(f.toString())![1]!.split(',').map((p) => p.trim());
+      for (const p of params) expect(constants.has(p), `${f.name}(${params.join(', ')})`).toBe(false);
+    }
   });
 
   it('every exported function is registered for the kernels', () => {

@@ -26,18 +26,13 @@ type Arr = Float32Array;
 
 // ---- registered with addFunction (see backend.ts); ambient here so nothing is imported ----
 declare function sigmoid(a: number): number;
-declare function charge(kind: number, decayInput: number, v: number, x: number, k: number, vr: number): number;
 declare function chargeGradV(kind: number, k: number): number;
 declare function chargeGradX(kind: number, decayInput: number, k: number): number;
 declare function chargeGradK(kind: number, decayInput: number, v: number, x: number, vr: number): number;
-declare function heaviside(x: number): number;
-declare function reset(hard: number, h: number, s: number, vr: number, vth: number): number;
-declare function resetGradH(hard: number, detach: number, h: number, s: number, vr: number, vth: number, sg: number): number;
-declare function surrogateGrad(code: number, x: number, alpha: number): number;
 declare function restPotential(vr: number): number;
-declare function gradPotential(gHNext: number, dHdV: number, gVLoss: number): number;
-declare function gradCharged(gS: number, gV: number, sg: number, hard: number, detach: number, h: number, s: number, vr: number, vth: number): number;
 declare function sigmoidGradOfOutput(k: number): number;
+declare function neuronStep(quantity: number, kind: number, decayInput: number, hard: number, vPrev: number, x: number, k: number, vr: number, vth: number): number;
+declare function neuronGradStep(gHNext: number, gS: number, gVLoss: number, h: number, s: number, dHdV: number, hard: number, detach: number, vr: number, vth: number, sgCode: number, alpha: number): number;
 declare function mseGrad(d: number, count: number): number;
 declare function adamFirstMoment(m: number, g: number, beta1: number): number;
 declare function adamSecondMoment(v: number, g: number, beta2: number): number;
@@ -530,8 +525,9 @@ export function adamPK(this: KernelThis, p: Arr, m: Arr, v: Arr, lrOverBc1: numb
 
 // ---- multi-step neuron over x [T, n] (core/neuron.ts semantics), the loop over T inside the kernel ----
 // Arguments: T, n, the numeric codes of core/neuron.ts neuronCodes(), plif, kFixed; constant: which.
-// k = sigmoid(a[0]) for PLIF (a stays on the device), kFixed otherwise.
-/** which = 0: S, 1: H, 2: V at the cell's step (the recurrence rerun from t = 0; T is small). */
+// k = sigmoid(a[0]) for PLIF (a stays on the device), kFixed otherwise. One step each way is core's
+// neuronStep / neuronGradStep (core/scalar.ts), the functions core/neuron.ts loops on the CPU.
+/** which = 0: S, 1: H, 2: V at the cell's step t (V_{t-1} replayed from t = 0; T is small). */
 export function neuronK(this: KernelThis, x: Arr, a: Arr, T: number, n: number, kind: number, decayInput: number, hard: number, vr: number, vth: number, detach: number, sgCode: number, alpha: number, plif: number, kFixed: number): number {
   const j = this.thread.x;
   const t = idiv(j, n);
@@ -541,24 +537,19 @@ export function neuronK(this: KernelThis, x: Arr, a: Arr, T: number, n: number, 
     k = sigmoid(a[0]!);
   }
   let v = restPotential(vr);
-  let out = 0;
   for (let tt = 0; tt < T; tt++) {
-    if (tt <= t) {
-      const h = charge(kind, decayInput, v, x[tt * n + i]!, k, vr);
-      const s = heaviside(h - vth);
-      v = reset(hard, h, s, vr, vth);
-      if (tt === t) {
-        if (this.constants.which! === 0) {
-          out = s;
-        } else if (this.constants.which! === 1) {
-          out = h;
-        } else {
-          out = v;
-        }
-      }
+    if (tt < t) {
+      v = neuronStep(2, kind, decayInput, hard, v, x[tt * n + i]!, k, vr, vth); // V_tt, Eqs. 2-6
     }
   }
-  return out;
+  // a literal quantity in each branch: gpu.js types a function's arguments from its call sites
+  if (this.constants.which! === 0) {
+    return neuronStep(0, kind, decayInput, hard, v, x[j]!, k, vr, vth);
+  }
+  if (this.constants.which! === 1) {
+    return neuronStep(1, kind, decayInput, hard, v, x[j]!, k, vr, vth);
+  }
+  return neuronStep(2, kind, decayInput, hard, v, x[j]!, k, vr, vth);
 }
 /**
  * Hand-derived BPTT (Eqs. 8-17) from t = T-1 down to the cell's step. which = 0: dL/dX_t (Eq. 17 before
@@ -578,10 +569,7 @@ export function neuronGradK(this: KernelThis, x: Arr, s: Arr, h: Arr, v: Arr, gs
     const tt = T - 1 - q;
     if (tt >= t) {
       const jj = tt * n + i;
-      const gV = gradPotential(gH, dHdV, 0); // Eqs. 8-9, 11
-      const hh = h[jj]!;
-      const sg = surrogateGrad(sgCode, hh - vth, alpha); // Eq. 13
-      gH = gradCharged(gs[jj]!, gV, sg, hard, detach, hh, s[jj]!, vr, vth); // Eqs. 8-10, 12
+      gH = neuronGradStep(gH, gs[jj]!, 0, h[jj]!, s[jj]!, dHdV, hard, detach, vr, vth, sgCode, alpha); // dL/dH_tt, Eqs. 8-13
     }
   }
   if (this.constants.which! === 0) {
