@@ -23,6 +23,28 @@ export interface PeerTiming {
   blas?: string;
   /** Mean firing rate of each neuron layer over the timed steps. */
   firing_rates: number[];
+  /** With PeerSpec.profile: torch.profiler's ops with the most self CPU time, per step. */
+  profile?: PeerProfile;
+}
+
+/** torch.profiler over a few steps after the timed ones: the top ops by self CPU time. */
+export interface PeerProfile {
+  steps: number;
+  /** Wall time of a profiled step (the profiler costs time of its own). */
+  ms_per_step: number;
+  /** Self CPU time of all ops, per step (with several threads, more than the wall time). */
+  self_ms_per_step: number;
+  ops: { op: string; calls_per_step: number; self_ms_per_step: number; total_ms_per_step: number; percent: number }[];
+}
+
+/** The peer's profile as an aligned table. */
+export function formatPeerProfile(p: PeerProfile): string {
+  const num = (x: number, d = 1) => x.toFixed(d).padStart(9);
+  const lines = [`${'op'.padEnd(44)} ${'calls'.padStart(7)} ${'self ms'.padStart(9)} ${'total ms'.padStart(9)} ${'self %'.padStart(9)}`];
+  for (const o of p.ops) lines.push(`${o.op.slice(0, 44).padEnd(44)} ${o.calls_per_step.toFixed(0).padStart(7)} ${num(o.self_ms_per_step)} ${num(o.total_ms_per_step)} ${num(o.percent)}`);
+  lines.push(`${'all ops, self CPU time'.padEnd(44)} ${''.padStart(7)} ${num(p.self_ms_per_step)} ${''.padStart(9)} ${num(100)}`);
+  lines.push(`(per step, mean of ${p.steps} profiled steps taking ${p.ms_per_step.toFixed(1)} ms each; self time of ops on all threads)`);
+  return lines.join('\n');
 }
 
 export type PeerResult = ({ ok: true } & PeerTiming) | { ok: false; reason: string };
@@ -37,6 +59,8 @@ export interface PeerSpec {
   seed: number;
   /** A real batch (the same the library times on); default: the script's synthetic one. */
   data?: { x: Float32Array; labels: Int32Array };
+  /** After timing, profile this many steps with torch.profiler (PeerTiming.profile). */
+  profile?: number;
 }
 
 const INSTALL_HINT = 'on Debian/Ubuntu `sudo apt-get install python3-torch`, or set PLIF_PYTHON to a Python with torch';
@@ -99,6 +123,7 @@ export function torchPeerInput(cfg: NetworkConfig, spec: PeerSpec, threads: numb
     bn_eps: cfg.bnEps,
     loss: cfg.loss,
     lr,
+    ...(spec.profile ? { profile: true, profile_steps: spec.profile } : {}),
     ...(spec.data ? { data: { x: Array.from(spec.data.x), labels: Array.from(spec.data.labels) } } : {}),
   };
 }

@@ -48,7 +48,8 @@ wall-clock is the figure that matters).
   --data real    time on the first --batch training images of the preset's dataset (real firing rates;
                  --data-dir DIR as in plif train) instead of synthetic inputs
   --peer torch   the same network and step written in PyTorch (bench/peers/torch_step.py), run with the
-                 same shape and thread count; prints its samples/s and the ratio
+                 same shape and thread count; prints its samples/s and the ratio; with --profile, also
+                 its top ops from torch.profiler
 `;
 
 /** The first n training samples of the preset's dataset, prepared as plif train feeds them. */
@@ -207,8 +208,8 @@ export async function run(argv: string[]): Promise<number> {
       backends: results,
     };
     if (f.peer === 'torch') {
-      const { benchTorchPeer } = await import('../../bench/peers/torch.js');
-      const t = await benchTorchPeer(cfg, spec, threads);
+      const { benchTorchPeer, formatPeerProfile } = await import('../../bench/peers/torch.js');
+      const t = await benchTorchPeer(cfg, { ...spec, ...(f.profile ? { profile: spec.steps } : {}) }, threads);
       if (t.ok) {
         out.torch = t;
         timed.push({ row: 'torch', steps: t.steps });
@@ -223,6 +224,7 @@ export async function run(argv: string[]): Promise<number> {
         }
         const medians = t.step_ms ? `, ${(out.ratio_vs_torch_median as number).toFixed(3)}x of the median steps` : '';
         say(`ratio ${first.backend} / torch: ${(out.ratio_vs_torch as number).toFixed(3)}x wall-clock${medians}, ${(out.ratio_vs_torch_cpu_time as number).toFixed(3)}x CPU time`);
+        if (t.profile) say(`\nprofile of torch (torch.profiler, top ${t.profile.ops.length} ops by self CPU time):\n${formatPeerProfile(t.profile)}\n`);
       } else {
         out.torch = { error: t.reason };
         say(`torch peer: not run: ${t.reason}`);

@@ -49,4 +49,21 @@ describe('plif bench --profile', () => {
     expect(j.torch.firing_rates).toHaveLength(4);
     expect(j.ratio_vs_torch).toBeCloseTo(j.samples_per_s / j.torch.samples_per_s, 10);
   });
+
+  it.skipIf(!hasTorch)('--peer torch --profile prints the peer\'s top ops from torch.profiler', async () => {
+    const r = await capture(() => bench([...tiny, '--threads', '1', '--peer', 'torch', '--profile']));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/profile of torch \(torch.profiler, top \d+ ops by self CPU time\)/);
+    // the convolutions and the hand-written neuron backward are among the ops timed
+    expect(r.out).toMatch(/aten::mkldnn_convolution|aten::convolution/);
+    expect(r.out).toMatch(/NeuronBPTTBackward/);
+    const j = JSON.parse((await capture(() => bench([...tiny, '--threads', '1', '--peer', 'torch', '--profile', '--json']))).out.trim().split('\n').at(-1)!);
+    const p = j.torch.profile;
+    expect(p.steps).toBe(2);
+    expect(p.ops.length).toBeGreaterThan(3);
+    for (const o of p.ops) expect(o.self_ms_per_step).toBeGreaterThan(0);
+    const pct = p.ops.reduce((s: number, o: { percent: number }) => s + o.percent, 0);
+    expect(pct).toBeGreaterThan(0);
+    expect(pct).toBeLessThanOrEqual(100 + 1e-9);
+  });
 });

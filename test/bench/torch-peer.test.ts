@@ -58,8 +58,17 @@ describe('PyTorch peer', () => {
       opts: { T: 3, static: false, neuronKind: 'lif', pool: 'avg', vReset: null, detachReset: false, loss: 'per-step', tau0: 1.5 },
     },
     { name: 'static IF, sigmoid surrogate', structure: 'c4k3s1p0-BN-IF-FC20-BN-PLIF-APk10s10', input: [1, 6, 6], opts: { T: 3, surrogate: { name: 'sigmoid', alpha: 4 } } },
+    {
+      name: 'static PLIF, hard reset to -0.2 not detached, input not decayed',
+      structure: 'c4k3s1-BN-PLIF-MPk2s2-FC20-BN-PLIF-APk10s10',
+      input: [1, 8, 8],
+      opts: { T: 4, vReset: -0.2, detachReset: false, decayInput: false },
+    },
   ];
-  it.skipIf(!hasTorch).each(cases)('same loss and gradients as the cpu backend: $name', async ({ structure, input, opts }) => {
+  // the timed neuron (its backward written out, "bptt") and the same equations differentiated by autograd
+  const impls = ['bptt', 'autograd'] as const;
+  const runs = cases.flatMap((c) => impls.map((impl) => ({ ...c, impl })));
+  it.skipIf(!hasTorch).each(runs)('same loss and gradients as the cpu backend: $name ($impl neuron)', async ({ structure, input, opts, impl }) => {
     const cfg = networkConfig(structure, input, 2, opts);
     const b = cpuBackend();
     const rng = Rng.seeded(3);
@@ -70,7 +79,7 @@ describe('PyTorch peer', () => {
     const libGrads = net.params().map((p) => b.download(p.grad!));
     net.dispose();
 
-    const input_ = { ...torchPeerInput(cfg, { batch: 4, steps: 1, warmup: 0, seed: 0 }, 1), dump: { x: Array.from(batch.x), labels: Array.from(batch.labels), params } };
+    const input_ = { ...torchPeerInput(cfg, { batch: 4, steps: 1, warmup: 0, seed: 0 }, 1), neuron_impl: impl, dump: { x: Array.from(batch.x), labels: Array.from(batch.labels), params } };
     const r = await runTorchScript(input_);
     if (!r.ok) throw new Error(r.reason);
     const peer = r.value as { loss: number; grads: number[][]; firing_rates: number[] };
