@@ -168,11 +168,13 @@ describe('the published package', () => {
       expect(r.status, `tsc -p ${config}:\n${r.stdout}${r.stderr}`).toBe(0);
     }
     let coreExample = '';
+    let trainingExample: SpawnSyncReturns<string> | null = null;
     for (const s of named) {
       const file = s.ts ? join(project, 'out', `${s.name}.js`) : join(dir, `${s.name}.mjs`);
       const r = run(process.execPath, [file], project);
       const where = `${s.file}:${s.line}`;
       if (s.file === 'README.md' && s.code.includes('neuronBackward')) coreExample = r.stdout;
+      if (s.file === 'README.md' && s.code.includes('runTraining(')) trainingExample = r;
       if (r.status === 0) continue;
       // Allowed failures: a snippet of an optional peer's feature, run without that peer, must say what to
       // install; a dataset snippet, where the dataset is not on this machine, must say what it searched.
@@ -184,6 +186,24 @@ describe('the published package', () => {
     expect(coreExample).toMatch(/'[01]*1[01]*'/);
     const gradA = Number(coreExample.trim().split('\n').at(-1)!.split(' ')[1]);
     expect(Number.isFinite(gradA) && gradA !== 0, coreExample).toBe(true);
+    // README "Training from code" (load data, train, save, load, evaluate, dispose), where the dataset is
+    // here: the loaded network scores what the run's own test pass of the trained one scored, on the same
+    // 500 images; the metadata print as objects; nothing stays allocated
+    expect(trainingExample, 'the README holds the runTraining example').not.toBeNull();
+    if (hasFashionMnist) {
+      const r = trainingExample!;
+      expect(r.status, show(r)).toBe(0);
+      const m = /^test accuracy (\S+) on (\d+) images; the run's own test pass: (\S+)$/m.exec(r.stdout);
+      expect(m, r.stdout).not.toBeNull();
+      const [accuracy, total, trained] = [Number(m![1]), Number(m![2]), Number(m![3])];
+      expect(accuracy >= 0 && accuracy <= 1, r.stdout).toBe(true);
+      expect(total).toBe(500);
+      expect(Math.round(accuracy * total)).toBeCloseTo(accuracy * total, 9);
+      expect(accuracy).toBe(trained);
+      expect(r.stdout).toMatch(/^\{c16k3s1-BN-PLIF-MPk2s2\}\*2-\S+ \[\n  \{ layer: 2, tau: [\d.]+ \},/m); // tau: objects, not a JSON string
+      expect(r.stdout).toMatch(/ Adam step 64 epochs done 1$/m);
+      expect(r.stdout).toMatch(/^live tensors: 0$/m);
+    }
   });
 
   it('the gpu.js backend and --backend gpujs, without gpu.js, say what to install', () => {
