@@ -4,6 +4,7 @@
 export * from './config.js';
 export * from './engine.js';
 export * from './loop.js';
+export { firstBad, PARAMETER_LIMIT, streamRng, trainNetworkConfig } from './recipe.js';
 export * from './evaluate.js';
 export * from './checkpoint.js';
 export * from './sample-source.js';

@@ -22,9 +22,6 @@ import { freshState, runIndices, STREAM, trainEpochs, type EngineRun, type Epoch
 import { loadTrainingCheckpoint, readTrainingState, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
-export { firstBad, PARAMETER_LIMIT, streamRng, trainNetworkConfig } from './recipe.js';
-
-
 export interface BatchProgress {
   epoch: number;
   batch: number;
