@@ -1,7 +1,7 @@
 // Live figures of the page: loss and accuracy per batch and per epoch, tau of every PLIF layer (the paper's
 // Fig. 7) as SVG from the library's charts (training/charts.ts); firing-rate maps of the first spiking layer
 // (Fig. S2) and a spike raster of one test sample through the layers, drawn on canvases.
-import { lineChart, type Series } from '../training/charts.js';
+import { lineChart, type ChartOptions, type Series } from '../training/charts.js';
 import type { FiringMaps } from '../training/evaluate.js';
 import type { EpochMetrics } from '../training/engine.js';
 import type { SpikeRaster, StepReport } from './session.js';
@@ -18,13 +18,19 @@ export function thin(points: [number, number][], max: number): [number, number][
   return out;
 }
 
+/**
+ * The page's chart size: drawn about 1:1 in a column of the page's grid (at least 560 px wide, index.html), so
+ * that tick labels show at 12 px or more.
+ */
+export const PAGE_CHART: ChartOptions = { width: 600, height: 380, fontSize: 12 };
+
 /** The global step number of a step report (batches of earlier epochs counted in). */
 export const stepNumber = (r: StepReport) => r.epoch * r.batches + r.batch;
 
 export function lossChart(steps: readonly StepReport[], epochs: readonly EpochMetrics[], batchesPerEpoch: number): string {
   const series: Series[] = [{ name: 'batch loss', points: thin(steps.map((r) => [stepNumber(r), r.loss]), 300) }];
   if (epochs.length) series.push({ name: 'epoch (train)', points: epochs.map((m) => [(m.epoch + 1) * batchesPerEpoch, m.train_loss]) });
-  return lineChart('Loss (MSE of firing rates)', 'training step', 'loss', series);
+  return lineChart('Loss (MSE of firing rates)', 'training step', 'loss', series, '', { ...PAGE_CHART, yMin: 0 });
 }
 
 export function accuracyChart(steps: readonly StepReport[], epochs: readonly EpochMetrics[], batchesPerEpoch: number): string {
@@ -33,7 +39,7 @@ export function accuracyChart(steps: readonly StepReport[], epochs: readonly Epo
     series.push({ name: 'epoch (train)', points: epochs.map((m) => [(m.epoch + 1) * batchesPerEpoch, 100 * m.train_acc]) });
     series.push({ name: 'epoch (test)', points: epochs.map((m) => [(m.epoch + 1) * batchesPerEpoch, 100 * m.test_acc]) });
   }
-  return lineChart('Accuracy', 'training step', 'accuracy (%)', series, '%');
+  return lineChart('Accuracy', 'training step', 'accuracy (%)', series, '%', { ...PAGE_CHART, yMin: 0, yMax: 100 });
 }
 
 /** tau of every PLIF layer after each step (Fig. 7 of the paper, per step instead of per epoch). */
@@ -43,7 +49,7 @@ export function tauChart(steps: readonly StepReport[], tau0: number): string {
     name: `tau(${i + 1}) layer ${layer}`,
     points: thin([[0, tau0], ...steps.flatMap((r) => r.tau.filter((t) => t.layer === layer).map((t) => [stepNumber(r), t.tau] as [number, number]))], 300),
   }));
-  return lineChart('Membrane time constant tau', 'training step', 'tau', series);
+  return lineChart('Membrane time constant tau', 'training step', 'tau', series, '', { ...PAGE_CHART, yMin: 1 });
 }
 
 /** Firing-rate maps (Fig. S2): one row per test sample, one tile per channel (the first `channels`); 0 white, 1 black. */
@@ -63,7 +69,7 @@ export function drawFiringMaps(canvas: HTMLCanvasElement, maps: FiringMaps, clas
   g.fillStyle = '#222';
   g.font = '13px sans-serif';
   g.fillText(`Firing rates of layer ${maps.layer} (${maps.token}), first ${nc} of ${C} channels`, 6, 16);
-  g.font = '11px sans-serif';
+  g.font = '12px sans-serif';
   for (let c = 0; c < nc; c++) g.fillText(`ch ${c}`, left + c * (tile + gap) + tile / 2 - 10, top - 4);
   maps.samples.forEach((s, row) => {
     const y0 = top + row * (tile + gap);
@@ -87,22 +93,23 @@ export function drawRaster(canvas: HTMLCanvasElement, r: SpikeRaster, classes: r
   const colW = 14;
   const panelW = r.T * colW;
   const gap = 60;
-  const top = 44;
+  const top = 62;
   const rows = Math.max(...r.layers.map((l) => l.shown), 8);
   const rowH = Math.max(1, Math.min(4, Math.floor(360 / rows)));
-  const title = `Spikes of test sample #${r.sample} (${classes[r.label] ?? r.label}, predicted ${classes[r.prediction] ?? r.prediction}), its firing neurons`;
-  canvas.width = Math.max(20 + r.layers.length * (panelW + gap), 12 + 7 * title.length);
+  // two lines, so that the canvas stays narrow enough to be drawn 1:1 in a column of the page
+  const title = [`Spikes of test sample #${r.sample} (${classes[r.label] ?? r.label}, predicted ${classes[r.prediction] ?? r.prediction}):`, 'its firing neurons in each spiking layer'];
+  canvas.width = Math.max(20 + r.layers.length * (panelW + gap), 12 + 7.5 * Math.max(...title.map((t) => t.length)));
   canvas.height = top + rows * rowH + 30;
   const g = canvas.getContext('2d')!;
   g.fillStyle = 'white';
   g.fillRect(0, 0, canvas.width, canvas.height);
   g.fillStyle = '#222';
   g.font = '13px sans-serif';
-  g.fillText(title, 6, 16);
+  title.forEach((t, i) => g.fillText(t, 6, 16 + 17 * i));
   r.layers.forEach((l, i) => {
     const x0 = 20 + i * (panelW + gap);
     g.fillStyle = '#222';
-    g.font = '11px sans-serif';
+    g.font = '12px sans-serif';
     g.fillText(`${l.layer} ${l.token}`, x0, top - 14);
     g.fillText(`${l.active} of ${l.neurons} fire`, x0, top - 3);
     g.strokeStyle = '#bbb';

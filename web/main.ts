@@ -1,8 +1,8 @@
 // The page: settings from the form or the URL (preset, backend, limit-train, limit-test, epochs, seed, batch, lr,
 // autostart=1), a training worker (worker.ts), live figures, checkpoint download and load, dropped dataset files.
 // Automation contract: #backend holds {"name","mode","renderer","software"}; #metrics one JSON line per
-// finished epoch (the fields of metrics.jsonl); #steps one JSON line per step (epoch, batch, loss, acc, and the
-// epoch's training seconds so far); #status reads running, then
+// finished epoch (the fields of metrics.jsonl); #steps one JSON line per step (epoch, batch, loss, acc, the
+// epoch's training seconds so far and tau per PLIF layer); #status reads running, then
 // done (or stopped, loaded), or starts with "error".
 import { version } from '../package.json';
 import { PAPER_DEFAULTS } from '../core/defaults.js';
@@ -177,7 +177,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       const r = m.report;
       batchesPerEpoch = r.batches;
       steps.push(r);
-      $('steps').textContent += JSON.stringify({ epoch: r.epoch, batch: r.batch, loss: r.loss, acc: r.acc, seconds: r.seconds }) + '\n';
+      $('steps').textContent += JSON.stringify({ epoch: r.epoch, batch: r.batch, loss: r.loss, acc: r.acc, seconds: r.seconds, tau: r.tau }) + '\n';
       const eta = (r.seconds / r.batch) * (r.batches - r.batch); // the epoch's training steps left, at the epoch's pace so far
       $('progress').textContent = `epoch ${r.epoch}, batch ${r.batch}/${r.batches}: loss ${r.meanLoss.toFixed(4)}, accuracy ${(100 * r.meanAcc).toFixed(2)}%, ETA of the epoch's training ${duration(eta)}`;
       $('speed').textContent = `${r.samplesPerS.toFixed(2)} samples/s`;

@@ -142,6 +142,54 @@ suite('the training page in Chromium', () => {
     await page.close();
   });
 
+  it('the charts fit their data (64 steps end at 64, the y axes at the round ticks next to the data) and their text shows at 12 px or more', async () => {
+    const page = await open('?preset=fmnist-small&backend=cpu&limit-train=256&batch=4&limit-test=8&epochs=1&autostart=1');
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    expect(await waitForStatus(page, 120_000)).toBe('done');
+    const steps = await jsonLines<{ batch: number; loss: number; acc: number; tau: { layer: number; tau: number }[] }>(page, '#steps');
+    const [epoch] = await jsonLines<Metrics>(page, '#metrics');
+    expect(steps).toHaveLength(64);
+    // what each chart's SVG says: its axes' ends, its tick labels, and its smallest text as drawn on the page
+    const charts = (await page.evaluate(`['fig-loss', 'fig-acc', 'fig-tau'].map((id) => {
+      const svg = document.querySelector('#' + id + ' svg');
+      const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+      const labels = (cls) => [...svg.querySelectorAll('text.' + cls)].map((t) => t.textContent);
+      return {
+        id,
+        x: svg.dataset.xDomain.split(' ').map(Number),
+        y: svg.dataset.yDomain.split(' ').map(Number),
+        xTicks: labels('x-tick'),
+        yTicks: labels('y-tick').map((l) => Number(l.replace('%', ''))),
+        smallestText: Math.min(...[...svg.querySelectorAll('text')].map((t) => Number(t.getAttribute('font-size')) * scale)),
+      };
+    })`)) as { id: string; x: number[]; y: number[]; xTicks: string[]; yTicks: number[]; smallestText: number }[];
+    const data = {
+      'fig-loss': [...steps.map((s) => s.loss), epoch!.train_loss],
+      'fig-acc': [...steps.map((s) => 100 * s.acc), 100 * (epoch!.train_acc as number), 100 * epoch!.test_acc],
+      'fig-tau': [2, ...steps.flatMap((s) => s.tau.map((t) => t.tau))],
+    } as Record<string, number[]>;
+    for (const c of charts) {
+      const [lo, hi] = [Math.min(...data[c.id]!), Math.max(...data[c.id]!)];
+      expect(c.x, c.id).toEqual([0, 64]); // the last step, not padded to 80
+      expect(c.xTicks, c.id).toEqual(['0', '20', '40', '60']);
+      const step = c.yTicks[1]! - c.yTicks[0]!;
+      expect(c.y[0], c.id).toBe(c.yTicks[0]);
+      expect(c.y[1], c.id).toBe(c.yTicks.at(-1));
+      // the y axis covers the data and ends at the round tick next to it on either side
+      expect(c.y[0]! <= lo && c.y[1]! >= hi, `${c.id}: [${c.y}] covers [${lo}, ${hi}]`).toBe(true);
+      expect(lo - c.y[0]! < step && c.y[1]! - hi < step, `${c.id}: [${c.y}] is tight around [${lo}, ${hi}], ticks every ${step}`).toBe(true);
+      expect(c.smallestText, c.id).toBeGreaterThanOrEqual(12);
+    }
+    expect(charts[1]!.y[0]).toBeGreaterThanOrEqual(0);
+    expect(charts[1]!.y[1]).toBeLessThanOrEqual(100);
+    // the canvases (firing-rate maps, raster: 12 px text and more) are drawn 1:1 or larger, never shrunk
+    for (const id of ['fig-maps', 'fig-raster']) {
+      const scale = (await page.evaluate(`(() => { const c = document.getElementById('${id}'); return c.getBoundingClientRect().width / c.width; })()`)) as number;
+      expect(scale, id).toBeGreaterThanOrEqual(1);
+    }
+    await page.close();
+  });
+
   it('a short WebGPU run: per-step losses match the CLI CPU run of the same seed within float32 tolerance; compiling kernels, then an ETA', async () => {
     // The WebGL2 run's settings below: one step per epoch, so each epoch's train_loss in the CLI's metrics.jsonl is
     // that step's loss. (Settings whose potentials come within float32 noise of the threshold flip a spike: with

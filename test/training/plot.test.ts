@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { peerInstalled } from '../../cli/commands/bench.js';
 import type { EpochMetrics, TrainRecord } from '../../training/engine.js';
-import { accuracyChart, formatTick, intervalMeans, lossChart, ROLE_COLORS, tauChart, tickScale } from '../../training/charts.js';
+import { accuracyChart, axisScale, formatTick, intervalMeans, lossChart, ROLE_COLORS, tauChart, tickScale } from '../../training/charts.js';
 
 const epoch = (e: number, acc: number, val?: number): EpochMetrics => ({
   epoch: e, lr: 1e-3, train_loss: 0.05, train_acc: acc, ...(val !== undefined ? { val_acc: val } : {}), test_acc: acc,
@@ -28,6 +28,24 @@ describe('ticks', () => {
     expect(formatTick(0.30000000000000004, 0.1)).toBe('0.3');
     expect(formatTick(-0, 0.5)).toBe('0.0');
     expect(formatTick(0.075, 0.025)).toBe('0.075');
+  });
+});
+
+describe('axes fitted to the data', () => {
+  it('end at the data or at the tightest round ticks covering it, never past their bounds', () => {
+    // 64 steps: the axis ends at 64 (not 80), ticked inside
+    expect(axisScale(0, 64, { count: 6, fit: 'data' })).toEqual({ domain: [0, 64], ticks: [0, 20, 40, 60], step: 20 });
+    // one point at 0% accuracy: 0..1%, not -0.6..0.6%
+    expect(axisScale(0, 0, { min: 0, max: 100 })).toEqual({ domain: [0, 1], ticks: [0, 0.2, 0.4, 0.6, 0.8, 1], step: 0.2 });
+    expect(axisScale(100, 100, { min: 0, max: 100 }).domain).toEqual([95, 100]);
+    // the tightest of 4 to 7 round ticks: 12.3..57.9 on 10..60, 0..64 on 0..70 (not 0..80)
+    expect(axisScale(12.3, 57.9).domain).toEqual([10, 60]);
+    expect(axisScale(0, 64)).toEqual({ domain: [0, 70], ticks: [0, 10, 20, 30, 40, 50, 60, 70], step: 10 });
+    expect(axisScale(1.848, 2).domain).toEqual([1.825, 2]);
+    // an accuracy chart of one epoch at 0%: no negative tick
+    const svg = accuracyChart([epoch(0, 0)]);
+    expect(/data-y-domain="([^"]+)"/.exec(svg)![1]).toBe('0 1');
+    for (const label of tickLabels(svg, 'end')) expect(Number(label!.replace('%', ''))).toBeGreaterThanOrEqual(0);
   });
 });
 
