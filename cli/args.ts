@@ -1,7 +1,7 @@
 // Flag parsing shared by every command: node:util parseArgs (strict; an unknown flag gets a "did you
 // mean"), then typed values with errors that name the flag and the value; usage errors exit with code 2.
 import { parseArgs } from 'node:util';
-import { DataFormatError, DatasetNotFoundError } from '../data/errors.js';
+import { capMessage, DataFormatError, DatasetNotFoundError } from '../data/errors.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -84,7 +84,7 @@ export async function withUsage(command: string, help: string, argv: string[], b
     return await body();
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`plif ${command}: ${err.message}\n(plif ${command} --help lists the options)\n`);
+      process.stderr.write(`plif ${command}: ${capMessage(err.message)}\n(plif ${command} --help lists the options)\n`);
       return 2;
     }
     throw err;
@@ -104,7 +104,7 @@ export async function withInputErrors(command: string, body: () => Promise<numbe
     return await body();
   } catch (err) {
     if (!isInputError(err)) throw err;
-    process.stderr.write(`plif ${command}: ${(err as Error).message}\n`);
+    process.stderr.write(`plif ${command}: ${capMessage((err as Error).message)}\n`);
     return 1;
   }
 }

@@ -58,10 +58,19 @@ export function handleClosedOutput(command: string | undefined): void {
   }
 }
 
+/** The exit status of every command: the same fault gives the same code whichever command meets it. */
+export const EXIT_CODES = `exit status (every command):
+  0  done
+  1  a file could not be used: missing, unreadable, corrupt or refused (a checkpoint, a NIR graph, a
+     dataset, a run directory and its lock), or one that cannot be converted; or a write failed
+  2  the command line cannot be carried out as given: an unknown flag, a missing or bad value, sizes
+     too large to run, an --out that already holds a run, a --port in use
+`;
+
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(width)}  ${d}`);
-  return `usage: plif <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nplif <command> --help shows the options of a command; plif --version (-V) prints the version.\n`;
+  return `usage: plif <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nplif <command> --help shows the options of a command; plif --version (-V) prints the version.\n\n${EXIT_CODES}`;
 }
 
 /** Runs one sub-command and returns the process exit code. */

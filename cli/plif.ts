@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { capMessage } from '../core/quote.js';
 import { handleClosedOutput, main } from './dispatch.js';
 
 // A reader that goes away (`plif eval | head -1`): see handleClosedOutput (train keeps training).
@@ -9,7 +10,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`plif: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`plif: ${capMessage(err instanceof Error ? err.message : String(err))}\n`);
     process.exitCode = 1;
   },
 );

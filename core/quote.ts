@@ -24,16 +24,25 @@ export function quoteJson(v: unknown, max = QUOTE_CHARS): string {
   return quote(json ?? String(v), max);
 }
 
-/** How deep arrays and objects nest in `v` (0 for a scalar), counted without recursion; stops past `limit`. */
-export function jsonDepth(v: unknown, limit = Number.POSITIVE_INFINITY): number {
+/**
+ * How deep arrays and objects nest in the JSON text `text` (0 for a scalar), from one pass over its
+ * characters (strings skipped), without parsing it; stops once past `limit`.
+ */
+export function jsonDepth(text: string, limit = Number.POSITIVE_INFINITY): number {
+  let depth = 0;
   let deepest = 0;
-  const stack: [unknown, number][] = [[v, 0]];
-  while (stack.length) {
-    const [x, d] = stack.pop()!;
-    if (typeof x !== 'object' || x === null) continue;
-    if (d + 1 > deepest) deepest = d + 1;
-    if (deepest > limit) return deepest;
-    for (const c of Array.isArray(x) ? x : Object.values(x)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // to the closing quote, over escapes
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > deepest && (deepest = depth) > limit) return deepest;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
   }
   return deepest;
 }
@@ -61,7 +70,6 @@ export function capMessage(message: string): string {
  * name its file): V8 parses any depth, but what walks the value afterwards (JSON.stringify, validation) recurses.
  */
 export function parseJsonBounded(text: string): unknown {
-  const v: unknown = JSON.parse(text);
-  if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new Error(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
-  return v;
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new Error(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
+  return JSON.parse(text);
 }

@@ -69,3 +69,7 @@ export interface ReadOptions {
   /** Read buffer size in bytes for streaming readers (default 4 MiB). */
   chunkSize?: number;
 }
+
+
+// What messages quote of a value, capped (shared with core/, which imports nothing from data/).
+export { capMessage, jsonDepth, MAX_JSON_DEPTH, parseJsonBounded, quote, quoteJson, QUOTE_CHARS } from '../core/quote.js';

@@ -5,6 +5,7 @@ import type { Backend } from '../core/backend.js';
 import { CheckpointError, snapshotCheckpoint, type LoadedCheckpoint, type SaveOptions } from '../core/checkpoint.js';
 import type { Network, NetworkConfig } from '../core/network/network.js';
 import type { AdamState } from '../core/network/train.js';
+import { capMessage, parseJsonBounded, quote, quoteJson } from '../core/quote.js';
 import { trainConfig, type TrainConfig } from './config.js';
 
 /** Where an epoch stands; enough to continue it bit for bit. */
@@ -51,7 +52,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function validateTraining(path: string, raw: unknown): { config: TrainConfig; state: TrainingState } {
   const fail = (field: string, why: string, v: unknown): never => {
-    throw new CheckpointError(`${path}: training ${field} ${why}, got ${JSON.stringify(v) ?? String(v)}`);
+    throw new CheckpointError(`${path}: training ${field} ${why}, got ${quoteJson(v)}`);
   };
   if (!isObject(raw)) return fail('metadata', 'must be an object', raw);
   if (!isObject(raw.config)) return fail('metadata field \'config\'', 'must be an object', raw.config);
@@ -59,7 +60,7 @@ export function validateTraining(path: string, raw: unknown): { config: TrainCon
   try {
     config = trainConfig(raw.config as Partial<TrainConfig> & { preset: string });
   } catch (e) {
-    throw new CheckpointError(`${path}: training config: ${(e as Error).message}`);
+    throw new CheckpointError(`${path}: training config: ${capMessage((e as Error).message)}`);
   }
   const st = raw.state;
   if (!isObject(st)) return fail('metadata field \'state\'', 'must be an object', st);
@@ -109,9 +110,9 @@ export function checkpointTraining(ck: Pick<LoadedCheckpoint, 'metadata'>, name:
   if (text === undefined) return null;
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new CheckpointError(`${name}: its training metadata is not JSON`);
+    raw = parseJsonBounded(text);
+  } catch (e) {
+    throw new CheckpointError(`${name}: its training metadata is not JSON (${quote((e as Error).message)})`);
   }
   return validateTraining(name, raw);
 }

@@ -1,8 +1,9 @@
 // The run directory: config.json, metrics.jsonl (one line per epoch), train-curve.jsonl (a few lines per
 // epoch), checkpoints last/best, and the firing-rate maps of the last test pass. Every file is written atomically (temp file + rename).
-import { unlinkSync, readFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { lstatSync, unlinkSync, readFileSync, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { parseJsonBounded, quote } from '../core/quote.js';
 import { explainMkdir, FileIoError } from '../data/file-io.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../data/index.js';
@@ -44,9 +45,9 @@ export async function readMetrics(path: string): Promise<Record<string, unknown>
     .filter(([line]) => line.trim() !== '')
     .map(([line, i]) => {
       try {
-        return JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        throw new Error(`${path}:${i + 1}: not a JSON line`);
+        return parseJsonBounded(line) as Record<string, unknown>;
+      } catch (e) {
+        throw new Error(`${path}:${i + 1}: not a JSON line (${quote((e as Error).message)})`);
       }
     });
 }
@@ -110,8 +111,28 @@ export interface RunLock {
   release(): void;
 }
 
-async function readLockPid(path: string): Promise<number | null | 'missing'> {
+/** What a path that is not a regular file is, for a message. */
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * The PID a lock file holds (null: not a PID yet). Its type is checked with lstat before it is opened: a
+ * FIFO would block the open (and the process) for good, a directory gives EISDIR; both are refused naming
+ * the lock file.
+ */
+async function readLockPid(path: string, dir: string): Promise<number | null | 'missing'> {
   try {
+    const st = await lstat(path);
+    if (!st.isFile()) {
+      throw new FileIoError(path, 'take the lock', null, `it is ${fileKind(st)}, not the lock file plif train writes (a PID); remove it if no run is using ${dir}`);
+    }
+    if (st.size > 64) return null; // a PID and a newline; anything longer is not a lock of plif train
     const text = await readFile(path, 'utf8');
     return /^\d+\s*$/.test(text) ? Number(text) : null;
   } catch (e) {
@@ -143,11 +164,11 @@ export async function lockRun(dir: string): Promise<RunLock> {
       if (errno(e) !== 'EEXIST') throw new FileIoError(path, 'create the lock file', e);
     }
     if (attempt >= 20) throw new Error(`cannot take the lock ${path}: it keeps changing hands`);
-    let holder = await readLockPid(path);
+    let holder = await readLockPid(path, dir);
     for (let wait = 0; holder === null && wait < 10; wait++) {
       // Created but not written yet by its owner: give it a moment.
       await new Promise((r) => setTimeout(r, 50));
-      holder = await readLockPid(path);
+      holder = await readLockPid(path, dir);
     }
     if (holder === 'missing') continue;
     if (holder !== null && holder !== process.pid && processAlive(holder)) throw new RunLockedError(dir, holder);
@@ -159,7 +180,7 @@ export async function lockRun(dir: string): Promise<RunLock> {
       if (errno(e) === 'ENOENT') continue;
       throw e;
     }
-    const moved = await readLockPid(aside);
+    const moved = await readLockPid(aside, dir);
     if (typeof moved === 'number' && moved !== holder && moved !== process.pid && processAlive(moved)) {
       await rename(aside, path).catch(() => {});
       throw new RunLockedError(dir, moved);
@@ -174,7 +195,8 @@ export async function lockRun(dir: string): Promise<RunLock> {
     heldHere.delete(key);
     process.off('exit', release);
     try {
-      if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+      // lstat first: what replaced the lock meanwhile may be a FIFO, whose open would hang the exit
+      if (lstatSync(path).isFile() && readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
     } catch {
       // already gone
     }

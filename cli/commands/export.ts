@@ -36,7 +36,8 @@ export async function run(argv: string[]): Promise<number> {
       try {
         file = networkToNir(net, { source: `plif-snn ${await packageVersion()}`, dt });
       } catch (err) {
-        if (err instanceof NirExportError) throw new UsageError(`${f.checkpoint}: ${err.message}`);
+        // a network NIR cannot represent: the file cannot be converted (exit 1, as plif import's refusals)
+        if (err instanceof NirExportError) throw new NirExportError(`${f.checkpoint}: ${err.message}`);
         throw err;
       }
       await writeNirFile(f.out, file);

@@ -1,6 +1,7 @@
 // plif inspect: the layer list of a network (preset, structure string or checkpoint) with per-sample
 // shapes, parameter counts, the static-encoder flag and each neuron layer's tau.
 import { cpuBackend } from '../../backends/cpu/index.js';
+import type { Backend } from '../../core/backend.js';
 import { loadCheckpointFile } from '../../training/checkpoint-file.js';
 import { Network, networkConfig, presetConfig, type NetworkConfig } from '../../core/network/network.js';
 import { checkFits } from '../../training/memory.js';
@@ -30,33 +31,39 @@ export async function run(argv: string[]): Promise<number> {
     });
     return describeNetwork(f.json === true, () => {
       const b = cpuBackend();
+      // a checkpoint that cannot be read is a fault of the file: exit 1, as in plif eval and export
       if (f.checkpoint) return loadCheckpointFile(b, f.checkpoint).then((ck) => ck.net);
       if (!f.preset && !f.structure) throw new UsageError('give --preset NAME, --structure S or --checkpoint FILE');
-      const preset = presetByName(f.preset ?? 'fmnist-small');
-      const ch = intFlag('channels', f.channels);
-      const structure = ch !== undefined ? withChannels(f.structure ?? preset.structure, ch) : (f.structure ?? preset.structure);
-      const neuron = choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const);
-      const pool = choiceFlag('pool', f.pool, ['max', 'avg'] as const);
-      const tau0 = numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1');
-      const T = intFlag('T', f.T);
-      const opts = { ...(T !== undefined ? { T } : {}), ...(neuron ? { neuronKind: neuron } : {}), ...(pool ? { pool } : {}), ...(tau0 !== undefined ? { tau0 } : {}) };
-      const cfg: NetworkConfig =
-        f.preset && !f.structure && ch === undefined ? presetConfig(f.preset, opts) : networkConfig(structure, preset.input, preset.classes, { T: preset.T, static: preset.static, ...opts });
-      const need = estimateMemory(cfg, 1, 'eval');
-      checkFits(`the network ${cfg.structure} (${need.params} parameters)`, need.bytes, need.largest, 'use a smaller --channels');
-      return new Network(b, cfg, Rng.seeded(0));
+      try {
+        return networkFromFlags(b, f);
+      } catch (err) {
+        // a network the flags describe badly is a fault of the command line: exit 2
+        if (err instanceof UsageError) throw err;
+        throw new UsageError((err as Error).message);
+      }
     });
   });
 }
 
+/** The network --preset / --structure and the other flags describe (a UsageError for what cannot be). */
+function networkFromFlags(b: Backend, f: Partial<Record<'preset' | 'structure' | 'channels' | 'T' | 'neuron' | 'tau0' | 'pool', string>>): Network {
+  const preset = presetByName(f.preset ?? 'fmnist-small');
+  const ch = intFlag('channels', f.channels);
+  const structure = ch !== undefined ? withChannels(f.structure ?? preset.structure, ch) : (f.structure ?? preset.structure);
+  const neuron = choiceFlag('neuron', f.neuron, ['plif', 'lif', 'if'] as const);
+  const pool = choiceFlag('pool', f.pool, ['max', 'avg'] as const);
+  const tau0 = numFlag('tau0', f.tau0, (n) => n > 1, 'a number > 1');
+  const T = intFlag('T', f.T);
+  const opts = { ...(T !== undefined ? { T } : {}), ...(neuron ? { neuronKind: neuron } : {}), ...(pool ? { pool } : {}), ...(tau0 !== undefined ? { tau0 } : {}) };
+  const cfg: NetworkConfig =
+    f.preset && !f.structure && ch === undefined ? presetConfig(f.preset, opts) : networkConfig(structure, preset.input, preset.classes, { T: preset.T, static: preset.static, ...opts });
+  const need = estimateMemory(cfg, 1, 'eval');
+  checkFits(`the network ${cfg.structure} (${need.params} parameters)`, need.bytes, need.largest, 'use a smaller --channels');
+  return new Network(b, cfg, Rng.seeded(0));
+}
+
 async function describeNetwork(json: boolean, make: () => Network | Promise<Network>): Promise<number> {
-  let net: Network;
-  try {
-    net = await make();
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError((err as Error).message);
-  }
+  const net = await make();
   const cfg = net.config;
   const layers = net.describe();
   const total = layers.reduce((s, l) => s + l.params, 0);

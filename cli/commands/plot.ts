@@ -2,10 +2,11 @@
 // firing-rate maps of the first spiking layer (Fig. S2), as SVG and PNG files in RUN_DIR/plots (or --out);
 // SVG only, with a note, where resvg's platform binary is missing.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FiringMaps } from '../../training/evaluate.js';
-import type { EpochMetrics, TrainRecord } from '../../training/engine.js';
+import { parseJsonBounded, quote } from '../../core/quote.js';
+import { FileIoError, makeDirectory } from '../../data/file-io.js';
+import { checkCurve, checkFiringMaps, checkMetrics, checkRunConfig, PlotDataError } from '../../training/plot-data.js';
 import { accuracyChart, lossChart, tauChart } from '../../training/charts.js';
 import { firingMapsChart, PngUnavailableError, svgToPng } from '../../training/plot.js';
 import { readMetrics, runPaths } from '../../training/rundir.js';
@@ -28,24 +29,25 @@ export async function run(argv: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError('give exactly one RUN_DIR');
     const paths = runPaths(positionals[0]!);
     if (!existsSync(paths.metrics)) throw new UsageError(`${paths.dir}: no metrics.jsonl (not a run directory, or no epoch finished yet)`);
-    const metrics = (await readMetrics(paths.metrics)) as unknown as EpochMetrics[];
+    const metrics = checkMetrics(paths.metrics, await readMetrics(paths.metrics));
     if (metrics.length === 0) throw new UsageError(`${paths.metrics} is empty: no epoch has finished yet`);
-    const outDir = f.out ?? join(paths.dir, 'plots');
-    await mkdir(outDir, { recursive: true });
-    const runConfig = existsSync(paths.config) ? (JSON.parse(await readFile(paths.config, 'utf8')) as { dataset?: { classes?: string[] }; network?: { tau0?: number } }) : {};
+    const runConfig = existsSync(paths.config) ? checkRunConfig(paths.config, await readJson(paths.config)) : {};
     const classes = runConfig.dataset?.classes ?? [];
-    const curve = (await readMetrics(paths.trainCurve)) as unknown as TrainRecord[];
+    const curve = checkCurve(paths.trainCurve, await readMetrics(paths.trainCurve));
     const figures: [string, string][] = [
       ['accuracy', accuracyChart(metrics, curve)],
       ['loss', lossChart(metrics, curve)],
       ['tau', tauChart(metrics, runConfig.network?.tau0, curve)],
     ];
     if (existsSync(paths.firingMaps)) {
-      const maps = JSON.parse(await readFile(paths.firingMaps, 'utf8')) as FiringMaps;
+      const maps = checkFiringMaps(paths.firingMaps, await readJson(paths.firingMaps));
       figures.push(['firing-maps', firingMapsChart(maps, classes)]);
     }
     const confusionFile = f.confusion ?? (existsSync(paths.confusion) ? paths.confusion : null);
     if (confusionFile !== null) figures.push(['confusion', await confusionFigure(confusionFile)]);
+    // every input is read and checked before the first figure is written
+    const outDir = f.out ?? join(paths.dir, 'plots');
+    await makeDirectory(outDir);
     let png = !f['no-png'];
     for (const [name, svg] of figures) {
       await writeFile(join(outDir, `${name}.svg`), svg);
@@ -64,10 +66,32 @@ export async function run(argv: string[]): Promise<number> {
   });
 }
 
+/** The JSON of a file of the run, at most MAX_JSON_BYTES long and MAX_JSON_DEPTH deep; errors name the file. */
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new PlotDataError(`${file}: not a regular file`);
+    if (st.size > MAX_JSON_BYTES) throw new PlotDataError(`${file}: ${st.size} bytes, more than the ${MAX_JSON_BYTES} plif plot reads of a run's JSON file`);
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (err instanceof PlotDataError) throw err;
+    throw new FileIoError(file, 'read', err);
+  }
+  try {
+    return parseJsonBounded(text);
+  } catch (err) {
+    throw new PlotDataError(`${file}: not JSON (${quote((err as Error).message)})`);
+  }
+}
+
+/** A firing-maps.json of a 128-channel 128x128 layer for 8 samples is some 200 MB; more is not plif train's. */
+const MAX_JSON_BYTES = 256 * 2 ** 20;
+
 async function confusionFigure(file: string): Promise<string> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    raw = await readJson(file);
   } catch (err) {
     throw new UsageError(`--confusion ${file}: ${(err as Error).message}`);
   }

@@ -7,6 +7,7 @@ import { open, readFile, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import h5wasm from 'h5wasm/node';
 import { dirname, join } from 'node:path';
+import { quote } from '../../data/errors.js';
 import { FileIoError, writeFileAtomic } from '../../data/file-io.js';
 import { isArray, isGroup, type NirArray, type NirFile, type NirGroup, type NirValue } from './tree.js';
 
@@ -29,23 +30,32 @@ function writeValue(g: H5Group, key: string, v: NirValue): void {
   }
 }
 
+/** What is kept of the library's diagnostics (a damaged file can make it print for a long time). */
+const MAX_DIAGNOSTICS = 1 << 20;
+
 /**
  * Runs synchronous h5wasm calls with the HDF5 library's diagnostics (HDF5-DIAG blocks, which its C code
- * writes to file descriptor 2 through fs.writeSync) kept out of the terminal; returns them for a message.
+ * writes to file descriptors 1 and 2 through fs.writeSync) kept out of the terminal unless PLIF_DEBUG is set;
+ * returns them for a message.
  */
 function quietly<T>(fn: () => T): { value: T; diagnostics: string } | { error: unknown; diagnostics: string } {
   const writeSync = nodeFs.writeSync;
   let diagnostics = '';
+  // PLIF_DEBUG=1 lets them through as well (to see what the library says)
+  const passThrough = Boolean(process.env['PLIF_DEBUG']);
   nodeFs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]): number => {
-    if (fd !== 2) return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+    if ((fd !== 1 && fd !== 2) || passThrough) {
+      const n = (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+      if (fd !== 1 && fd !== 2) return n;
+    }
     if (typeof data === 'string') {
-      diagnostics += data;
+      if (diagnostics.length < MAX_DIAGNOSTICS) diagnostics += data;
       return Buffer.byteLength(data);
     }
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const offset = typeof rest[0] === 'number' ? rest[0] : 0;
     const length = typeof rest[1] === 'number' ? rest[1] : bytes.length - offset;
-    diagnostics += Buffer.from(bytes.subarray(offset, offset + length)).toString();
+    if (diagnostics.length < MAX_DIAGNOSTICS) diagnostics += Buffer.from(bytes.subarray(offset, offset + length)).toString();
     return length;
   }) as typeof nodeFs.writeSync;
   try {
@@ -156,28 +166,58 @@ interface ReadBudget {
   used: number;
 }
 
+/**
+ * What an h5wasm failure means, in words: its C++ layer says "error - name not defined!" for an object it
+ * cannot open, and its allocator "Requested allocation of N bytes exceeds maximum memory of M bytes".
+ */
+export function hdf5Reason(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  if (/name not defined/.test(m)) return 'cannot be opened (a link to nothing, or a damaged or truncated file)';
+  const alloc = /Requested allocation of (\d+) bytes exceeds maximum memory of (\d+) bytes/.exec(m);
+  if (alloc) return `needs ${alloc[1]} bytes, more than the ${alloc[2]} bytes the HDF5 library (WebAssembly) can hold`;
+  return quote(m);
+}
+
+/** Runs one h5wasm call on the object at `where` of `path`; a failure names the file and the object. */
+function at<T>(path: string, where: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof FileIoError || err instanceof NirBudgetError) throw err;
+    throw new FileIoError(path, 'read the NIR file', err, `${where} ${hdf5Reason(err)}`);
+  }
+}
+
+/** A NIR file declaring more than its read budget. */
+class NirBudgetError extends Error {
+  override readonly name = 'NirBudgetError';
+}
+
 function readValue(e: H5Group | H5Dataset, where: string, budget: ReadBudget): NirValue {
+  const path = budget.path;
   if (e instanceof h5wasm.Group) {
     const out: NirGroup = {};
-    for (const k of e.keys()) {
-      const child = e.get(k);
-      if (!child || !(child instanceof h5wasm.Group || child instanceof h5wasm.Dataset)) throw new Error(`${where}/${k}: not a group or dataset`);
+    for (const k of at(path, where, () => e.keys())) {
+      const child = at(path, `${where}/${k}`, () => e.get(k));
+      if (!child || !(child instanceof h5wasm.Group || child instanceof h5wasm.Dataset)) {
+        throw new FileIoError(path, 'read the NIR file', null, `${where}/${k} is not a group or a dataset (${child === null || child === undefined ? 'nothing' : child.constructor.name})`);
+      }
       out[k] = readValue(child, `${where}/${k}`, budget);
     }
     return out;
   }
   const d = e as H5Dataset;
-  const shape = d.shape ?? [];
-  const meta = d.metadata;
+  const shape = at(path, where, () => d.shape) ?? [];
+  const meta = at(path, where, () => d.metadata);
   // the declared size first, from the dataset's metadata: nothing is allocated for a dataset too large
   const declared = Number(meta.total_size ?? 0) * Math.max(1, Number(meta.size ?? 1));
   budget.used += declared;
   if (!(budget.used <= budget.limit)) {
-    throw new Error(
+    throw new NirBudgetError(
       `${budget.path}: ${where} declares ${Number(meta.total_size).toExponential(3)} values of shape [${shape.join(', ')}] (${declared} bytes); the datasets of a NIR file of ${budget.size} bytes may declare ${budget.limit} bytes in all (16 times its size, at least 16 MiB), more is compressed past any network's weights or not in the file, so none of it is read`,
     );
   }
-  const value = d.value;
+  const value = at(path, where, () => d.value);
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && value.every((s) => typeof s === 'string')) return { kind: 'strings', shape, data: value as string[] };
   if (meta.type === 0 /* integer */) {
@@ -190,7 +230,7 @@ function readValue(e: H5Group | H5Dataset, where: string, budget: ReadBudget): N
     return { kind: 'array', dtype: 'f64', shape, data: value instanceof Float64Array ? value : Float64Array.from(typeof value === 'number' ? [value] : (value as ArrayLike<number>)) };
   }
   if (typeof value === 'boolean') return { kind: 'array', dtype: 'i64', shape, data: [value ? 1 : 0] };
-  throw new Error(`${where}: a dataset of HDF5 type class ${meta.type} is not one NIR uses`);
+  throw new FileIoError(path, 'read the NIR file', null, `${where}: a dataset of HDF5 type class ${meta.type} is not one NIR uses`);
 }
 
 /** The HDF5 signature, at offset 0, 512, 1024, 2048, ... of the file. */
@@ -235,15 +275,15 @@ function readNirTree(path: string): NirFile {
     throw new FileIoError(path, 'read the NIR file', err, 'an HDF5 file that cannot be read');
   }
   try {
-    const keys = f.keys();
-    if (!keys.includes('node')) throw new Error(`${path}: not a NIR file (no /node group; it holds ${keys.join(', ') || 'nothing'})`);
-    const node = f.get('node');
-    if (!(node instanceof h5wasm.Group)) throw new Error(`${path}: /node is not a group`);
-    const v = keys.includes('version') ? f.get('version') : null;
-    const version = v instanceof h5wasm.Dataset && Number(v.metadata.total_size ?? 0) <= 1 ? String(v.value) : '';
+    const keys = at(path, 'the root group', () => f.keys());
+    if (!keys.includes('node')) throw new FileIoError(path, 'read the NIR file', null, `not a NIR file (no /node group; it holds ${quote(keys.join(', ')) || 'nothing'})`);
+    const node = at(path, '/node', () => f.get('node'));
+    if (!(node instanceof h5wasm.Group)) throw new FileIoError(path, 'read the NIR file', null, '/node is not a group');
+    const v = keys.includes('version') ? at(path, '/version', () => f.get('version')) : null;
+    const version = v instanceof h5wasm.Dataset && Number(at(path, '/version', () => v.metadata).total_size ?? 0) <= 1 ? String(at(path, '/version', () => v.value)) : '';
     const size = nodeFs.statSync(path).size;
     const tree = readValue(node, '/node', { path, size, limit: nirReadBudget(size), used: 0 });
-    if (!isGroup(tree)) throw new Error(`${path}: /node is not a group`);
+    if (!isGroup(tree)) throw new FileIoError(path, 'read the NIR file', null, '/node is not a group');
     return { version, node: tree };
   } finally {
     f.close();

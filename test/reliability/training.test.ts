@@ -239,7 +239,7 @@ describe('the checkpoint loader checks its header before building anything', () 
     expect(e.code).toBe(1);
     expect(e.err).toContain(`${dir}: is a directory, not a checkpoint file`);
     const i = await cli(['inspect', '--checkpoint', dir]);
-    expect(i.code).toBe(2);
+    expect(i.code).toBe(1);
     expect(i.err).toContain(`${dir}: is a directory, not a checkpoint file`);
   });
 
