@@ -21,6 +21,8 @@ export default {
     'reference/**/*.ts',
     'backends/cpu/**/*.ts',
     'training/loop.ts',
+    'training/engine.ts',
+    'training/recipe.ts',
     '!backends/cpu/wasm/assembly/**',
     '!**/*.d.ts',
   ],
