@@ -6,9 +6,9 @@
 import type { Backend, Tensor } from '../core/backend.js';
 import { Network, type NetworkConfig } from '../core/network/index.js';
 import { NeuronLayer, type Layer } from '../core/network/layers.js';
-import { createAdam, disposeAdam } from '../core/network/train.js';
+import { disposeAdam } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
-import { benchStep, syntheticBatch, type BenchSpec } from './step-timing.js';
+import { benchStep, startOf, syntheticBatch, type BenchSpec } from './step-timing.js';
 
 export interface ProfileRow {
   /** "3 c128k3s1", or loss / optimizer / network. */
@@ -110,7 +110,7 @@ export async function profileTrainStep(backend: Backend, cfg: NetworkConfig, spe
   });
 
   const rng = Rng.seeded(spec.seed);
-  const net = new Network(timed, cfg, rng.split());
+  const { net, opt } = await startOf(timed, cfg, spec, rng);
   const layerName = (l: Layer) => `${l.index} ${l.token}`;
   const encoderLayers = new Set(net.layers.filter((l) => l.index < net.encoderEnd).map(layerName));
   for (const l of net.layers) {
@@ -136,7 +136,6 @@ export async function profileTrainStep(backend: Backend, cfg: NetworkConfig, spe
       }
     };
   }
-  const opt = createAdam(net);
   const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
   const batch = spec.data ?? synthetic;
   const stepRng = rng.split();

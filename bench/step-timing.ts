@@ -3,6 +3,7 @@
 // batch, and the device work a gpu.js backend counts. No Node APIs here.
 import type { Backend } from '../core/backend.js';
 import { Network, networkConfig, presetByName, withChannels, type NetworkConfig } from '../core/network/index.js';
+import { NeuronLayer } from '../core/network/layers.js';
 import { createAdam, disposeAdam, type AdamState, type Batch } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { checkedTrainStep } from '../training/recipe.js';
@@ -23,6 +24,59 @@ export interface BenchSpec {
   seed: number;
   /** A real batch to time on (e.g. the first training images); default: a synthetic one. */
   data?: { x: Float32Array; labels: Int32Array };
+  /**
+   * The network and Adam state to time from, built on the backend it is given (e.g. a trained checkpoint's;
+   * the timed steps go on training it); default: a fresh network of the config, seeded with `seed`.
+   */
+  from?: StepStart;
+  /** After timing, one more (untimed) step measures each spiking layer's firing rate (backends with download()). */
+  rates?: boolean;
+}
+
+/** Builds the network and Adam state a benchmark starts from, on `backend`. */
+export type StepStart = (backend: Backend) => Promise<{ net: Network; opt: AdamState }>;
+
+/** The start of a benchmark: spec.from's network and Adam state, else a fresh network (seeded) and Adam. */
+export async function startOf(backend: Backend, cfg: NetworkConfig, spec: BenchSpec, rng: Rng): Promise<{ net: Network; opt: AdamState }> {
+  const netRng = rng.split(); // split either way: the batch's and the steps' streams stay the same
+  if (spec.from) return spec.from(backend);
+  const net = new Network(backend, cfg, netRng);
+  return { net, opt: createAdam(net) };
+}
+
+/** Firing rate of one spiking layer ("2 PLIF": index and token) over a step's T steps and batch. */
+export interface LayerRate {
+  layer: string;
+  rate: number;
+}
+
+/**
+ * Runs `step` once with every neuron layer's spikes read back as they are made: the mean firing rate of each
+ * spiking layer over that step (its T steps and batch). Needs a backend that reads back synchronously.
+ */
+export async function measureFiringRates(net: Network, step: () => Promise<void>): Promise<LayerRate[]> {
+  const b = net.backend;
+  const layers = net.layers.filter((l): l is NeuronLayer => l instanceof NeuronLayer);
+  const sums = layers.map(() => ({ sum: 0, n: 0 }));
+  const originals = layers.map((l) => l.forward);
+  layers.forEach((l, i) => {
+    const fwd = l.forward.bind(l);
+    l.forward = (bk, x, ctx) => {
+      const s = fwd(bk, x, ctx);
+      const v = b.download(s);
+      let sum = 0;
+      for (let j = 0; j < v.length; j++) sum += v[j]!;
+      sums[i]!.sum += sum;
+      sums[i]!.n += v.length;
+      return s;
+    };
+  });
+  try {
+    await step();
+  } finally {
+    layers.forEach((l, i) => (l.forward = originals[i]!));
+  }
+  return layers.map((l, i) => ({ layer: `${l.index} ${l.token}`, rate: sums[i]!.n > 0 ? sums[i]!.sum / sums[i]!.n : 0 }));
 }
 
 export function benchConfig(spec: BenchSpec): NetworkConfig {
@@ -114,6 +168,8 @@ export interface StepTiming {
   spread: StepSpread;
   warmup_seconds: number;
   gpu_per_step?: DeviceCost;
+  /** With spec.rates: each spiking layer's firing rate in one step after the timed ones. */
+  firing_rates?: LayerRate[];
 }
 
 /**
@@ -123,8 +179,7 @@ export interface StepTiming {
  */
 export async function timeTrainSteps(backend: Backend, cfg: NetworkConfig, spec: BenchSpec, timed: { start?(): void; end?(): void } = {}): Promise<StepTiming> {
   const rng = Rng.seeded(spec.seed);
-  const net = new Network(backend, cfg, rng.split());
-  const opt = createAdam(net);
+  const { net, opt } = await startOf(backend, cfg, spec, rng);
   const synthetic = syntheticBatch(cfg, spec.batch, rng.split());
   const batch = spec.data ?? synthetic;
   const stepRng = rng.split();
@@ -141,7 +196,16 @@ export async function timeTrainSteps(backend: Backend, cfg: NetworkConfig, spec:
     const seconds = (performance.now() - t0) / 1000;
     timed.end?.();
     const cost = dev?.cost();
-    return { seconds, steps: stepMs.length, step_ms: stepMs, spread: stepSpread(stepMs), warmup_seconds: warmup, ...(cost ? { gpu_per_step: perStep(cost, stepMs.length) } : {}) };
+    const rates = spec.rates ? await measureFiringRates(net, step) : null;
+    return {
+      seconds,
+      steps: stepMs.length,
+      step_ms: stepMs,
+      spread: stepSpread(stepMs),
+      warmup_seconds: warmup,
+      ...(cost ? { gpu_per_step: perStep(cost, stepMs.length) } : {}),
+      ...(rates ? { firing_rates: rates } : {}),
+    };
   } finally {
     disposeAdam(backend, opt);
     net.dispose();

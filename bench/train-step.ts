@@ -3,7 +3,7 @@
 import type { Backend } from '../core/backend.js';
 import type { NetworkConfig } from '../core/network/index.js';
 import { Rng } from '../core/rng.js';
-import { stepSpread, syntheticBatch, timeSteps, timeTrainSteps, type BenchSpec, type DeviceCost, type StepSpread } from './step-timing.js';
+import { stepSpread, syntheticBatch, timeSteps, timeTrainSteps, type BenchSpec, type DeviceCost, type LayerRate, type StepSpread } from './step-timing.js';
 
 export interface BenchResult {
   backend: string;
@@ -21,6 +21,8 @@ export interface BenchResult {
   samples_per_cpu_s: number;
   /** For a backend that counts its device work (gpu.js): per timed step, what plif train's step costs on the device. */
   gpu_per_step?: DeviceCost;
+  /** With spec.rates: each spiking layer's firing rate, in one step after the timed ones. */
+  firing_rates?: LayerRate[];
 }
 
 function result(backend: string, batch: number, stepMs: number[], seconds: number, cpuSeconds: number): BenchResult {
@@ -38,7 +40,7 @@ export async function benchTrainStep(backend: Backend, cfg: NetworkConfig, spec:
       cpuSeconds = (cu.user + cu.system) / 1e6;
     },
   });
-  return { ...result(backend.name, spec.batch, t.step_ms, t.seconds, cpuSeconds), ...(t.gpu_per_step ? { gpu_per_step: t.gpu_per_step } : {}) };
+  return { ...result(backend.name, spec.batch, t.step_ms, t.seconds, cpuSeconds), ...(t.gpu_per_step ? { gpu_per_step: t.gpu_per_step } : {}), ...(t.firing_rates ? { firing_rates: t.firing_rates } : {}) };
 }
 
 /** The same timing for the TensorFlow.js version of the network: `timing.steps` steps (or more, under its minSeconds). */

@@ -61,6 +61,11 @@ export interface PeerSpec {
   data?: { x: Float32Array; labels: Int32Array };
   /** After timing, profile this many steps with torch.profiler (PeerTiming.profile). */
   profile?: number;
+  /**
+   * Start from this state instead of a fresh network: a file of float32 values (bench/checkpoint-start.ts
+   * writeHostState) and the Adam updates done; `lr` Adam's learning rate.
+   */
+  state?: { file: string; adamStep: number; lr: number };
 }
 
 const INSTALL_HINT = 'on Debian/Ubuntu `sudo apt-get install python3-torch`, or set PLIF_PYTHON to a Python with torch';
@@ -124,6 +129,7 @@ export function torchPeerInput(cfg: NetworkConfig, spec: PeerSpec, threads: numb
     loss: cfg.loss,
     lr,
     ...(spec.profile ? { profile: true, profile_steps: spec.profile } : {}),
+    ...(spec.state ? { state: { file: spec.state.file, adam_step: spec.state.adamStep } } : {}),
     ...(spec.data ? { data: { x: Array.from(spec.data.x), labels: Array.from(spec.data.labels) } } : {}),
   };
 }
@@ -171,7 +177,7 @@ export function runTorchScript(input: Record<string, unknown>, python?: string):
 export async function benchTorchPeer(cfg: NetworkConfig, spec: PeerSpec, threads: number, opts?: { python?: string }): Promise<PeerResult> {
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
   if (!Number.isInteger(spec.steps) || spec.steps < 1) throw new RangeError(`steps must be a positive integer, got ${spec.steps}`);
-  const r = await runTorchScript(torchPeerInput(cfg, spec, threads), opts?.python);
+  const r = await runTorchScript(torchPeerInput(cfg, spec, threads, spec.state?.lr), opts?.python);
   if (!r.ok) return r;
   return { ok: true, ...(r.value as unknown as PeerTiming) };
 }

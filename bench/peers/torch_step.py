@@ -353,14 +353,48 @@ def synthetic_batch(cfg, N, g):
     return x, torch.randint(cfg["classes"], (N,), generator=g)
 
 
+def load_state(st, layers, params, opt):
+    """The library's state from st["file"], float32 values one tensor after the other (bench/checkpoint-start.ts
+    writeHostState): parameters, BN running mean and variance per BN layer, Adam's m and v (st["adam_step"] updates
+    done); without an optimizer, the Adam part is checked but not used."""
+    bns = [l.inner[0] for l in layers if isinstance(l, Stateless) and len(l.inner) and isinstance(l.inner[0], nn.modules.batchnorm._BatchNorm)]
+    buffers = [t for bn in bns for t in (bn.running_mean, bn.running_var)]
+    want = 3 * sum(p.numel() for p in params) + sum(b.numel() for b in buffers)
+    path = st["file"]
+    size = os.path.getsize(path)
+    if size != 4 * want:
+        raise ValueError(f"{path}: {size} bytes, expected {4 * want} (float32 parameters, BN statistics, Adam m and v of this network)")
+    data = torch.from_file(path, shared=False, size=want, dtype=torch.float32)
+    at = 0
+
+    def take(t):
+        nonlocal at
+        v = data[at : at + t.numel()].view(t.shape)
+        at += t.numel()
+        return v
+
+    with torch.no_grad():
+        for t in list(params) + buffers:
+            t.copy_(take(t))
+        ms = [take(p).clone() for p in params]
+        vs = [take(p).clone() for p in params]
+    if opt is not None:
+        for p, m, v in zip(params, ms, vs):
+            opt.state[p] = {"step": torch.tensor(float(st["adam_step"])), "exp_avg": m, "exp_avg_sq": v}
+
+
 def dump(cfg, layers, first, params):
     d = cfg["dump"]
     for l in layers:
         if isinstance(l, Dropout):
             l.p = 0.0
+    if cfg.get("state"):
+        load_state(cfg["state"], layers, params, None)
     with torch.no_grad():
-        for p, w in zip(params, d["params"], strict=True):
+        for p, w in zip(params, d.get("params") or [], strict=not cfg.get("state")):
             p.copy_(torch.tensor(w, dtype=torch.float32).view(p.shape))
+    bns = [l.inner[0] for l in layers if isinstance(l, Stateless) and len(l.inner) and isinstance(l.inner[0], nn.modules.batchnorm._BatchNorm)]
+    buffers = [t.flatten().tolist() for bn in bns for t in (bn.running_mean, bn.running_var)]  # before the forward updates them
     labels = torch.tensor(d["labels"], dtype=torch.long)
     N = len(labels)
     C, H, W = cfg["input"]
@@ -372,6 +406,7 @@ def dump(cfg, layers, first, params):
         "loss": loss.item(),
         "grads": [p.grad.flatten().tolist() for p in params],
         "firing_rates": [s.mean().item() for s in spikes],
+        "buffers": buffers,
     }
 
 
@@ -384,6 +419,8 @@ def bench(cfg, layers, first, params):
         labels = torch.tensor(cfg["data"]["labels"], dtype=torch.long)
         x = torch.tensor(cfg["data"]["x"], dtype=torch.float32).view(*([N] if cfg["static"] else [cfg["T"], N]), C, H, W)
     opt = torch.optim.Adam(params, lr=cfg.get("lr", 1e-3), betas=(0.9, 0.999), eps=1e-8)
+    if cfg.get("state"):
+        load_state(cfg["state"], layers, params, opt)
 
     def step():
         opt.zero_grad(set_to_none=True)

@@ -1,9 +1,15 @@
 // plif bench: times training steps (forward over T + backward + Adam) of a network with synthetic data on
 // one or more backends side by side in one run, and the same network written with TensorFlow.js (CPU
 // backend); prints samples/s and the ratios.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CheckpointStart } from '../../bench/checkpoint-start.js';
+import type { PeerSpec } from '../../bench/peers/torch.js';
 import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/profile.js';
-import { benchConfig, type BenchSpec, type DeviceCost } from '../../bench/step-timing.js';
+import { benchConfig, type BenchSpec, type DeviceCost, type LayerRate } from '../../bench/step-timing.js';
+import type { DatasetName } from '../../data/index.js';
 import { benchTfjs, benchTrainStep, type BenchResult } from '../../bench/train-step.js';
 import { PAPER_DEFAULTS } from '../../core/defaults.js';
 import { parseStructure } from '../../core/network/parser.js';
@@ -22,7 +28,8 @@ const FEW_STEPS = 10;
 
 const HELP = `usage: plif bench [--preset NAME] [--structure S] [--channels N] [--T T] [--batch N]
                   [--backend LIST] [--threads N] [--steps N] [--min-seconds S] [--warmup N] [--seed N] [--profile]
-                  [--data synthetic|real] [--data-dir DIR] [--peer torch] [--no-tfjs] [--tfjs-steps N] [--json]
+                  [--data synthetic|real] [--data-dir DIR] [--checkpoint FILE] [--peer torch] [--no-tfjs]
+                  [--tfjs-steps N] [--json]
 
 Times training steps (forward over T, backward, Adam) with synthetic inputs on each backend of
 --backend (comma-separated: cpu, cpu:ts, gpujs, gpujs:MODE; default cpu) and, unless --no-tfjs, the same
@@ -47,21 +54,29 @@ wall-clock is the figure that matters).
                  op timed, which costs time of its own); the unprofiled median is shown beside it
   --data real    time on the first --batch training images of the preset's dataset (real firing rates;
                  --data-dir DIR as in plif train) instead of synthetic inputs
+  --checkpoint FILE
+                 time steps from a run's checkpoint (plif train's last.safetensors or best.safetensors):
+                 its network, weights, BN statistics and Adam state, so the kernels meet trained firing
+                 rates; not with --preset, --structure, --channels or --T (the checkpoint fixes them);
+                 --data real reads the run's dataset; --peer torch starts from the same state
   --peer torch   the same network and step written in PyTorch (bench/peers/torch_step.py), run with the
                  same shape and thread count; prints its samples/s and the ratio; with --profile, also
                  its top ops from torch.profiler
 `;
 
-/** The first n training samples of the preset's dataset, prepared as plif train feeds them. */
-async function firstBatch(preset: string, T: number, n: number, dataDir: string | undefined): Promise<{ x: Float32Array; labels: Int32Array }> {
+/** The dataset of a preset, for --data real. */
+async function presetDataset(preset: string): Promise<DatasetName> {
   const { datasetOfPreset } = await import('../../training/config.js');
-  const { openSource } = await import('../../training/source.js');
-  let dataset;
   try {
-    dataset = datasetOfPreset(preset);
+    return datasetOfPreset(preset);
   } catch (err) {
     throw new UsageError(`--data real: ${(err as Error).message}`);
   }
+}
+
+/** The first n training samples of a dataset, prepared as plif train feeds them. */
+async function firstBatch(dataset: DatasetName, T: number, n: number, dataDir: string | undefined): Promise<{ x: Float32Array; labels: Int32Array }> {
+  const { openSource } = await import('../../training/source.js');
   const src = await openSource(dataset, 'train', dataDir !== undefined ? { dataDir } : {});
   if (src.n < n) throw new UsageError(`--data real: the dataset has ${src.n} training samples, fewer than --batch ${n}`);
   const idx = Array.from({ length: n }, (_, i) => i);
@@ -103,6 +118,7 @@ export async function run(argv: string[]): Promise<number> {
       peer: { type: 'string' },
       data: { type: 'string' },
       'data-dir': { type: 'string' },
+      checkpoint: { type: 'string' },
       steps: { type: 'string' },
       warmup: { type: 'string' },
       seed: { type: 'string' },
@@ -117,6 +133,10 @@ export async function run(argv: string[]): Promise<number> {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
+    }
+    if (f.checkpoint !== undefined) {
+      const fixed = (['preset', 'structure', 'channels', 'T'] as const).filter((k) => f[k] !== undefined);
+      if (fixed.length) throw new UsageError(`--checkpoint ${f.checkpoint} fixes the network: drop ${fixed.map((k) => `--${k}`).join(', ')}`);
     }
     const channels = intFlag('channels', f.channels);
     const T = intFlag('T', f.T);
@@ -140,11 +160,21 @@ export async function run(argv: string[]): Promise<number> {
     const specs = (f.backend ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
     if (specs.length === 0) throw new UsageError('--backend needs at least one backend');
     let cfg;
-    try {
-      cfg = benchConfig(spec);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
+    let ck: CheckpointStart | null = null;
+    if (f.checkpoint !== undefined) {
+      const { checkpointStart } = await import('../../bench/checkpoint-start.js');
+      ck = await checkpointStart(f.checkpoint);
+      cfg = ck.cfg;
+      spec.preset = ck.train.preset;
+      spec.from = ck.from;
+    } else {
+      try {
+        cfg = benchConfig(spec);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
     }
+    if (f.peer === 'torch' && cfg.encoder !== 'direct') throw new UsageError(`--peer torch: the PyTorch step has the direct encoder only, this network has '${cfg.encoder}'`);
     // the size check of plif train (training/loop.ts checkTrainingFits), from the shapes, before anything is allocated
     const need = estimateMemory(cfg, spec.batch, 'train');
     try {
@@ -153,12 +183,16 @@ export async function run(argv: string[]): Promise<number> {
       if (err instanceof TooLargeError) throw new UsageError(err.message);
       throw err;
     }
-    if (f.data === 'real') spec.data = await firstBatch(spec.preset, cfg.T, spec.batch, f['data-dir']);
+    if (f.data === 'real') {
+      const dataset = ck ? ck.train.dataset : await presetDataset(spec.preset);
+      spec.data = await firstBatch(dataset, cfg.T, spec.batch, f['data-dir'] ?? ck?.train.dataDir ?? undefined);
+    }
     const say = (s: string) => {
       if (!f.json) process.stdout.write(s + '\n');
     };
     say(`${spec.data ? 'real data' : 'synthetic data'}  ${cfg.structure}  input ${cfg.input.join('x')}  T ${cfg.T}  batch ${spec.batch}  threads ${threads}`);
-    const results: (Timing & { backend: string; info: Record<string, unknown>; peak_rss_mb: number; memory_mb?: number; profile?: unknown; gpu_per_step?: DeviceCost })[] = [];
+    say(ck ? `from checkpoint ${ck.path} (after ${ck.host.step} Adam updates)` : 'from initialisation (seed ' + spec.seed + ')');
+    const results: (Timing & { backend: string; info: Record<string, unknown>; peak_rss_mb: number; memory_mb?: number; profile?: unknown; gpu_per_step?: DeviceCost; firing_rates?: LayerRate[] })[] = [];
     for (const s of specs) {
       const sink: { current: SectionSink | null } = { current: null };
       const name = s === 'cpu:ts' ? 'cpu' : s;
@@ -166,14 +200,23 @@ export async function run(argv: string[]): Promise<number> {
         throw new UsageError(`--backend ${s}: ${err.message}`);
       });
       try {
-        const r = await benchTrainStep(opened.backend, cfg, spec);
+        // firing rates from one more step, on the CPU backends (a synchronous readback per neuron layer)
+        const r = await benchTrainStep(opened.backend, cfg, { ...spec, rates: name === 'cpu' });
         const mem = (opened.backend as { memoryBytes?: () => number }).memoryBytes?.();
-        const entry: (typeof results)[number] = { backend: s, info: opened.info, ...timing(r), peak_rss_mb: process.resourceUsage().maxRSS / 1024, ...(mem !== undefined ? { memory_mb: mem / 2 ** 20 } : {}) };
+        const entry: (typeof results)[number] = {
+          backend: s,
+          info: opened.info,
+          ...timing(r),
+          peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+          ...(mem !== undefined ? { memory_mb: mem / 2 ** 20 } : {}),
+          ...(r.firing_rates ? { firing_rates: r.firing_rates } : {}),
+        };
         results.push(entry);
         const soft = opened.info['software'] ? ` [${String(opened.info['renderer'])}: software, not a GPU timing]` : opened.info['renderer'] ? ` [${String(opened.info['renderer'])}]` : '';
         const kern = opened.info['kernels'] ? ` [${String(opened.info['kernels'])}, ${String(opened.info['threads'])} threads]` : '';
         say(`${s.padEnd(16)}: ${r.samples_per_s.toFixed(2)} samples/s (${ms(r.ms_per_step)} ms/step mean, ${r.samples_per_cpu_s.toFixed(2)} samples per CPU-second)${kern}${soft}`);
         say(spreadLine(r));
+        if (r.firing_rates) say(`${''.padEnd(16)}  firing rates: ${r.firing_rates.map((q) => `${q.layer} ${q.rate.toFixed(3)}`).join(', ')}`);
         if (r.gpu_per_step) {
           const g = r.gpu_per_step;
           entry.gpu_per_step = g;
@@ -205,11 +248,27 @@ export async function run(argv: string[]): Promise<number> {
       backend_info: first.info,
       ...timing(first),
       ...(first.gpu_per_step ? { gpu_per_step: first.gpu_per_step } : {}),
+      ...(first.firing_rates ? { firing_rates: first.firing_rates } : {}),
+      ...(ck ? { checkpoint: ck.path, adam_step: ck.host.step } : {}),
       backends: results,
     };
     if (f.peer === 'torch') {
       const { benchTorchPeer, formatPeerProfile } = await import('../../bench/peers/torch.js');
-      const t = await benchTorchPeer(cfg, { ...spec, ...(f.profile ? { profile: spec.steps } : {}) }, threads);
+      let dir: string | null = null;
+      let t;
+      try {
+        let state: PeerSpec['state'];
+        if (ck) {
+          const { writeHostState } = await import('../../bench/checkpoint-start.js');
+          dir = mkdtempSync(join(tmpdir(), 'plif-bench-'));
+          const file = join(dir, 'state.f32');
+          writeHostState(file, ck.host);
+          state = { file, adamStep: ck.host.step, lr: ck.lr };
+        }
+        t = await benchTorchPeer(cfg, { ...spec, ...(f.profile ? { profile: spec.steps } : {}), ...(state ? { state } : {}) }, threads);
+      } finally {
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      }
       if (t.ok) {
         out.torch = t;
         timed.push({ row: 'torch', steps: t.steps });
@@ -222,6 +281,7 @@ export async function run(argv: string[]): Promise<number> {
         } else {
           say(`${''.padEnd(16)}  per step: not reported by this PyTorch script`);
         }
+        if (t.firing_rates.length) say(`${''.padEnd(16)}  firing rates (mean over the timed steps): ${t.firing_rates.map((q) => q.toFixed(3)).join(', ')}`);
         const medians = t.step_ms ? `, ${(out.ratio_vs_torch_median as number).toFixed(3)}x of the median steps` : '';
         say(`ratio ${first.backend} / torch: ${(out.ratio_vs_torch as number).toFixed(3)}x wall-clock${medians}, ${(out.ratio_vs_torch_cpu_time as number).toFixed(3)}x CPU time`);
         if (t.profile) say(`\nprofile of torch (torch.profiler, top ${t.profile.ops.length} ops by self CPU time):\n${formatPeerProfile(t.profile)}\n`);

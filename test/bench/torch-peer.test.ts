@@ -7,7 +7,8 @@ import { cpuBackend } from '../../backends/cpu/index.js';
 import { benchTorchPeer, resolvePython, runTorchScript, torchPeerInput } from '../../bench/peers/torch.js';
 import { syntheticBatch } from '../../bench/step-timing.js';
 import { Network, networkConfig, type NetworkOptions } from '../../core/network/network.js';
-import { lossAndGradients } from '../../core/network/train.js';
+import { adamUpdate, createAdam, lossAndGradients } from '../../core/network/train.js';
+import { writeHostState } from '../../bench/checkpoint-start.js';
 import { Rng } from '../../core/rng.js';
 
 const python = resolvePython();
@@ -98,5 +99,52 @@ describe('PyTorch peer', () => {
       }
       expect(Math.sqrt(diff), `gradient of parameter ${i}`).toBeLessThanOrEqual(1e-3 * Math.sqrt(norm) + 1e-7);
     });
+  });
+
+  it.skipIf(!hasTorch)('starts from a state file: trained weights give the library\'s loss and gradients, BN statistics are loaded', async () => {
+    const cfg = networkConfig('c4k3s1-BN-PLIF-MPk2s2-FC20-BN-PLIF-APk10s10', [1, 8, 8], 2, { T: 4 });
+    const b = cpuBackend({ threads: 1 });
+    const rng = Rng.seeded(5);
+    const net = new Network(b, cfg, rng.split());
+    const opt = createAdam(net, { lr: 0.05 });
+    const batch = syntheticBatch(cfg, 4, rng.split());
+    for (let i = 0; i < 3; i++) {
+      await lossAndGradients(net, batch, rng.split());
+      adamUpdate(net, opt);
+    }
+    const dl = (t: Parameters<typeof b.download>[0]) => Float32Array.from(b.download(t));
+    const host = { params: net.params().map((p) => dl(p.value)), buffers: net.buffers().map((t) => dl(t.value)), m: opt.m.map(dl), v: opt.v.map(dl), step: opt.step };
+    const dir = mkdtempSync(join(tmpdir(), 'plif-peer-state-'));
+    try {
+      const file = join(dir, 'state.f32');
+      writeHostState(file, host);
+      const lib = await lossAndGradients(net, batch, rng.split());
+      const libGrads = net.params().map((p) => b.download(p.grad!));
+      const input = { ...torchPeerInput(cfg, { batch: 4, steps: 1, warmup: 0, seed: 0, state: { file, adamStep: opt.step, lr: 0.05 } }, 1), dump: { x: Array.from(batch.x), labels: Array.from(batch.labels) } };
+      const r = await runTorchScript(input);
+      if (!r.ok) throw new Error(r.reason);
+      const peer = r.value as { loss: number; grads: number[][]; buffers: number[][] };
+      expect(peer.buffers).toEqual(host.buffers.map((a) => Array.from(a)));
+      expect(Math.abs(peer.loss - lib.loss) / Math.abs(lib.loss)).toBeLessThan(1e-4);
+      peer.grads.forEach((g, i) => {
+        const want = libGrads[i]!;
+        let diff = 0;
+        let norm = 0;
+        for (let j = 0; j < g.length; j++) {
+          diff += (g[j]! - want[j]!) ** 2;
+          norm += want[j]! ** 2;
+        }
+        expect(Math.sqrt(diff), `gradient of parameter ${i}`).toBeLessThanOrEqual(1e-3 * Math.sqrt(norm) + 1e-7);
+      });
+      // a file of another size is refused, naming it
+      writeFileSync(file, new Uint8Array(12));
+      const bad = await runTorchScript(input);
+      expect(bad.ok).toBe(false);
+      if (!bad.ok) expect(bad.reason).toContain(`${file}: 12 bytes, expected`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      net.dispose();
+      b.destroy();
+    }
   });
 });
