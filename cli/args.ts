@@ -2,6 +2,7 @@
 // mean"), then typed values with errors that name the flag and the value; usage errors exit with code 2.
 import { parseArgs } from 'node:util';
 import { capMessage, DataFormatError, DatasetNotFoundError } from '../data/errors.js';
+import { FileIoError, kernelFileSystemProblem } from '../data/file-io.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -106,5 +107,17 @@ export async function withInputErrors(command: string, body: () => Promise<numbe
     if (!isInputError(err)) throw err;
     process.stderr.write(`plif ${command}: ${capMessage((err as Error).message)}\n`);
     return 1;
+  }
+}
+
+/**
+ * Refuses, before any work, an output path the command could never write: one under /proc or /sys (where
+ * Node's recursive mkdir spins). A FileIoError naming the flag and the path (exit 1, as a failed write).
+ */
+export async function checkOutputPaths(paths: Record<string, string | undefined>): Promise<void> {
+  for (const [flag, path] of Object.entries(paths)) {
+    if (path === undefined) continue;
+    const problem = await kernelFileSystemProblem(path);
+    if (problem) throw new FileIoError(path, `write ${flag}`, null, problem);
   }
 }

@@ -62,12 +62,53 @@ export async function explainMkdir(dir: string, err: unknown): Promise<string> {
   return code && REASONS[code] ? `${REASONS[code]} (${code})` : (err as Error).message;
 }
 
-/** mkdir -p with an error that names the directory and the reason. */
-export async function makeDirectory(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new FileIoError(dir, 'create the directory', e, await explainMkdir(dir, e));
+/** The kernel's virtual file systems: no file or directory can be made in them. */
+const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
+
+/**
+ * Why nothing can be created at `path`: it does not exist and lies under /proc or /sys, as named or through
+ * the links of its nearest existing ancestor; null otherwise. (Node's recursive mkdir spins at 100% CPU on /proc/x/run.)
+ */
+export async function kernelFileSystemProblem(path: string): Promise<string | null> {
+  // what exists there is written into, not made (/proc/self/fd/1, /dev/stdout through /proc)
+  if (await lstat(path).then(() => true, () => false)) return null;
+  const under = (p: string) => KERNEL_FILE_SYSTEMS.find((k) => p === k || p.startsWith(`${k}/`));
+  let p = resolve(path);
+  let fs = under(p);
+  if (!fs) {
+    // the nearest existing ancestor, through its links
+    while (dirname(p) !== p && !(await lstat(p).then(() => true, () => false))) p = dirname(p);
+    fs = under(await realpath(p).catch(() => p));
+  }
+  return fs ? `it lies under ${fs}, a file system of the kernel where no file or directory can be made` : null;
+}
+
+/**
+ * mkdir -p with an error that names the directory and the reason; a path under /proc or /sys is refused
+ * before any mkdir, and each missing level is made on its own (no recursive mkdir, which can spin).
+ */
+export async function makeDirectory(dir: string, what = 'the directory'): Promise<void> {
+  const action = `create ${what}`;
+  const problem = await kernelFileSystemProblem(dir);
+  if (problem) throw new FileIoError(dir, action, null, problem);
+  const missing: string[] = [];
+  for (let p = resolve(dir); ; p = dirname(p)) {
+    const st = await stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : e));
+    if (st instanceof Error) throw new FileIoError(dir, action, st, await explainMkdir(dir, st));
+    if (st) {
+      if (!st.isDirectory()) throw new FileIoError(dir, action, null, `${p} is not a directory`);
+      break;
+    }
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    try {
+      await mkdir(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(p).then((s) => s.isDirectory(), () => false))) continue;
+      throw new FileIoError(dir, action, e, await explainMkdir(dir, e));
+    }
   }
 }
 

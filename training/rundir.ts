@@ -1,10 +1,10 @@
 // The run directory: config.json, metrics.jsonl (one line per epoch), train-curve.jsonl (a few lines per
 // epoch), checkpoints last/best, and the firing-rate maps of the last test pass. Every file is written atomically (temp file + rename).
 import { lstatSync, unlinkSync, readFileSync, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseJsonBounded, quote } from '../core/quote.js';
-import { explainMkdir, FileIoError } from '../data/file-io.js';
+import { FileIoError, makeDirectory } from '../data/file-io.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../data/index.js';
 
@@ -94,11 +94,8 @@ const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
  * nearest existing parent that is not writable (where mkdir itself reports a misleading ENOENT).
  */
 export async function makeRunDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new FileIoError(dir, 'create the run directory', e, await explainMkdir(dir, e));
-  }
+  // refuses /proc and /sys, and makes each level on its own (a recursive mkdir can spin there)
+  await makeDirectory(dir, 'the run directory');
   const st = await stat(dir);
   if (!st.isDirectory()) throw new Error(`the run directory ${dir} is a file, not a directory`);
 }

@@ -11,7 +11,7 @@ import { foldBatchNorm, withEncoder } from '../../core/network/fold.js';
 import { evaluate } from '../../training/evaluate.js';
 import { networkConfigOf } from '../../training/loop.js';
 import { openSource } from '../../training/source.js';
-import { choiceFlag, intFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { choiceFlag, intFlag, parseFlags, UsageError, withUsage, checkOutputPaths } from '../args.js';
 import { openBackend, resolveThreads } from '../backend.js';
 import { TIE_RULES } from '../../core/readout.js';
 import { writeFileAtomic } from '../../data/file-io.js';
@@ -71,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     const evalBatch = intFlag('eval-batch', f['eval-batch']) ?? 64;
     const ties = choiceFlag('ties', f.ties, TIE_RULES) ?? 'first';
     const seed = intFlag('seed', f.seed, 0) ?? 0;
+    await checkOutputPaths({ '--predictions': f.predictions, '--confusion': f.confusion });
     const opened = await openBackend(f.backend ?? 'cpu', { threads }).catch((err: Error) => {
       throw new UsageError(`--backend ${f.backend ?? 'cpu'}: ${err.message}`);
     });

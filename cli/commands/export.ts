@@ -4,7 +4,7 @@ import { writeNirFile } from '../../interop/nir/hdf5.js';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { loadCheckpointFile } from '../../training/checkpoint.js';
 import { disposeAdam } from '../../core/network/train.js';
-import { choiceFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { checkOutputPaths, choiceFlag, numFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { packageVersion } from '../version.js';
 
 const HELP = `usage: plif export --checkpoint FILE --format nir --out FILE.nir
@@ -28,6 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     if (f.checkpoint === undefined) throw new UsageError('--checkpoint FILE is required');
     if (f.out === undefined) throw new UsageError('--out FILE is required');
     choiceFlag('format', f.format ?? 'nir', ['nir'] as const);
+    await checkOutputPaths({ '--out': f.out });
     const backend = cpuBackend({ threads: 1 });
     const { net, optimizer } = await loadCheckpointFile(backend, f.checkpoint);
     if (optimizer) disposeAdam(backend, optimizer);

@@ -1,9 +1,9 @@
 // `plif frames`: integrate the events of one sample into frames [T, 2, H, W] (Eq. S1) and write
 // them as a NumPy .npy array, optionally with one PNG per frame to look at.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectory } from '../../data/file-io.js';
 import { checkFits, TooLargeError } from '../../training/memory.js';
-import { intFlag, parseFlags, UsageError, withInputErrors, withUsage, type ParsedFlags } from '../args.js';
+import { checkOutputPaths, intFlag, parseFlags, UsageError, withInputErrors, withUsage, type ParsedFlags } from '../args.js';
 import {
   SENSOR,
   encodeNpy,
@@ -19,6 +19,9 @@ import {
 } from '../../data/index.js';
 
 const FORMATS: readonly EventFormat[] = ['nmnist', 'cifar10dvs', 'dvs128'];
+
+/** The widest PNG plif frames draws, a side (a 128x128 sensor at --png-scale 128). */
+const MAX_PNG_SIDE = 16384;
 
 /** Options shared by `plif frames` and `plif events` to pick one sample. */
 export const SAMPLE_OPTIONS = {
@@ -98,14 +101,30 @@ export async function run(argv: string[]): Promise<number> {
         if (err instanceof TooLargeError) throw new UsageError(err.message);
         throw err;
       }
-      const s = await sampleFromFlags(v, { wholeRecordingOk: false });
       const scale = intFlag('png-scale', v['png-scale']) ?? (width <= 64 ? 4 : 2);
+      if (pngDir !== undefined) {
+        // one PNG at a time: its RGB pixels, the filtered scanlines PNG compresses and their compression
+        const side = { w: width * scale, h: height * scale };
+        const pixels = 3 * side.w * side.h;
+        if (side.w > MAX_PNG_SIDE || side.h > MAX_PNG_SIDE) {
+          throw new UsageError(`--png-scale ${scale}: frames of ${width}x${height} drawn at ${scale} pixels per sensor pixel are ${side.w}x${side.h} PNGs, more than ${MAX_PNG_SIDE} pixels a side; use a smaller --png-scale`);
+        }
+        try {
+          checkFits(`drawing ${width}x${height} frames at --png-scale ${scale} (${side.w}x${side.h} PNGs)`, 3 * pixels, { what: `the RGB pixels of one PNG`, values: pixels }, 'use a smaller --png-scale');
+        } catch (err) {
+          if (err instanceof TooLargeError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
+      // where nothing can be written (/proc, /sys): refused before the sample is read
+      await checkOutputPaths({ '--out': out, '--png': pngDir });
+      const s = await sampleFromFlags(v, { wholeRecordingOk: false });
       const frames = eventsToFrames(s.events, T, width, height, splitBy as SplitBy);
       for (const w of s.events.warnings) process.stderr.write(`warning: ${w.file} (byte offset ${w.offset}): ${w.message}\n`);
+      if (pngDir !== undefined) await makeDirectory(pngDir);
       await writeFileAtomic(out, encodeNpy(frames, [T, 2, height, width]));
       process.stdout.write(`${describeSample(s)} -> ${out} float32 [${T}, 2, ${height}, ${width}] (split by ${splitBy})\n`);
       if (pngDir !== undefined) {
-        await mkdir(pngDir, { recursive: true });
         const digits = String(T - 1).length;
         for (let j = 0; j < T; j++) {
           const img = frameToRgb(frames, T, height, width, j, scale);

@@ -6,7 +6,7 @@ import { Network } from '../../core/network/network.js';
 import { Rng } from '../../core/rng.js';
 import { readNirFile } from '../../interop/nir/hdf5.js';
 import { NirImportError, nirToNetwork } from '../../interop/nir/import.js';
-import { choiceFlag, intFlag, parseFlags, UsageError, withUsage } from '../args.js';
+import { checkOutputPaths, choiceFlag, intFlag, parseFlags, UsageError, withUsage } from '../args.js';
 import { packageVersion } from '../version.js';
 
 const HELP = `usage: plif import --format nir FILE.nir --out FILE.safetensors [--T N]
@@ -27,6 +27,7 @@ export async function run(argv: string[]): Promise<number> {
     if (f.out === undefined) throw new UsageError('--out FILE.safetensors is required');
     choiceFlag('format', f.format ?? 'nir', ['nir'] as const);
     const T = intFlag('T', f.T);
+    await checkOutputPaths({ '--out': f.out });
     const path = positionals[0]!;
     const file = await readNirFile(path);
     let imported;

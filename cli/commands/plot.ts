@@ -11,7 +11,7 @@ import { accuracyChart, lossChart, tauChart } from '../../training/charts.js';
 import { firingMapsChart, PngUnavailableError, svgToPng } from '../../training/plot.js';
 import { readMetrics, runPaths } from '../../training/rundir.js';
 import { confusionChart, validateConfusion } from '../../training/plot-confusion.js';
-import { parseFlags, UsageError, withUsage } from '../args.js';
+import { checkOutputPaths, parseFlags, UsageError, withUsage } from '../args.js';
 
 const HELP = `usage: plif plot RUN_DIR [--out DIR] [--no-png] [--confusion FILE]
 
@@ -28,6 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     const { values: f, positionals } = parseFlags(argv, { out: { type: 'string' }, 'no-png': { type: 'boolean' }, confusion: { type: 'string' } }, true);
     if (positionals.length !== 1) throw new UsageError('give exactly one RUN_DIR');
     const paths = runPaths(positionals[0]!);
+    await checkOutputPaths({ '--out': f.out });
     if (!existsSync(paths.metrics)) throw new UsageError(`${paths.dir}: no metrics.jsonl (not a run directory, or no epoch finished yet)`);
     const metrics = checkMetrics(paths.metrics, await readMetrics(paths.metrics));
     if (metrics.length === 0) throw new UsageError(`${paths.metrics} is empty: no epoch has finished yet`);
