@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PAPER_DEFAULTS } from '../../core/defaults.js';
+import { capMessage, parseJsonBounded } from '../../core/quote.js';
 import { parseStructure } from '../../core/network/parser.js';
 import { PRESET_ALIASES, PRESETS, presetByName } from '../../core/network/presets.js';
 import { POOL_TIE_RULES } from '../../core/network/layers.js';
@@ -176,11 +177,12 @@ export async function run(argv: string[]): Promise<number> {
       if (settings.length) throw new UsageError(`--resume takes the run's own settings; only --epochs, --data-dir, --backend, --threads and --json may be given with it (got --${settings.join(', --')})`);
       let saved: { config: TrainConfig };
       try {
-        saved = JSON.parse(await readFile(paths.config, 'utf8')) as { config: TrainConfig };
+        saved = parseJsonBounded(await readFile(paths.config, 'utf8')) as { config: TrainConfig };
         if (typeof saved !== 'object' || saved === null || typeof saved.config !== 'object' || saved.config === null) throw new Error('it holds no "config" object');
         config = trainConfig({ ...saved.config });
       } catch (err) {
-        throw new UsageError(`--resume ${outDir}: ${paths.config} is not a run's config.json (${(err as Error).message})`);
+        // a fault of the file, as a corrupt checkpoint is: exit 1
+        throw new Error(`--resume ${outDir}: ${paths.config} is not a run's config.json (${capMessage((err as Error).message)})`);
       }
       // --backend: e.g. a run of the browser page on gpujs:webgl2 continues on this machine's cpu backend
       config = trainConfig({ ...saved.config, ...(f.epochs ? { epochs: intFlag('epochs', f.epochs)! } : {}), ...(f['data-dir'] ? { dataDir: f['data-dir'] } : {}), ...(f.backend ? { backend: f.backend } : {}) });

@@ -139,6 +139,16 @@ describe('JSON nested a million levels deep is refused naming the file', () => {
     noStackOverflow(r.err);
   }, 60_000);
 
+  it("in a run's config.json: train --resume names it and exits 1, as for a corrupt checkpoint", async () => {
+    const d = runCopy('deep-run-config');
+    const config = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...config, config: { ...config.config, preset: 0 } }).replace('"preset":0', `"preset":${DEEP}`));
+    const r = await plifRun(['train', '--resume', d, '--epochs', '2']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`--resume ${d}: ${join(d, 'config.json')} is not a run's config.json (JSON nested more than 64 levels deep)`);
+    noStackOverflow(r.err);
+  }, 60_000);
+
   it('in firing-maps.json and metrics.jsonl: plif plot names the file (and the line) and writes no figure', async () => {
     const maps = runCopy('deep-maps');
     writeFileSync(join(maps, 'firing-maps.json'), DEEP);
