@@ -10,6 +10,7 @@ import type { ConvDims } from '../../core/backend.js';
 import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto } from './conv.js';
 import { linearForwardRows, linearInputGradRows, linearWeightGradRows } from './linear.js';
 import type { WasmKernels } from './wasm/index.js';
+import { neuronBackwardWasm, neuronForwardWasm } from './wasm/neuron.js';
 
 export type { WasmKernels };
 
@@ -192,20 +193,22 @@ export const kernels: Record<string, Kernel> = {
 
   // ---- multi-step neuron over neuron blocks lo..hi (core's fused loops, Eqs. 2-16) ----
   /** num = [T, n, a, neurons per block]. */
-  neuronForward([x, s, h, v], [T, n, aNum, block], lo, hi, _p, meta) {
+  neuronForward([x, s, h, v], [T, n, aNum, block], lo, hi, _p, meta, wasm) {
     const a = Number.isNaN(aNum) ? undefined : aNum;
     const range = { lo: lo * block!, hi: Math.min(n!, hi * block!) };
+    if (wasm) return neuronForwardWasm(wasm, neuronCfg(meta), a, x!, { s: s!, h: h!, v: v! }, T!, n!, range); // the same loop in WebAssembly
     neuronForwardInto(neuronCfg(meta), x!, T!, a, { s: s!, h: h!, v: v! }, { range }); // Eqs. 2-6
   },
   /** num = [T, n, a, neurons per block]; gradK of each block into partials (float64 [blocks]); gH is float64 [n]. */
-  neuronBackward([x, s, h, v, gs, gx, gH, partials], [T, n, aNum, block], lo, hi, _p, meta) {
+  neuronBackward([x, s, h, v, gs, gx, gH, partials], [T, n, aNum, block], lo, hi, _p, meta, wasm) {
     const a = Number.isNaN(aNum) ? undefined : aNum;
     const cfg = neuronCfg(meta);
     const P = f64(partials!);
     const scratch = f64(gH!);
     for (let blk = lo; blk < hi; blk++) {
       const range = { lo: blk * block!, hi: Math.min(n!, (blk + 1) * block!) };
-      P[blk] = neuronBackwardInto(cfg, x!, T!, { s: s!, h: h!, v: v! }, gs!, a, gx!, { scratch, range }).gradK; // Eqs. 8-16
+      const w = wasm ? neuronBackwardWasm(wasm, cfg, a, x!, { s: s!, h: h!, v: v! }, gs!, gx!, scratch, T!, n!, range) : null; // the same loop in WebAssembly (ATan)
+      P[blk] = w ?? neuronBackwardInto(cfg, x!, T!, { s: s!, h: h!, v: v! }, gs!, a, gx!, { scratch, range }).gradK; // Eqs. 8-16
     }
   },
 

@@ -25,9 +25,19 @@ export interface WasmKernels {
    * mask row, are computed together on their kept columns only).
    */
   linearInputGrad(gy: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
+  /**
+   * core/neuron.ts neuronForwardInto over neurons [lo, hi) of n per step (time-major float32 [T][n]): H, S, V
+   * into h, s, v with core's float64 arithmetic; kind 0 IF, 1 LIF, 2 PLIF; decayInput, hard 0 or 1.
+   */
+  neuronForward(x: number, s: number, h: number, v: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, k: number, vr: number, vth: number): void;
+  /**
+   * core/neuron.ts neuronBackwardInto over neurons [lo, hi) with the ATan surrogate (c = (pi/2) alpha,
+   * halfAlpha = alpha/2): dL/dX into gx, dL/dH in the float64 scratch gH [n]; returns dL/dk of the range.
+   */
+  neuronBackward(x: number, s: number, h: number, v: number, gs: number, gx: number, gH: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, detach: number, dHdV: number, dHdX: number, vr: number, vth: number, c: number, halfAlpha: number): number;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

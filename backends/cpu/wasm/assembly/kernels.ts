@@ -529,3 +529,133 @@ export function linearInputGrad(gy: usize, wT: usize, gx: usize, B: i32, O: i32,
     if (pend >= 0) rowSingle(gy + <usize>pend * oB, wT, O, gx + <usize>pend * iB, mask + <usize>(pend % mr) * iB, c0, c1);
   }
 }
+
+// ---------------------------------------------------------------- multi-step neuron (Eqs. 2-16)
+//
+// The loops of core/neuron.ts neuronForwardInto / neuronBackwardInto over neurons [lo, hi) of n per step,
+// time-major [T][n], with the per-element arithmetic of core/scalar.ts (neuronStep, neuronFire,
+// neuronGradStep, the ATan surrogate, chargeGradK) done in float64 in the same order, two neurons per
+// f64x2 vector; values are read from and rounded to float32 as core's typed arrays do. Bitwise equal to
+// core's loops: test/cpu/wasm-neuron.test.ts. kind: 0 IF, 1 LIF, 2 PLIF; flags are 0 or 1.
+
+// @ts-ignore: decorator
+@inline function ld2(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+// @ts-ignore: decorator
+@inline function st2(p: usize, a: v128): void {
+  v128.store64_lane(p, f32x4.demote_f64x2_zero(a), 0);
+}
+
+/** H = charge(kind, decayInput, V_{t-1}, X, k, Vr) (Eqs. 5-6), as core/scalar.ts charge. */
+// @ts-ignore: decorator
+@inline function charge2(kind: i32, decayInput: i32, vp: v128, x: v128, K: v128, VR: v128): v128 {
+  if (kind == 0) return f64x2.add(vp, x);
+  if (decayInput != 0) return f64x2.add(vp, f64x2.mul(K, f64x2.sub(x, f64x2.sub(vp, VR))));
+  return f64x2.add(f64x2.sub(vp, f64x2.mul(K, f64x2.sub(vp, VR))), x);
+}
+
+// @ts-ignore: decorator
+@inline function charge1(kind: i32, decayInput: i32, vp: f64, x: f64, k: f64, vr: f64): f64 {
+  if (kind == 0) return vp + x;
+  if (decayInput != 0) return vp + k * (x - (vp - vr));
+  return vp - k * (vp - vr) + x;
+}
+
+/**
+ * Forward over t = 0..T-1 for neurons [lo, hi): H, S = Theta(H - Vth) (Theta(0) = 1) and V after the reset
+ * (hard: H (1 - S) + Vr S; soft: H - S Vth) into h, s, v; V_{-1} = Vr.
+ */
+export function neuronForward(x: usize, s: usize, h: usize, v: usize, T: i32, n: i32, lo: i32, hi: i32, kind: i32, decayInput: i32, hard: i32, k: f64, vr: f64, vth: f64): void {
+  const K = f64x2.splat(k);
+  const VR = f64x2.splat(vr);
+  const VTH = f64x2.splat(vth);
+  const ONE = f64x2.splat(1.0);
+  const ZERO = f64x2.splat(0.0);
+  const rowB = <usize>n << 2;
+  for (let t = 0; t < T; t++) {
+    const o = <usize>t * rowB;
+    let i = lo;
+    for (; i + 2 <= hi; i += 2) {
+      const j = o + (<usize>i << 2);
+      const vp = t > 0 ? ld2(v + j - rowB) : VR;
+      const hv = charge2(kind, decayInput, vp, ld2(x + j), K, VR);
+      const sv = v128.and(f64x2.ge(f64x2.sub(hv, VTH), ZERO), ONE); // heaviside: 1 or +0
+      const vv = hard != 0 ? f64x2.add(f64x2.mul(hv, f64x2.sub(ONE, sv)), f64x2.mul(VR, sv)) : f64x2.sub(hv, f64x2.mul(sv, VTH));
+      st2(h + j, hv);
+      st2(s + j, sv);
+      st2(v + j, vv);
+    }
+    for (; i < hi; i++) {
+      const j = o + (<usize>i << 2);
+      const vp: f64 = t > 0 ? <f64>load<f32>(v + j - rowB) : vr;
+      const hj = charge1(kind, decayInput, vp, <f64>load<f32>(x + j), k, vr);
+      const sj: f64 = hj - vth >= 0 ? 1.0 : 0.0;
+      const vj = hard != 0 ? hj * (1 - sj) + vr * sj : hj - sj * vth;
+      store<f32>(h + j, <f32>hj);
+      store<f32>(s + j, <f32>sj);
+      store<f32>(v + j, <f32>vj);
+    }
+  }
+}
+
+/**
+ * Backward over t = T-1..0 for neurons [lo, hi) with the ATan surrogate sigma'(x) = (alpha/2) / (1 + (c x)^2),
+ * c = (pi/2) alpha (passed as c and halfAlpha): dL/dH_t into the float64 scratch gH [n] (zeroed first), dL/dX_t =
+ * dL/dH_t dH/dX into gx; returns dL/dk summed over t (descending) and i (ascending) as core sums it.
+ */
+export function neuronBackward(x: usize, s: usize, h: usize, v: usize, gs: usize, gx: usize, gH: usize, T: i32, n: i32, lo: i32, hi: i32, kind: i32, decayInput: i32, hard: i32, detach: i32, dHdV: f64, dHdX: f64, vr: f64, vth: f64, c: f64, halfAlpha: f64): f64 {
+  const DHDV = f64x2.splat(dHdV);
+  const DHDX = f64x2.splat(dHdX);
+  const VR = f64x2.splat(vr);
+  const VTH = f64x2.splat(vth);
+  const C = f64x2.splat(c);
+  const HA = f64x2.splat(halfAlpha);
+  const ONE = f64x2.splat(1.0);
+  const ZERO = f64x2.splat(0.0);
+  const rowB = <usize>n << 2;
+  for (let i = lo; i < hi; i++) store<f64>(gH + (<usize>i << 3), 0.0);
+  let gradK: f64 = 0;
+  for (let t = T - 1; t >= 0; t--) {
+    const o = <usize>t * rowB;
+    let i = lo;
+    for (; i + 2 <= hi; i += 2) {
+      const j = o + (<usize>i << 2);
+      const q = gH + (<usize>i << 3);
+      const gV = f64x2.add(f64x2.mul(v128.load(q), DHDV), ZERO); // gradPotential with no loss on V
+      const hv = ld2(h + j);
+      const sv = ld2(s + j);
+      const u = f64x2.mul(C, f64x2.sub(hv, VTH));
+      const sg = f64x2.div(HA, f64x2.add(ONE, f64x2.mul(u, u))); // dS/dH, Eq. 13
+      const through = detach != 0 ? ZERO : sg;
+      const rg = hard != 0 ? f64x2.add(f64x2.sub(ONE, sv), f64x2.mul(f64x2.sub(VR, hv), through)) : f64x2.sub(ONE, f64x2.mul(VTH, through)); // Eq. 12
+      const g = f64x2.add(f64x2.mul(ld2(gs + j), sg), f64x2.mul(gV, rg)); // Eqs. 8-10
+      v128.store(q, g);
+      st2(gx + j, f64x2.mul(g, DHDX)); // Eq. 14
+      const vp = t > 0 ? ld2(v + j - rowB) : VR;
+      const ck = kind == 0 ? ZERO : decayInput != 0 ? f64x2.sub(ld2(x + j), f64x2.sub(vp, VR)) : f64x2.sub(VR, vp); // dH/dk
+      const p = f64x2.mul(g, ck);
+      gradK += f64x2.extract_lane(p, 0);
+      gradK += f64x2.extract_lane(p, 1);
+    }
+    for (; i < hi; i++) {
+      const j = o + (<usize>i << 2);
+      const q = gH + (<usize>i << 3);
+      const gV = load<f64>(q) * dHdV + 0.0;
+      const hj = <f64>load<f32>(h + j);
+      const sj = <f64>load<f32>(s + j);
+      const u = c * (hj - vth);
+      const sg = halfAlpha / (1 + u * u);
+      const through = detach != 0 ? 0.0 : sg;
+      const rg = hard != 0 ? 1 - sj + (vr - hj) * through : 1 - vth * through;
+      const g = <f64>load<f32>(gs + j) * sg + gV * rg;
+      store<f64>(q, g);
+      store<f32>(gx + j, <f32>(g * dHdX));
+      const vp: f64 = t > 0 ? <f64>load<f32>(v + j - rowB) : vr;
+      const ck: f64 = kind == 0 ? 0.0 : decayInput != 0 ? <f64>load<f32>(x + j) - (vp - vr) : vr - vp;
+      gradK += g * ck;
+    }
+  }
+  return gradK;
+}
