@@ -1,10 +1,13 @@
 // The float64 reference backend's own contract, worked by hand where the conformance suite compares it with
 // nothing (it is the oracle): a neuron without `a` decays by its tau, which neurons return dL/da, what
-// evaluation-mode batch norm saves for its backward, and outputs that are copies, not views of the inputs.
+// evaluation-mode batch norm saves for its backward, outputs that are copies, its refusals and their names,
+// tie draws, the divergence count, and the magnitudes the tape keeps for the proofs' tolerances.
 import { describe, expect, it } from 'vitest';
 import { neuronConfig } from '../core/neuron.js';
 import { surrogates } from '../core/surrogates.js';
 import { referenceBackend } from '../reference/ops-backend.js';
+import { surrogateDerivative } from '../reference/surrogate.js';
+import { Tape } from '../reference/tape.js';
 
 describe('reference backend', () => {
   it('an LIF neuron (no a) decays by k = 1/tau: H_t = V_{t-1} + (X_t - V_{t-1}) / tau (Eq. 5)', () => {
@@ -75,5 +78,83 @@ describe('reference backend', () => {
     const u = b.upload(src, [2]);
     src[0] = 0;
     expect(Array.from(b.download(u))).toEqual([4, 5]);
+  });
+
+  it('names itself float64; counts live tensors; refuses an upload that does not fill its shape', () => {
+    const b = referenceBackend();
+    expect([b.name, b.precision]).toEqual(['reference', 'float64']);
+    const t = b.upload([1, 2], [2]);
+    const u = b.zeros([3]);
+    expect(b.liveTensors()).toBe(2);
+    b.dispose(t);
+    expect(b.liveTensors()).toBe(1);
+    expect(() => b.download(t)).toThrow();
+    b.dispose(u);
+    expect(b.liveTensors()).toBe(0);
+    expect(() => b.upload([1, 2, 3], [2, 2])).toThrow('shape [2, 2] does not hold 3 values');
+  });
+
+  it('refusals name the op and the tensor: PLIF without a, pooling gradients, tie draws, the dropout mask', () => {
+    const b = referenceBackend();
+    const x = b.upload([1, 2, 3, 4], [2, 2]);
+    const plif = neuronConfig({ kind: 'plif' });
+    expect(() => b.neuron(plif, x, null)).toThrow('neuron: a PLIF layer needs its parameter a');
+    const a = b.upload([0], [1]);
+    expect(() => b.neuronBackward(plif, x, b.neuron(plif, x, a), x, null)).toThrow('neuron: a PLIF layer needs its parameter a');
+    const img = b.upload([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], [1, 1, 4, 4]);
+    const p = { kernel: 2, stride: 2 };
+    const wrong = b.upload([1, 2, 3], [1, 1, 3, 1]);
+    expect(() => b.maxPool2d(img, p, wrong)).toThrow('maxPool2d tieDraws: shape [1, 1, 3, 1], expected [1, 1, 2, 2]');
+    const { argmax } = b.maxPool2d(img, p);
+    expect(() => b.maxPool2dBackward(wrong, argmax, img.shape, p)).toThrow('maxPool2dBackward gy: shape [1, 1, 3, 1], expected [1, 1, 2, 2]');
+    expect(() => b.avgPool2dBackward(wrong, img.shape, p)).toThrow('avgPool2dBackward gy: shape [1, 1, 3, 1], expected [1, 1, 2, 2]');
+    expect(() => b.dropout(x, b.upload([1, 1, 1], [3]))).toThrow('dropout mask: shape [3], expected [2]');
+  });
+
+  it('max pooling with tie draws takes the (d mod c)-th of a window\'s c maxima, in row-major order', () => {
+    const b = referenceBackend();
+    const x = b.upload([5, 5, 1, 5], [1, 1, 2, 2]); // three maxima, at offsets 0, 1 and 3
+    const p = { kernel: 2, stride: 2 };
+    expect(Array.from(b.download(b.maxPool2d(x, p).argmax))).toEqual([0]); // no draws: the first
+    for (const [d, offset] of [[0, 0], [1, 1], [2, 3], [4, 1]] as const) {
+      const r = b.maxPool2d(x, p, b.upload([d], [1, 1, 1, 1]));
+      expect(Array.from(b.download(r.argmax)), `draw ${d}`).toEqual([offset]);
+      expect(Array.from(b.download(r.y))).toEqual([5]);
+    }
+  });
+
+  it('countBad counts NaN, infinities and values beyond the limit (not at it), over several tensors', () => {
+    const b = referenceBackend();
+    const t1 = b.upload([0, NaN, 2, -2.5], [4]);
+    const t2 = b.upload([Infinity, -Infinity, 2.0000001, -1], [2, 2]);
+    const n = b.countBad([t1, t2], 2);
+    expect(n.shape).toEqual([1]);
+    expect(Array.from(b.download(n))).toEqual([5]); // NaN, -2.5, +inf, -inf, 2.0000001
+    expect(Array.from(b.download(b.countBad([b.upload([1, -1, 0], [3])], 2)))).toEqual([0]);
+  });
+
+  it("the reference's surrogate table refuses an unknown name", () => {
+    expect(() => surrogateDerivative({ name: 'nope' as 'atan', alpha: 1 })).toThrow("reference: unknown surrogate 'nope'");
+  });
+
+  it('the tape keeps magnitudes: sums of |terms| through add, sub, mul and dot, and their gradients', () => {
+    const t = new Tape();
+    const a = t.leaf(3);
+    const b = t.leaf(-2);
+    expect(t.add(a, b).mag).toBe(5);
+    const d = t.sub(a, b);
+    expect([d.value, d.mag]).toEqual([5, 5]);
+    expect(t.sub(b, a).mag).toBe(5);
+    expect(t.mul(a, b).mag).toBe(6);
+    const c = t.leaf(4);
+    const e = t.leaf(-0.5);
+    const dot = t.dot([a, b], [c, e]);
+    expect([dot.value, dot.mag]).toEqual([13, 13]); // 3*4 + (-2)(-0.5); |3||4| + |-2||-0.5|
+    const dot2 = t.dot([a, b], [e, c]);
+    expect([dot2.value, dot2.mag]).toEqual([-9.5, 9.5]);
+    // gradients of the magnitudes: |locals| along every path
+    const g = t.gradients(t.sub(a, b), true);
+    expect([g[a.id], g[b.id]]).toEqual([1, 1]);
+    expect(Array.from(t.gradients(t.sub(a, b)).filter((_v, i) => i === a.id || i === b.id))).toEqual([1, -1]);
   });
 });
