@@ -290,7 +290,10 @@ export async function run(argv: string[]): Promise<number> {
         say(`torch peer: not run: ${t.reason}`);
       }
     }
-    if (!f['no-tfjs'] && !peerInstalled('@tensorflow/tfjs')) {
+    if (!f['no-tfjs'] && ck) {
+      out.tfjs = { skipped: 'not with --checkpoint' };
+      say(`${'tfjs (cpu)'.padEnd(16)}: skipped: the TensorFlow.js step cannot start from a checkpoint (--no-tfjs hides this line)`);
+    } else if (!f['no-tfjs'] && !peerInstalled('@tensorflow/tfjs')) {
       out.tfjs = { skipped: 'not installed' };
       say(`${'tfjs (cpu)'.padEnd(16)}: skipped: @tensorflow/tfjs is not installed (npm install @tensorflow/tfjs to compare; --no-tfjs hides this line)`);
     } else if (!f['no-tfjs']) {

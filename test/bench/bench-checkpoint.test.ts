@@ -60,6 +60,12 @@ describe('plif bench --checkpoint', () => {
     expect(r.out).toMatch(/firing rates: 2 PLIF \d\.\d{3}, 6 PLIF \d\.\d{3}, 10 PLIF \d\.\d{3}, 13 PLIF \d\.\d{3}/);
   });
 
+  it('leaves out the TensorFlow.js row, which cannot start from a checkpoint', async () => {
+    const r = await plifRun(['bench', '--checkpoint', checkpoint, '--batch', '4', '--steps', '1', '--json']);
+    expect(r.code).toBe(0);
+    expect(lastJson(r.out).tfjs).toEqual({ skipped: 'not with --checkpoint' });
+  });
+
   it('refuses flags that the checkpoint fixes, and names a file that is not a checkpoint', async () => {
     const r = await bench('--channels', '8', '--T', '2');
     expect(r.code).toBe(2);
