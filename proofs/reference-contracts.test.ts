@@ -8,6 +8,7 @@ import { surrogates } from '../core/surrogates.js';
 import { referenceBackend } from '../reference/ops-backend.js';
 import { surrogateDerivative } from '../reference/surrogate.js';
 import { Tape } from '../reference/tape.js';
+import * as ops from '../reference/ops.js';
 
 describe('reference backend', () => {
   it('an LIF neuron (no a) decays by k = 1/tau: H_t = V_{t-1} + (X_t - V_{t-1}) / tau (Eq. 5)', () => {
@@ -156,5 +157,23 @@ describe('reference backend', () => {
     const g = t.gradients(t.sub(a, b), true);
     expect([g[a.id], g[b.id]]).toEqual([1, 1]);
     expect(Array.from(t.gradients(t.sub(a, b)).filter((_v, i) => i === a.id || i === b.id))).toEqual([1, -1]);
+  });
+
+  it('batch norm over one value per channel updates the running variance by the batch variance (no n/(n-1))', () => {
+    const b = referenceBackend();
+    const x = b.upload([3, -1], [1, 2, 1]);
+    const [gamma, beta] = [b.upload([1, 1], [2]), b.upload([0, 0], [2])];
+    const [rm, rv] = [b.upload([0, 0], [2]), b.upload([1, 2], [2])];
+    b.batchNorm(x, gamma, beta, rm, rv, { training: true, momentum: 0.25, eps: 1e-5, spatialDims: 1 });
+    expect(Array.from(b.download(rm))).toEqual([0.75, -0.25]);
+    expect(Array.from(b.download(rv))).toEqual([0.75, 1.5]); // (1 - 0.25) var + 0.25 * 0
+  });
+
+  it('the ops refuse tie draws that are not one per window; Adam adds eps to sqrt(v^)', () => {
+    expect(() => ops.maxPool2d(new Float64Array(16), [1, 1, 4, 4], 2, 2, [0, 0, 0])).toThrow('maxPool2d: 3 tie draws for 4 windows');
+    // one step with eps as large as sqrt(v^) = |g|: p - lr g / (|g| + eps)
+    const p = Float64Array.of(1);
+    ops.adam(p, Float64Array.of(0.5), Float64Array.of(0), Float64Array.of(0), 0.1, 0.9, 0.999, 0.5, 1);
+    expect(p[0]).toBeCloseTo(1 - (0.1 * 0.5) / (0.5 + 0.5), 14);
   });
 });
