@@ -79,6 +79,17 @@ export function threadCount(threads = defaultThreads()): number {
   return threads;
 }
 
+/** The largest float32 not above x >= 0, at most the largest finite float32 (x = Infinity gives that). */
+export function float32AtMost(x: number): number {
+  const MAX = 3.4028234663852886e38;
+  if (x >= MAX) return MAX;
+  const f = Math.fround(x);
+  if (f <= x) return f;
+  const b = new Float32Array([f]);
+  new Uint32Array(b.buffer)[0]! -= 1; // the next float32 towards zero (x >= 0)
+  return b[0]!;
+}
+
 export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const threads = threadCount(opts.threads);
   const block = opts.neuronBlock ?? NEURON_BLOCK;
@@ -331,8 +342,14 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
 
     countBad(ts, limit) {
       let bad = 0;
+      // the WebAssembly count (SIMD): |x| > limit for a float32 x exactly when |x| > the largest float32 <= limit
+      const lim = wasm && limit >= 0 ? float32AtMost(limit) : NaN;
       for (const t of ts) {
         const d = get(t);
+        if (!Number.isNaN(lim) && d.buffer === arena.memory.buffer) {
+          bad += wasm!.countOutside(d.byteOffset, d.length, lim);
+          continue;
+        }
         for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!) || Math.abs(d[i]!) > limit) bad++;
       }
       const y = make([1]);

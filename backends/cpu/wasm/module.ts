@@ -35,9 +35,11 @@ export interface WasmKernels {
    * halfAlpha = alpha/2): dL/dX into gx, dL/dH in the float64 scratch gH [n]; returns dL/dk of the range.
    */
   neuronBackward(x: number, s: number, h: number, v: number, gs: number, gx: number, gH: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, detach: number, dHdV: number, dHdX: number, vr: number, vth: number, c: number, halfAlpha: number): number;
+  /** How many of the n float32 values at x are NaN, infinite or above lim in magnitude (lim >= 0, a float32). */
+  countOutside(x: number, n: number, lim: number): number;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

@@ -659,3 +659,23 @@ export function neuronBackward(x: usize, s: usize, h: usize, v: usize, gs: usize
   }
   return gradK;
 }
+
+// ---------------------------------------------------------------- health check
+
+/**
+ * How many of x[0..n) are not within [-lim, lim]: NaN, an infinity, or a magnitude above lim (lim >= 0;
+ * float32 max counts exactly the non-finite values). An exact count, whatever the order of the lanes.
+ */
+export function countOutside(x: usize, n: i32, lim: f32): i32 {
+  const L = f32x4.splat(lim);
+  let acc = i32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    // inside: |x| <= lim (false for NaN); the mask is -1 where outside
+    const inside = f32x4.le(f32x4.abs(v128.load(x + (<usize>k << 2))), L);
+    acc = i32x4.sub(acc, v128.not(inside));
+  }
+  let bad = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; k < n; k++) if (!(Mathf.abs(load<f32>(x + (<usize>k << 2))) <= lim)) bad++;
+  return bad;
+}
