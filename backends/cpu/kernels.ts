@@ -216,7 +216,8 @@ export const kernels: Record<string, Kernel> = {
   /**
    * Max pooling: the first of a window's c maxima wins, or with tie draws d (one per output) the (d mod c)-th.
    */
-  maxPool([x, y, am, d], [H, W, Ho, Wo, K, s], lo, hi) {
+  maxPool([x, y, am, d], [H, W, Ho, Wo, K, s], lo, hi, _p, _m, wasm) {
+    if (wasm && !d) return wasm.maxPool(off(x!), off(y!), off(am!), H!, W!, Ho!, Wo!, K!, s!, lo, hi); // the same comparisons in WebAssembly
     for (let bc = lo; bc < hi; bc++) {
       const base = bc * H! * W!;
       let q = bc * Ho! * Wo!;

@@ -61,6 +61,8 @@ function poolCases(): Case[] {
   const outPlane = perUnit(Ho * Wo);
   return [
     { name: 'maxPool', kernel: 'maxPool', num, units: BC, arrays: [input(BC * H * W, ties), output(BC * Ho * Wo, outPlane), output(BC * Ho * Wo, outPlane)] },
+    // rows of 9 outputs: two groups of four lanes (SIMD) and a tail
+    { name: 'maxPool (rows of 9)', kernel: 'maxPool', num: [5, 18, 2, 9, 2, 2], units: BC, arrays: [input(BC * 5 * 18, ties), output(BC * 18, perUnit(18)), output(BC * 18, perUnit(18))] },
     {
       name: 'maxPool with tie draws',
       kernel: 'maxPool',

@@ -37,9 +37,11 @@ export interface WasmKernels {
   neuronBackward(x: number, s: number, h: number, v: number, gs: number, gx: number, gH: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, detach: number, dHdV: number, dHdX: number, vr: number, vth: number, c: number, halfAlpha: number): number;
   /** How many of the n float32 values at x are NaN, infinite or above lim in magnitude (lim >= 0, a float32). */
   countOutside(x: number, n: number, lim: number): number;
+  /** Max pooling of planes [p0, p1) of x [P][H][W] into y and am [P][Ho][Wo], the first maximum of each window (no tie draws). */
+  maxPool(x: number, y: number, am: number, H: number, W: number, Ho: number, Wo: number, K: number, s: number, p0: number, p1: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'maxPool'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

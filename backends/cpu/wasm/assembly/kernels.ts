@@ -679,3 +679,74 @@ export function countOutside(x: usize, n: i32, lim: f32): i32 {
   for (; k < n; k++) if (!(Mathf.abs(load<f32>(x + (<usize>k << 2))) <= lim)) bad++;
   return bad;
 }
+
+// ---------------------------------------------------------------- max pooling
+
+/**
+ * Max pooling of planes [p0, p1): x [P][H][W] -> y, am [P][Ho][Wo], without tie draws. Each output is the
+ * first of its window's maxima in row-major order (v > best from -Infinity, as kernels.ts maxPool: a
+ * window of NaNs gives -Infinity at index 0) and am its index ky*K + kx, as a float. Windows of 2x2 with
+ * stride 2 take four outputs per f32x4 with the same compare-and-select sequence per lane.
+ */
+export function maxPool(x: usize, y: usize, am: usize, H: i32, W: i32, Ho: i32, Wo: i32, K: i32, s: i32, p0: i32, p1: i32): void {
+  const NEG = f32x4.splat(-Infinity);
+  const A1 = f32x4.splat(1);
+  const A2 = f32x4.splat(2);
+  const A3 = f32x4.splat(3);
+  const fast = K == 2 && s == 2;
+  for (let p = p0; p < p1; p++) {
+    const xb = x + (<usize>(p * H * W) << 2);
+    const ob = <usize>(p * Ho * Wo) << 2;
+    for (let oy = 0; oy < Ho; oy++) {
+      let ox = 0;
+      const row = ob + (<usize>(oy * Wo) << 2);
+      if (fast) {
+        const r0 = xb + (<usize>(oy * 2 * W) << 2);
+        const r1 = r0 + (<usize>W << 2);
+        for (; ox + 4 <= Wo; ox += 4) {
+          const q0 = r0 + (<usize>(ox * 2) << 2);
+          const q1 = r1 + (<usize>(ox * 2) << 2);
+          const a = v128.load(q0);
+          const b = v128.load(q0, 16);
+          const c = v128.load(q1);
+          const d = v128.load(q1, 16);
+          let best = NEG;
+          let arg = f32x4.splat(0);
+          const t0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6); // (ky, kx) = (0, 0)
+          let m = f32x4.gt(t0, best);
+          best = v128.bitselect(t0, best, m);
+          const t1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7); // (0, 1)
+          m = f32x4.gt(t1, best);
+          best = v128.bitselect(t1, best, m);
+          arg = v128.bitselect(A1, arg, m);
+          const t2 = v128.shuffle<f32>(c, d, 0, 2, 4, 6); // (1, 0)
+          m = f32x4.gt(t2, best);
+          best = v128.bitselect(t2, best, m);
+          arg = v128.bitselect(A2, arg, m);
+          const t3 = v128.shuffle<f32>(c, d, 1, 3, 5, 7); // (1, 1)
+          m = f32x4.gt(t3, best);
+          best = v128.bitselect(t3, best, m);
+          arg = v128.bitselect(A3, arg, m);
+          v128.store(y + row + (<usize>ox << 2), best);
+          v128.store(am + row + (<usize>ox << 2), arg);
+        }
+      }
+      for (; ox < Wo; ox++) {
+        let best: f32 = -Infinity;
+        let arg = 0;
+        for (let ky = 0; ky < K; ky++) {
+          const r = xb + (<usize>((oy * s + ky) * W + ox * s) << 2);
+          for (let kx = 0; kx < K; kx++) {
+            const v = load<f32>(r + (<usize>kx << 2));
+            if (v > best) {
+              best = v;
+              arg = ky * K + kx;
+            }
+          }
+        }
+        store<f32>(y + row + (<usize>ox << 2), best);
+        store<f32>(am + row + (<usize>ox << 2), <f32>arg);
+      }
+    }
+  }
+}
