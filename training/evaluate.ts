@@ -109,6 +109,47 @@ export async function inferWithSpikes(net: Network, host: FloatArray, n: number,
   }
 }
 
+/** A spiking layer's spikes over an eval-mode forward, counted on the device. */
+export interface LayerSpikeCount {
+  layer: NeuronLayer;
+  /** Values of the layer's output [T, n, ...]. */
+  size: number;
+  /** How many of them are spikes. */
+  spikes: number;
+}
+
+/**
+ * Eval-mode forward as inferWithSpikes, with the spikes of every spiking layer counted on the device and
+ * read back with the output in one host sync; with `keepFirst`, the first spiking layer's output too (for
+ * the firing maps). A spiking layer emits exactly 0 or 1, so its sum is the count of values above 0.5
+ * (countBad with limit 0.5): an exact integer on every backend. Frees everything it made.
+ */
+export async function inferWithSpikeCounts(net: Network, host: FloatArray, n: number, rngs: readonly Rng[] | null, keepFirst: boolean): Promise<{ out: FloatArray; counts: LayerSpikeCount[]; first: LayerSpikes | null }> {
+  const b = net.backend;
+  const observed: { layer: NeuronLayer; view: Tensor }[] = [];
+  const observe = (layer: unknown, out: Tensor) => {
+    if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
+  };
+  const counted: Tensor[] = [];
+  const x = b.upload(host, net.inputShape(n));
+  try {
+    const outT = net.forward(x, { training: false, rng: null, hostInput: host, ...(rngs ? { sampleRngs: rngs } : {}), observe });
+    for (const o of observed) counted.push(b.countBad([o.view], 0.5));
+    const first = keepFirst && observed.length > 0 ? observed[0]! : null;
+    const [out, ...rest] = await b.read([outT, ...counted, ...(first ? [first.view] : [])]);
+    return {
+      out: out!,
+      counts: observed.map((o, k) => ({ layer: o.layer, size: o.view.size, spikes: rest[k]![0]! })),
+      first: first ? { layer: first.layer, shape: first.view.shape, values: rest[observed.length]! } : null,
+    };
+  } finally {
+    for (const t of counted) b.dispose(t);
+    for (const o of observed) b.dispose(o.view);
+    net.release();
+    b.dispose(x);
+  }
+}
+
 export async function evaluate(net: Network, src: SampleSource, indices: Uint32Array, batchSize: number, opts: EvalOptions = {}): Promise<Evaluation> {
   const { T, classes } = net.config;
   const sums = new Map<number, { spikes: number; count: number }>();
@@ -131,16 +172,15 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
     }
     const n = idx.length;
     const host = await src.batch(idx, T, null);
-    const tally = (spiking: readonly LayerSpikes[]) =>
-      spiking.forEach(({ layer, shape, values: s }, k) => {
-        let total = 0;
-        for (let i = 0; i < s.length; i++) total += s[i]!;
+    const tally = (counts: readonly LayerSpikeCount[], first: LayerSpikes | null) => {
+      for (const { layer, size, spikes } of counts) {
         const acc = sums.get(layer.index) ?? { spikes: 0, count: 0 };
-        acc.spikes += total;
-        acc.count += s.length;
+        acc.spikes += spikes;
+        acc.count += size;
         sums.set(layer.index, acc);
-        if (k === 0 && done < nMaps) fillMaps(layer, s, shape, idx, src, done, nMaps);
-      });
+      }
+      if (first) fillMaps(first.layer, first.values, first.shape, idx, src, done, nMaps);
+    };
     const fillMaps = (layer: NeuronLayer, s: ArrayLike<number>, shape: readonly number[], ids: Uint32Array, source: SampleSource, offset: number, want: number) => {
       const per = shape.slice(2).reduce((p, d) => p * d, 1);
       maps ??= { layer: layer.index, token: layer.token, shape: shape.slice(2), samples: [] };
@@ -151,8 +191,12 @@ export async function evaluate(net: Network, src: SampleSource, indices: Uint32A
       }
     };
     const rngs = random ? Array.from(idx, (i) => sampleRng(opts.seed ?? 0, i)) : null;
-    const { out, spiking } = await inferWithSpikes(net, host, n, rngs, opts.firingRates === true);
-    tally(spiking);
+    let out: FloatArray;
+    if (opts.firingRates) {
+      const r = await inferWithSpikeCounts(net, host, n, rngs, done < nMaps);
+      tally(r.counts, r.first);
+      out = r.out;
+    } else out = (await inferWithSpikes(net, host, n, rngs, false)).out;
     const r = readout(out, T, n, classes, M, rule, rngs); // exact counts, Sec. 3.7
     for (let k = 0; k < n; k++) {
       const label = src.labels[idx[k]!]!;
