@@ -113,6 +113,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const sB = new Scratch(scratchAlloc);
   const sGH = new Scratch(scratchAlloc);
   const sPart = new Scratch(scratchAlloc);
+  const sCount = new Scratch(scratchAlloc);
   const section = opts.onSection;
   const timed = <R>(name: string, f: () => R): R => {
     if (!section) return f();
@@ -347,7 +348,10 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       for (const t of ts) {
         const d = get(t);
         if (!Number.isNaN(lim) && d.buffer === arena.memory.buffer) {
-          bad += wasm!.countOutside(d.byteOffset, d.length, lim);
+          // split over the threads (an exact count per range, summed here) where a tensor is large
+          const counts = new Int32Array(sCount.get(parts).buffer, sCount.get(parts).byteOffset, parts).fill(0);
+          pool.run('countOutside', [d, sCount.get(parts)], [lim], d.length, null, { grain: EW });
+          for (const c of counts) bad += c;
           continue;
         }
         for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!) || Math.abs(d[i]!) > limit) bad++;

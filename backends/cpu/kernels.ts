@@ -315,6 +315,16 @@ export const kernels: Record<string, Kernel> = {
       p![i] = adamParam(p![i]!, mi, vi, stepSize!, sqrtBc2!, eps!);
     }
   },
+  /**
+   * How many of x[lo..hi) lie outside [-lim, lim] (NaN and infinities included; lim a float32 >= 0), as an
+   * int32 into counts[part]. num = [lim].
+   */
+  countOutside([x, counts], [lim], lo, hi, part, _m, wasm) {
+    let bad = 0;
+    if (wasm) bad = wasm.countOutside(off(x!) + 4 * lo, hi - lo, lim!);
+    else for (let i = lo; i < hi; i++) if (!(Math.abs(x![i]!) <= lim!)) bad++;
+    new Int32Array(counts!.buffer, counts!.byteOffset, counts!.length)[part] = bad;
+  },
   /** y[j] = sum_t x[t*n + j]. num = [T, n]. */
   sumT([x, y], [T, n], lo, hi) {
     y!.fill(0, lo, hi);

@@ -40,6 +40,21 @@ describe('countBad', () => {
     }
   });
 
+  it('split over two threads (tensors of 100 000 values and more): the same exact counts', () => {
+    const two = cpuBackend({ threads: 2 });
+    try {
+      for (const [n, limit] of [[100_000, 1e6], [262_147, 0.5], [1 << 20, Infinity]] as const) {
+        const x = values(n, limit, n);
+        const want = definition([x], limit);
+        const t = two.upload(x, [n]);
+        expect(two.download(two.countBad([t, t], limit))[0], `${n} values, limit ${limit}`).toBe(2 * want);
+        two.dispose(t);
+      }
+    } finally {
+      two.destroy();
+    }
+  });
+
   it('float32AtMost gives the largest float32 not above its argument', () => {
     expect(float32AtMost(1e6)).toBe(1e6);
     expect(float32AtMost(0.1)).toBe(next(Math.fround(0.1), false)); // fround(0.1) is above 0.1

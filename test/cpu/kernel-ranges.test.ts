@@ -174,6 +174,8 @@ function cases(): Case[] {
         { role: 'inout', length: 9, init: (_i, rng) => rng.range(0, 1), unit: same },
       ],
     },
+    // an int32 count per range (per part), summed by the backend: the scratch role checks that a range writes only its own
+    { name: 'countOutside', kernel: 'countOutside', num: [0.5], units: 11, arrays: [input(11, spikes), { role: 'scratch', length: 3, perPart: 1 }] },
     { name: 'sumT', kernel: 'sumT', num: [3, 7], units: 7, arrays: [input(21), output(7, same)] },
     { name: 'repeatT', kernel: 'repeatT', num: [3, 7], units: 7, arrays: [input(7), output(21, (i) => i % 7)] },
   ];
