@@ -253,7 +253,8 @@ export const kernels: Record<string, Kernel> = {
         }
     }
   },
-  maxPoolBackward([gy, am, gx], [H, W, Ho, Wo, K, s], lo, hi) {
+  maxPoolBackward([gy, am, gx], [H, W, Ho, Wo, K, s], lo, hi, _p, _m, wasm) {
+    if (wasm) return wasm.maxPoolBackward(off(gy!), off(am!), off(gx!), H!, W!, Ho!, Wo!, K!, s!, lo, hi); // the same sums in WebAssembly
     gx!.fill(0, lo * H! * W!, hi * H! * W!);
     for (let bc = lo; bc < hi; bc++) {
       const base = bc * H! * W!;

@@ -71,6 +71,7 @@ function poolCases(): Case[] {
       arrays: [input(BC * H * W, ties), output(BC * Ho * Wo, outPlane), output(BC * Ho * Wo, outPlane), input(BC * Ho * Wo, (_i, rng) => Math.floor(rng.uniform() * 1000))],
     },
     { name: 'maxPoolBackward', kernel: 'maxPoolBackward', num, units: BC, arrays: [input(BC * Ho * Wo), input(BC * Ho * Wo, (_i, rng) => Math.floor(rng.uniform() * K * K)), output(BC * H * W, plane)] },
+    { name: 'maxPoolBackward (rows of 9)', kernel: 'maxPoolBackward', num: [5, 18, 2, 9, 2, 2], units: BC, arrays: [input(BC * 18), input(BC * 18, (_i, rng) => Math.floor(rng.uniform() * 4)), output(BC * 5 * 18, perUnit(5 * 18))] },
     { name: 'avgPool (overlapping windows)', kernel: 'avgPool', num: [H, W, H - 1, W - 1, 2, 1], units: BC, arrays: [input(BC * H * W), output(BC * (H - 1) * (W - 1), perUnit((H - 1) * (W - 1)))] },
     { name: 'avgPoolBackward (overlapping windows)', kernel: 'avgPoolBackward', num: [H, W, H - 1, W - 1, 2, 1], units: BC, arrays: [input(BC * (H - 1) * (W - 1)), output(BC * H * W, plane)] },
   ];

@@ -1,5 +1,5 @@
-// Max pooling in WebAssembly (SIMD for 2x2 windows of stride 2) equals the TypeScript kernel bit for bit:
-// values and argmax for ties (the first maximum wins), NaN, infinities, both zeros, spikes (0/1, mostly
+// Max pooling and its gradient in WebAssembly (SIMD for 2x2 windows of stride 2) equal the TypeScript
+// kernels bit for bit: values, argmax and the input gradient (gradients with NaN, infinities and -0) for ties (the first maximum wins), NaN, infinities, both zeros, spikes (0/1, mostly
 // tied windows), odd sizes with tails of fewer than four outputs, other windows and strides, and any
 // number of threads. With tie draws the TypeScript kernel runs (its draws need the tie count).
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ function values(n: number, seed: number, kind: 'mixed' | 'spikes'): Float32Array
 
 const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
-describe('maxPool2d: WebAssembly kernel against the TypeScript kernel', () => {
+describe('maxPool2d and its backward: WebAssembly kernels against the TypeScript kernels', () => {
   const ts = cpuBackend({ threads: 1, simd: false });
   const simd = [cpuBackend({ threads: 1 }), cpuBackend({ threads: 2 })];
   afterAll(() => [ts, ...simd].forEach((b) => b.destroy()));
@@ -40,8 +40,10 @@ describe('maxPool2d: WebAssembly kernel against the TypeScript kernel', () => {
         const run = (b: typeof ts) => {
           const t = b.upload(x, dims);
           const { y, argmax } = b.maxPool2d(t, { kernel, stride });
-          const out = { y: b.download(y), argmax: b.download(argmax) };
-          [t, y, argmax].forEach((u) => b.dispose(u));
+          const gy = b.upload(values(y.size, seed * 11 + kernel, 'mixed'), y.shape);
+          const gx = b.maxPool2dBackward(gy, argmax, dims, { kernel, stride });
+          const out = { y: b.download(y), argmax: b.download(argmax), gx: b.download(gx) };
+          [t, y, argmax, gy, gx].forEach((u) => b.dispose(u));
           return out;
         };
         const want = run(ts);
@@ -49,6 +51,7 @@ describe('maxPool2d: WebAssembly kernel against the TypeScript kernel', () => {
           const got = run(b);
           expect(bits(got.y), `${kind} seed ${seed}, ${b.threads} threads: values`).toEqual(bits(want.y));
           expect(bits(got.argmax), `${kind} seed ${seed}, ${b.threads} threads: argmax`).toEqual(bits(want.argmax));
+          expect(bits(got.gx), `${kind} seed ${seed}, ${b.threads} threads: the gradient`).toEqual(bits(want.gx));
         }
       }
   });

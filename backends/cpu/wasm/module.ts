@@ -39,9 +39,11 @@ export interface WasmKernels {
   countOutside(x: number, n: number, lim: number): number;
   /** Max pooling of planes [p0, p1) of x [P][H][W] into y and am [P][Ho][Wo], the first maximum of each window (no tie draws). */
   maxPool(x: number, y: number, am: number, H: number, W: number, Ho: number, Wo: number, K: number, s: number, p0: number, p1: number): void;
+  /** gx of planes [p0, p1) = 0, then each gy added at the input its am picked (the gradient of maxPool). */
+  maxPoolBackward(gy: number, am: number, gx: number, H: number, W: number, Ho: number, Wo: number, K: number, s: number, p0: number, p1: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'maxPool'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'maxPool', 'maxPoolBackward'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

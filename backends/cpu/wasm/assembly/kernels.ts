@@ -750,3 +750,47 @@ export function maxPool(x: usize, y: usize, am: usize, H: i32, W: i32, Ho: i32, 
     }
   }
 }
+
+/**
+ * The gradient of max pooling over planes [p0, p1): gx [P][H][W] = 0, then each gy [P][Ho][Wo] added to
+ * the input its am picked, in the order of kernels.ts maxPoolBackward (0 + g, so a -0 arrives as +0).
+ * Windows of 2x2 with stride 2 do not overlap: four outputs per f32x4, each of the 16 inputs under them
+ * getting 0 + g or 0 from a lane select.
+ */
+export function maxPoolBackward(gy: usize, am: usize, gx: usize, H: i32, W: i32, Ho: i32, Wo: i32, K: i32, s: i32, p0: i32, p1: i32): void {
+  memory.fill(gx + (<usize>(p0 * H * W) << 2), 0, <usize>((p1 - p0) * H * W) << 2);
+  const Z = f32x4.splat(0);
+  const fast = K == 2 && s == 2;
+  for (let p = p0; p < p1; p++) {
+    const gb = gx + (<usize>(p * H * W) << 2);
+    const ob = <usize>(p * Ho * Wo) << 2;
+    for (let oy = 0; oy < Ho; oy++) {
+      let ox = 0;
+      const row = ob + (<usize>(oy * Wo) << 2);
+      if (fast) {
+        const r0 = gb + (<usize>(oy * 2 * W) << 2);
+        const r1 = r0 + (<usize>W << 2);
+        for (; ox + 4 <= Wo; ox += 4) {
+          const g = v128.load(gy + row + (<usize>ox << 2));
+          const a = v128.load(am + row + (<usize>ox << 2));
+          const t0 = f32x4.add(Z, v128.and(g, f32x4.eq(a, f32x4.splat(0)))); // 0 + g where the tap was picked, else 0 + 0
+          const t1 = f32x4.add(Z, v128.and(g, f32x4.eq(a, f32x4.splat(1))));
+          const t2 = f32x4.add(Z, v128.and(g, f32x4.eq(a, f32x4.splat(2))));
+          const t3 = f32x4.add(Z, v128.and(g, f32x4.eq(a, f32x4.splat(3))));
+          const q0 = r0 + (<usize>(ox * 2) << 2);
+          const q1 = r1 + (<usize>(ox * 2) << 2);
+          v128.store(q0, v128.shuffle<f32>(t0, t1, 0, 4, 1, 5));
+          v128.store(q0, v128.shuffle<f32>(t0, t1, 2, 6, 3, 7), 16);
+          v128.store(q1, v128.shuffle<f32>(t2, t3, 0, 4, 1, 5));
+          v128.store(q1, v128.shuffle<f32>(t2, t3, 2, 6, 3, 7), 16);
+        }
+      }
+      for (; ox < Wo; ox++) {
+        const a = <i32>load<f32>(am + row + (<usize>ox << 2));
+        const ky = a / K;
+        const at = gb + (<usize>((oy * s + ky) * W + ox * s + (a - ky * K)) << 2);
+        store<f32>(at, load<f32>(at) + load<f32>(gy + row + (<usize>ox << 2)));
+      }
+    }
+  }
+}
