@@ -306,7 +306,8 @@ export const kernels: Record<string, Kernel> = {
     for (let j = lo; j < hi; j++) y![j] = x![j]! * mask![j % n!]!;
   },
   /** num = [lr, beta1, beta2, eps, stepSize, sqrtBc2]. */
-  adam([p, g, m, v], [, b1, b2, eps, stepSize, sqrtBc2], lo, hi) {
+  adam([p, g, m, v], [, b1, b2, eps, stepSize, sqrtBc2], lo, hi, _p, _m, wasm) {
+    if (wasm) return wasm.adam(off(p!), off(g!), off(m!), off(v!), lo, hi, b1!, b2!, eps!, stepSize!, sqrtBc2!); // the same arithmetic in WebAssembly
     for (let i = lo; i < hi; i++) {
       const gi = g![i]!;
       const mi = adamFirstMoment(m![i]!, gi, b1!);

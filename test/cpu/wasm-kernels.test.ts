@@ -129,12 +129,12 @@ const reflect = WebAssembly.Module as unknown as {
 };
 
 describe('module', () => {
-  it('imports only a shared env.memory, exports the eleven kernels, and writes nothing when instantiated', () => {
+  it('imports only a shared env.memory, exports the twelve kernels, and writes nothing when instantiated', () => {
     const loaded = loadKernelModule();
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['convForwardImage', 'convInputGradImage', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward'],
+      ['adam', 'convForwardImage', 'convInputGradImage', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();

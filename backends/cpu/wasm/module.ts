@@ -41,9 +41,11 @@ export interface WasmKernels {
   maxPool(x: number, y: number, am: number, H: number, W: number, Ho: number, Wo: number, K: number, s: number, p0: number, p1: number): void;
   /** gx of planes [p0, p1) = 0, then each gy added at the input its am picked (the gradient of maxPool). */
   maxPoolBackward(gy: number, am: number, gx: number, H: number, W: number, Ho: number, Wo: number, K: number, s: number, p0: number, p1: number): void;
+  /** Adam over values [lo, hi) of p, g, m, v: core/scalar.ts's moments and update in float64. */
+  adam(p: number, g: number, m: number, v: number, lo: number, hi: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'maxPool', 'maxPoolBackward'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'maxPool', 'maxPoolBackward', 'adam'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

@@ -794,3 +794,40 @@ export function maxPoolBackward(gy: usize, am: usize, gx: usize, H: i32, W: i32,
     }
   }
 }
+
+// ---------------------------------------------------------------- Adam
+
+/**
+ * Adam over values [lo, hi), as kernels.ts adam with core/scalar.ts adamFirstMoment, adamSecondMoment and
+ * adamParam: m' = b1 m + (1 - b1) g, v' = b2 v + ((1 - b2) g) g, p' = p - (stepSize m') / (sqrt(v') /
+ * sqrtBc2 + eps), in float64 from the float32 values, the update taking m' and v' before they are
+ * rounded to float32; two values per f64x2 (IEEE sqrt and division: the same results as the scalar tail).
+ */
+export function adam(p: usize, g: usize, m: usize, v: usize, lo: i32, hi: i32, b1: f64, b2: f64, eps: f64, stepSize: f64, sqrtBc2: f64): void {
+  const B1 = f64x2.splat(b1);
+  const C1 = f64x2.splat(1 - b1);
+  const B2 = f64x2.splat(b2);
+  const C2 = f64x2.splat(1 - b2);
+  const E = f64x2.splat(eps);
+  const S = f64x2.splat(stepSize);
+  const Q = f64x2.splat(sqrtBc2);
+  let i = lo;
+  for (; i + 2 <= hi; i += 2) {
+    const j = <usize>i << 2;
+    const gv = ld2(g + j);
+    const mv = f64x2.add(f64x2.mul(B1, ld2(m + j)), f64x2.mul(C1, gv));
+    const vv = f64x2.add(f64x2.mul(B2, ld2(v + j)), f64x2.mul(f64x2.mul(C2, gv), gv));
+    st2(m + j, mv);
+    st2(v + j, vv);
+    st2(p + j, f64x2.sub(ld2(p + j), f64x2.div(f64x2.mul(S, mv), f64x2.add(f64x2.div(f64x2.sqrt(vv), Q), E))));
+  }
+  for (; i < hi; i++) {
+    const j = <usize>i << 2;
+    const gi = <f64>load<f32>(g + j);
+    const mi = b1 * <f64>load<f32>(m + j) + (1 - b1) * gi;
+    const vi = b2 * <f64>load<f32>(v + j) + (1 - b2) * gi * gi;
+    store<f32>(m + j, <f32>mi);
+    store<f32>(v + j, <f32>vi);
+    store<f32>(p + j, <f32>(<f64>load<f32>(p + j) - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps)));
+  }
+}
