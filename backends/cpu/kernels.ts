@@ -319,13 +319,13 @@ export const kernels: Record<string, Kernel> = {
   },
   /**
    * How many of x[lo..hi) lie outside [-lim, lim] (NaN and infinities included; lim a float32 >= 0), as an
-   * int32 into counts[part]. num = [lim].
+   * int32 added to counts[part] (a thread may run several ranges; the backend zeroes counts). num = [lim].
    */
   countOutside([x, counts], [lim], lo, hi, part, _m, wasm) {
     let bad = 0;
     if (wasm) bad = wasm.countOutside(off(x!) + 4 * lo, hi - lo, lim!);
     else for (let i = lo; i < hi; i++) if (!(Math.abs(x![i]!) <= lim!)) bad++;
-    new Int32Array(counts!.buffer, counts!.byteOffset, counts!.length)[part] = bad;
+    new Int32Array(counts!.buffer, counts!.byteOffset, counts!.length)[part] += bad;
   },
   /** y[j] = sum_t x[t*n + j]. num = [T, n]. */
   sumT([x, y], [T, n], lo, hi) {

@@ -15,20 +15,70 @@ import { kernels, type Kernel, type WasmKernels } from './kernels.js';
 /** The CPU backend's default thread count: the machine's cores (as the CLI's), at most 256. */
 export const defaultThreads = (): number => Math.min(256, availableParallelism());
 
-/** One range of a kernel, as posted to a worker. */
-export interface Job {
-  k: string;
-  /** [byteOffset, length] of each array. */
-  arr: number[];
-  num: number[];
-  lo: number;
-  hi: number;
-  part: number;
-  meta: unknown;
-}
-
 /** A worker that has not started after this long is taken as failed. */
 const STARTUP_LIMIT_MS = 60_000;
+
+/**
+ * Job slots in shared memory, one per worker: posting a range is a few stores and an Atomics.notify, and
+ * a worker that finished a range recently is still spinning on its slot's counter (a training step of a
+ * small network runs a hundred short ops back to back, where a message and an event-loop wake-up per op
+ * cost more than the op). Per slot: SLOT_INTS int32 (kernel, lo, hi, part, counts, then the arrays'
+ * [byteOffset, length] pairs), SLOT_NUMS float64 numbers and SLOT_META bytes of meta as JSON.
+ */
+export const SLOT_INTS = 64;
+export const SLOT_NUMS = 32;
+export const SLOT_META = 4096;
+const SLOT_HEAD = 7;
+/** Checks of a counter before sleeping on it (a few tens of microseconds). */
+export const SPIN = 20_000;
+
+/** Layout of the control block (int32): see KernelPool.ctrl. */
+export function controlLayout(threads: number): { running: number; seq: number; stop: number; next: number; length: number } {
+  return { running: 0, seq: 1 + 2 * threads, stop: 1 + 3 * threads, next: 2 + 3 * threads, length: 3 + 3 * threads };
+}
+
+/**
+ * Chunks of an op per thread: thread p runs chunk p, then each claims the next unclaimed chunk until none
+ * is left, so a thread whose ranges hold more work (more spikes for a sparse kernel) or that woke late
+ * takes fewer. Which thread runs a chunk never changes a value (a range computes its outputs the same
+ * way whatever the split).
+ */
+export const CHUNKS_PER_THREAD = 4;
+
+/** Bounds of chunk c of `chunks` over [0, total). */
+export const chunkBounds = (total: number, chunks: number, c: number): [number, number] => [Math.round((total * c) / chunks), Math.round((total * (c + 1)) / chunks)];
+
+/** Runs chunk `part` of an op, then claims further chunks from the counter ctrl[next] until none is left. */
+export function runChunks(kernel: Kernel, arr: Float32Array[], num: number[], total: number, chunks: number, part: number, meta: unknown, wasm: WasmKernels | null, ctrl: Int32Array, next: number): void {
+  for (let c = part; c < chunks; c = Atomics.add(ctrl, next, 1)) {
+    const [lo, hi] = chunkBounds(total, chunks, c);
+    kernel(arr, num, lo, hi, part, meta, wasm);
+  }
+}
+
+/** The job slots of a pool of `threads` threads over one SharedArrayBuffer. */
+export function jobSlots(buf: SharedArrayBuffer, threads: number): { ints: Int32Array; nums: Float64Array; meta: Uint8Array } {
+  const ints = new Int32Array(buf, 0, threads * SLOT_INTS);
+  const nums = new Float64Array(buf, ints.byteLength, threads * SLOT_NUMS);
+  const meta = new Uint8Array(buf, ints.byteLength + nums.byteLength, threads * SLOT_META);
+  return { ints, nums, meta };
+}
+
+export const jobSlotBytes = (threads: number): number => threads * (SLOT_INTS * 4 + SLOT_NUMS * 8 + SLOT_META);
+
+/** The kernels' names in the order both sides number them. */
+export const kernelNames = (table: Record<string, Kernel>): string[] => Object.keys(table).sort();
+
+/** Reads the job in slot `i`: the kernel's name, its arrays as views of `buffer`, its numbers and meta. */
+export function readJob(slots: ReturnType<typeof jobSlots>, i: number, names: readonly string[], buffer: ArrayBufferLike): { k: string; arr: Float32Array[]; num: number[]; chunks: number; total: number; part: number; meta: unknown } {
+  const I = slots.ints.subarray(i * SLOT_INTS, (i + 1) * SLOT_INTS);
+  const [kernel, chunks, total, part, nArr, nNum, metaLen] = I as unknown as number[];
+  const arr: Float32Array[] = [];
+  for (let a = 0; a < nArr!; a++) arr.push(new Float32Array(buffer, I[SLOT_HEAD + 2 * a]!, I[SLOT_HEAD + 2 * a + 1]!));
+  const num = Array.from(slots.nums.subarray(i * SLOT_NUMS, i * SLOT_NUMS + nNum!));
+  const meta = metaLen! > 0 ? JSON.parse(new TextDecoder().decode(slots.meta.slice(i * SLOT_META, i * SLOT_META + metaLen!))) : null;
+  return { k: names[kernel!]!, arr, num, chunks: chunks!, total: total!, part: part!, meta };
+}
 
 /**
  * Kernels added to the production table (tests only: e.g. one that fails on purpose). The workers import
@@ -55,8 +105,16 @@ export class KernelPool {
   readonly threads: number;
   private readonly workers: Worker[] = [];
   private readonly errors: MessagePort[] = [];
-  /** ctrl[0]: ranges still running; ctrl[i]: 1 once worker i has exited; ctrl[threads + i]: 1 once it has started. */
+  /**
+   * ctrl[0]: ranges still running; ctrl[i]: 1 once worker i has exited; ctrl[threads + i]: 1 once it has
+   * started; ctrl[1 + 2 threads + i]: the count of jobs posted into worker i's slot; ctrl[1 + 3 threads]: 1 to stop;
+   * ctrl[2 + 3 threads]: the next chunk of the running op to claim.
+   */
   private readonly ctrl: Int32Array;
+  private readonly layout: ReturnType<typeof controlLayout>;
+  private readonly slots: ReturnType<typeof jobSlots>;
+  private readonly kernelIndex = new Map<string, number>();
+  private readonly encoder = new TextEncoder();
   private broken: string | null = null;
   private readonly table: Record<string, Kernel>;
 
@@ -70,12 +128,16 @@ export class KernelPool {
     this.threads = threads;
     for (const k of Object.keys(extra?.table ?? {})) if (k in kernels) throw new Error(`extra kernel '${k}' would replace a kernel of the CPU backend`);
     this.table = { ...kernels, ...extra?.table };
-    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * threads)));
+    this.layout = controlLayout(threads);
+    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * this.layout.length));
+    const jobs = new SharedArrayBuffer(jobSlotBytes(threads));
+    this.slots = jobSlots(jobs, threads);
+    kernelNames(this.table).forEach((k, i) => this.kernelIndex.set(k, i));
     const file = threads > 1 ? workerPath() : '';
     for (let i = 1; i < threads; i++) {
       const { port1, port2 } = new MessageChannel();
       // execArgv: [] (a parent started with -e/-p would otherwise run its script again in the worker)
-      const w = new Worker(file, { execArgv: [], workerData: { memory: arena.memory, ctrl: this.ctrl.buffer, threads, id: i, port: port2, wasm: wasmModule, extra: extra?.module ?? null }, transferList: [port2] });
+      const w = new Worker(file, { execArgv: [], workerData: { memory: arena.memory, ctrl: this.ctrl.buffer, jobs, threads, id: i, port: port2, wasm: wasmModule, extra: extra?.module ?? null }, transferList: [port2] });
       w.unref();
       port1.unref();
       w.on('error', () => undefined); // reported through the control block and the error port
@@ -85,9 +147,10 @@ export class KernelPool {
   }
 
   /**
-   * Runs kernel `k` over [0, total) split into ranges, one per thread (fewer when a range would be below
-   * `grain`); `scratch` arrays are sliced per range by the kernels. Arrays outside the arena keep the
-   * whole op on this thread.
+   * Runs kernel `k` over [0, total) split into ranges, CHUNKS_PER_THREAD per thread (fewer when a range
+   * would be below `grain`; every thread runs at least one), each thread passing its own index as `part`
+   * (per-thread scratch arrays are sliced by the kernels). Arrays outside the arena keep the whole op on
+   * this thread.
    */
   run(k: string, arr: Float32Array[], num: number[], total: number, meta: unknown = null, opts: SplitOptions = {}): void {
     const kernel = this.table[k];
@@ -101,16 +164,33 @@ export class KernelPool {
       kernel(arr, num, 0, total, 0, meta, shared ? this.wasm : null);
       return;
     }
-    const bounds = (p: number) => Math.round((total * p) / parts);
-    const desc = arr.flatMap((a) => [a.byteOffset, a.length]);
+    const chunks = Math.max(parts, Math.min(parts * CHUNKS_PER_THREAD, Math.floor(total / grain)));
+    const metaBytes = meta === null || meta === undefined ? null : this.encoder.encode(JSON.stringify(meta));
+    if (arr.length > (SLOT_INTS - SLOT_HEAD) / 2 || num.length > SLOT_NUMS || (metaBytes?.length ?? 0) > SLOT_META)
+      throw new Error(`kernel '${k}': ${arr.length} arrays, ${num.length} numbers and ${metaBytes?.length ?? 0} bytes of meta exceed a job slot`);
     Atomics.store(this.ctrl, 0, parts - 1);
+    Atomics.store(this.ctrl, this.layout.next, parts);
     for (let p = 1; p < parts; p++) {
-      const job: Job = { k, arr: desc, num, lo: bounds(p), hi: bounds(p + 1), part: p, meta };
-      this.workers[p - 1]!.postMessage(job);
+      const I = this.slots.ints.subarray(p * SLOT_INTS, (p + 1) * SLOT_INTS);
+      I[0] = this.kernelIndex.get(k)!;
+      I[1] = chunks;
+      I[2] = total;
+      I[3] = p;
+      I[4] = arr.length;
+      I[5] = num.length;
+      I[6] = metaBytes?.length ?? 0;
+      arr.forEach((a, j) => {
+        I[SLOT_HEAD + 2 * j] = a.byteOffset;
+        I[SLOT_HEAD + 2 * j + 1] = a.length;
+      });
+      this.slots.nums.set(num, p * SLOT_NUMS);
+      if (metaBytes) this.slots.meta.set(metaBytes, p * SLOT_META);
+      Atomics.add(this.ctrl, this.layout.seq + p, 1); // publishes the slot (Atomics order the stores before it)
+      Atomics.notify(this.ctrl, this.layout.seq + p);
     }
     let mine: unknown = null;
     try {
-      kernel(arr, num, 0, bounds(1), 0, meta, this.wasm);
+      runChunks(kernel, arr, num, total, chunks, 0, meta, this.wasm, this.ctrl, this.layout.next);
     } catch (err) {
       mine = err;
     }
@@ -123,6 +203,7 @@ export class KernelPool {
   }
 
   private wait(k: string): void {
+    for (let spin = 0; spin < SPIN && Atomics.load(this.ctrl, 0) > 0; spin++);
     const t0 = Date.now();
     for (;;) {
       const left = Atomics.load(this.ctrl, 0);
@@ -154,6 +235,11 @@ export class KernelPool {
   /** Stops the workers (the pool cannot be used afterwards). */
   destroy(): void {
     this.broken = 'destroyed';
+    Atomics.store(this.ctrl, this.layout.stop, 1);
+    for (let i = 1; i < this.threads; i++) {
+      Atomics.add(this.ctrl, this.layout.seq + i, 1);
+      Atomics.notify(this.ctrl, this.layout.seq + i);
+    }
     for (const w of this.workers) void w.terminate();
     for (const p of this.errors) p.close();
     this.workers.length = 0;

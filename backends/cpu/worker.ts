@@ -1,13 +1,17 @@
-// A worker thread of the CPU backend's pool (pool.ts): runs kernel ranges on views of the shared memory
-// and counts down the control block; a thrown error goes back on the error port.
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+// A worker thread of the CPU backend's pool (pool.ts): takes ops from its job slot in shared memory
+// (spinning on the slot's counter for a few tens of microseconds after each op, then sleeping on it with
+// Atomics.wait), runs its chunk of each and claims more (pool.ts runChunks) on views of the shared memory,
+// and counts down the control block; a thrown error goes back on the error port. Ends when the pool sets
+// the stop flag.
+import { workerData, type MessagePort } from 'node:worker_threads';
 import { kernels, type Kernel, type WasmKernels } from './kernels.js';
-import type { Job } from './pool.js';
+import { controlLayout, jobSlots, kernelNames, readJob, runChunks, SPIN } from './pool.js';
 import { instantiateKernels } from './wasm/index.js';
 
 interface Data {
   memory: WebAssembly.Memory;
   ctrl: SharedArrayBuffer;
+  jobs: SharedArrayBuffer;
   threads: number;
   id: number;
   port: MessagePort;
@@ -16,8 +20,10 @@ interface Data {
   extra: string | null;
 }
 
-const { memory, ctrl: ctrlBuf, threads, id, port, wasm: wasmModule, extra } = workerData as Data;
+const { memory, ctrl: ctrlBuf, jobs, threads, id, port, wasm: wasmModule, extra } = workerData as Data;
 const ctrl = new Int32Array(ctrlBuf);
+const layout = controlLayout(threads);
+const slots = jobSlots(jobs, threads);
 const wasm: WasmKernels | null = wasmModule ? instantiateKernels(wasmModule, memory) : null;
 
 process.on('exit', () => {
@@ -25,21 +31,30 @@ process.on('exit', () => {
   Atomics.notify(ctrl, 0);
 });
 
-// jobs posted meanwhile wait in the port's queue until the listener below is attached
 const table: Record<string, Kernel> = extra ? { ...kernels, ...((await import(extra)) as { kernels: Record<string, Kernel> }).kernels } : kernels;
+const names = kernelNames(table);
 
 Atomics.store(ctrl, threads + id, 1); // started
 
-parentPort!.on('message', (job: Job) => {
+// jobs posted before this point wait in the slot: its counter is already ahead of `seen`
+let seen = 0;
+for (;;) {
+  let posted = Atomics.load(ctrl, layout.seq + id);
+  for (let spin = 0; posted === seen && spin < SPIN; spin++) posted = Atomics.load(ctrl, layout.seq + id);
+  if (posted === seen) {
+    Atomics.wait(ctrl, layout.seq + id, seen);
+    continue;
+  }
+  seen = posted;
+  if (Atomics.load(ctrl, layout.stop) === 1) break;
   try {
-    const buf = memory.buffer;
-    const arr: Float32Array[] = [];
-    for (let i = 0; i < job.arr.length; i += 2) arr.push(new Float32Array(buf, job.arr[i]!, job.arr[i + 1]!));
-    table[job.k]!(arr, job.num, job.lo, job.hi, job.part, job.meta, wasm);
+    const job = readJob(slots, id, names, memory.buffer);
+    runChunks(table[job.k]!, job.arr, job.num, job.total, job.chunks, job.part, job.meta, wasm, ctrl, layout.next);
   } catch (err) {
     port.postMessage(err instanceof Error ? (err.stack ?? err.message) : String(err));
   } finally {
     Atomics.sub(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
   }
-});
+}
+port.close();
