@@ -5,7 +5,7 @@ import type { Arena } from '../../backends/cpu/arena.js';
 import { kernels, type WasmKernels } from '../../backends/cpu/kernels.js';
 import type { SplitOptions } from '../../backends/cpu/pool.js';
 
-export type { Job, SplitOptions } from '../../backends/cpu/pool.js';
+export type { SplitOptions } from '../../backends/cpu/pool.js';
 
 /** In a browser page the CPU backend runs on the calling thread. */
 export const defaultThreads = (): number => 1;
