@@ -349,8 +349,9 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
         const d = get(t);
         if (!Number.isNaN(lim) && d.buffer === arena.memory.buffer) {
           // split over the threads (an exact count per range, summed here) where a tensor is large
-          const counts = new Int32Array(sCount.get(parts).buffer, sCount.get(parts).byteOffset, parts).fill(0);
-          pool.run('countOutside', [d, sCount.get(parts)], [lim], d.length, null, { grain: EW });
+          const scratch = sCount.get(parts);
+          const counts = new Int32Array(scratch.buffer, scratch.byteOffset, parts).fill(0);
+          pool.run('countOutside', [d, scratch], [lim], d.length, null, { grain: EW });
           for (const c of counts) bad += c;
           continue;
         }

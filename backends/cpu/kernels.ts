@@ -14,7 +14,7 @@ import { neuronBackwardWasm, neuronForwardWasm } from './wasm/neuron.js';
 
 export type { WasmKernels };
 
-/** arr: the arrays; num: numbers; part: index of the range (selects a per-range scratch); wasm: SIMD kernels where the arrays allow. */
+/** arr: the arrays; num: numbers; part: the thread running the range (selects a per-thread scratch; a thread may run several ranges of an op); wasm: SIMD kernels where the arrays allow. */
 export type Kernel = (arr: Float32Array[], num: number[], lo: number, hi: number, part: number, meta: unknown, wasm: WasmKernels | null) => void;
 
 /** Neuron blocks: dL/da is summed per block of this many neurons, then over blocks in order (the default; cpuBackend's neuronBlock). */

@@ -22,7 +22,7 @@ const STARTUP_LIMIT_MS = 60_000;
  * Job slots in shared memory, one per worker: posting a range is a few stores and an Atomics.notify, and
  * a worker that finished a range recently is still spinning on its slot's counter (a training step of a
  * small network runs a hundred short ops back to back, where a message and an event-loop wake-up per op
- * cost more than the op). Per slot: SLOT_INTS int32 (kernel, lo, hi, part, counts, then the arrays'
+ * cost more than the op). Per slot: SLOT_INTS int32 (kernel, chunks, total, part, counts, then the arrays'
  * [byteOffset, length] pairs), SLOT_NUMS float64 numbers and SLOT_META bytes of meta as JSON.
  */
 export const SLOT_INTS = 64;
