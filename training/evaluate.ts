@@ -85,28 +85,43 @@ export interface LayerSpikes {
   values: FloatArray;
 }
 
+/** A spiking layer's output of an eval-mode forward, kept alive by a view until it is read back. */
+interface Observed {
+  layer: NeuronLayer;
+  view: Tensor;
+}
+
 /**
  * Eval-mode forward of `host`, n samples in the network's input layout (running BN statistics, no dropout;
- * rngs: one per sample, for random pool ties and spike encoders), read back with one host sync: the output
- * [T, n, classes] and, with `spikes`, the output of every spiking layer (each kept alive by a view until the
- * readback). Frees everything it made.
+ * rngs: one per sample, for random pool ties and spike encoders), with a view of every spiking layer's
+ * output when `spikes`; `finish` reads back what it needs of them. Frees everything it made.
  */
-export async function inferWithSpikes(net: Network, host: FloatArray, n: number, rngs: readonly Rng[] | null, spikes: boolean): Promise<{ out: FloatArray; spiking: LayerSpikes[] }> {
+async function evalForward<R>(net: Network, host: FloatArray, n: number, rngs: readonly Rng[] | null, spikes: boolean, finish: (out: Tensor, observed: readonly Observed[]) => Promise<R>): Promise<R> {
   const b = net.backend;
-  const observed: { layer: NeuronLayer; view: Tensor }[] = [];
+  const observed: Observed[] = [];
   const observe = (layer: unknown, out: Tensor) => {
     if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
   };
   const x = b.upload(host, net.inputShape(n));
   try {
     const outT = net.forward(x, { training: false, rng: null, hostInput: host, ...(rngs ? { sampleRngs: rngs } : {}), ...(spikes ? { observe } : {}) });
-    const [out, ...values] = await b.read([outT, ...observed.map((o) => o.view)]);
-    return { out: out!, spiking: observed.map((o, k) => ({ layer: o.layer, shape: o.view.shape, values: values[k]! })) };
+    return await finish(outT, observed);
   } finally {
     for (const o of observed) b.dispose(o.view);
     net.release();
     b.dispose(x);
   }
+}
+
+/**
+ * Eval-mode forward (evalForward) read back with one host sync: the output [T, n, classes] and, with
+ * `spikes`, the output of every spiking layer.
+ */
+export async function inferWithSpikes(net: Network, host: FloatArray, n: number, rngs: readonly Rng[] | null, spikes: boolean): Promise<{ out: FloatArray; spiking: LayerSpikes[] }> {
+  return evalForward(net, host, n, rngs, spikes, async (outT, observed) => {
+    const [out, ...values] = await net.backend.read([outT, ...observed.map((o) => o.view)]);
+    return { out: out!, spiking: observed.map((o, k) => ({ layer: o.layer, shape: o.view.shape, values: values[k]! })) };
+  });
 }
 
 /** A spiking layer's spikes over an eval-mode forward, counted on the device. */
@@ -119,35 +134,27 @@ export interface LayerSpikeCount {
 }
 
 /**
- * Eval-mode forward as inferWithSpikes, with the spikes of every spiking layer counted on the device and
- * read back with the output in one host sync; with `keepFirst`, the first spiking layer's output too (for
- * the firing maps). A spiking layer emits exactly 0 or 1, so its sum is the count of values above 0.5
- * (countBad with limit 0.5): an exact integer on every backend. Frees everything it made.
+ * Eval-mode forward (evalForward) with the spikes of every spiking layer counted on the device and read
+ * back with the output in one host sync; with `keepFirst`, the first spiking layer's output too (for the
+ * firing maps). A spiking layer emits exactly 0 or 1, so its sum is the count of values above 0.5
+ * (countBad with limit 0.5): an exact integer on every backend.
  */
 export async function inferWithSpikeCounts(net: Network, host: FloatArray, n: number, rngs: readonly Rng[] | null, keepFirst: boolean): Promise<{ out: FloatArray; counts: LayerSpikeCount[]; first: LayerSpikes | null }> {
   const b = net.backend;
-  const observed: { layer: NeuronLayer; view: Tensor }[] = [];
-  const observe = (layer: unknown, out: Tensor) => {
-    if (layer instanceof NeuronLayer) observed.push({ layer, view: b.reshape(out, out.shape) });
-  };
-  const counted: Tensor[] = [];
-  const x = b.upload(host, net.inputShape(n));
-  try {
-    const outT = net.forward(x, { training: false, rng: null, hostInput: host, ...(rngs ? { sampleRngs: rngs } : {}), observe });
-    for (const o of observed) counted.push(b.countBad([o.view], 0.5));
-    const first = keepFirst && observed.length > 0 ? observed[0]! : null;
-    const [out, ...rest] = await b.read([outT, ...counted, ...(first ? [first.view] : [])]);
-    return {
-      out: out!,
-      counts: observed.map((o, k) => ({ layer: o.layer, size: o.view.size, spikes: rest[k]![0]! })),
-      first: first ? { layer: first.layer, shape: first.view.shape, values: rest[observed.length]! } : null,
-    };
-  } finally {
-    for (const t of counted) b.dispose(t);
-    for (const o of observed) b.dispose(o.view);
-    net.release();
-    b.dispose(x);
-  }
+  return evalForward(net, host, n, rngs, true, async (outT, observed) => {
+    const counted = observed.map((o) => b.countBad([o.view], 0.5));
+    try {
+      const first = keepFirst && observed.length > 0 ? observed[0]! : null;
+      const [out, ...rest] = await b.read([outT, ...counted, ...(first ? [first.view] : [])]);
+      return {
+        out: out!,
+        counts: observed.map((o, k) => ({ layer: o.layer, size: o.view.size, spikes: rest[k]![0]! })),
+        first: first ? { layer: first.layer, shape: first.view.shape, values: rest[observed.length]! } : null,
+      };
+    } finally {
+      for (const t of counted) b.dispose(t);
+    }
+  });
 }
 
 export async function evaluate(net: Network, src: SampleSource, indices: Uint32Array, batchSize: number, opts: EvalOptions = {}): Promise<Evaluation> {
