@@ -72,7 +72,7 @@ export const GROUPS = {
   // the epoch loop (engine.ts), the step and its divergence check (recipe.ts) and the CLI's run around them (loop.ts)
   training: {
     mutate: ['training/loop.ts', 'training/engine.ts', 'training/recipe.ts'],
-    tests: ['test/training/train.test.ts', 'test/training/engine.test.ts', 'test/training/recipe-engine.test.ts', 'test/training/run-files-agree.test.ts', 'test/training/curve-and-flags.test.ts', 'test/training/plot.test.ts', 'test/reliability/training.test.ts', 'test/encoders.test.ts', 'test/encoders-training.test.ts', 'test/paper-defaults.test.ts'],
+    tests: ['test/training/train.test.ts', 'test/training/engine.test.ts', 'test/training/recipe-engine.test.ts', 'test/training/run-files-agree.test.ts', 'test/training/loop-run.test.ts', 'test/training/engine-hooks.test.ts', 'test/training/curve-and-flags.test.ts', 'test/training/plot.test.ts', 'test/reliability/training.test.ts', 'test/encoders.test.ts', 'test/encoders-training.test.ts', 'test/paper-defaults.test.ts'],
   },
 };
 

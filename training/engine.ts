@@ -85,9 +85,12 @@ export const STREAM = Object.freeze({ init: 0, shuffle: 1, dropout: 2, augment: 
 /** How many points of the training curve an epoch records (fewer when it has fewer batches). */
 export const TRAIN_RECORDS_PER_EPOCH = 10;
 
-/** Whether the curve records a point after `done` of `batches` batches: at every tenth of the epoch and at its end. */
+/**
+ * Whether the curve records a point after `done` of `batches` batches: when `done` crosses a tenth of the
+ * epoch, which its last batch always does (10·b/b = 10 > ⌊10·(b−1)/b⌋).
+ */
 export function recordsAfter(done: number, batches: number): boolean {
-  return done === batches || Math.floor((TRAIN_RECORDS_PER_EPOCH * done) / batches) > Math.floor((TRAIN_RECORDS_PER_EPOCH * (done - 1)) / batches);
+  return Math.floor((TRAIN_RECORDS_PER_EPOCH * done) / batches) > Math.floor((TRAIN_RECORDS_PER_EPOCH * (done - 1)) / batches);
 }
 
 /** The state of a run that has not trained yet. */

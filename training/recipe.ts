@@ -1,7 +1,7 @@
 // What a training run computes, wherever it runs (the CLI's loop, the browser page): the network of a run's
 // settings, the seeded RNG streams of every epoch, and the divergence check of a step. No I/O here.
 import type { NetworkConfig } from '../core/network/network.js';
-import { networkConfig, presetConfig, type Network } from '../core/network/network.js';
+import { networkConfig, type Network } from '../core/network/network.js';
 import { presetByName, withChannels } from '../core/network/presets.js';
 import { Rng } from '../core/rng.js';
 import { adamUpdate, recordStep, type AdamState, type Batch } from '../core/network/train.js';
@@ -80,7 +80,8 @@ export function trainNetworkConfig(c: TrainConfig): NetworkConfig {
   const opts = { T: c.T, loss: c.loss, tau0: c.tau0, neuronKind: c.neuron, pool: c.pool, poolTies: c.poolTies, vThreshold: c.vThreshold, vReset: c.vReset, detachReset: c.detachReset, surrogate: { name: c.surrogate.name, alpha: c.surrogate.alpha }, encoder: c.encoder };
   const p = presetByName(c.preset);
   const structure = c.structure ?? p.structure;
-  return c.channels || c.structure ? networkConfig(c.channels ? withChannels(structure, c.channels) : structure, p.input, p.classes, { static: p.static, ...opts }) : presetConfig(c.preset, opts);
+  // opts carries the run's T, so a preset's own T never applies here
+  return networkConfig(c.channels ? withChannels(structure, c.channels) : structure, p.input, p.classes, { static: p.static, ...opts });
 }
 
 /** tau of every PLIF/LIF layer (the layers whose tau is a number), as metrics record it. */

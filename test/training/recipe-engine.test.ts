@@ -90,6 +90,27 @@ describe('checkedTrainStep', () => {
   });
 });
 
+describe('checkedTrainStep on a backend whose output comes back non-finite', () => {
+  it("stops the step on the loss, before the gradients and parameters are looked at, and zeroes the gradients", async () => {
+    // The CPU kernels never emit a non-finite spike (NaN >= Vth is false); a faulty backend could: its
+    // output read back as NaN makes the loss NaN, which the check names first.
+    const inner = referenceBackend();
+    let reads = 0;
+    const faulty: Backend = {
+      ...inner,
+      read: async (ts) => {
+        const r = await inner.read(ts);
+        if (reads++ === 0) r[0]!.fill(NaN);
+        return r;
+      },
+    };
+    const net = smallNet(faulty);
+    const r = await checkedTrainStep(net, createAdam(net), { x: new Float32Array(4 * 9).fill(0.5), labels: Int32Array.from([0, 1, 2, 3]) }, Rng.seeded(4), 1e-3);
+    expect(r).toEqual({ ok: false, loss: NaN, what: 'the loss', value: NaN });
+    for (const p of net.params()) if (p.grad) expect(Array.from(inner.download(p.grad)).every((v) => v === 0)).toBe(true);
+  });
+});
+
 describe('the RNG streams of a run', () => {
   it('are pinned: (seed, epoch, stream) -> the first draw (every saved run resumes on these)', () => {
     const pinned: [number, number, number, number][] = [
