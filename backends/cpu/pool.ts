@@ -1,6 +1,6 @@
 // A fixed pool of worker threads that run kernels (kernels.ts) over ranges of one op, on arrays of the
-// shared arena. The Backend interface is synchronous, so the calling thread runs the first range itself
-// and then blocks (Atomics.wait) until the workers have finished theirs. Started once, unref'd (it never
+// shared arena. The Backend interface is synchronous, so the calling thread claims and runs chunks of the
+// op like the workers, then blocks (Atomics.wait) until the chunks the workers claimed are done. Started once, unref'd (it never
 // keeps the process alive), stopped by destroy(). A kernel that throws in a worker fails the op with the
 // worker's error; a worker that dies fails it too, and the pool refuses further work.
 import { existsSync } from 'node:fs';
@@ -15,69 +15,103 @@ import { kernels, type Kernel, type WasmKernels } from './kernels.js';
 /** The CPU backend's default thread count: the machine's cores (as the CLI's), at most 256. */
 export const defaultThreads = (): number => Math.min(256, availableParallelism());
 
-/** A worker that has not started after this long is taken as failed. */
-const STARTUP_LIMIT_MS = 60_000;
-
 /**
- * Job slots in shared memory, one per worker: posting a range is a few stores and an Atomics.notify, and
- * a worker that finished a range recently is still spinning on its slot's counter (a training step of a
- * small network runs a hundred short ops back to back, where a message and an event-loop wake-up per op
- * cost more than the op). Per slot: SLOT_INTS int32 (kernel, chunks, total, part, counts, then the arrays'
- * [byteOffset, length] pairs), SLOT_NUMS float64 numbers and SLOT_META bytes of meta as JSON.
+ * The job slot in shared memory: posting an op is a few stores, a store of the claim word and an
+ * Atomics.notify per worker, and a worker that finished a chunk recently is still spinning on its wake-up
+ * counter (a training step of a small network runs a hundred short ops back to back, where a message and
+ * an event-loop wake-up per op cost more than the op). The slot: SLOT_INTS int32 (kernel, op number, total,
+ * counts, then the arrays' [byteOffset, length] pairs), SLOT_NUMS float64 numbers and SLOT_META bytes of
+ * meta as JSON.
  */
 export const SLOT_INTS = 64;
 export const SLOT_NUMS = 32;
 export const SLOT_META = 4096;
-const SLOT_HEAD = 7;
+const SLOT_HEAD = 6;
 /** Checks of a counter before sleeping on it (a few tens of microseconds). */
 export const SPIN = 20_000;
 
-/** Layout of the control block (int32): see KernelPool.ctrl. */
-export function controlLayout(threads: number): { running: number; seq: number; stop: number; next: number; length: number } {
-  return { running: 0, seq: 1 + 2 * threads, stop: 1 + 3 * threads, next: 2 + 3 * threads, length: 3 + 3 * threads };
+/**
+ * Layout of the control block (int32): `running` the chunks of the current op not yet finished; [1, threads)
+ * a worker's exit flag; [threads, 2 threads) its start flag; `seq` + i worker i's wake-up counter; `stop`;
+ * `claim` the claim word of the current op (chunkCount << 16 | next chunk to claim).
+ */
+export function controlLayout(threads: number): { running: number; seq: number; stop: number; claim: number; length: number } {
+  return { running: 0, seq: 1 + 2 * threads, stop: 1 + 3 * threads, claim: 2 + 3 * threads, length: 3 + 3 * threads };
 }
 
 /**
- * Chunks of an op per thread: thread p runs chunk p, then each claims the next unclaimed chunk until none
- * is left, so a thread whose ranges hold more work (more spikes for a sparse kernel) or that woke late
- * takes fewer. Which thread runs a chunk never changes a value (a range computes its outputs the same
- * way whatever the split).
+ * Chunks of an op per thread. Every thread, the calling one included, claims the next unclaimed chunk until
+ * none is left, so a thread whose ranges hold more work (more spikes for a sparse kernel) takes fewer, and a
+ * worker that wakes late (the kernel's futex wake-up on a busy machine) takes none: the op never waits for a
+ * thread that has not started it. Which thread runs a chunk never changes a value (a range computes its
+ * outputs the same way whatever the split).
  */
 export const CHUNKS_PER_THREAD = 4;
+/** Chunks of one op at most (the claim word holds the count in 15 bits). */
+export const MAX_CHUNKS = 0x7fff;
 
 /** Bounds of chunk c of `chunks` over [0, total). */
 export const chunkBounds = (total: number, chunks: number, c: number): [number, number] => [Math.round((total * c) / chunks), Math.round((total * (c + 1)) / chunks)];
 
-/** Runs chunk `part` of an op, then claims further chunks from the counter ctrl[next] until none is left. */
-export function runChunks(kernel: Kernel, arr: Float32Array[], num: number[], total: number, chunks: number, part: number, meta: unknown, wasm: WasmKernels | null, ctrl: Int32Array, next: number): void {
-  for (let c = part; c < chunks; c = Atomics.add(ctrl, next, 1)) {
-    const [lo, hi] = chunkBounds(total, chunks, c);
-    kernel(arr, num, lo, hi, part, meta, wasm);
+/**
+ * Claims the next chunk of the op whose claim word is ctrl[claim]: [chunk, chunks], or null when every chunk
+ * is taken. A claim that succeeds belongs to the op then current, which cannot finish (nor its slot be
+ * overwritten) before the claimed chunk is counted done.
+ */
+export function claimChunk(ctrl: Int32Array, claim: number): [number, number] | null {
+  for (;;) {
+    const w = Atomics.load(ctrl, claim);
+    const chunks = w >>> 16;
+    const next = w & 0xffff;
+    if (next >= chunks) return null;
+    if (Atomics.compareExchange(ctrl, claim, w, w + 1) === w) return [next, chunks];
   }
 }
 
-/** The job slots of a pool of `threads` threads over one SharedArrayBuffer. */
-export function jobSlots(buf: SharedArrayBuffer, threads: number): { ints: Int32Array; nums: Float64Array; meta: Uint8Array } {
-  const ints = new Int32Array(buf, 0, threads * SLOT_INTS);
-  const nums = new Float64Array(buf, ints.byteLength, threads * SLOT_NUMS);
-  const meta = new Uint8Array(buf, ints.byteLength + nums.byteLength, threads * SLOT_META);
+/**
+ * Claims and runs chunks of the current op on thread `part` until none is left, counting each one done in
+ * ctrl[running] (and waking the calling thread at the last); `job()` reads the op from the slot. A chunk's
+ * error goes to `failed` before the chunk counts as done; the remaining chunks still run.
+ */
+export function runClaimedChunks(job: () => { kernel: Kernel; arr: Float32Array[]; num: number[]; total: number; meta: unknown }, part: number, wasm: WasmKernels | null, ctrl: Int32Array, layout: ReturnType<typeof controlLayout>, failed: (err: unknown) => void): void {
+  for (let claimed = claimChunk(ctrl, layout.claim); claimed; claimed = claimChunk(ctrl, layout.claim)) {
+    try {
+      const j = job();
+      const [lo, hi] = chunkBounds(j.total, claimed[1], claimed[0]);
+      j.kernel(j.arr, j.num, lo, hi, part, j.meta, wasm);
+    } catch (err) {
+      failed(err);
+    } finally {
+      if (Atomics.sub(ctrl, layout.running, 1) === 1) Atomics.notify(ctrl, layout.running);
+    }
+  }
+}
+
+/** The job slot of a pool over one SharedArrayBuffer. */
+export function jobSlot(buf: SharedArrayBuffer): { ints: Int32Array; nums: Float64Array; meta: Uint8Array } {
+  const ints = new Int32Array(buf, 0, SLOT_INTS);
+  const nums = new Float64Array(buf, ints.byteLength, SLOT_NUMS);
+  const meta = new Uint8Array(buf, ints.byteLength + nums.byteLength, SLOT_META);
   return { ints, nums, meta };
 }
 
-export const jobSlotBytes = (threads: number): number => threads * (SLOT_INTS * 4 + SLOT_NUMS * 8 + SLOT_META);
+export const JOB_SLOT_BYTES = SLOT_INTS * 4 + SLOT_NUMS * 8 + SLOT_META;
 
 /** The kernels' names in the order both sides number them. */
 export const kernelNames = (table: Record<string, Kernel>): string[] => Object.keys(table).sort();
 
-/** Reads the job in slot `i`: the kernel's name, its arrays as views of `buffer`, its numbers and meta. */
-export function readJob(slots: ReturnType<typeof jobSlots>, i: number, names: readonly string[], buffer: ArrayBufferLike): { k: string; arr: Float32Array[]; num: number[]; chunks: number; total: number; part: number; meta: unknown } {
-  const I = slots.ints.subarray(i * SLOT_INTS, (i + 1) * SLOT_INTS);
-  const [kernel, chunks, total, part, nArr, nNum, metaLen] = I as unknown as number[];
+/** The op number of the job in the slot (a worker reads the rest again only when it changed). */
+export const slotOp = (slot: ReturnType<typeof jobSlot>): number => slot.ints[1]!;
+
+/** Reads the job in the slot: the kernel's name, its arrays as views of `buffer`, its numbers and meta. */
+export function readJob(slot: ReturnType<typeof jobSlot>, names: readonly string[], buffer: ArrayBufferLike): { k: string; op: number; arr: Float32Array[]; num: number[]; total: number; meta: unknown } {
+  const I = slot.ints;
+  const [kernel, op, total, nArr, nNum, metaLen] = I as unknown as number[];
   const arr: Float32Array[] = [];
   for (let a = 0; a < nArr!; a++) arr.push(new Float32Array(buffer, I[SLOT_HEAD + 2 * a]!, I[SLOT_HEAD + 2 * a + 1]!));
-  const num = Array.from(slots.nums.subarray(i * SLOT_NUMS, i * SLOT_NUMS + nNum!));
-  const meta = metaLen! > 0 ? JSON.parse(new TextDecoder().decode(slots.meta.slice(i * SLOT_META, i * SLOT_META + metaLen!))) : null;
-  return { k: names[kernel!]!, arr, num, chunks: chunks!, total: total!, part: part!, meta };
+  const num = Array.from(slot.nums.subarray(0, nNum!));
+  const meta = metaLen! > 0 ? JSON.parse(new TextDecoder().decode(slot.meta.slice(0, metaLen!))) : null;
+  return { k: names[kernel!]!, op: op!, arr, num, total: total!, meta };
 }
 
 /**
@@ -106,13 +140,13 @@ export class KernelPool {
   private readonly workers: Worker[] = [];
   private readonly errors: MessagePort[] = [];
   /**
-   * ctrl[0]: ranges still running; ctrl[i]: 1 once worker i has exited; ctrl[threads + i]: 1 once it has
-   * started; ctrl[1 + 2 threads + i]: the count of jobs posted into worker i's slot; ctrl[1 + 3 threads]: 1 to stop;
-   * ctrl[2 + 3 threads]: the next chunk of the running op to claim.
+   * The control block (controlLayout): chunks running, exit and start flags, the workers' wake-up counters,
+   * the stop flag and the claim word.
    */
   private readonly ctrl: Int32Array;
   private readonly layout: ReturnType<typeof controlLayout>;
-  private readonly slots: ReturnType<typeof jobSlots>;
+  private readonly slot: ReturnType<typeof jobSlot>;
+  private op = 0;
   private readonly kernelIndex = new Map<string, number>();
   private readonly encoder = new TextEncoder();
   private broken: string | null = null;
@@ -130,8 +164,8 @@ export class KernelPool {
     this.table = { ...kernels, ...extra?.table };
     this.layout = controlLayout(threads);
     this.ctrl = new Int32Array(new SharedArrayBuffer(4 * this.layout.length));
-    const jobs = new SharedArrayBuffer(jobSlotBytes(threads));
-    this.slots = jobSlots(jobs, threads);
+    const jobs = new SharedArrayBuffer(JOB_SLOT_BYTES);
+    this.slot = jobSlot(jobs);
     kernelNames(this.table).forEach((k, i) => this.kernelIndex.set(k, i));
     const file = threads > 1 ? workerPath() : '';
     for (let i = 1; i < threads; i++) {
@@ -164,62 +198,53 @@ export class KernelPool {
       kernel(arr, num, 0, total, 0, meta, shared ? this.wasm : null);
       return;
     }
-    const chunks = Math.max(parts, Math.min(parts * CHUNKS_PER_THREAD, Math.floor(total / grain)));
+    const chunks = Math.min(MAX_CHUNKS, Math.max(parts, Math.min(parts * CHUNKS_PER_THREAD, Math.floor(total / grain))));
     const metaBytes = meta === null || meta === undefined ? null : this.encoder.encode(JSON.stringify(meta));
     if (arr.length > (SLOT_INTS - SLOT_HEAD) / 2 || num.length > SLOT_NUMS || (metaBytes?.length ?? 0) > SLOT_META)
       throw new Error(`kernel '${k}': ${arr.length} arrays, ${num.length} numbers and ${metaBytes?.length ?? 0} bytes of meta exceed a job slot`);
-    Atomics.store(this.ctrl, 0, parts - 1);
-    Atomics.store(this.ctrl, this.layout.next, parts);
+    // the slot is rewritten only here, after every chunk of the previous op was counted done
+    const I = this.slot.ints;
+    I[0] = this.kernelIndex.get(k)!;
+    I[1] = this.op = (this.op + 1) | 0;
+    I[2] = total;
+    I[3] = arr.length;
+    I[4] = num.length;
+    I[5] = metaBytes?.length ?? 0;
+    arr.forEach((a, j) => {
+      I[SLOT_HEAD + 2 * j] = a.byteOffset;
+      I[SLOT_HEAD + 2 * j + 1] = a.length;
+    });
+    this.slot.nums.set(num);
+    if (metaBytes) this.slot.meta.set(metaBytes);
+    Atomics.store(this.ctrl, this.layout.running, chunks);
+    Atomics.store(this.ctrl, this.layout.claim, chunks << 16); // publishes the op (Atomics order the stores before it)
     for (let p = 1; p < parts; p++) {
-      const I = this.slots.ints.subarray(p * SLOT_INTS, (p + 1) * SLOT_INTS);
-      I[0] = this.kernelIndex.get(k)!;
-      I[1] = chunks;
-      I[2] = total;
-      I[3] = p;
-      I[4] = arr.length;
-      I[5] = num.length;
-      I[6] = metaBytes?.length ?? 0;
-      arr.forEach((a, j) => {
-        I[SLOT_HEAD + 2 * j] = a.byteOffset;
-        I[SLOT_HEAD + 2 * j + 1] = a.length;
-      });
-      this.slots.nums.set(num, p * SLOT_NUMS);
-      if (metaBytes) this.slots.meta.set(metaBytes, p * SLOT_META);
-      Atomics.add(this.ctrl, this.layout.seq + p, 1); // publishes the slot (Atomics order the stores before it)
+      Atomics.add(this.ctrl, this.layout.seq + p, 1);
       Atomics.notify(this.ctrl, this.layout.seq + p);
     }
+    const job = { kernel, arr, num, total, meta };
     let mine: unknown = null;
-    try {
-      runChunks(kernel, arr, num, total, chunks, 0, meta, this.wasm, this.ctrl, this.layout.next);
-    } catch (err) {
-      mine = err;
-    }
+    runClaimedChunks(() => job, 0, this.wasm, this.ctrl, this.layout, (err) => (mine ??= err));
     try {
       this.wait(k);
     } catch (err) {
       if (!mine) throw err;
     }
-    if (mine) throw mine; // the first range's error first (the workers have finished or failed)
+    if (mine) throw mine; // this thread's error first (the workers have finished or failed)
   }
 
   private wait(k: string): void {
-    for (let spin = 0; spin < SPIN && Atomics.load(this.ctrl, 0) > 0; spin++);
-    const t0 = Date.now();
+    const running = this.layout.running;
+    for (let spin = 0; spin < SPIN && Atomics.load(this.ctrl, running) > 0; spin++);
     for (;;) {
-      const left = Atomics.load(this.ctrl, 0);
+      const left = Atomics.load(this.ctrl, running);
       if (left <= 0) break;
       const dead = this.deadWorker();
       if (dead >= 0) {
         this.broken = `worker thread ${dead} exited`;
         throw new Error(`CPU backend: worker thread ${dead} exited while running kernel '${k}'; the thread pool is unusable (restart, or use --threads 1)`);
       }
-      if (Date.now() - t0 > STARTUP_LIMIT_MS)
-        for (let i = 1; i < this.threads; i++)
-          if (Atomics.load(this.ctrl, this.threads + i) !== 1) {
-            this.broken = `worker thread ${i} did not start`;
-            throw new Error(`CPU backend: worker thread ${i} did not start within ${STARTUP_LIMIT_MS / 1000} s (kernel '${k}'); use --threads 1`);
-          }
-      Atomics.wait(this.ctrl, 0, left, 1000);
+      Atomics.wait(this.ctrl, running, left, 1000);
     }
     for (let i = 0; i < this.errors.length; i++) {
       const msg = receiveMessageOnPort(this.errors[i]!);

@@ -1,11 +1,11 @@
-// A worker thread of the CPU backend's pool (pool.ts): takes ops from its job slot in shared memory
-// (spinning on the slot's counter for a few tens of microseconds after each op, then sleeping on it with
-// Atomics.wait), runs its chunk of each and claims more (pool.ts runChunks) on views of the shared memory,
-// and counts down the control block; a thrown error goes back on the error port. Ends when the pool sets
-// the stop flag.
+// A worker thread of the CPU backend's pool (pool.ts): woken for each op through its counter in shared
+// memory (spinning on it for a few tens of microseconds after each op, then sleeping on it with
+// Atomics.wait), it claims and runs chunks of the op (pool.ts runClaimedChunks) on views of the shared
+// memory, reading the op from the job slot once it holds a claim; a thrown error goes back on the error
+// port. Ends when the pool sets the stop flag.
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { kernels, type Kernel, type WasmKernels } from './kernels.js';
-import { controlLayout, jobSlots, kernelNames, readJob, runChunks, SPIN } from './pool.js';
+import { controlLayout, jobSlot, kernelNames, readJob, runClaimedChunks, slotOp, SPIN } from './pool.js';
 import { instantiateKernels } from './wasm/index.js';
 
 interface Data {
@@ -23,12 +23,12 @@ interface Data {
 const { memory, ctrl: ctrlBuf, jobs, threads, id, port, wasm: wasmModule, extra } = workerData as Data;
 const ctrl = new Int32Array(ctrlBuf);
 const layout = controlLayout(threads);
-const slots = jobSlots(jobs, threads);
+const slot = jobSlot(jobs);
 const wasm: WasmKernels | null = wasmModule ? instantiateKernels(wasmModule, memory) : null;
 
 process.on('exit', () => {
   Atomics.store(ctrl, id, 1);
-  Atomics.notify(ctrl, 0);
+  Atomics.notify(ctrl, layout.running);
 });
 
 const table: Record<string, Kernel> = extra ? { ...kernels, ...((await import(extra)) as { kernels: Record<string, Kernel> }).kernels } : kernels;
@@ -36,7 +36,17 @@ const names = kernelNames(table);
 
 Atomics.store(ctrl, threads + id, 1); // started
 
-// jobs posted before this point wait in the slot: its counter is already ahead of `seen`
+// the op last read from the slot (read again only when the slot holds another op)
+let cached: (ReturnType<typeof readJob> & { kernel: Kernel }) | null = null;
+const job = () => {
+  if (cached?.op !== slotOp(slot)) {
+    const j = readJob(slot, names, memory.buffer);
+    cached = { ...j, kernel: table[j.k]! };
+  }
+  return cached;
+};
+
+// an op posted before this point is claimed at once: its counter is already ahead of `seen`
 let seen = 0;
 for (;;) {
   let posted = Atomics.load(ctrl, layout.seq + id);
@@ -47,14 +57,6 @@ for (;;) {
   }
   seen = posted;
   if (Atomics.load(ctrl, layout.stop) === 1) break;
-  try {
-    const job = readJob(slots, id, names, memory.buffer);
-    runChunks(table[job.k]!, job.arr, job.num, job.total, job.chunks, job.part, job.meta, wasm, ctrl, layout.next);
-  } catch (err) {
-    port.postMessage(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  } finally {
-    Atomics.sub(ctrl, 0, 1);
-    Atomics.notify(ctrl, 0);
-  }
+  runClaimedChunks(job, id, wasm, ctrl, layout, (err) => port.postMessage(err instanceof Error ? (err.stack ?? err.message) : String(err)));
 }
 port.close();
