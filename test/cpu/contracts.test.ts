@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Arena } from '../../backends/cpu/arena.js';
 import { cpuBackend, threadCount } from '../../backends/cpu/index.js';
 import { kernels, NEURON_BLOCK, neuronMeta } from '../../backends/cpu/kernels.js';
-import { KernelPool, workerPath } from '../../backends/cpu/pool.js';
+import { chunkBounds, claimChunk, controlLayout, KernelPool, runClaimedChunks, workerPath } from '../../backends/cpu/pool.js';
 import { failKernels, kernels as testKernels } from './fail-kernels.mjs';
 import { CpuStore } from '../../backends/cpu/store.js';
 import { compileKernelModule, instantiateKernels, kernelSupportProblem, kernelWasmPath, loadKernelModule, readKernelModule } from '../../backends/cpu/wasm/index.js';
@@ -665,6 +665,28 @@ describe('cpu backend parts', () => {
     pool.run('linearForward', [xa, wa, oa], [2, 3], 2, null, { grain: 0 });
     expect([...oa]).toEqual([...out]);
     pool.destroy();
+  });
+
+  it('chunk claims: each chunk of the current op once, in order, then none; the running count reaches 0 after the last', () => {
+    const layout = controlLayout(3);
+    const ctrl = new Int32Array(layout.length);
+    expect(claimChunk(ctrl, layout.claim)).toBeNull(); // no op posted
+    Atomics.store(ctrl, layout.claim, 3 << 16);
+    expect([claimChunk(ctrl, layout.claim), claimChunk(ctrl, layout.claim), claimChunk(ctrl, layout.claim), claimChunk(ctrl, layout.claim)]).toEqual([[0, 3], [1, 3], [2, 3], null]);
+    // a thread runs every chunk left, as [lo, hi) of the op's total, with its own part; an error is passed on and the rest still run
+    Atomics.store(ctrl, layout.claim, (5 << 16) | 1); // chunk 0 already claimed elsewhere
+    Atomics.store(ctrl, layout.running, 5);
+    const ranges: number[][] = [];
+    const errors: unknown[] = [];
+    const kernel = (_a: Float32Array[], _n: number[], lo: number, hi: number, part: number) => {
+      ranges.push([lo, hi, part]);
+      if (lo === 4) throw new Error('chunk 1');
+    };
+    runClaimedChunks(() => ({ kernel, arr: [], num: [], total: 20, meta: null }), 2, null, ctrl, layout, (e) => errors.push(e));
+    expect(ranges).toEqual([[4, 8, 2], [8, 12, 2], [12, 16, 2], [16, 20, 2]]);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['chunk 1']);
+    expect(Atomics.load(ctrl, layout.running)).toBe(1); // chunk 0 is still someone else's
+    expect([0, 1, 2, 3, 4, 5, 6].map((c) => chunkBounds(10, 7, c))).toEqual([[0, 1], [1, 3], [3, 4], [4, 6], [6, 7], [7, 9], [9, 10]]);
   });
 
   it('kernel pool: one range per thread unless a range would be below the grain; only arena arrays go to threads or SIMD', () => {
