@@ -72,15 +72,22 @@ const copy = (dir: string) => {
   return runPaths(to);
 };
 
-beforeAll(async () => {
+beforeAll(() => {
   dataDir = writeTinyFashionMnist(64, 20);
-  base.done = tmp();
-  expect((await train(base.done)).status).toBe('done');
-  base.epoch1 = tmp();
-  await trainUntil(base.epoch1, 6, config());
-  base.epoch0 = tmp();
-  await trainUntil(base.epoch0, 2, config());
 });
+// The base runs are made inside the first test that needs them, not in beforeAll: a mutation run counts
+// code reached outside a test as static and would run every test against each of its mutants.
+let made: Promise<typeof base> | null = null;
+const bases = () =>
+  (made ??= (async () => {
+    base.done = tmp();
+    expect((await train(base.done)).status).toBe('done');
+    base.epoch1 = tmp();
+    await trainUntil(base.epoch1, 6, config());
+    base.epoch0 = tmp();
+    await trainUntil(base.epoch0, 2, config());
+    return base;
+  })());
 afterEach(() => vi.restoreAllMocks());
 
 describe('yieldToEventLoop', () => {
@@ -170,10 +177,10 @@ describe('starts that fail or are refused', () => {
       await expect(train(dir, { config: c, resume: true, backend })).rejects.toThrow(message);
       expect(backend.liveTensors()).toBe(0);
     };
-    const done = copy(base.done);
+    const done = copy((await bases()).done);
     await refused(done.dir, config({ channels: 6 }), `cannot resume ${done.dir}: its network differs from this configuration`);
     await refused(done.dir, config({ epochs: 1 }), `cannot resume ${done.dir}: ${done.last} stands at epoch 2, batch 0, beyond the run's 1 epochs (give --epochs 2 or more)`);
-    const mid = copy(base.epoch1);
+    const mid = copy((await bases()).epoch1);
     await refused(mid.dir, config({ epochs: 1 }), `cannot resume ${mid.dir}: ${mid.last} stands at epoch 1, batch 2, beyond the run's 1 epochs (give --epochs 2 or more)`);
 
     const m = lines<EpochMetrics>(done.metrics);
@@ -231,7 +238,7 @@ describe("a run directory's leftovers", () => {
   });
 
   it('notes are optional: a reporter without note() sees repairs and removals silently', async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
     rmSync(p.best);
     expect((await train(p.dir, { resume: true, reporter: {} })).status).toBe('done');
@@ -249,7 +256,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   const kept = (p: ReturnType<typeof runPaths>, was: string, epoch: number) => `${p.best} ${was} while the run's best is epoch ${epoch}, whose weights no longer exist (a crash left them unwritten); it is kept as it is`;
 
   it('a best of an earlier epoch than last names is rewritten from last', async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
     await craft(p.last, p.best, () => boundary(1, { epoch: 0, score: 0.5 }));
     const { notes } = await resume(p.dir, 2);
@@ -258,7 +265,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it('a best of the same epoch with another score is rewritten', async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
     await craft(p.last, p.best, () => boundary(2, { epoch: 1, score: 0.25 }));
     const { notes } = await resume(p.dir, 2);
@@ -267,7 +274,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it('a best whose state names no best epoch is rewritten, noted as epoch ?', async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
     await craft(p.last, p.best, () => boundary(0, null));
     const { notes } = await resume(p.dir, 2);
@@ -276,7 +283,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it('a best one epoch ahead of last (a crash between the two writes) is left for the run to rewrite', async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(1, { epoch: 0, score: 0.5 }));
     await craft(p.last, p.best, () => boundary(2, { epoch: 1, score: 0.75 }));
     const crafted = readFileSync(p.best);
@@ -286,7 +293,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it('a best at or past the run\'s epochs is not ahead: it is rewritten', async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(1, { epoch: 0, score: 0.5 }));
     await craft(p.last, p.best, () => boundary(2, { epoch: 1, score: 0.75 }));
     const { notes } = await resume(p.dir, 1);
@@ -295,7 +302,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it("an unreadable best is named by the note once: the reason is not prefixed with the best's path again", async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
     writeFileSync(p.best, 'not a checkpoint');
     const { notes } = await resume(p.dir, 2);
@@ -305,14 +312,14 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it('a last of a run that finished no epoch: a best is removed; without one nothing is written before training', async () => {
-    const p = copy(base.epoch0);
+    const p = copy((await bases()).epoch0);
     writeFileSync(p.best, 'junk');
     const withJunk = await resume(p.dir, 1);
     expect(withJunk.notes).toHaveLength(1);
     expect(withJunk.notes[0]).toMatch(new RegExp(`^removed ${p.best}: it was unreadable \\(.*\\), and ${p.last} has finished no epoch yet$`));
     expect(withJunk.bestAtStart).toBeNull();
 
-    const q = copy(base.epoch0);
+    const q = copy((await bases()).epoch0);
     expect(existsSync(q.best)).toBe(false);
     const without = await resume(q.dir, 1);
     expect(without.notes).toEqual([]);
@@ -320,7 +327,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it('a last mid-epoch: the best epoch\'s weights are gone, a missing or stale best is kept as it is', async () => {
-    const p = copy(base.epoch1); // last at epoch 1, batch 2; best epoch 0
+    const p = copy((await bases()).epoch1); // last at epoch 1, batch 2; best epoch 0
     const bestEpoch = (await readTrainingState(p.last)).best!.epoch;
     expect(bestEpoch).toBe(0);
     rmSync(p.best);
@@ -328,7 +335,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
     expect(missing.notes).toEqual([kept(p, 'was missing', 0)]);
     expect(missing.bestAtStart).toBeNull();
 
-    const q = copy(base.epoch1);
+    const q = copy((await bases()).epoch1);
     await craft(q.best, q.best, (s) => ({ ...s, best: { epoch: 0, score: 0.125 } }));
     const stale = readFileSync(q.best);
     const held = await resume(q.dir, 2);
@@ -337,7 +344,7 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   });
 
   it('a last two epochs past the best: its weights are gone too, the missing best stays missing', async () => {
-    const p = copy(base.done);
+    const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(2, { epoch: 0, score: 0.5 }));
     rmSync(p.best);
     const { notes, bestAtStart } = await resume(p.dir, 2);
