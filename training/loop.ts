@@ -119,7 +119,8 @@ async function agreeBestWithLast(paths: ReturnType<typeof runPaths>, last: Train
     await rm(paths.best, { force: true });
     return `removed ${paths.best}: it ${was}, and ${paths.last} has finished no epoch yet`;
   }
-  if (last.epoch === wanted.epoch + 1 && last.batch === 0 && last.seen === 0) {
+  // (batch 0 means seen 0: a checkpoint's state holds seen = batch x batch size, checkpoint-state.ts)
+  if (last.epoch === wanted.epoch + 1 && last.batch === 0) {
     await writeFileAtomic(paths.best, await readFile(paths.last));
     return `${paths.best} ${was} while the run's best is epoch ${wanted.epoch}: rewritten from ${paths.last}, the checkpoint of that epoch's end`;
   }

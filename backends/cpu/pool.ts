@@ -27,7 +27,7 @@ export const SLOT_INTS = 64;
 export const SLOT_NUMS = 32;
 export const SLOT_META = 4096;
 const SLOT_HEAD = 6;
-/** Checks of a counter before sleeping on it (a few tens of microseconds). */
+/** Checks of a counter before sleeping on it (about 250 µs on the development machine). */
 export const SPIN = 20_000;
 
 /**

@@ -1,5 +1,5 @@
 // A worker thread of the CPU backend's pool (pool.ts): woken for each op through its counter in shared
-// memory (spinning on it for a few tens of microseconds after each op, then sleeping on it with
+// memory (spinning on it for about 250 µs after each op, then sleeping on it with
 // Atomics.wait), it claims and runs chunks of the op (pool.ts runClaimedChunks) on views of the shared
 // memory, reading the op from the job slot once it holds a claim; a thrown error goes back on the error
 // port. Ends when the pool sets the stop flag.
