@@ -258,8 +258,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       await save(paths.last, 'interrupt');
       return { status: 'interrupted', metrics, checkpoint: paths.last };
     }
-    if (outcome.status === 'diverged') return { ...outcome, metrics };
-    return { status: 'done', metrics };
+    return { ...outcome, metrics }; // done, or diverged with where and why
   } finally {
     disposeAdam(o.backend, adam);
     net.dispose();

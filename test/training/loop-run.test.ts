@@ -369,8 +369,9 @@ describe('an interrupted run resumed to the end', () => {
     const p = runPaths(parted);
     expect((await readTrainingState(p.last))).toMatchObject({ epoch: 1, batch: 5 });
     // lines a killed run wrote past the checkpoint
-    const junk = (batch: number) => JSON.stringify({ ...curve.at(-1), epoch: 1, batch, train_loss: 99 }) + '\n';
-    writeFileSync(p.trainCurve, readFileSync(p.trainCurve, 'utf8') + junk(7) + junk(9));
+    // (and one of a later epoch at an earlier batch: past the checkpoint too)
+    const junk = (epoch: number, batch: number) => JSON.stringify({ ...curve.at(-1), epoch, batch, train_loss: 99 }) + '\n';
+    writeFileSync(p.trainCurve, readFileSync(p.trainCurve, 'utf8') + junk(1, 7) + junk(1, 9) + junk(2, 1));
     writeFileSync(p.metrics, readFileSync(p.metrics, 'utf8') + JSON.stringify({ ...lines<EpochMetrics>(p.metrics)[0], epoch: 1 }) + '\n');
 
     let resumedFrom: unknown = null;
