@@ -246,10 +246,13 @@ export class KernelPool {
       }
       Atomics.wait(this.ctrl, running, left, 1000);
     }
-    for (let i = 0; i < this.errors.length; i++) {
-      const msg = receiveMessageOnPort(this.errors[i]!);
-      if (msg) throw new Error(`CPU backend: kernel '${k}' failed in worker thread ${i + 1}: ${String(msg.message)}`);
-    }
+    // a worker posts one message per failed chunk, each before the chunk counts as done: all are here now,
+    // and all are read (the first reported), so none is left to fail a later op
+    let failure: string | null = null;
+    for (let i = 0; i < this.errors.length; i++)
+      for (let msg = receiveMessageOnPort(this.errors[i]!); msg; msg = receiveMessageOnPort(this.errors[i]!))
+        failure ??= `CPU backend: kernel '${k}' failed in worker thread ${i + 1}: ${String(msg.message)}`;
+    if (failure) throw new Error(failure);
   }
 
   private deadWorker(): number {

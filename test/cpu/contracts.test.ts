@@ -694,13 +694,16 @@ describe('cpu backend parts', () => {
     const pool = new KernelPool(arena, 2, null, null, failKernels);
     const a = arena.alloc(4)!;
     // 'fail' [1, total] throws in a worker's range only (and makes one run it): it shows whether the op was split
-    pool.run('fail', [a], [1, 3], 3, null, { grain: 4 }); // 3 units < grain: one range, this thread
-    pool.run('fail', [a], [1, 1], 1); // one unit: one range
-    expect(() => pool.run('fail', [a], [1, 3], 3, null, { grain: 1 })).toThrow(/failed in worker thread 1/);
-    expect(() => pool.run('fail', [a], [1, 8], 8, null, { grain: 4 })).toThrow(/failed in worker thread 1/);
-    pool.run('fail', [a, new Float32Array(4)], [1, 8], 8); // one array outside the arena: this thread alone
+    const counter = () => arena.alloc(1)!.fill(0); // a fresh count of the worker's chunks for each op
+    pool.run('fail', [counter()], [1, 3], 3, null, { grain: 4 }); // 3 units < grain: one range, this thread
+    pool.run('fail', [counter()], [1, 1], 1); // one unit: one range
+    expect(() => pool.run('fail', [counter()], [1, 3], 3, null, { grain: 1 })).toThrow(/failed in worker thread 1/);
+    expect(() => pool.run('fail', [counter()], [1, 8], 8, null, { grain: 4 })).toThrow(/failed in worker thread 1/);
+    pool.run('fail', [counter(), new Float32Array(4)], [1, 8], 8); // one array outside the arena: this thread alone
     // a kernel that throws on this thread: the op fails once the workers are done, and the pool stays usable
     expect(() => pool.run('fail', [a], [3], 8)).toThrow(/^kernel failure requested by a test$/); // this thread's own error
+    // two or more failed chunks in the worker: the op reports one, and no message is left to fail the next op
+    expect(() => pool.run('fail', [counter()], [4, 8], 8)).toThrow(/failed in worker thread 1/);
     const x = arena.alloc(4)!;
     x.set([1, 2, 3, 4]);
     const y = arena.alloc(2)!;
@@ -764,13 +767,13 @@ describe('cpu backend parts', () => {
     const pool = new KernelPool(arena, 2, null, null, failKernels);
     expect(pool.threads).toBe(2);
     const a = arena.alloc(8)!;
-    expect(() => pool.run('fail', [a], [1, 2], 2)).toThrow(/^CPU backend: kernel 'fail' failed in worker thread 1: .*kernel failure requested by a test/);
+    expect(() => pool.run('fail', [arena.alloc(1)!.fill(0)], [1, 2], 2)).toThrow(/^CPU backend: kernel 'fail' failed in worker thread 1: .*kernel failure requested by a test/);
     const x = arena.alloc(10)!;
     x.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const y = arena.alloc(5)!;
     pool.run('sumT', [x, y], [2, 5], 5);
     expect([...y]).toEqual([7, 9, 11, 13, 15]);
-    expect(() => pool.run('fail', [a], [2, 2], 2)).toThrow("CPU backend: worker thread 1 exited while running kernel 'fail'; the thread pool is unusable (restart, or use --threads 1)");
+    expect(() => pool.run('fail', [arena.alloc(1)!.fill(0)], [2, 2], 2)).toThrow("CPU backend: worker thread 1 exited while running kernel 'fail'; the thread pool is unusable (restart, or use --threads 1)");
     expect(() => pool.run('sumT', [x, y], [2, 5], 5)).toThrow('CPU backend thread pool is unusable: worker thread 1 exited');
     const z = new Float32Array(5);
     pool.run('sumT', [new Float32Array(x), z], [2, 5], 5); // arrays outside the arena: this thread alone

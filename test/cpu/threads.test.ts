@@ -92,7 +92,7 @@ describe('cpu backend threads', () => {
     const arena = new Arena();
     const pool = new KernelPool(arena, 2, null, null, failKernels);
     const a = arena.alloc(8)!;
-    expect(() => pool.run('fail', [a], [1, 2], 2)).toThrow(/kernel 'fail' failed in worker thread 1: .*kernel failure requested by a test/);
+    expect(() => pool.run('fail', [arena.alloc(1)!.fill(0)], [1, 2], 2)).toThrow(/kernel 'fail' failed in worker thread 1: .*kernel failure requested by a test/);
     const x = arena.alloc(100000)!.fill(1);
     const y = arena.alloc(100000)!;
     pool.run('sumT', [x, y], [2, 50000], 50000, null, { grain: 1 });
@@ -105,7 +105,7 @@ describe('cpu backend threads', () => {
     const arena = new Arena();
     const pool = new KernelPool(arena, 2, null, null, failKernels);
     const a = arena.alloc(8)!;
-    expect(() => pool.run('fail', [a], [2, 2], 2)).toThrow(/worker thread 1 exited while running kernel 'fail'/);
+    expect(() => pool.run('fail', [arena.alloc(1)!.fill(0)], [2, 2], 2)).toThrow(/worker thread 1 exited while running kernel 'fail'/);
     expect(() => pool.run('fail', [a], [0], 2)).toThrow(/thread pool is unusable/);
     pool.destroy();
   });
