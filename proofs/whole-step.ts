@@ -103,7 +103,7 @@ interface BackendStep {
   params: Map<string, Float64Array>;
 }
 
-/** One step of `cfg` on `b`: initial parameters from Rng(seed + 1), dropout masks from Rng(seed + 2). */
+/** One step of `cfg` on `b`: initial parameters from Rng(seed + 1), dropout masks from Rng(seed + 2), BN running statistics from Rng(seed + 3). */
 export async function backendStep(b: Backend, cfg: NetworkConfig, x: Float32Array, labels: Int32Array, seed: number): Promise<BackendStep> {
   // the masks each dropout forward is given (the backward passes the same handle again), kept alive to be read back
   const drawn = new Map<Tensor, Tensor>();
@@ -119,6 +119,13 @@ export async function backendStep(b: Backend, cfg: NetworkConfig, x: Float32Arra
     },
   });
   const net = new Network(recording, cfg, Rng.seeded(seed + 1));
+  // running statistics away from their initial 0 and 1, from Rng(seed + 3): the update must weigh the old values
+  const stats = Rng.seeded(seed + 3);
+  for (const q of net.buffers()) {
+    const v = Float32Array.from({ length: q.value.size }, () => (q.name.endsWith('running_var') ? 0.5 + 1.5 * stats.uniform() : 2 * stats.uniform() - 1));
+    b.dispose(q.value);
+    q.value = b.upload(v, q.value.shape);
+  }
   const f64 = (vs: FloatArray[]) => vs.map((v) => Float64Array.from(v));
   const initial = [...net.params(), ...net.buffers()];
   const params = new Map(f64(await b.read(initial.map((p) => p.value))).map((v, i) => [initial[i]!.name, v]));
