@@ -255,30 +255,17 @@ describe('--resume makes best.safetensors agree with last.safetensors', () => {
   const rewritten = (p: ReturnType<typeof runPaths>, was: string, epoch: number) => `${p.best} ${was} while the run's best is epoch ${epoch}: rewritten from ${p.last}, the checkpoint of that epoch's end`;
   const kept = (p: ReturnType<typeof runPaths>, was: string, epoch: number) => `${p.best} ${was} while the run's best is epoch ${epoch}, whose weights no longer exist (a crash left them unwritten); it is kept as it is`;
 
-  it('a best of an earlier epoch than last names is rewritten from last', async () => {
+  // last stands at the start of epoch 2 with epoch 1 as the best; best.safetensors holds another state
+  it.each([
+    ['an earlier epoch than last names', boundary(1, { epoch: 0, score: 0.5 }), 'held epoch 0'],
+    ['the same epoch with another score', boundary(2, { epoch: 1, score: 0.25 }), 'held epoch 1'],
+    ['a state that names no best epoch (noted as epoch ?)', boundary(0, null), 'held epoch ?'],
+  ] as const)('a best of %s is rewritten from last', async (_what, bestState, was) => {
     const p = copy((await bases()).done);
     await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
-    await craft(p.last, p.best, () => boundary(1, { epoch: 0, score: 0.5 }));
+    await craft(p.last, p.best, () => bestState);
     const { notes } = await resume(p.dir, 2);
-    expect(notes).toEqual([rewritten(p, 'held epoch 0', 1)]);
-    expect(readFileSync(p.best).equals(readFileSync(p.last))).toBe(true);
-  });
-
-  it('a best of the same epoch with another score is rewritten', async () => {
-    const p = copy((await bases()).done);
-    await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
-    await craft(p.last, p.best, () => boundary(2, { epoch: 1, score: 0.25 }));
-    const { notes } = await resume(p.dir, 2);
-    expect(notes).toEqual([rewritten(p, 'held epoch 1', 1)]);
-    expect(readFileSync(p.best).equals(readFileSync(p.last))).toBe(true);
-  });
-
-  it('a best whose state names no best epoch is rewritten, noted as epoch ?', async () => {
-    const p = copy((await bases()).done);
-    await craft(p.last, p.last, () => boundary(2, { epoch: 1, score: 0.5 }));
-    await craft(p.last, p.best, () => boundary(0, null));
-    const { notes } = await resume(p.dir, 2);
-    expect(notes).toEqual([rewritten(p, 'held epoch ?', 1)]);
+    expect(notes).toEqual([rewritten(p, was, 1)]);
     expect(readFileSync(p.best).equals(readFileSync(p.last))).toBe(true);
   });
 
