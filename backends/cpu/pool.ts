@@ -103,6 +103,28 @@ export const kernelNames = (table: Record<string, Kernel>): string[] => Object.k
 /** The op number of the job in the slot (a worker reads the rest again only when it changed). */
 export const slotOp = (slot: ReturnType<typeof jobSlot>): number => slot.ints[1]!;
 
+/**
+ * Writes op number `op` into the slot (kernel index, total, the arrays' places in the arena, numbers, meta
+ * as JSON bytes); refuses (naming the kernel) what does not fit a slot. readJob reads it back.
+ */
+export function writeJob(slot: ReturnType<typeof jobSlot>, k: string, kernelIndex: number, op: number, arr: readonly Float32Array[], num: readonly number[], total: number, metaBytes: Uint8Array | null): void {
+  if (arr.length > (SLOT_INTS - SLOT_HEAD) / 2 || num.length > SLOT_NUMS || (metaBytes?.length ?? 0) > SLOT_META)
+    throw new Error(`kernel '${k}': ${arr.length} arrays, ${num.length} numbers and ${metaBytes?.length ?? 0} bytes of meta exceed a job slot`);
+  const I = slot.ints;
+  I[0] = kernelIndex;
+  I[1] = op;
+  I[2] = total;
+  I[3] = arr.length;
+  I[4] = num.length;
+  I[5] = metaBytes?.length ?? 0;
+  arr.forEach((a, j) => {
+    I[SLOT_HEAD + 2 * j] = a.byteOffset;
+    I[SLOT_HEAD + 2 * j + 1] = a.length;
+  });
+  slot.nums.set(num);
+  if (metaBytes) slot.meta.set(metaBytes);
+}
+
 /** Reads the job in the slot: the kernel's name, its arrays as views of `buffer`, its numbers and meta. */
 export function readJob(slot: ReturnType<typeof jobSlot>, names: readonly string[], buffer: ArrayBufferLike): { k: string; op: number; arr: Float32Array[]; num: number[]; total: number; meta: unknown } {
   const I = slot.ints;
@@ -200,22 +222,9 @@ export class KernelPool {
     }
     const chunks = Math.min(MAX_CHUNKS, Math.max(parts, Math.min(parts * CHUNKS_PER_THREAD, Math.floor(total / grain))));
     const metaBytes = meta === null || meta === undefined ? null : this.encoder.encode(JSON.stringify(meta));
-    if (arr.length > (SLOT_INTS - SLOT_HEAD) / 2 || num.length > SLOT_NUMS || (metaBytes?.length ?? 0) > SLOT_META)
-      throw new Error(`kernel '${k}': ${arr.length} arrays, ${num.length} numbers and ${metaBytes?.length ?? 0} bytes of meta exceed a job slot`);
     // the slot is rewritten only here, after every chunk of the previous op was counted done
-    const I = this.slot.ints;
-    I[0] = this.kernelIndex.get(k)!;
-    I[1] = this.op = (this.op + 1) | 0;
-    I[2] = total;
-    I[3] = arr.length;
-    I[4] = num.length;
-    I[5] = metaBytes?.length ?? 0;
-    arr.forEach((a, j) => {
-      I[SLOT_HEAD + 2 * j] = a.byteOffset;
-      I[SLOT_HEAD + 2 * j + 1] = a.length;
-    });
-    this.slot.nums.set(num);
-    if (metaBytes) this.slot.meta.set(metaBytes);
+    this.op = (this.op + 1) | 0;
+    writeJob(this.slot, k, this.kernelIndex.get(k)!, this.op, arr, num, total, metaBytes);
     Atomics.store(this.ctrl, this.layout.running, chunks);
     Atomics.store(this.ctrl, this.layout.claim, chunks << 16); // publishes the op (Atomics order the stores before it)
     for (let p = 1; p < parts; p++) {

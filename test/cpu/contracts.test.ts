@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Arena } from '../../backends/cpu/arena.js';
 import { cpuBackend, threadCount } from '../../backends/cpu/index.js';
 import { kernels, NEURON_BLOCK, neuronMeta } from '../../backends/cpu/kernels.js';
-import { chunkBounds, claimChunk, controlLayout, KernelPool, runClaimedChunks, workerPath } from '../../backends/cpu/pool.js';
+import { chunkBounds, claimChunk, controlLayout, JOB_SLOT_BYTES, jobSlot, KernelPool, readJob, runClaimedChunks, slotOp, workerPath, writeJob } from '../../backends/cpu/pool.js';
 import { failKernels, kernels as testKernels } from './fail-kernels.mjs';
 import { CpuStore } from '../../backends/cpu/store.js';
 import { compileKernelModule, instantiateKernels, kernelSupportProblem, kernelWasmPath, loadKernelModule, readKernelModule } from '../../backends/cpu/wasm/index.js';
@@ -667,6 +667,26 @@ describe('cpu backend parts', () => {
     pool.destroy();
   });
 
+  it('job slot: what writeJob puts in, readJob gives back (arrays as views of the same memory); what does not fit is refused', () => {
+    const arena = new Arena(1);
+    const slot = jobSlot(new SharedArrayBuffer(JOB_SLOT_BYTES));
+    const x = arena.alloc(5)!;
+    const y = arena.alloc(3)!;
+    writeJob(slot, 'b', 1, 41, [x, y], [0.5, -2], 9, new TextEncoder().encode(JSON.stringify({ kind: 'plif', tau: 2 })));
+    expect(slotOp(slot)).toBe(41);
+    const job = readJob(slot, ['a', 'b'], arena.memory.buffer);
+    expect(job).toMatchObject({ k: 'b', op: 41, num: [0.5, -2], total: 9, meta: { kind: 'plif', tau: 2 } });
+    expect(job.arr.map((a) => [a.byteOffset, a.length, a.buffer === x.buffer])).toEqual([[x.byteOffset, 5, true], [y.byteOffset, 3, true]]);
+    writeJob(slot, 'a', 0, 42, [y], [], 1, null);
+    expect(readJob(slot, ['a', 'b'], arena.memory.buffer)).toMatchObject({ k: 'a', op: 42, num: [], total: 1, meta: null });
+    expect(readJob(slot, ['a', 'b'], arena.memory.buffer).arr.map((a) => a.byteOffset)).toEqual([y.byteOffset]);
+    writeJob(slot, 'a', 0, 43, Array(29).fill(y), Array(32).fill(1), 1, new Uint8Array(4096)); // the limits themselves fit
+    expect(() => writeJob(slot, 'k', 0, 44, Array(30).fill(y), [], 1, null)).toThrow("kernel 'k': 30 arrays, 0 numbers and 0 bytes of meta exceed a job slot");
+    expect(() => writeJob(slot, 'k', 0, 44, [y], Array(33).fill(1), 1, null)).toThrow("kernel 'k': 1 arrays, 33 numbers and 0 bytes of meta exceed a job slot");
+    expect(() => writeJob(slot, 'k', 0, 44, [y], [], 1, new Uint8Array(4097))).toThrow("kernel 'k': 1 arrays, 0 numbers and 4097 bytes of meta exceed a job slot");
+    expect(slotOp(slot)).toBe(43); // a refused job leaves the slot as it was
+  });
+
   it('chunk claims: each chunk of the current op once, in order, then none; the running count reaches 0 after the last', () => {
     const layout = controlLayout(3);
     const ctrl = new Int32Array(layout.length);
@@ -702,6 +722,16 @@ describe('cpu backend parts', () => {
     pool.run('fail', [counter(), new Float32Array(4)], [1, 8], 8); // one array outside the arena: this thread alone
     // a kernel that throws on this thread: the op fails once the workers are done, and the pool stays usable
     expect(() => pool.run('fail', [a], [3], 8)).toThrow(/^kernel failure requested by a test$/); // this thread's own error
+    // ... reported before the worker's when both fail
+    expect(() => pool.run('fail', [counter()], [3, 8], 8)).toThrow(/^kernel failure requested by a test$/);
+    // a worker's chunk that outlasts the calling thread's spin: the op waits for it, no worker has died
+    pool.run('fail', [counter()], [5, 8], 8);
+    // meta reaches the workers, op after op
+    const filled = arena.alloc(8)!;
+    pool.run('fillMeta', [counter(), filled], [8], 8, { v: 3 });
+    expect([...filled]).toEqual(Array(8).fill(3));
+    pool.run('fillMeta', [counter(), filled], [8], 8, { v: 7 });
+    expect([...filled]).toEqual(Array(8).fill(7));
     // two or more failed chunks in the worker: the op reports one, and no message is left to fail the next op
     expect(() => pool.run('fail', [counter()], [4, 8], 8)).toThrow(/failed in worker thread 1/);
     const x = arena.alloc(4)!;
