@@ -1,7 +1,7 @@
 // A fixed pool of worker threads that run kernels (kernels.ts) over ranges of one op, on arrays of the
 // shared arena. The Backend interface is synchronous, so the calling thread claims and runs chunks of the
-// op like the workers, then blocks (Atomics.wait) until the chunks the workers claimed are done. Started once, unref'd (it never
-// keeps the process alive), stopped by destroy(). A kernel that throws in a worker fails the op with the
+// op like the workers, then blocks (Atomics.wait) until the chunks the workers claimed are done. Started
+// once, unref'd (it never keeps the process alive), stopped by destroy(). A kernel that throws in a worker fails the op with the
 // worker's error; a worker that dies fails it too, and the pool refuses further work.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -32,11 +32,11 @@ export const SPIN = 20_000;
 
 /**
  * Layout of the control block (int32): `running` the chunks of the current op not yet finished; [1, threads)
- * a worker's exit flag; [threads, 2 threads) its start flag; `seq` + i worker i's wake-up counter; `stop`;
- * `claim` the claim word of the current op (chunkCount << 16 | next chunk to claim).
+ * a worker's exit flag; `seq` + i worker i's wake-up counter; `stop`; `claim` the claim word of the current
+ * op (chunkCount << 16 | next chunk to claim).
  */
 export function controlLayout(threads: number): { running: number; seq: number; stop: number; claim: number; length: number } {
-  return { running: 0, seq: 1 + 2 * threads, stop: 1 + 3 * threads, claim: 2 + 3 * threads, length: 3 + 3 * threads };
+  return { running: 0, seq: threads, stop: 2 * threads, claim: 1 + 2 * threads, length: 2 + 2 * threads };
 }
 
 /**
@@ -162,8 +162,8 @@ export class KernelPool {
   private readonly workers: Worker[] = [];
   private readonly errors: MessagePort[] = [];
   /**
-   * The control block (controlLayout): chunks running, exit and start flags, the workers' wake-up counters,
-   * the stop flag and the claim word.
+   * The control block (controlLayout): chunks running, exit flags, the workers' wake-up counters, the stop
+   * flag and the claim word.
    */
   private readonly ctrl: Int32Array;
   private readonly layout: ReturnType<typeof controlLayout>;
@@ -203,9 +203,9 @@ export class KernelPool {
   }
 
   /**
-   * Runs kernel `k` over [0, total) split into ranges, CHUNKS_PER_THREAD per thread (fewer when a range
-   * would be below `grain`; every thread runs at least one), each thread passing its own index as `part`
-   * (per-thread scratch arrays are sliced by the kernels). Arrays outside the arena keep the whole op on
+   * Runs kernel `k` over [0, total) split into chunks, CHUNKS_PER_THREAD per thread (fewer when a chunk
+   * would be below `grain`, never fewer than the threads it wakes), each thread passing its own index as
+   * `part` (per-thread scratch arrays are sliced by the kernels). Arrays outside the arena keep the whole op on
    * this thread.
    */
   run(k: string, arr: Float32Array[], num: number[], total: number, meta: unknown = null, opts: SplitOptions = {}): void {

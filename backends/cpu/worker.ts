@@ -34,8 +34,6 @@ process.on('exit', () => {
 const table: Record<string, Kernel> = extra ? { ...kernels, ...((await import(extra)) as { kernels: Record<string, Kernel> }).kernels } : kernels;
 const names = kernelNames(table);
 
-Atomics.store(ctrl, threads + id, 1); // started
-
 // the op last read from the slot (read again only when the slot holds another op)
 let cached: (ReturnType<typeof readJob> & { kernel: Kernel }) | null = null;
 const job = () => {
