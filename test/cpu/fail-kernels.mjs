@@ -18,10 +18,7 @@ export const kernels = {
       if (how === 3) throw new Error('kernel failure requested by a test');
       return; // the others only in workers
     }
-    if (count) {
-      Atomics.add(count, 0, 1);
-      Atomics.notify(count, 0);
-    }
+    countWorkerChunk(count);
     if (how === 1 || how === 3 || how === 4) throw new Error('kernel failure requested by a test');
     if (how === 2) process.exit(3);
     if (how === 5) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
@@ -30,13 +27,17 @@ export const kernels = {
   fillMeta([counted, y], [total], lo, hi, part, meta) {
     const count = hi - lo < total ? new Int32Array(counted.buffer, counted.byteOffset, 1) : null;
     if (part === 0) waitForWorkers(count, 1);
-    else if (count) {
-      Atomics.add(count, 0, 1);
-      Atomics.notify(count, 0);
-    }
+    else countWorkerChunk(count);
     y.fill(meta.v, lo, hi);
   },
 };
+
+/** Counts a chunk a worker ran (and wakes a calling thread waiting for it); nothing without a count. */
+function countWorkerChunk(count) {
+  if (!count) return;
+  Atomics.add(count, 0, 1);
+  Atomics.notify(count, 0);
+}
 
 /** Waits, up to 10 s, until `count` (the chunks workers ran) reaches `need`; no wait without a count. */
 function waitForWorkers(count, need) {

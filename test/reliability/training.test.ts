@@ -22,7 +22,7 @@ import type { EpochMetrics } from '../../training/engine.js';
 import { runTraining, type RunOptions } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
 import { setCacheWarningSink } from '../../data/cache.js';
-import { writeTinyFashionMnist, writeTinyNMnist } from '../training/fixtures.js';
+import { withoutTimes, writeTinyFashionMnist, writeTinyNMnist } from '../training/fixtures.js';
 import { readOnlyDir, smallDisk } from './helpers.js';
 
 let dataDir: string;
@@ -432,7 +432,6 @@ describe('--threads', () => {
   });
 
   it('a run resumed with another thread count ends with the metrics and weights of an uninterrupted one', async () => {
-    const stable = (m: EpochMetrics[]) => m.map(({ seconds: _s, samples_per_s: _p, ...rest }) => rest);
     const withThreads = async <T>(threads: number, f: (b: Backend, info: Record<string, unknown>) => Promise<T>) => {
       const o = await openBackend('cpu', { threads });
       try {
@@ -448,7 +447,7 @@ describe('--threads', () => {
     const first = await withThreads(2, (backend, backendInfo) => run({ outDir: b, backend, backendInfo, shouldStop: () => n++ === 6 }));
     expect(first.status).toBe('interrupted');
     const rest = await withThreads(3, (backend, backendInfo) => run({ outDir: b, backend, backendInfo, resume: true }));
-    expect(stable(rest.metrics)).toEqual(stable(full.metrics));
+    expect(withoutTimes(rest.metrics)).toEqual(withoutTimes(full.metrics));
     const pa = await loadTrainingCheckpoint(cpuBackend(), runPaths(a).last);
     const pb = await loadTrainingCheckpoint(cpuBackend(), runPaths(b).last);
     expect(pb.net.params().map((p) => Array.from(pb.net.backend.download(p.value)))).toEqual(pa.net.params().map((p) => Array.from(pa.net.backend.download(p.value))));
@@ -457,7 +456,6 @@ describe('--threads', () => {
 
 describe('interruptions and the lock, in process', () => {
   it('a stop while evaluating checkpoints the finished training of the epoch; the resume evaluates it and matches an uninterrupted run', async () => {
-    const stable = (m: EpochMetrics[]) => m.map(({ seconds: _s, samples_per_s: _p, ...rest }) => rest);
     const full = await run({ outDir: tmp() });
     const out = tmp();
     let polls = 0;
@@ -466,7 +464,7 @@ describe('interruptions and the lock, in process', () => {
     expect(first.metrics).toHaveLength(0);
     expect((await loadTrainingCheckpoint(cpuBackend(), runPaths(out).last)).state).toMatchObject({ epoch: 0, batch: 4 });
     const rest = await run({ outDir: out, resume: true });
-    expect(stable(rest.metrics)).toEqual(stable(full.metrics));
+    expect(withoutTimes(rest.metrics)).toEqual(withoutTimes(full.metrics));
   });
 
   it('a second run into a directory this process trains in is refused too', async () => {

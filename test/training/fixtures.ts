@@ -47,3 +47,8 @@ export function writeTinyNMnist(perClassTrain = 4, perClassTest = 2): string {
   }
   return dir;
 }
+
+/** Metrics lines without their wall-clock fields (seconds, samples_per_s): what two runs must agree on. */
+export function withoutTimes<M extends { seconds: number; samples_per_s: number }>(ms: readonly M[]): Omit<M, 'seconds' | 'samples_per_s'>[] {
+  return ms.map(({ seconds: _s, samples_per_s: _r, ...rest }) => rest);
+}
