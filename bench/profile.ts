@@ -168,6 +168,9 @@ export async function profileTrainStep(backend: Backend, cfg: NetworkConfig, spe
   return { steps: spec.steps, ms_per_step: total, rows, by_kind, firing_rates };
 }
 
+/** Milliseconds as plif bench prints them: 2 decimals below 10 ms, 1 below 100, none above. */
+export const msText = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
 /**
  * The profile as an aligned text table. Its total is the profiled step's time (every op timed, which costs
  * time of its own); `unprofiled`: the same step timed without profiling (plif bench's row), shown beside it.
@@ -176,17 +179,18 @@ export function formatProfile(p: StepProfile, unprofiled?: { ms_per_step: number
   const lines: string[] = [];
   const pad = (s: string, n: number) => s.padEnd(n);
   const num = (x: number, d = 1) => x.toFixed(d).padStart(9);
+  const ms = (x: number) => msText(x).padStart(9);
   lines.push(`${pad('layer', 14)} ${pad('phase', 9)} ${pad('op', 34)} ${'ms/step'.padStart(9)} ${'%'.padStart(9)}`);
-  for (const r of p.rows) lines.push(`${pad(r.layer, 14)} ${pad(r.phase, 9)} ${pad(r.op, 34)} ${num(r.ms_per_step)} ${num(r.percent)}`);
-  lines.push(`${pad('total', 14)} ${pad('profiled', 9)} ${pad(`(mean of ${p.steps} steps, every op timed)`, 34)} ${num(p.ms_per_step)} ${num(100)}`);
+  for (const r of p.rows) lines.push(`${pad(r.layer, 14)} ${pad(r.phase, 9)} ${pad(r.op, 34)} ${ms(r.ms_per_step)} ${num(r.percent)}`);
+  lines.push(`${pad('total', 14)} ${pad('profiled', 9)} ${pad(`(mean of ${p.steps} steps, every op timed)`, 34)} ${ms(p.ms_per_step)} ${num(100)}`);
   if (unprofiled) {
     const d = (100 * (p.ms_per_step - unprofiled.ms_per_step)) / unprofiled.ms_per_step;
-    lines.push(`${pad('step', 14)} ${pad('timed', 9)} ${pad(`(median of ${unprofiled.steps}, not profiled)`, 34)} ${num(unprofiled.ms_per_step)} ${num((100 * unprofiled.ms_per_step) / p.ms_per_step)}`);
+    lines.push(`${pad('step', 14)} ${pad('timed', 9)} ${pad(`(median of ${unprofiled.steps}, not profiled)`, 34)} ${ms(unprofiled.ms_per_step)} ${num((100 * unprofiled.ms_per_step) / p.ms_per_step)}`);
     lines.push(`the profiled total is ${Math.abs(d).toFixed(0)}% ${d >= 0 ? 'above' : 'below'} the unprofiled median: timing every op costs time of its own, and few steps vary`);
   }
   lines.push('');
   lines.push('by kind:');
-  for (const k of p.by_kind) lines.push(`  ${pad(k.kind, 30)} ${num(k.ms_per_step)} ms ${num(k.percent)} %`);
+  for (const k of p.by_kind) lines.push(`  ${pad(k.kind, 30)} ${ms(k.ms_per_step)} ms ${num(k.percent)} %`);
   lines.push('');
   lines.push(`firing rates: ${p.firing_rates.map((f) => `${f.layer} ${f.rate.toFixed(3)}`).join(', ')}`);
   return lines.join('\n');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckpointStart } from '../../bench/checkpoint-start.js';
 import type { PeerSpec } from '../../bench/peers/torch.js';
-import { formatProfile, profileTrainStep, type SectionSink } from '../../bench/profile.js';
+import { formatProfile, msText as ms, profileTrainStep, type SectionSink } from '../../bench/profile.js';
 import { benchConfig, type BenchSpec, type DeviceCost, type LayerRate } from '../../bench/step-timing.js';
 import type { DatasetName } from '../../data/index.js';
 import { benchTfjs, benchTrainStep, type BenchResult } from '../../bench/train-step.js';
@@ -97,7 +97,6 @@ export function peerInstalled(name: string): boolean {
 type Timing = Pick<BenchResult, 'samples_per_s' | 'samples_per_cpu_s' | 'ms_per_step' | 'steps' | 'step_ms'>;
 const timing = (r: Timing): Timing => ({ samples_per_s: r.samples_per_s, samples_per_cpu_s: r.samples_per_cpu_s, ms_per_step: r.ms_per_step, steps: r.steps, step_ms: r.step_ms });
 
-const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 /** The spread line under a row: min, median and max of its per-step times. */
 export function spreadLine(r: { steps: number; step_ms: { min: number; median: number; max: number } }): string {
   const { min, median, max } = r.step_ms;
