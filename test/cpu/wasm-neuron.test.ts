@@ -5,7 +5,7 @@
 // at the threshold.
 import { describe, expect, it } from 'vitest';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule } from '../../backends/cpu/wasm/index.js';
-import { neuronBackwardWasm, neuronForwardWasm } from '../../backends/cpu/wasm/neuron.js';
+import { neuronBackwardWasm, neuronForwardWasm, WASM_SURROGATES } from '../../backends/cpu/wasm/neuron.js';
 import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
 import { surrogates } from '../../core/surrogates.js';
 
@@ -58,9 +58,12 @@ for (const kind of ['if', 'lif', 'plif'] as const)
     for (const vReset of [0, -0.25, null])
       for (const detachReset of [true, false])
         configs.push(neuronConfig({ kind, decayInput, vReset, detachReset, tau: 1.7, vThreshold: 1, surrogate: surrogates.atan(kind === 'lif' ? 3.7 : 2) }));
+// the other surrogates the kernels run (WASM_SURROGATES)
+for (const surrogate of [surrogates.piecewiseQuadratic(2), surrogates.softSign(3)])
+  for (const detachReset of [true, false]) configs.push(neuronConfig({ kind: 'plif', detachReset, tau: 1.7, vThreshold: 1, surrogate }));
 
 describe.skipIf(loaded.module === null)('WebAssembly neuron loops = core/neuron.ts, bit for bit', () => {
-  const name = (c: NeuronConfig) => `${c.kind} decayInput=${c.decayInput} vReset=${c.vReset} detach=${c.detachReset}`;
+  const name = (c: NeuronConfig) => `${c.surrogate.name} ${c.kind} decayInput=${c.decayInput} vReset=${c.vReset} detach=${c.detachReset}`;
   it.each(configs.map((c) => ({ c, label: name(c) })))('$label', ({ c }) => {
     for (const [T, n, seed] of [[1, 7, 1], [4, 37, 2], [9, 64, 3]] as const) {
       const r = rng(seed * 101 + configs.indexOf(c));
@@ -92,9 +95,11 @@ describe.skipIf(loaded.module === null)('WebAssembly neuron loops = core/neuron.
     }
   });
 
-  it('has no loop for surrogates other than ATan (core runs them): the backward returns null', () => {
+  it('has no loop for the surrogates with exp (core runs them): the backward returns null', () => {
     const w = setup(2, 4);
-    const c = neuronConfig({ surrogate: surrogates.sigmoid(4) });
-    expect(neuronBackwardWasm(w.wasm, c, 0, w.x, w.trace, w.gs, w.gx, w.scratch, 2, 4, { lo: 0, hi: 4 })).toBeNull();
+    for (const sg of [surrogates.sigmoid(4), surrogates.piecewiseExp(2), surrogates.erf(2)]) {
+      expect(WASM_SURROGATES.has(sg.code)).toBe(false);
+      expect(neuronBackwardWasm(w.wasm, neuronConfig({ surrogate: sg }), 0, w.x, w.trace, w.gs, w.gx, w.scratch, 2, 4, { lo: 0, hi: 4 })).toBeNull();
+    }
   });
 });

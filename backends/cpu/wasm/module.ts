@@ -31,10 +31,10 @@ export interface WasmKernels {
    */
   neuronForward(x: number, s: number, h: number, v: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, k: number, vr: number, vth: number): void;
   /**
-   * core/neuron.ts neuronBackwardInto over neurons [lo, hi) with the ATan surrogate (c = (pi/2) alpha,
-   * halfAlpha = alpha/2): dL/dX into gx, dL/dH in the float64 scratch gH [n]; returns dL/dk of the range.
+   * core/neuron.ts neuronBackwardInto over neurons [lo, hi) with surrogate sgCode of parameter alpha (dHdV, dHdX:
+   * core's chargeGradV, chargeGradX): dL/dX into gx, dL/dH in the float64 scratch gH [n]; returns dL/dk of the range.
    */
-  neuronBackward(x: number, s: number, h: number, v: number, gs: number, gx: number, gH: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, detach: number, dHdV: number, dHdX: number, vr: number, vth: number, c: number, halfAlpha: number): number;
+  neuronBackward(x: number, s: number, h: number, v: number, gs: number, gx: number, gH: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, detach: number, sgCode: number, dHdV: number, dHdX: number, vr: number, vth: number, alpha: number): number;
   /** How many of the n float32 values at x are NaN, infinite or above lim in magnitude (lim >= 0, a float32). */
   countOutside(x: number, n: number, lim: number): number;
   /** Max pooling of planes [p0, p1) of x [P][H][W] into y and am [P][Ho][Wo], the first maximum of each window (no tie draws). */

@@ -6,9 +6,14 @@
 // order whatever range a call covers (vector lanes and scalar tails do identical per-element work), so
 // results are bitwise identical for any split of the work between threads.
 //
+// The per-element math of the neuron and of Adam is not written here: it is core/scalar.ts's, compiled to
+// f64x2 lanes into ./equations.generated.ts by scripts/wasm-equations.mjs when npm run build runs.
+//
 // Layouts (as in conv.ts / linear.ts):
 //   conv:   x [C][H][W], wT [(c*K+ky)*K+kx][O], yT / gyT [Ho*Wo][O], wr [(ky*K+kx)*O+o][C], gxT [H*W][C]
 //   linear: x [B][I], wT [I][O], w [O][I], y / gy [B][O], gwT [I][O], gx [B][I]
+
+import { adamFirstMoment, adamParam, adamSecondMoment, chargeGradK, neuronFire, neuronGradStep, neuronStep, restPotential } from './equations.generated';
 
 // ---------------------------------------------------------------- helpers
 
@@ -533,87 +538,85 @@ export function linearInputGrad(gy: usize, wT: usize, gx: usize, B: i32, O: i32,
 // ---------------------------------------------------------------- multi-step neuron (Eqs. 2-16)
 //
 // The loops of core/neuron.ts neuronForwardInto / neuronBackwardInto over neurons [lo, hi) of n per step,
-// time-major [T][n], with the per-element arithmetic of core/scalar.ts (neuronStep, neuronFire,
-// neuronGradStep, the ATan surrogate, chargeGradK) done in float64 in the same order, two neurons per
-// f64x2 vector; values are read from and rounded to float32 as core's typed arrays do. Bitwise equal to
-// core's loops: test/cpu/wasm-neuron.test.ts. kind: 0 IF, 1 LIF, 2 PLIF; flags are 0 or 1.
+// time-major [T][n], two neurons per f64x2 vector (one in the tail). The arithmetic is core/scalar.ts's
+// own (neuronStep, neuronFire, neuronGradStep, chargeGradK), compiled to f64x2 lanes by
+// scripts/wasm-equations.mjs; values are read from and rounded to float32 as core's typed arrays do.
+// Bitwise equal to core's loops: test/cpu/wasm-neuron.test.ts. kind: 0 IF, 1 LIF, 2 PLIF; flags are 0 or 1.
 
+/** `lanes` (2 or 1) float32 values at p as float64 lanes (a missing lane is 0). */
 // @ts-ignore: decorator
-@inline function ld2(p: usize): v128 {
-  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+@inline function loadF32(p: usize, lanes: i32): v128 {
+  return f64x2.promote_low_f32x4(lanes == 2 ? v128.load64_zero(p) : v128.load32_zero(p));
+}
+
+/** The first `lanes` lanes of a, rounded to float32, stored at p. */
+// @ts-ignore: decorator
+@inline function storeF32(p: usize, a: v128, lanes: i32): void {
+  const r = f32x4.demote_f64x2_zero(a);
+  if (lanes == 2) v128.store64_lane(p, r, 0);
+  else v128.store32_lane(p, r, 0);
 }
 
 // @ts-ignore: decorator
-@inline function st2(p: usize, a: v128): void {
-  v128.store64_lane(p, f32x4.demote_f64x2_zero(a), 0);
-}
-
-/** H = charge(kind, decayInput, V_{t-1}, X, k, Vr) (Eqs. 5-6), as core/scalar.ts charge. */
-// @ts-ignore: decorator
-@inline function charge2(kind: i32, decayInput: i32, vp: v128, x: v128, K: v128, VR: v128): v128 {
-  if (kind == 0) return f64x2.add(vp, x);
-  if (decayInput != 0) return f64x2.add(vp, f64x2.mul(K, f64x2.sub(x, f64x2.sub(vp, VR))));
-  return f64x2.add(f64x2.sub(vp, f64x2.mul(K, f64x2.sub(vp, VR))), x);
+@inline function loadF64(p: usize, lanes: i32): v128 {
+  return lanes == 2 ? v128.load(p) : v128.load64_zero(p);
 }
 
 // @ts-ignore: decorator
-@inline function charge1(kind: i32, decayInput: i32, vp: f64, x: f64, k: f64, vr: f64): f64 {
-  if (kind == 0) return vp + x;
-  if (decayInput != 0) return vp + k * (x - (vp - vr));
-  return vp - k * (vp - vr) + x;
+@inline function storeF64(p: usize, a: v128, lanes: i32): void {
+  if (lanes == 2) v128.store(p, a);
+  else v128.store64_lane(p, a, 0);
 }
 
-/**
- * Forward over t = 0..T-1 for neurons [lo, hi): H, S = Theta(H - Vth) (Theta(0) = 1) and V after the reset
- * (hard: H (1 - S) + Vr S; soft: H - S Vth) into h, s, v; V_{-1} = Vr.
- */
+/** One step forward of `lanes` neurons at byte offset j of step t (first: t = 0, V_{-1} = Vr). */
+// @ts-ignore: decorator
+@inline function neuronForwardAt(j: usize, first: bool, lanes: i32, x: usize, s: usize, h: usize, v: usize, rowB: usize, kind: i32, decayInput: i32, hard: i32, K: v128, VR: v128, VTH: v128): void {
+  const vPrev = first ? restPotential(VR) : loadF32(v + j - rowB, lanes);
+  const hv = neuronStep(1, kind, decayInput, hard, vPrev, loadF32(x + j, lanes), K, VR, VTH); // H_t, Eqs. 2, 5, 6
+  storeF32(h + j, hv, lanes);
+  storeF32(s + j, neuronFire(0, hard, hv, VR, VTH), lanes); // S_t, Eq. 3
+  storeF32(v + j, neuronFire(2, hard, hv, VR, VTH), lanes); // V_t, Eq. 4
+}
+
+/** Forward over t = 0..T-1 for neurons [lo, hi): H, S and V into h, s, v (core/neuron.ts neuronForwardInto). */
 export function neuronForward(x: usize, s: usize, h: usize, v: usize, T: i32, n: i32, lo: i32, hi: i32, kind: i32, decayInput: i32, hard: i32, k: f64, vr: f64, vth: f64): void {
   const K = f64x2.splat(k);
   const VR = f64x2.splat(vr);
   const VTH = f64x2.splat(vth);
-  const ONE = f64x2.splat(1.0);
-  const ZERO = f64x2.splat(0.0);
   const rowB = <usize>n << 2;
   for (let t = 0; t < T; t++) {
     const o = <usize>t * rowB;
     let i = lo;
-    for (; i + 2 <= hi; i += 2) {
-      const j = o + (<usize>i << 2);
-      const vp = t > 0 ? ld2(v + j - rowB) : VR;
-      const hv = charge2(kind, decayInput, vp, ld2(x + j), K, VR);
-      const sv = v128.and(f64x2.ge(f64x2.sub(hv, VTH), ZERO), ONE); // heaviside: 1 or +0
-      const vv = hard != 0 ? f64x2.add(f64x2.mul(hv, f64x2.sub(ONE, sv)), f64x2.mul(VR, sv)) : f64x2.sub(hv, f64x2.mul(sv, VTH));
-      st2(h + j, hv);
-      st2(s + j, sv);
-      st2(v + j, vv);
-    }
-    for (; i < hi; i++) {
-      const j = o + (<usize>i << 2);
-      const vp: f64 = t > 0 ? <f64>load<f32>(v + j - rowB) : vr;
-      const hj = charge1(kind, decayInput, vp, <f64>load<f32>(x + j), k, vr);
-      const sj: f64 = hj - vth >= 0 ? 1.0 : 0.0;
-      const vj = hard != 0 ? hj * (1 - sj) + vr * sj : hj - sj * vth;
-      store<f32>(h + j, <f32>hj);
-      store<f32>(s + j, <f32>sj);
-      store<f32>(v + j, <f32>vj);
-    }
+    for (; i + 2 <= hi; i += 2) neuronForwardAt(o + (<usize>i << 2), t == 0, 2, x, s, h, v, rowB, kind, decayInput, hard, K, VR, VTH);
+    if (i < hi) neuronForwardAt(o + (<usize>i << 2), t == 0, 1, x, s, h, v, rowB, kind, decayInput, hard, K, VR, VTH);
   }
 }
 
 /**
- * Backward over t = T-1..0 for neurons [lo, hi) with the ATan surrogate sigma'(x) = (alpha/2) / (1 + (c x)^2),
- * c = (pi/2) alpha (passed as c and halfAlpha): dL/dH_t into the float64 scratch gH [n] (zeroed first), dL/dX_t =
- * dL/dH_t dH/dX into gx; returns dL/dk summed over t (descending) and i (ascending) as core sums it.
+ * One step backward of `lanes` neurons at byte offset j of step t: dL/dH_t over the float64 dL/dH_{t+1} at q,
+ * dL/dX_t into gx; returns dL/dH_t dH_t/dk (Eqs. 15-16) per lane (0 in a missing lane).
  */
-export function neuronBackward(x: usize, s: usize, h: usize, v: usize, gs: usize, gx: usize, gH: usize, T: i32, n: i32, lo: i32, hi: i32, kind: i32, decayInput: i32, hard: i32, detach: i32, dHdV: f64, dHdX: f64, vr: f64, vth: f64, c: f64, halfAlpha: f64): f64 {
+// @ts-ignore: decorator
+@inline function neuronBackwardAt(j: usize, q: usize, first: bool, lanes: i32, x: usize, s: usize, h: usize, v: usize, gs: usize, gx: usize, rowB: usize, kind: i32, decayInput: i32, hard: i32, detach: i32, sgCode: i32, DHDV: v128, DHDX: v128, VR: v128, VTH: v128, ALPHA: v128): v128 {
+  const zero = f64x2.splat(0); // no loss on V
+  const g = neuronGradStep(loadF64(q, lanes), loadF32(gs + j, lanes), zero, loadF32(h + j, lanes), loadF32(s + j, lanes), DHDV, hard, detach, VR, VTH, sgCode, ALPHA); // Eqs. 8-13
+  storeF64(q, g, lanes);
+  storeF32(gx + j, f64x2.mul(g, DHDX), lanes); // Eq. 14
+  const vPrev = first ? restPotential(VR) : loadF32(v + j - rowB, lanes);
+  return f64x2.mul(g, chargeGradK(kind, decayInput, vPrev, loadF32(x + j, lanes), VR));
+}
+
+/**
+ * Backward over t = T-1..0 for neurons [lo, hi) (core/neuron.ts neuronBackwardInto with no loss on V): dL/dH_t
+ * into the float64 scratch gH [n] (zeroed first), dL/dX_t into gx; returns dL/dk summed over t (descending)
+ * and i (ascending) as core sums it. dHdV and dHdX are core's chargeGradV and chargeGradX of the config.
+ */
+export function neuronBackward(x: usize, s: usize, h: usize, v: usize, gs: usize, gx: usize, gH: usize, T: i32, n: i32, lo: i32, hi: i32, kind: i32, decayInput: i32, hard: i32, detach: i32, sgCode: i32, dHdV: f64, dHdX: f64, vr: f64, vth: f64, alpha: f64): f64 {
   const DHDV = f64x2.splat(dHdV);
   const DHDX = f64x2.splat(dHdX);
   const VR = f64x2.splat(vr);
   const VTH = f64x2.splat(vth);
-  const C = f64x2.splat(c);
-  const HA = f64x2.splat(halfAlpha);
-  const ONE = f64x2.splat(1.0);
-  const ZERO = f64x2.splat(0.0);
+  const ALPHA = f64x2.splat(alpha);
   const rowB = <usize>n << 2;
   for (let i = lo; i < hi; i++) store<f64>(gH + (<usize>i << 3), 0.0);
   let gradK: f64 = 0;
@@ -621,41 +624,11 @@ export function neuronBackward(x: usize, s: usize, h: usize, v: usize, gs: usize
     const o = <usize>t * rowB;
     let i = lo;
     for (; i + 2 <= hi; i += 2) {
-      const j = o + (<usize>i << 2);
-      const q = gH + (<usize>i << 3);
-      const gV = f64x2.add(f64x2.mul(v128.load(q), DHDV), ZERO); // gradPotential with no loss on V
-      const hv = ld2(h + j);
-      const sv = ld2(s + j);
-      const u = f64x2.mul(C, f64x2.sub(hv, VTH));
-      const sg = f64x2.div(HA, f64x2.add(ONE, f64x2.mul(u, u))); // dS/dH, Eq. 13
-      const through = detach != 0 ? ZERO : sg;
-      const rg = hard != 0 ? f64x2.add(f64x2.sub(ONE, sv), f64x2.mul(f64x2.sub(VR, hv), through)) : f64x2.sub(ONE, f64x2.mul(VTH, through)); // Eq. 12
-      const g = f64x2.add(f64x2.mul(ld2(gs + j), sg), f64x2.mul(gV, rg)); // Eqs. 8-10
-      v128.store(q, g);
-      st2(gx + j, f64x2.mul(g, DHDX)); // Eq. 14
-      const vp = t > 0 ? ld2(v + j - rowB) : VR;
-      const ck = kind == 0 ? ZERO : decayInput != 0 ? f64x2.sub(ld2(x + j), f64x2.sub(vp, VR)) : f64x2.sub(VR, vp); // dH/dk
-      const p = f64x2.mul(g, ck);
+      const p = neuronBackwardAt(o + (<usize>i << 2), gH + (<usize>i << 3), t == 0, 2, x, s, h, v, gs, gx, rowB, kind, decayInput, hard, detach, sgCode, DHDV, DHDX, VR, VTH, ALPHA);
       gradK += f64x2.extract_lane(p, 0);
       gradK += f64x2.extract_lane(p, 1);
     }
-    for (; i < hi; i++) {
-      const j = o + (<usize>i << 2);
-      const q = gH + (<usize>i << 3);
-      const gV = load<f64>(q) * dHdV + 0.0;
-      const hj = <f64>load<f32>(h + j);
-      const sj = <f64>load<f32>(s + j);
-      const u = c * (hj - vth);
-      const sg = halfAlpha / (1 + u * u);
-      const through = detach != 0 ? 0.0 : sg;
-      const rg = hard != 0 ? 1 - sj + (vr - hj) * through : 1 - vth * through;
-      const g = <f64>load<f32>(gs + j) * sg + gV * rg;
-      store<f64>(q, g);
-      store<f32>(gx + j, <f32>(g * dHdX));
-      const vp: f64 = t > 0 ? <f64>load<f32>(v + j - rowB) : vr;
-      const ck: f64 = kind == 0 ? 0.0 : decayInput != 0 ? <f64>load<f32>(x + j) - (vp - vr) : vr - vp;
-      gradK += g * ck;
-    }
+    if (i < hi) gradK += f64x2.extract_lane(neuronBackwardAt(o + (<usize>i << 2), gH + (<usize>i << 3), t == 0, 1, x, s, h, v, gs, gx, rowB, kind, decayInput, hard, detach, sgCode, DHDV, DHDX, VR, VTH, ALPHA), 0);
   }
   return gradK;
 }
@@ -797,37 +770,28 @@ export function maxPoolBackward(gy: usize, am: usize, gx: usize, H: i32, W: i32,
 
 // ---------------------------------------------------------------- Adam
 
+/** Adam on `lanes` values at byte offset j (core/scalar.ts adamFirstMoment, adamSecondMoment, adamParam). */
+// @ts-ignore: decorator
+@inline function adamAt(j: usize, lanes: i32, p: usize, g: usize, m: usize, v: usize, B1: v128, B2: v128, E: v128, S: v128, Q: v128): void {
+  const gj = loadF32(g + j, lanes);
+  const mj = adamFirstMoment(loadF32(m + j, lanes), gj, B1);
+  const vj = adamSecondMoment(loadF32(v + j, lanes), gj, B2);
+  storeF32(m + j, mj, lanes);
+  storeF32(v + j, vj, lanes);
+  storeF32(p + j, adamParam(loadF32(p + j, lanes), mj, vj, S, Q, E), lanes); // m' and v' before their rounding
+}
+
 /**
- * Adam over values [lo, hi), as kernels.ts adam with core/scalar.ts adamFirstMoment, adamSecondMoment and
- * adamParam: m' = b1 m + (1 - b1) g, v' = b2 v + ((1 - b2) g) g, p' = p - (stepSize m') / (sqrt(v') /
- * sqrtBc2 + eps), in float64 from the float32 values, the update taking m' and v' before they are
- * rounded to float32; two values per f64x2 (IEEE sqrt and division: the same results as the scalar tail).
+ * Adam over values [lo, hi), as kernels.ts adam: core/scalar.ts's moments and update in float64 from the
+ * float32 values, compiled to f64x2 lanes by scripts/wasm-equations.mjs, two values per vector.
  */
 export function adam(p: usize, g: usize, m: usize, v: usize, lo: i32, hi: i32, b1: f64, b2: f64, eps: f64, stepSize: f64, sqrtBc2: f64): void {
   const B1 = f64x2.splat(b1);
-  const C1 = f64x2.splat(1 - b1);
   const B2 = f64x2.splat(b2);
-  const C2 = f64x2.splat(1 - b2);
   const E = f64x2.splat(eps);
   const S = f64x2.splat(stepSize);
   const Q = f64x2.splat(sqrtBc2);
   let i = lo;
-  for (; i + 2 <= hi; i += 2) {
-    const j = <usize>i << 2;
-    const gv = ld2(g + j);
-    const mv = f64x2.add(f64x2.mul(B1, ld2(m + j)), f64x2.mul(C1, gv));
-    const vv = f64x2.add(f64x2.mul(B2, ld2(v + j)), f64x2.mul(f64x2.mul(C2, gv), gv));
-    st2(m + j, mv);
-    st2(v + j, vv);
-    st2(p + j, f64x2.sub(ld2(p + j), f64x2.div(f64x2.mul(S, mv), f64x2.add(f64x2.div(f64x2.sqrt(vv), Q), E))));
-  }
-  for (; i < hi; i++) {
-    const j = <usize>i << 2;
-    const gi = <f64>load<f32>(g + j);
-    const mi = b1 * <f64>load<f32>(m + j) + (1 - b1) * gi;
-    const vi = b2 * <f64>load<f32>(v + j) + (1 - b2) * gi * gi;
-    store<f32>(m + j, <f32>mi);
-    store<f32>(v + j, <f32>vi);
-    store<f32>(p + j, <f32>(<f64>load<f32>(p + j) - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps)));
-  }
+  for (; i + 2 <= hi; i += 2) adamAt(<usize>i << 2, 2, p, g, m, v, B1, B2, E, S, Q);
+  if (i < hi) adamAt(<usize>i << 2, 1, p, g, m, v, B1, B2, E, S, Q);
 }
