@@ -1,7 +1,8 @@
 // Flag parsing shared by every command: node:util parseArgs (strict; an unknown flag gets a "did you
 // mean"), then typed values with errors that name the flag and the value; usage errors exit with code 2.
 import { parseArgs } from 'node:util';
-import { capMessage, DataFormatError, DatasetNotFoundError } from '../data/errors.js';
+import { capMessage } from '../core/quote.js';
+import { DataFormatError, DatasetNotFoundError } from '../data/errors.js';
 import { FileIoError, kernelFileSystemProblem } from '../data/file-io.js';
 
 export class UsageError extends Error {

@@ -84,6 +84,11 @@ export interface Backend {
   dispose(t: Tensor): void;
   /** Number of live (not disposed) handles: for leak tests. */
   liveTensors(): number;
+  /**
+   * Releases what the backend holds (the CPU backend's worker threads, gpu.js's kernels and context); every
+   * later call throws `<name> backend used after destroy()` (usedAfterDestroy). Calling it again does nothing.
+   */
+  destroy(): void;
   /** Same data, another shape of equal size; a new handle to dispose independently. */
   reshape(t: Tensor, shape: readonly number[]): Tensor;
 
@@ -200,6 +205,13 @@ export interface ConvDims {
   pad: number;
   Ho: number;
   Wo: number;
+}
+
+/** The size of the tensor `upload(data, shape)` makes: data must hold exactly that many values. */
+export function uploadSize(data: ArrayLike<number>, shape: readonly number[]): number {
+  const n = sizeOf(shape);
+  if (data.length !== n) throw new RangeError(`upload: ${data.length} values for shape ${dims(shape)}`);
+  return n;
 }
 
 export function convDims(x: Tensor, w: Tensor, p: Conv2dParams): ConvDims {
@@ -336,6 +348,11 @@ export class Handle<S> implements Tensor {
   }
 }
 
+/** The error every call on a destroyed backend throws. */
+export function usedAfterDestroy(backendName: string): Error {
+  return new Error(`${backendName} backend used after destroy()`);
+}
+
 /**
  * Handle bookkeeping, the same for every backend (reference: Float64Array, cpu: Float32Array, gpu.js:
  * textures): ownership, reference-counted storage shared by reshaped handles, the live count. A disposed
@@ -343,9 +360,19 @@ export class Handle<S> implements Tensor {
  */
 export class Handles<S> {
   private live = 0;
+  private closedBy: string | null = null;
   constructor(private readonly owner: object) {}
+  /** After this, every make, view and check throws usedAfterDestroy(backendName): the backend was destroyed. */
+  close(backendName: string): void {
+    this.closedBy ??= backendName;
+  }
+  /** Throws usedAfterDestroy once the backend was destroyed. */
+  checkOpen(): void {
+    if (this.closedBy !== null) throw usedAfterDestroy(this.closedBy);
+  }
   /** A new handle to new storage. */
   make(value: S, shape: readonly number[]): Handle<S> {
+    this.checkOpen();
     this.live++;
     return new Handle(this.owner, { value, refs: 1 }, [...shape]);
   }
@@ -359,12 +386,14 @@ export class Handles<S> {
   }
   /** t as this backend's live handle. */
   check(t: Tensor): Handle<S> {
+    this.checkOpen();
     if (!(t instanceof Handle) || t.owner !== this.owner) throw new TypeError('tensor belongs to another backend');
     if (t.disposed) throw new Error('tensor used after dispose');
     return t as Handle<S>;
   }
   /** Releases t; returns its storage when t was the last handle to it (the caller frees it), else null. */
   dispose(t: Tensor): SharedStorage<S> | null {
+    if (this.closedBy !== null) return null; // the backend's memory went with it: releasing is harmless
     const h = this.check(t);
     h.disposed = true;
     this.live--;

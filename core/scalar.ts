@@ -155,7 +155,7 @@ export function atanSurrogateGrad(x: number, alpha: number): number {
   return alpha / 2 / (1 + u * u);
 }
 export function sigmoidSurrogateGrad(x: number, alpha: number): number {
-  const sg = 1 / (1 + Math.exp(-alpha * x));
+  const sg = sigmoid(alpha * x);
   return alpha * sg * (1 - sg);
 }
 export function piecewiseQuadraticSurrogateGrad(x: number, alpha: number): number {
@@ -229,6 +229,23 @@ export function runningStat(running: number, batch: number, momentum: number, fa
 }
 
 /**
+ * BN's 1 / sqrt(var + eps), refined by one Newton step r (3 - u r^2) / 2 (multiplies and adds only): float32
+ * rounding even where sqrt and division are not (GL's carry ~1e-5 relative error, which the backward's
+ * cancelling terms would carry to dL/dx at ~1e-4 |gy|); in float64 the step changes nothing that survives
+ * the rounding to float32.
+ */
+export function bnInvStd(variance: number, eps: number): number {
+  const u = variance + eps;
+  const r = 1 / Math.sqrt(u);
+  return r * (1.5 - 0.5 * u * r * r);
+}
+
+/** BN's output, gamma xhat + beta with xhat = (x - mean) invStd: centred = x - mean. */
+export function bnAffine(centred: number, invStd: number, gamma: number, beta: number): number {
+  return gamma * centred * invStd + beta;
+}
+
+/**
  * dL/dx of training-mode BN: k (n gy - sum gy - (x - mean) invStd sum(gy xhat)), k = gamma invStd / n, the
  * sums over the channel's n values (sumGy = dL/dbeta, sumGyXhat = dL/dgamma).
  */
@@ -265,5 +282,7 @@ export const KERNEL_FUNCTIONS = [
   adamSecondMoment,
   adamParam,
   runningStat,
+  bnInvStd,
+  bnAffine,
   bnInputGrad,
 ];

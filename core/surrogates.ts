@@ -10,6 +10,7 @@ import {
   SG_SIGMOID,
   SG_SOFT_SIGN,
   atanSurrogateGrad,
+  sigmoid,
   erfSurrogateGrad,
   piecewiseExpSurrogateGrad,
   piecewiseQuadraticSurrogateGrad,
@@ -58,7 +59,7 @@ export const surrogates = {
   atan: (alpha = 2): Surrogate =>
     make('atan', SG_ATAN, alpha, (x) => Math.atan((Math.PI / 2) * alpha * x) / Math.PI + 0.5, atanSurrogateGrad),
   /** sigma(x) = 1 / (1 + exp(-alpha x)). */
-  sigmoid: (alpha = 4): Surrogate => make('sigmoid', SG_SIGMOID, alpha, (x) => 1 / (1 + Math.exp(-alpha * x)), sigmoidSurrogateGrad),
+  sigmoid: (alpha = 4): Surrogate => make('sigmoid', SG_SIGMOID, alpha, (x) => sigmoid(alpha * x), sigmoidSurrogateGrad),
   /** sigma'(x) = alpha - alpha^2 |x| on |x| <= 1/alpha, else 0. */
   piecewiseQuadratic: (alpha = 1): Surrogate =>
     make('piecewiseQuadratic', SG_PIECEWISE_QUADRATIC, alpha, (x) => {

@@ -70,6 +70,3 @@ export interface ReadOptions {
   chunkSize?: number;
 }
 
-
-// What messages quote of a value, capped (shared with core/, which imports nothing from data/).
-export { capMessage, jsonDepth, MAX_JSON_DEPTH, parseJsonBounded, quote, quoteJson, QUOTE_CHARS } from '../core/quote.js';

@@ -6,12 +6,14 @@ import { referenceBackend } from '../reference/ops-backend.js';
 import { conformanceSuite, expectClose, minChannelVariance } from './conformance.js';
 
 // The readable TypeScript kernels, and the WebAssembly SIMD kernels split over a worker pool.
-conformanceSuite('cpu (TypeScript kernels)', () => cpuBackend({ simd: false }));
-conformanceSuite('cpu (SIMD kernels, 2 threads)', () => {
+const typescriptKernels = () => cpuBackend({ simd: false });
+const simdKernels = () => {
   const b = cpuBackend({ threads: 2 });
   if (!b.simd) throw new Error('the WebAssembly SIMD kernels did not load: run npm run build');
   return b;
-});
+};
+conformanceSuite('cpu (TypeScript kernels)', typescriptKernels, typescriptKernels);
+conformanceSuite('cpu (SIMD kernels, 2 threads)', simdKernels, simdKernels);
 
 describe('cpu backend beyond the shared suite', () => {
   it('batch-norm backward stays within float32 tolerance on an ill-conditioned batch (two samples per channel, small spread)', () => {

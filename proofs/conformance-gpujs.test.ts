@@ -2,13 +2,16 @@
 // networks against the float64 reference), unchanged, on gpu.js modes cpu, webasm and headlessgl.
 import { describe, it } from 'vitest';
 import { conformanceSuite } from './conformance.js';
+import { GpujsBackend } from '../backends/gpujs/backend.js';
+import { loadGpujs } from '../backends/gpujs/modes.js';
 import { modeEnv, mustRun } from '../test/gpujs/env.js';
 
 for (const mode of ['cpu', 'webasm', 'headlessgl'] as const) {
   const env = await modeEnv(mode);
   if (env.backend) {
     const b = env.backend;
-    conformanceSuite(`gpujs:${mode} (${b.info.renderer})`, () => b);
+    // the shared backend, and for the destroy test one of its own
+    conformanceSuite(`gpujs:${mode} (${b.info.renderer})`, () => b, async () => new GpujsBackend(await loadGpujs(), mode));
   } else if (mustRun(mode)) {
     describe(`backend conformance: gpujs:${mode}`, () => {
       it('has its mode (PLIF_REQUIRE_GL=1)', () => {

@@ -135,7 +135,11 @@ export const structureArb = fc
     return { ...r, structure: parts.join('-') };
   });
 
-export function conformanceSuite(name: string, factory: () => Backend): void {
+/**
+ * `factory` gives the backend under test (it may hand out one shared backend); `fresh`, where a suite can make
+ * a backend of its own, gives one that the destroy test may destroy.
+ */
+export function conformanceSuite(name: string, factory: () => Backend, fresh?: () => Backend | Promise<Backend>): void {
   // built inside the tests, not while they are collected (npm run mutate counts code run at collection
   // as static: each of its mutants would need the whole test set)
   let made: Backend | null = null;
@@ -195,10 +199,23 @@ export function conformanceSuite(name: string, factory: () => Backend): void {
         [() => b.vote(z(2, 7), 2), /^vote: 7 features are not a multiple of M = 2$/],
         [() => b.mseLossGrad(z(2, 3, 4), new Int32Array(2), 'rate'), /^mseLossGrad: 2 labels for a batch of 3$/],
         [() => b.adam(z(3), z(4), z(3), z(3), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }), /^adam grad: shape \[4\], expected \[3\]$/],
+        [() => b.upload([1, 2, 3], [2, 2]), /^upload: 3 values for shape \[2, 2\]$/],
       ];
       for (const [call, message] of refusals) expect(call, String(message)).toThrow(message);
       for (const t of ts) b.dispose(t);
       expect(b.liveTensors(), 'the refused calls made no tensor').toBe(base);
+    });
+
+    if (fresh) it('a destroyed backend refuses every call, naming itself, and a second destroy does nothing', async () => {
+      const b = await fresh();
+      const x = b.upload([1, 2, 3, 4], [2, 2]);
+      const w = b.upload([1, 0, 0, 1], [2, 2]);
+      b.destroy();
+      const refused = new RegExp(`^${b.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} backend used after destroy\\(\\)$`);
+      for (const call of [() => b.upload([1], [1]), () => b.zeros([2]), () => b.download(x), () => b.reshape(x, [4]), () => b.linear(x, w), () => b.sumT(x)]) expect(call).toThrow(refused);
+      await expect(b.read([x])).rejects.toThrow(refused);
+      expect(() => b.destroy()).not.toThrow();
+      expect(() => b.dispose(x)).not.toThrow(); // releasing after the backend went is harmless
     });
 
     it('countBad: NaN, infinities and values beyond the limit, over several tensors (the divergence check)', async () => {

@@ -30,6 +30,7 @@ import {
   type Pool2dParams,
   type Tensor,
   sizeOf,
+  uploadSize,
 } from '../core/backend.js';
 import { tapeNeuron } from './neuron.js';
 import * as ops from './ops.js';
@@ -53,12 +54,16 @@ export function referenceBackend(): Backend {
   const impl: Backend = {
     name: 'reference',
     precision: 'float64',
-    upload: (data, shape) => wrap(Float64Array.from(data), shape),
+    upload: (data, shape) => {
+      uploadSize(data, shape);
+      return wrap(Float64Array.from(data), shape);
+    },
     zeros: (shape) => wrap(new Float64Array(sizeOf(shape)), shape),
     download: (t) => get(t).slice(),
     read: async (ts) => ts.map((t) => get(t).slice()),
     dispose: (t) => void handles.dispose(t),
     liveTensors: () => handles.liveCount(),
+    destroy: () => handles.close('reference'),
     reshape: (t, shape) => handles.view(t, shape),
     conv2d(x, w, p: Conv2dParams) {
       const d = convDims(x, w, p);

@@ -16,9 +16,6 @@ import {
 import type { Network } from '../core/network/network.js';
 import { writeFileAtomic } from '../data/file-io.js';
 
-// the file helpers this entry point (plif-snn/checkpoints) has always offered
-export { explainMkdir, FileIoError, makeDirectory, writeFileAtomic } from '../data/file-io.js';
-
 export async function saveCheckpointFile(path: string, net: Network, opts: SaveOptions = {}): Promise<void> {
   await writeFileAtomic(path, await snapshotCheckpoint(net, opts));
 }

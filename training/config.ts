@@ -53,6 +53,9 @@ export interface TrainConfig {
   detachReset: boolean;
 }
 
+/** Batch size of evaluation passes (plif train --eval-batch, plif eval --eval-batch): memory only, results do not depend on it. */
+export const DEFAULT_EVAL_BATCH = 64;
+
 /** Dataset a preset trains on by default. */
 export function datasetOfPreset(preset: string): DatasetName {
   const p = presetByName(preset);
@@ -80,7 +83,7 @@ export function trainConfig(partial: Partial<TrainConfig> & { preset: string }):
     val: 0,
     limitTrain: null,
     limitTest: null,
-    evalBatch: 64,
+    evalBatch: DEFAULT_EVAL_BATCH,
     tMax: PAPER_DEFAULTS.tMax,
     channels: null,
     encoder: 'direct',

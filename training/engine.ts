@@ -3,14 +3,15 @@
 // RNG streams, the checked training step (forward, loss, backward, Adam, the divergence check, one readback),
 // the state accounting a checkpoint resumes from, the evaluation passes and the epoch's metrics; the callers
 // supply what happens around it through hooks.
-import type { Network } from '../core/network/network.js';
-import { epochLr, type AdamState } from '../core/network/train.js';
+import type { Backend } from '../core/backend.js';
+import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
+import { createAdam, epochLr, type AdamState } from '../core/network/train.js';
 import { Rng } from '../core/rng.js';
 import { stratifiedSubset, trainingBatches, validationSplit } from '../data/splits.js';
 import type { TrainingState } from './checkpoint-state.js';
 import type { TrainConfig } from './config.js';
 import { EvalInterrupted, evaluate, type Evaluation } from './evaluate.js';
-import { checkedTrainStep, finiteTaus, streamRng, type GoodStep } from './recipe.js';
+import { checkedTrainStep, finiteTaus, STREAM, streamRng, type GoodStep } from './recipe.js';
 import type { SampleSource } from './sample-source.js';
 
 export interface EpochMetrics {
@@ -75,12 +76,9 @@ export async function finishEpoch(
   };
   const score = val ? val.accuracy : test.accuracy;
   const isBest = state.best === null || score > state.best.score;
-  const next: TrainingState = { epoch: epoch + 1, batch: 0, lossSum: 0, correct: 0, seen: 0, dropoutRng: null, augmentRng: null, seconds: 0, best: isBest ? { epoch, score } : state.best };
+  const next: TrainingState = { ...freshState(), epoch: epoch + 1, best: isBest ? { epoch, score } : state.best };
   return { metrics, next };
 }
-
-/** The RNG streams of an epoch (streamRng(seed, epoch, stream)). */
-export const STREAM = Object.freeze({ init: 0, shuffle: 1, dropout: 2, augment: 3, evalSeed: 4 } as const);
 
 /** How many points of the training curve an epoch records (fewer when it has fewer batches). */
 export const TRAIN_RECORDS_PER_EPOCH = 10;
@@ -91,6 +89,15 @@ export const TRAIN_RECORDS_PER_EPOCH = 10;
  */
 export function recordsAfter(done: number, batches: number): boolean {
   return Math.floor((TRAIN_RECORDS_PER_EPOCH * done) / batches) > Math.floor((TRAIN_RECORDS_PER_EPOCH * (done - 1)) / batches);
+}
+
+/**
+ * What a new run starts from, in plif train and the page alike: the network initialised from the seed's init
+ * stream, fresh Adam moments, a fresh state.
+ */
+export function startRun(backend: Backend, c: TrainConfig, network: NetworkConfig): { net: Network; adam: AdamState; state: TrainingState } {
+  const net = buildNetwork(backend, network, streamRng(c.seed, 0, STREAM.init));
+  return { net, adam: createAdam(net, { lr: c.lr }), state: freshState() };
 }
 
 /** The state of a run that has not trained yet. */
@@ -104,6 +111,11 @@ export interface RunIndices {
   test: Uint32Array;
 }
 
+/** The test samples a run evaluates on: the first limitTest (all without it). */
+export function testIndices(c: Pick<TrainConfig, 'limitTest'>, test: Pick<SampleSource, 'n'>): Uint32Array {
+  return Uint32Array.from({ length: Math.min(test.n, c.limitTest ?? test.n) }, (_, i) => i);
+}
+
 /** Sample indices of a run: the validation split of Supplementary 7, then the limits. */
 export function runIndices(c: TrainConfig, train: Pick<SampleSource, 'n' | 'labels'>, test: Pick<SampleSource, 'n'>): RunIndices {
   let tr: Uint32Array<ArrayBufferLike> = Uint32Array.from({ length: train.n }, (_, i) => i);
@@ -112,7 +124,7 @@ export function runIndices(c: TrainConfig, train: Pick<SampleSource, 'n' | 'labe
   if (c.limitTrain !== null) tr = tr.subarray(0, c.limitTrain);
   // A limited run validates on a stratified part of the held-out samples (its first ones may hold a few classes only).
   if (c.limitTrain !== null && val.length > 0) val = stratifiedSubset(val, train.labels, Math.max(1, Math.round((c.limitTrain * c.val) / (1 - c.val))));
-  const te = Uint32Array.from({ length: Math.min(test.n, c.limitTest ?? test.n) }, (_, i) => i);
+  const te = testIndices(c, test);
   if (tr.length < c.batch) throw new RangeError(`only ${tr.length} training samples for batch size ${c.batch} (drop-last leaves no batch)`);
   return { train: tr, val, test: te };
 }

@@ -8,17 +8,17 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, rmdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../data/file-io.js';
 import type { Backend } from '../core/backend.js';
-import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
+import type { Network, NetworkConfig } from '../core/network/network.js';
 import { checkFits } from './memory.js';
 import { estimateMemory } from '../core/network/shapes.js';
-import { createAdam, disposeAdam, type AdamState } from '../core/network/train.js';
+import { disposeAdam, type AdamState } from '../core/network/train.js';
 import { isSpikeEncoder } from '../core/encoders.js';
 import type { TrainConfig } from './config.js';
 import { confusionRecord } from './plot-confusion.js';
 import type { SampleSource } from './sample-source.js';
 import { openSource } from './source.js';
-import { streamRng, trainNetworkConfig } from './recipe.js';
-import { freshState, runIndices, STREAM, trainEpochs, type EngineRun, type EpochMetrics, type TrainRecord } from './engine.js';
+import { trainNetworkConfig } from './recipe.js';
+import { runIndices, startRun, trainEpochs, type EngineRun, type EpochMetrics, type TrainRecord } from './engine.js';
 import { loadTrainingCheckpoint, readTrainingState, saveTrainingCheckpoint, type TrainingState } from './checkpoint.js';
 import { appendMetrics, lockRun, makeRunDir, readMetrics, removeStaleTempFiles, writeJsonAtomic, truncateMetrics, runPaths } from './rundir.js';
 
@@ -216,9 +216,7 @@ async function trainLocked(o: RunOptions): Promise<RunOutcome> {
       await rm(paths.best, { force: true });
       rep.note?.(`removed ${paths.best}, left by a start of this run that stopped before its first checkpoint`);
     }
-    net = buildNetwork(o.backend, netConfig, streamRng(c.seed, 0, STREAM.init));
-    adam = createAdam(net, { lr: c.lr });
-    state = freshState();
+    ({ net, adam, state } = startRun(o.backend, c, netConfig));
     await writeJsonAtomic(paths.config, { version: o.version, config: c, network: netConfig, backend: o.backendInfo, dataset: { dir: trainSrc.dir, classes: trainSrc.classes, train: trainIdx.length, val: valIdx.length, test: testIdx.length }, created: new Date().toISOString() });
     await truncateMetrics(paths.metrics, []);
     await truncateMetrics(paths.trainCurve, []);

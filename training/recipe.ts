@@ -67,8 +67,15 @@ export async function checkedTrainStep(net: Network, adam: AdamState, batch: Bat
   }
 }
 
-/** RNG of one stream of one epoch: 0 init, 1 shuffle, 2 dropout (and random pool ties of training steps), 3 augmentation, 4 evaluation seed. */
-export function streamRng(seed: number, epoch: number, stream: number): Rng {
+/**
+ * The RNG streams of an epoch (streamRng(seed, epoch, stream)): the network's initialisation, the batch
+ * shuffle, dropout (and random pool ties of training steps), augmentation, the evaluation's seed.
+ */
+export const STREAM = Object.freeze({ init: 0, shuffle: 1, dropout: 2, augment: 3, evalSeed: 4 } as const);
+export type StreamId = (typeof STREAM)[keyof typeof STREAM];
+
+/** RNG of one stream of one epoch (pinned by test/training/recipe-engine.test.ts: saved runs resume on it). */
+export function streamRng(seed: number, epoch: number, stream: StreamId): Rng {
   let h = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
   h = Math.imul(h ^ (epoch + 0x632be5ab), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (stream + 0x1b873593), 0xc2b2ae35) >>> 0;

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const opened = await openPageBackend(spec);
   $('backend').textContent = JSON.stringify(opened.info);
   const label = `${spec} (${opened.info.renderer})`;
-  conformanceSuite(label, () => opened.backend);
+  conformanceSuite(label, () => opened.backend, async () => (await openPageBackend(spec)).backend);
   // the whole-step gradient property and the leak check, as every backend passes them in Node
   if (spec !== 'cpu') {
     wholeStepSuite(label, () => opened.backend, 15);

@@ -5,13 +5,13 @@
 // DOM: the page's worker drives it, and test/training/engine.test.ts runs it in Node against the CLI.
 import type { Backend } from '../core/backend.js';
 import { predict } from '../core/loss.js';
-import { buildNetwork, type Network, type NetworkConfig } from '../core/network/network.js';
-import { createAdam, disposeAdam, type AdamState } from '../core/network/train.js';
+import type { Network, NetworkConfig } from '../core/network/network.js';
+import { disposeAdam, type AdamState } from '../core/network/train.js';
 import { trainingCheckpointBytes, type TrainingState } from '../training/checkpoint-state.js';
 import type { TrainConfig } from '../training/config.js';
 import { evaluate, inferWithSpikes, type Evaluation, type FiringMaps } from '../training/evaluate.js';
-import { freshState, runIndices, STREAM, trainEpochs, type EpochMetrics } from '../training/engine.js';
-import { streamRng, trainNetworkConfig } from '../training/recipe.js';
+import { runIndices, startRun, testIndices, trainEpochs, type EngineOutcome, type EpochMetrics } from '../training/engine.js';
+import { trainNetworkConfig } from '../training/recipe.js';
 import type { SampleSource } from '../training/sample-source.js';
 
 /** One finished training step. */
@@ -55,10 +55,7 @@ export interface SessionEvents {
   epoch?(r: EpochReport): void;
 }
 
-export type SessionOutcome =
-  | { status: 'done' }
-  | { status: 'stopped' }
-  | { status: 'diverged'; epoch: number; batch: number; loss: number; what: string; value: number };
+export type SessionOutcome = EngineOutcome;
 
 /** Where a run stands: its network, optimizer, training state and metrics so far. */
 export interface RunState {
@@ -78,9 +75,7 @@ export interface Sources {
 /** A new run: the network initialised from the seed's stream 0, fresh Adam moments (as plif train). */
 export function newRun(backend: Backend, config: TrainConfig): RunState {
   const network = trainNetworkConfig(config);
-  const net = buildNetwork(backend, network, streamRng(config.seed, 0, STREAM.init));
-  const adam = createAdam(net, { lr: config.lr });
-  return { config, network, net, adam, state: freshState(), metrics: [] };
+  return { config, network, ...startRun(backend, config, network), metrics: [] };
 }
 
 export function disposeRun(r: RunState): void {
@@ -115,9 +110,7 @@ export async function train(run: RunState, src: Sources, o: { events?: SessionEv
 
 /** Evaluation of the run's network on its test samples (eval mode), e.g. of a loaded checkpoint. */
 export async function evaluateRun(run: RunState, src: Sources): Promise<Evaluation> {
-  const c = run.config;
-  const n = Math.min(src.test.n, c.limitTest ?? src.test.n);
-  return evaluate(run.net, src.test, Uint32Array.from({ length: n }, (_, i) => i), c.evalBatch, { firingRates: true });
+  return evaluate(run.net, src.test, testIndices(run.config, src.test), run.config.evalBatch, { firingRates: true });
 }
 
 /**

@@ -26,8 +26,10 @@ import {
   type LossForm,
   type NeuronTraceT,
   type Tensor,
+  uploadSize,
 } from '../../core/backend.js';
 import { gradAFromK, neuronCodes, type NeuronConfig } from '../../core/neuron.js';
+import { adamStepScalars } from '../../core/optim.js';
 import { mseGrad } from '../../core/scalar.js';
 import { Arena } from './arena.js';
 import { convWeightR, convWeightT } from './conv.js';
@@ -103,10 +105,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const st = new CpuStore(self, arena);
   const get = (t: Tensor) => st.get(t);
   let destroyed = false;
-  const make = (shape: readonly number[], zero = false) => {
-    if (destroyed) throw new Error('cpu backend used after destroy()');
-    return st.make(shape, zero);
-  };
+  const make = (shape: readonly number[], zero = false) => st.make(shape, zero);
   const scratchAlloc = (n: number) => arena.alloc(n) ?? new Float32Array(n);
   const sWT = new Scratch(scratchAlloc);
   const sA = new Scratch(scratchAlloc);
@@ -135,14 +134,15 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
     simd: wasm !== null,
     memoryBytes: () => arena.bytesUsed(),
     destroy: () => {
+      if (destroyed) return;
       destroyed = true;
+      st.close('cpu');
       pool.destroy();
     },
     upload(data, shape) {
+      uploadSize(data, shape);
       const t = make(shape);
-      const d = get(t);
-      if (data.length !== d.length) throw new RangeError(`upload: ${data.length} values for shape [${shape.join(', ')}]`);
-      d.set(data as ArrayLike<number>);
+      get(t).set(data as ArrayLike<number>);
       return t;
     },
     zeros: (shape) => make(shape, true),
@@ -364,9 +364,8 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
 
     adam(param, grad, m, v, p: AdamParams) {
       checkAdam(param, grad, m, v);
-      const stepSize = p.lr / (1 - p.beta1 ** p.step);
-      const sqrtBc2 = Math.sqrt(1 - p.beta2 ** p.step);
-      pool.run('adam', [get(param), get(grad), get(m), get(v)], [p.lr, p.beta1, p.beta2, p.eps, stepSize, sqrtBc2], param.size, null, { grain: EW });
+      const { lrOverBc1, sqrtBc2 } = adamStepScalars(p);
+      pool.run('adam', [get(param), get(grad), get(m), get(v)], [p.lr, p.beta1, p.beta2, p.eps, lrOverBc1, sqrtBc2], param.size, null, { grain: EW });
     },
 
     repeatT(x, T) {

@@ -4,7 +4,7 @@
 // The same functions run on the main thread and in the workers (worker.ts); arrays arrive as views of
 // the shared memory, plain numbers as `num`, structured settings (a neuron config) as `meta`.
 import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig } from '../../core/neuron.js';
-import { adamFirstMoment, adamParam, adamSecondMoment, bnInputGrad, runningStat } from '../../core/scalar.js';
+import { adamFirstMoment, adamParam, adamSecondMoment, bnAffine, bnInputGrad, bnInvStd, runningStat } from '../../core/scalar.js';
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
 import type { ConvDims } from '../../core/backend.js';
 import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto } from './conv.js';
@@ -132,20 +132,20 @@ export const kernels: Record<string, Kernel> = {
           }
         }
         const v = q / n;
-        is = 1 / Math.sqrt(v + eps!);
+        is = bnInvStd(v, eps!);
         rm![c] = runningStat(rm![c]!, m, momentum!, 1);
         rv![c] = runningStat(rv![c]!, v, momentum!, n > 1 ? n / (n - 1) : 1);
       } else {
         m = rm![c]!;
-        is = 1 / Math.sqrt(rv![c]! + eps!);
+        is = bnInvStd(rv![c]!, eps!);
       }
       mean![c] = m;
       inv![c] = is;
-      const sc = g![c]! * is;
-      const sh = be![c]! - m * sc;
+      const gc = g![c]!;
+      const bc = be![c]!;
       for (let b = 0; b < B!; b++) {
         const o = (b * C! + c) * S!;
-        for (let i = 0; i < S!; i++) y![o + i] = x![o + i]! * sc + sh;
+        for (let i = 0; i < S!; i++) y![o + i] = bnAffine(x![o + i]! - m, is, gc, bc);
       }
     }
   },
@@ -169,7 +169,7 @@ export const kernels: Record<string, Kernel> = {
           q += dv * dv;
         }
       }
-      const is = 1 / Math.sqrt(q / n + eps!);
+      const is = bnInvStd(q / n, eps!);
       let sg = 0;
       let sgx = 0;
       for (let b = 0; b < B!; b++) {

@@ -23,6 +23,7 @@ export class CpuStore {
 
   /** A new tensor; its values are zero when `zero`, else unspecified (the caller overwrites all). */
   make(shape: readonly number[], zero: boolean): CpuTensor {
+    this.handles.checkOpen();
     const n = sizeOf(shape);
     const a = this.arena?.alloc(n);
     if (a) {
@@ -67,5 +68,12 @@ export class CpuStore {
 
   liveCount(): number {
     return this.handles.liveCount();
+  }
+
+  /** The backend was destroyed: every later use throws (core's Handles.close); the pooled arrays go. */
+  close(backendName: string): void {
+    this.handles.close(backendName);
+    this.free.clear();
+    this.pooled = 0;
   }
 }

@@ -8,7 +8,8 @@
 // no synchronous readback). Ops still return handles at once: each records its kernel call on a queue that
 // runs in program order (one submit per kernel, no waits between them), and a handle's storage is filled when
 // its kernel runs. read() waits for the queue; an error of a queued kernel is thrown by the next read().
-import { Handles, assertShape, batchNormBackwardDims, batchNormDims, checkAdam, checkNeuronBackward, convBackwardDims, convDims, convOutShape, linearBackwardDims, linearDims, lossDims, neuronDims, poolBackwardDims, poolDims, sizeOf, voteClasses, type AdamParams, type ConvDims, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
+import { Handles, assertShape, uploadSize, usedAfterDestroy, batchNormBackwardDims, batchNormDims, checkAdam, checkNeuronBackward, convBackwardDims, convDims, convOutShape, linearBackwardDims, linearDims, lossDims, neuronDims, poolBackwardDims, poolDims, sizeOf, voteClasses, type AdamParams, type ConvDims, type Backend, type BatchNormParams, type BatchNormSaved, type Conv2dParams, type LossForm, type NeuronTraceT, type Pool2dParams, type Tensor } from '../../core/backend.js';
+import { adamStepScalars } from '../../core/optim.js';
 import { neuronCodes, validateNeuronConfig, type NeuronConfig } from '../../core/neuron.js';
 import { KERNEL_FUNCTIONS } from '../../core/scalar.js';
 import * as K from './kernels.js';
@@ -114,6 +115,7 @@ export class GpujsBackend implements Backend {
   /** Deletes every kernel and the GPU instance (its GL context). Tensors become unusable. */
   destroy(): void {
     if (!this.gpu) return;
+    this.handles.close(this.name);
     const gpu = this.gpu;
     const kernels = [...this.kernels.values()];
     this.kernels.clear();
@@ -134,7 +136,7 @@ export class GpujsBackend implements Backend {
    * size, which corrupted results under dynamicOutput.
    */
   private kernel(op: string, fn: KernelFn, constants: Record<string, number>): GpujsKernel {
-    if (!this.gpu) throw new Error('gpu.js backend used after destroy()');
+    if (!this.gpu) throw usedAfterDestroy(this.name);
     const key = `${op}|${JSON.stringify(constants)}`;
     let k = this.kernels.get(key);
     if (!k) {
@@ -226,8 +228,7 @@ export class GpujsBackend implements Backend {
   }
 
   private tensor(v: Value, shape: readonly number[]): Tensor {
-    if (!this.gpu) throw new Error('gpu.js backend used after destroy()');
-    return this.handles.make(v, shape);
+    return this.handles.make(v, shape); // throws once destroyed
   }
 
   private val(t: Tensor): Value {
@@ -269,8 +270,7 @@ export class GpujsBackend implements Backend {
 
   // ---- storage ----
   upload(data: ArrayLike<number>, shape: readonly number[]): Tensor {
-    const n = sizeOf(shape);
-    if (data.length !== n) throw new RangeError(`upload: ${data.length} values for shape [${shape.join(', ')}]`);
+    const n = uploadSize(data, shape);
     if (n > MAX_ELEMENTS) throw new RangeError(`upload: ${n} elements exceed 2^24`);
     const host = Float32Array.from(data);
     this.counts.upload_bytes += 4 * n;
@@ -285,6 +285,7 @@ export class GpujsBackend implements Backend {
   }
 
   download(t: Tensor): Float32Array {
+    this.handles.check(t); // a tensor of another backend, disposed, or of a destroyed backend: that error first
     if (this.deferred) throw new Error(`${this.name} reads back asynchronously (WebGPU has no synchronous readback): use await backend.read([tensor])`);
     const v = this.val(t);
     if (v instanceof Float32Array) return v.slice(0, t.size);
@@ -521,9 +522,8 @@ export class GpujsBackend implements Backend {
     const n = param.size;
     this.replace(m, this.run('adamM', K.adamMK, n, {}, [m, grad], [p.beta1]));
     this.replace(v, this.run('adamV', K.adamVK, n, {}, [v, grad], [p.beta2]));
-    const bc1 = 1 - p.beta1 ** p.step;
-    const bc2 = 1 - p.beta2 ** p.step;
-    this.replace(param, this.run('adamP', K.adamPK, n, {}, [param, m, v], [p.lr / bc1, Math.sqrt(bc2), p.eps]));
+    const { lrOverBc1, sqrtBc2 } = adamStepScalars(p);
+    this.replace(param, this.run('adamP', K.adamPK, n, {}, [param, m, v], [lrOverBc1, sqrtBc2, p.eps]));
   }
 
   // ---- elementwise helpers ----

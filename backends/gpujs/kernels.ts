@@ -38,6 +38,8 @@ declare function adamFirstMoment(m: number, g: number, beta1: number): number;
 declare function adamSecondMoment(v: number, g: number, beta2: number): number;
 declare function adamParam(p: number, m: number, v: number, lrOverBc1: number, sqrtBc2: number, eps: number): number;
 declare function runningStat(running: number, batch: number, momentum: number, factor: number): number;
+declare function bnInvStd(variance: number, eps: number): number;
+declare function bnAffine(centred: number, invStd: number, gamma: number, beta: number): number;
 declare function bnInputGrad(k: number, n: number, gy: number, centred: number, invStd: number, sumGy: number, sumGyXhat: number): number;
 
 /**
@@ -289,27 +291,20 @@ export function bnVarK(this: KernelThis, x: Arr, mean: Arr, B: number, C: number
   }
   return s / (B * S);
 }
-/**
- * 1 / sqrt(var + eps), refined by one Newton step r (3 - u r^2) / 2 (multiplies and adds only). GL's
- * sqrt/division carry ~1e-5 relative error; batch norm's backward cancels terms of size |gy| that all
- * scale with xhat^2 = (x - mean)^2 invStd^2, so that error would reach dL/dx at ~1e-4 |gy|. The Newton step
- * brings invStd to float32 rounding (~1e-7) on every mode.
- */
+/** 1 / sqrt(var + eps) with core's Newton step (bnInvStd), which brings it to float32 rounding on every mode. */
 export function invStdK(this: KernelThis, v: Arr, eps: number): number {
-  const u = v[this.thread.x]! + eps;
-  const r = 1 / Math.sqrt(u);
-  return r * (1.5 - 0.5 * u * r * r);
+  return bnInvStd(v[this.thread.x]!, eps);
 }
 /** (1 - momentum) running + momentum * batch * factor: arguments momentum, factor (n/(n-1) for the variance). */
 export function runningK(this: KernelThis, running: Arr, batch: Arr, momentum: number, factor: number): number {
   const i = this.thread.x;
   return runningStat(running[i]!, batch[i]!, momentum, factor);
 }
-/** y = gamma (x - mean) invStd + beta (mean: the [2C] pair of bnMeanK). */
+/** y = gamma (x - mean) invStd + beta (core's bnAffine; mean: the [2C] pair of bnMeanK, subtracted part by part). */
 export function bnApplyK(this: KernelThis, x: Arr, gamma: Arr, beta: Arr, mean: Arr, invStd: Arr, C: number, S: number): number {
   const i = this.thread.x;
   const ch = imod(idiv(i, S), C);
-  return gamma[ch]! * (x[i]! - mean[ch]! - mean[C + ch]!) * invStd[ch]! + beta[ch]!;
+  return bnAffine(x[i]! - mean[ch]! - mean[C + ch]!, invStd[ch]!, gamma[ch]!, beta[ch]!);
 }
 /** Per-channel sum of gy (which = 0: dL/dbeta) or of gy * xhat (which = 1: dL/dgamma): output [C]. */
 export function bnGradSumK(this: KernelThis, x: Arr, gy: Arr, mean: Arr, invStd: Arr, B: number, C: number, S: number): number {

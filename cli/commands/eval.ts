@@ -8,6 +8,7 @@ import { loadCheckpointFile, readTrainingMeta } from '../../training/checkpoint.
 import { disposeAdam } from '../../core/network/train.js';
 import { ENCODER_NAMES, isSpikeEncoder } from '../../core/encoders.js';
 import { foldBatchNorm, withEncoder } from '../../core/network/fold.js';
+import { DEFAULT_EVAL_BATCH } from '../../training/config.js';
 import { evaluate } from '../../training/evaluate.js';
 import { networkConfigOf } from '../../training/loop.js';
 import { openSource } from '../../training/source.js';
@@ -24,7 +25,7 @@ const HELP = `usage: plif eval --checkpoint FILE [options]
   --dataset NAME      ${DATASET_NAMES.join(', ')} (default: the one it was trained on)
   --data-dir DIR      where the dataset's files are
   --limit-test N      evaluate on the first N test samples
-  --eval-batch N      batch size (64)
+  --eval-batch N      batch size (${DEFAULT_EVAL_BATCH})
   --backend NAME      cpu (default) | gpujs | gpujs:MODE
   --threads N         CPU backend threads (default: $PLIF_THREADS, else the machine's cores); results do
                       not depend on it
@@ -68,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     const threads = resolveThreads(f.threads);
     if (f.checkpoint === undefined) throw new UsageError('--checkpoint FILE is required');
     const limit = intFlag('limit-test', f['limit-test']);
-    const evalBatch = intFlag('eval-batch', f['eval-batch']) ?? 64;
+    const evalBatch = intFlag('eval-batch', f['eval-batch']) ?? DEFAULT_EVAL_BATCH;
     const ties = choiceFlag('ties', f.ties, TIE_RULES) ?? 'first';
     const seed = intFlag('seed', f.seed, 0) ?? 0;
     await checkOutputPaths({ '--predictions': f.predictions, '--confusion': f.confusion });

@@ -7,7 +7,7 @@ import { open, readFile, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import h5wasm from 'h5wasm/node';
 import { dirname, join } from 'node:path';
-import { quote } from '../../data/errors.js';
+import { quote } from '../../core/quote.js';
 import { FileIoError, writeFileAtomic } from '../../data/file-io.js';
 import { isArray, isGroup, type NirArray, type NirFile, type NirGroup, type NirValue } from './tree.js';
 

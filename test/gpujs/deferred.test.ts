@@ -79,7 +79,7 @@ async function fakeWebgpu(): Promise<Fake> {
 
 const fake = await fakeWebgpu();
 const backend = new GpujsBackend(fake.mod, 'webgpu', { renderer: 'stand-in: gpu.js cpu kernels returning Promises', software: true });
-conformanceSuite('gpujs webgpu path (stand-in kernels)', () => backend);
+conformanceSuite('gpujs webgpu path (stand-in kernels)', () => backend, () => new GpujsBackend(fake.mod, 'webgpu', { renderer: 'stand-in: gpu.js cpu kernels returning Promises', software: true }));
 leakSuite('gpujs webgpu path (stand-in kernels)', () => backend);
 
 describe('the webgpu path: queue, disposal, errors', () => {

@@ -27,7 +27,11 @@ describe('plif train --backend gpujs:webasm', async () => {
     }
     const m = JSON.parse(lines.join('').trim());
     expect(m.epoch).toBe(0);
-    expect(Number.isFinite(m.train_loss)).toBe(true);
+    // the MSE of firing rates against one-hot labels lies in (0, 1); the accuracies count whole samples (32 train, 16 test)
+    expect(m.train_loss).toBeGreaterThan(0);
+    expect(m.train_loss).toBeLessThan(1);
+    expect(Number.isInteger(m.train_acc * 32) && m.train_acc >= 0 && m.train_acc <= 1, `train_acc ${m.train_acc}`).toBe(true);
+    expect(Number.isInteger(m.test_acc * 16) && m.test_acc >= 0 && m.test_acc <= 1, `test_acc ${m.test_acc}`).toBe(true);
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(cfg.backend).toMatchObject({ name: 'gpujs', mode: 'webasm', software: true });
     expect(typeof cfg.backend.renderer).toBe('string');

@@ -7,13 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
 import { Network, networkConfig } from '../../core/network/network.js';
-import { createAdam } from '../../core/network/train.js';
+import { createAdam, trainStep } from '../../core/network/train.js';
 import { Rng } from '../../core/rng.js';
 import { referenceBackend } from '../../reference/ops-backend.js';
 import { trainConfig } from '../../training/config.js';
 import { finishEpoch, freshState, runIndices } from '../../training/engine.js';
 import type { Evaluation } from '../../training/evaluate.js';
-import { checkedTrainStep, finiteTaus, firstBad, PARAMETER_LIMIT, streamRng } from '../../training/recipe.js';
+import { checkedTrainStep, finiteTaus, firstBad, PARAMETER_LIMIT, streamRng, type StreamId } from '../../training/recipe.js';
 
 function smallNet(b: Backend, neuronKind: 'plif' | 'lif' | 'if' = 'plif'): Network {
   return new Network(b, networkConfig('c2k3s1-BN-PLIF-FC4-PLIF', [1, 3, 3], 4, { T: 2, neuronKind }), Rng.seeded(1));
@@ -66,13 +66,19 @@ describe('checkedTrainStep', () => {
     return { x: Float32Array.from({ length: 4 * 9 }, () => rng.uniform()), labels: Int32Array.from([0, 1, 2, 3]) };
   };
 
-  it('a good step: ok, its loss and tau; the gradients are zeroed after it', async () => {
+  it('a good step: ok, the loss and weights of the unchecked core step, the updated tau; the gradients are zeroed after it', async () => {
     const net = smallNet(referenceBackend());
     const r = await checkedTrainStep(net, createAdam(net), batch(), Rng.seeded(4), 1e-3);
+    const twin = smallNet(referenceBackend());
+    const want = await trainStep(twin, createAdam(twin), batch(), Rng.seeded(4), 1e-3);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.loss).toBeGreaterThan(0);
-    expect(r.tau.map((t) => t.layer)).toEqual([2, 4]);
+    expect(r.loss).toBe(want.loss);
+    expect(want.loss).toBeGreaterThan(0);
+    for (const [i, p] of net.params().entries()) expect(Array.from(net.backend.download(p.value)), p.name).toEqual(Array.from(twin.backend.download(twin.params()[i]!.value)));
+    const a = net.params().filter((p) => p.name.endsWith('.a'));
+    expect(a.length).toBe(2);
+    expect(r.tau).toEqual(a.map((p, k) => ({ layer: [2, 4][k], tau: 1 + Math.exp(-net.backend.download(p.value)[0]!) })));
     for (const p of net.params()) if (p.grad) expect(Array.from(net.backend.download(p.grad)).every((v) => v === 0)).toBe(true);
   });
 
@@ -113,7 +119,7 @@ describe('checkedTrainStep on a backend whose output comes back non-finite', () 
 
 describe('the RNG streams of a run', () => {
   it('are pinned: (seed, epoch, stream) -> the first draw (every saved run resumes on these)', () => {
-    const pinned: [number, number, number, number][] = [
+    const pinned: [number, number, StreamId, number][] = [
       [0, 0, 0, 1930866669],
       [0, 0, 1, 1685344735],
       [0, 0, 2, 1328005086],
