@@ -92,7 +92,7 @@ describe('reference backend', () => {
     expect(() => b.download(t)).toThrow();
     b.dispose(u);
     expect(b.liveTensors()).toBe(0);
-    expect(() => b.upload([1, 2, 3], [2, 2])).toThrow('shape [2, 2] does not hold 3 values');
+    expect(() => b.upload([1, 2, 3], [2, 2])).toThrow('upload: 3 values for shape [2, 2]');
   });
 
   it('refusals name the op and the tensor: PLIF without a, pooling gradients, tie draws, the dropout mask', () => {
