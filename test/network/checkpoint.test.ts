@@ -1,7 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint } from '../../core/checkpoint.js';
 import { loadCheckpointFile, saveCheckpointFile } from '../../training/checkpoint-file.js';
@@ -11,6 +11,16 @@ import { Rng } from '../../core/rng.js';
 import * as core from '../../core/index.js';
 import * as checkpoints from '../../training/checkpoint-file.js';
 import * as training from '../../training/index.js';
+
+const madeDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'plif-ckpt-'));
+  madeDirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 // a function: built inside each test, not at collection (npm run mutate would count that code as static)
 const config = () => networkConfig('c3k3s1-BN-PLIF-MPk2s2-DP-FC20-LIF-APk10s10', [1, 6, 6], 2, { T: 3, tau0: 3 });
@@ -74,7 +84,7 @@ describe('checkpoints (safetensors)', () => {
   });
 
   it('writes files atomically and rejects truncated or foreign files with a clear error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'plif-ckpt-'));
+    const dir = tempDir();
     const b = cpuBackend();
     const net = new Network(b, config(), Rng.seeded(3));
     const path = join(dir, 'model.safetensors');
@@ -116,7 +126,7 @@ describe('checkpoints (safetensors)', () => {
     const { tensors } = decodeSafetensors(bytes);
     const earlier = encodeSafetensors([...tensors.values()], { format: 'plif-snn/1', config: cfg, tau, optimizer: optim, epoch: '3' });
 
-    const dir = mkdtempSync(join(tmpdir(), 'plif-ckpt-'));
+    const dir = tempDir();
     writeFileSync(join(dir, 'earlier.safetensors'), earlier);
     for (const ck of [loadCheckpoint(b, bytes), loadCheckpoint(b, earlier), await loadCheckpointFile(b, join(dir, 'earlier.safetensors'))]) {
       expect(ck.metadata.format).toBe('plif-snn/1');
