@@ -73,7 +73,8 @@ describe('trainConfig', () => {
     ['poolTies', { poolTies: 'last' as TrainConfig['poolTies'] }, /^poolTies must be one of first, random, got 'last'$/],
     ['tMax 0', { tMax: 0 }, /^tMax must be > 0, got 0$/],
     ['surrogate null', { surrogate: null as unknown as TrainConfig['surrogate'] }, /^surrogate must be \{name, alpha\}, got null$/],
-    ['dataset', { dataset: 'imagenet' as TrainConfig['dataset'] }, /^unknown dataset 'imagenet' \(known: /],
+    ['surrogate a name', { surrogate: 'atan' as unknown as TrainConfig['surrogate'] }, /^surrogate must be \{name, alpha\}, got "atan"$/],
+    ['dataset', { dataset: 'imagenet' as TrainConfig['dataset'] }, /^unknown dataset 'imagenet' \(known: mnist, fashion-mnist, cifar10, nmnist, cifar10dvs, dvs128\)$/],
   ];
   it.each(refusals)('refuses %s, saying what it must be', (_what, partial, message) => {
     expect(() => trainConfig({ preset: 'fmnist-small', ...partial })).toThrow(message);
