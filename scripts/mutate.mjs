@@ -82,11 +82,11 @@ export const GROUPS = {
     tests: [...['config', 'source', 'evaluate', 'evaluate-rates', 'checkpoint-files', 'rundir', 'memory'].map((f) => `test/training/${f}.test.ts`), 'test/paper-defaults.test.ts', 'test/network/checkpoint.test.ts', 'test/nir/checkpoint.test.ts'],
     ignoreStatic: false,
   },
-  // what training/ draws: progress lines, charts and plots
+  // what training/ draws: progress lines, charts and plots, against their in-process tests (static mutants too)
   'training-output': {
     mutate: ['progress', 'charts', 'plot', 'plot-data', 'plot-confusion'].map((f) => `training/${f}.ts`),
-    tests: ['test/training/*.test.ts', 'test/reliability/training.test.ts'],
-    ignoreStatic: true,
+    tests: ['test/training/output-*.test.ts', 'test/training/plot.test.ts'],
+    ignoreStatic: false,
   },
 };
 
