@@ -21,7 +21,7 @@ function fields(where: string, o: unknown) {
   };
   if (!isObject(o)) fail('(the record)', 'a JSON object', o);
   const r = o as Obj;
-  const num = (k: string, ok: (n: number) => boolean = () => true, what = 'a finite number'): number => {
+  const num = (k: string, ok: (n: number) => boolean, what: string): number => {
     const v = r[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) fail(k, what, v);
     return v as number;
