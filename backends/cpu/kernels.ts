@@ -328,7 +328,8 @@ export const kernels: Record<string, Kernel> = {
     new Int32Array(counts!.buffer, counts!.byteOffset, counts!.length)[part] += bad;
   },
   /** y[j] = sum_t x[t*n + j]. num = [T, n]. */
-  sumT([x, y], [T, n], lo, hi) {
+  sumT([x, y], [T, n], lo, hi, _p, _m, wasm) {
+    if (wasm) return wasm.sumT(off(x!) + 4 * lo, off(y!) + 4 * lo, T!, n!, hi - lo); // the same adds in WebAssembly
     y!.fill(0, lo, hi);
     for (let t = 0; t < T!; t++) {
       const o = t * n!;

@@ -129,12 +129,12 @@ const reflect = WebAssembly.Module as unknown as {
 };
 
 describe('module', () => {
-  it('imports only a shared env.memory, exports the twelve kernels, and writes nothing when instantiated', () => {
+  it('imports only a shared env.memory, exports the thirteen kernels, and writes nothing when instantiated', () => {
     const loaded = loadKernelModule();
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['adam', 'convForwardImage', 'convInputGradImage', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward'],
+      ['adam', 'convForwardImage', 'convInputGradImage', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();
@@ -408,4 +408,32 @@ describe('linear kernels', () => {
         }
       });
     }
+});
+
+// ------------------------------------------------------------------------------------------ sum over time
+
+describe('sumT', () => {
+  // n values per step, and the range [lo, hi) summed: the 16-value blocks, the 4-value vectors and the single values
+  const cases: Array<[number, number, number, number]> = [
+    [1, 5, 0, 5],
+    [3, 7, 1, 6],
+    [8, 37, 0, 37],
+    [8, 100, 3, 97],
+    [5, 64, 16, 64],
+  ];
+  it.each(cases)('T %i, n %i, values [%i, %i): float32 adds in t order from 0, bit for bit; nothing else written', (T, n, lo, hi) => {
+    arena.reset();
+    const r = rng(T * 1000 + n);
+    const data = Float32Array.from({ length: T * n }, () => (r() < 0.1 ? -0 : r() < 0.2 ? 1 : (r() * 2 - 1) * 2 ** Math.floor(r() * 40 - 20)));
+    const x = arena.put(data);
+    const y = arena.alloc(n);
+    arena.writesOnly([[y.off + 4 * lo, y.off + 4 * hi]], () => k.sumT(x.off + 4 * lo, y.off + 4 * lo, T, n, hi - lo));
+    const want = new Float32Array(n);
+    for (let j = lo; j < hi; j++) {
+      let s = 0;
+      for (let t = 0; t < T; t++) s = Math.fround(s + data[t * n + j]!);
+      want[j] = s;
+    }
+    for (let j = lo; j < hi; j++) if (!Object.is(y.f32[j], want[j])) expect.fail(`y[${j}] = ${y.f32[j]}, want ${want[j]}`);
+  });
 });

@@ -37,6 +37,8 @@ export interface WasmKernels {
   neuronBackward(x: number, s: number, h: number, v: number, gs: number, gx: number, gH: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, detach: number, sgCode: number, dHdV: number, dHdX: number, vr: number, vth: number, alpha: number): number;
   /** How many of the n float32 values at x are NaN, infinite or above lim in magnitude (lim >= 0, a float32). */
   countOutside(x: number, n: number, lim: number): number;
+  /** y[j] = Σ_t x[t*n + j] for the m values from x and y (float32 adds in t order, from 0: kernels.ts sumT's result). */
+  sumT(x: number, y: number, T: number, n: number, m: number): void;
   /** Max pooling of planes [p0, p1) of x [P][H][W] into y and am [P][Ho][Wo], the first maximum of each window (no tie draws). */
   maxPool(x: number, y: number, am: number, H: number, W: number, Ho: number, Wo: number, K: number, s: number, p0: number, p1: number): void;
   /** gx of planes [p0, p1) = 0, then each gy added at the input its am picked (the gradient of maxPool). */
@@ -45,7 +47,7 @@ export interface WasmKernels {
   adam(p: number, g: number, m: number, v: number, lo: number, hi: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'maxPool', 'maxPoolBackward', 'adam'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

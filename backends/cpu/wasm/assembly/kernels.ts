@@ -653,6 +653,46 @@ export function countOutside(x: usize, n: i32, lim: f32): i32 {
   return bad;
 }
 
+// ---------------------------------------------------------------- sum over time
+
+/**
+ * y[j] = sum over t of x[t*n + j], for j in [0, m) of the arrays starting at x and y: float32 adds in t order
+ * from 0, as kernels.ts sumT (each of its float64 adds of two float32 values, rounded to float32, is the
+ * float32 add). Four vectors at a time, then one, then single values.
+ */
+export function sumT(x: usize, y: usize, T: i32, n: i32, m: i32): void {
+  const row = <usize>n << 2;
+  let j = 0;
+  for (; j + 16 <= m; j += 16) {
+    const p = x + (<usize>j << 2);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let t = 0; t < T; t++) {
+      const q = p + <usize>t * row;
+      a0 = f32x4.add(a0, v128.load(q));
+      a1 = f32x4.add(a1, v128.load(q, 16));
+      a2 = f32x4.add(a2, v128.load(q, 32));
+      a3 = f32x4.add(a3, v128.load(q, 48));
+    }
+    const d = y + (<usize>j << 2);
+    v128.store(d, a0);
+    v128.store(d, a1, 16);
+    v128.store(d, a2, 32);
+    v128.store(d, a3, 48);
+  }
+  for (; j + 4 <= m; j += 4) {
+    const p = x + (<usize>j << 2);
+    let a = f32x4.splat(0);
+    for (let t = 0; t < T; t++) a = f32x4.add(a, v128.load(p + <usize>t * row));
+    v128.store(y + (<usize>j << 2), a);
+  }
+  for (; j < m; j++) {
+    const p = x + (<usize>j << 2);
+    let a: f32 = 0;
+    for (let t = 0; t < T; t++) a += load<f32>(p + <usize>t * row);
+    store<f32>(y + (<usize>j << 2), a);
+  }
+}
+
 // ---------------------------------------------------------------- max pooling
 
 /**
