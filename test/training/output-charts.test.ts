@@ -4,19 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EpochMetrics, TrainRecord } from '../../training/engine.js';
 import { accuracyChart, axisScale, esc, FONT, formatTick, intervalMeans, lineChart, lossChart, niceTicks, ROLE_COLORS, tauChart, tickScale, type Series } from '../../training/charts.js';
+import { elements, type Attrs } from './svg.js';
 
-type Attrs = Record<string, string> & { text?: string };
-
-/** Every `<tag ...>` of an SVG as its attributes, with a <text>'s content as `text`. */
-function elements(svg: string, tag: string): Attrs[] {
-  const re = tag === 'text' ? /<text\b([^>]*)>([^<]*)<\/text>/g : new RegExp(`<${tag}\\b([^>]*?)/?>`, 'g');
-  return [...svg.matchAll(re)].map((m) => {
-    const a: Attrs = {};
-    for (const [, k, v] of m[1]!.matchAll(/([\w:-]+)="([^"]*)"/g)) a[k!] = v!;
-    if (tag === 'text') a.text = m[2]!;
-    return a;
-  });
-}
 const svgAttrs = (svg: string) => elements(svg, 'svg')[0]!;
 const domain = (svg: string, axis: 'x' | 'y') => svgAttrs(svg)[`data-${axis}-domain`]!.split(' ').map(Number);
 

@@ -3,17 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Evaluation } from '../../training/evaluate.js';
 import { confusionChart, confusionRecord, validateConfusion, type ConfusionRecord } from '../../training/plot-confusion.js';
+import { elements } from './svg.js';
 
-type Attrs = Record<string, string> & { text?: string };
-function elements(svg: string, tag: string): Attrs[] {
-  const re = tag === 'text' ? /<text\b([^>]*)>([^<]*)<\/text>/g : new RegExp(`<${tag}\\b([^>]*?)/?>`, 'g');
-  return [...svg.matchAll(re)].map((m) => {
-    const a: Attrs = {};
-    for (const [, k, v] of m[1]!.matchAll(/([\w:-]+)="([^"]*)"/g)) a[k!] = v!;
-    if (tag === 'text') a.text = m[2]!;
-    return a;
-  });
-}
 const FONT = { 'font-family': 'DejaVu Sans, Arial, sans-serif' };
 
 describe('confusionRecord', () => {

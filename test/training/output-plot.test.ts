@@ -4,17 +4,7 @@ import { inflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FiringMaps } from '../../training/evaluate.js';
 import { firingMapsChart, PngUnavailableError, svgToPng } from '../../training/plot.js';
-
-type Attrs = Record<string, string> & { text?: string };
-function elements(svg: string, tag: string): Attrs[] {
-  const re = tag === 'text' ? /<text\b([^>]*)>([^<]*)<\/text>/g : new RegExp(`<${tag}\\b([^>]*?)/?>`, 'g');
-  return [...svg.matchAll(re)].map((m) => {
-    const a: Attrs = {};
-    for (const [, k, v] of m[1]!.matchAll(/([\w:-]+)="([^"]*)"/g)) a[k!] = v!;
-    if (tag === 'text') a.text = m[2]!;
-    return a;
-  });
-}
+import { elements } from './svg.js';
 
 /** Width, height and RGB rows of an 8-bit RGB PNG without row filters (what data/png.ts writes). */
 function decodePng(bytes: Uint8Array) {
