@@ -3,6 +3,7 @@
 // and free memory are fixed through a pass-through mock of node:os, so the messages are exact.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { checkFits, formatBytes, MAX_TYPED_ARRAY, memoryLimit, TooLargeError } from '../../training/memory.js';
+import { exactly, fails } from '../fails.js';
 
 const machine = vi.hoisted(() => ({ total: null as number | null, free: null as number | null }));
 vi.mock('node:os', async (importOriginal) => {
@@ -30,8 +31,6 @@ afterEach(() => {
   machine.total = null;
   machine.free = null;
 });
-/** The whole message, exactly. */
-const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
 describe('formatBytes', () => {
   it('bytes below 1024 as a count', () => {
@@ -107,16 +106,9 @@ describe('checkFits', () => {
 
   it('more memory than the limit: the figure, the limit and the free memory, and the hint', () => {
     const expectTooLarge = (f: () => void, message: string) => {
-      let err: unknown;
-      try {
-        f();
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(TooLargeError);
+      const err = fails(f, TooLargeError, message);
       expect(err).toBeInstanceOf(RangeError);
-      expect((err as Error).name).toBe('TooLargeError');
-      expect((err as Error).message).toMatch(exactly(message));
+      expect(err.name).toBe('TooLargeError');
     };
     expectTooLarge(
       () => checkFits('training fmnist-small at T = 100000000, batch 16', 20 * GiB, null),

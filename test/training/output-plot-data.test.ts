@@ -2,21 +2,14 @@
 // line, the field and the quoted value in the message.
 import { describe, expect, it } from 'vitest';
 import { checkCurve, checkFiringMaps, checkMetrics, checkRunConfig, PlotDataError } from '../../training/plot-data.js';
+import { fails } from '../fails.js';
 
 const metricsLine = (o: Record<string, unknown> = {}) => ({ epoch: 0, lr: 0.001, train_loss: 0.1, train_acc: 0.5, test_acc: 0.4, tau: [{ layer: 2, tau: 1.9 }], firing_rate: [], seconds: 1, samples_per_s: 1, ...o });
 const curveLine = (o: Record<string, unknown> = {}) => ({ epoch: 0, batch: 2, batches: 4, samples: 32, train_loss: 0.1, train_acc: 0.5, tau: [], ...o });
 
 /** The PlotDataError thrown by `f`, its message checked to be `message`. */
 function refusal(f: () => unknown, message: string) {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(PlotDataError);
-  expect((err as Error).name).toBe('PlotDataError');
-  expect((err as Error).message).toBe(message);
+  expect(fails(f, PlotDataError, message).name).toBe('PlotDataError');
 }
 
 describe('checkMetrics', () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileIoError } from '../../data/file-io.js';
+import { exactly } from '../fails.js';
 import {
   appendMetrics,
   LOCK_FILE,
@@ -42,8 +43,6 @@ function fault<K extends Hooked>(name: K, f: (real: Fs, ...args: Parameters<Fs[K
   faults.hooks[name] = f as (real: unknown, ...args: unknown[]) => unknown;
 }
 const errnoError = (code: string, message = code) => Object.assign(new Error(message), { code });
-/** The whole message, exactly (toThrow with an Error instance compares the class too). */
-const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
 /** A PID above the largest pid_max Linux allows (2^22): never running. */
 const DEAD_PID = 2 ** 22 + 1;
