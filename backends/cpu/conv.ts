@@ -70,6 +70,50 @@ export function convWeightR(w: Float32Array, d: ConvDims, wr: Float32Array): voi
   for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) for (let q = 0; q < K * K; q++) wr[(q * O + o) * C + c] = w[(o * C + c) * K * K + q]!;
 }
 
+/**
+ * Whether the input gradient runs by Winograd F(2×2, 3×3) (the WebAssembly kernel convInputGradWinograd):
+ * K = 3, stride 1, pad 1, C and O multiples of 4. Measured against the direct kernel, one image at a time
+ * at 14×14 and 28×28: 1.7–2.5× faster from 16 to 128 channels, so it runs wherever it applies.
+ */
+export function winogradApplies(d: ConvDims): boolean {
+  return d.K === 3 && d.stride === 1 && d.pad === 1 && d.C % 4 === 0 && d.O % 4 === 0;
+}
+
+/** Floats of the scratch convInputGradWinograd needs per image, beyond gxT: v [16][tiles][O] and m [16][tiles][C]. */
+export function winogradScratch(d: ConvDims): number {
+  return 16 * ((d.H + 1) >> 1) * ((d.W + 1) >> 1) * (d.O + d.C);
+}
+
+/**
+ * u [16][O][C] = G w'[c][o] G^T (float64, rounded once to float32), w'[i][j] = w[o][c][2-i][2-j], for K = 3:
+ * the input gradient's kernel in Winograd F(2×2, 3×3) form, G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
+ */
+export function winogradWeightsInto(w: Float32Array, d: ConvDims, u: Float32Array): void {
+  const { O, C } = d;
+  const g = new Float64Array(9);
+  const gw = new Float64Array(12);
+  for (let o = 0; o < O; o++)
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * 9;
+      for (let q = 0; q < 9; q++) g[q] = w[base + 8 - q]!; // g[i][j] = w[2-i][2-j]
+      for (let j = 0; j < 3; j++) {
+        const a = g[j]!, b = g[3 + j]!, e = g[6 + j]!;
+        gw[j] = a;
+        gw[3 + j] = 0.5 * (a + b + e);
+        gw[6 + j] = 0.5 * (a - b + e);
+        gw[9 + j] = e;
+      }
+      for (let p = 0; p < 4; p++) {
+        const a = gw[3 * p]!, b = gw[3 * p + 1]!, e = gw[3 * p + 2]!;
+        const at = (q: number) => ((4 * p + q) * O + o) * C + c;
+        u[at(0)] = a;
+        u[at(1)] = 0.5 * (a + b + e);
+        u[at(2)] = 0.5 * (a - b + e);
+        u[at(3)] = e;
+      }
+    }
+}
+
 /** Forward of images b0 <= b < b1: y[b] (overwritten); yT is a scratch of Ho*Wo*O. */
 export function convForwardImages(x: Float32Array, wT: Float32Array, d: ConvDims, y: Float32Array, b0: number, b1: number, yT: Float32Array): void {
   const { C, H, W, O, Ho, Wo } = d;

@@ -32,7 +32,7 @@ import { gradAFromK, neuronCodes, type NeuronConfig } from '../../core/neuron.js
 import { adamStepScalars } from '../../core/optim.js';
 import { mseGrad } from '../../core/scalar.js';
 import { Arena } from './arena.js';
-import { convWeightR, convWeightT } from './conv.js';
+import { convWeightR, convWeightT, winogradApplies, winogradScratch, winogradWeightsInto } from './conv.js';
 import { NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
 import { defaultThreads, KernelPool } from './pool.js';
 import { instantiateKernels, loadKernelModule } from './wasm/index.js';
@@ -111,6 +111,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const sA = new Scratch(scratchAlloc);
   const sB = new Scratch(scratchAlloc);
   const sGH = new Scratch(scratchAlloc);
+  const sU = new Scratch(scratchAlloc);
   const sPart = new Scratch(scratchAlloc);
   const sCount = new Scratch(scratchAlloc);
   const section = opts.onSection;
@@ -178,8 +179,12 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
         timed('input grad', () => {
           const wr = sGH.get(d.K * d.K * d.O * d.C);
           convWeightR(get(w), d, wr);
-          const gxT = sA.get(parts * d.H * d.W * d.C);
-          pool.run('convInputGrad', [gyT, wr, get(gx), gxT], dimList(d), d.B);
+          // Winograd F(2×2, 3×3) where the SIMD kernels run and the shape allows (the direct kernels otherwise)
+          const wino = wasm !== null && winogradApplies(d);
+          const u = sU.get(wino ? 16 * d.O * d.C : 1);
+          if (wino) winogradWeightsInto(get(w), d, u);
+          const gxT = sA.get(parts * (d.H * d.W * d.C + (wino ? winogradScratch(d) : 0)));
+          pool.run('convInputGrad', [gyT, wr, get(gx), gxT, u], [...dimList(d), wino ? 1 : 0], d.B);
         });
       return { gx, gw };
     },

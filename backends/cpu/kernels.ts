@@ -7,7 +7,7 @@ import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig 
 import { adamFirstMoment, adamParam, adamSecondMoment, bnAffine, bnInputGrad, bnInvStd, runningStat } from '../../core/scalar.js';
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
 import type { ConvDims } from '../../core/backend.js';
-import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto } from './conv.js';
+import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto, winogradScratch } from './conv.js';
 import { linearForwardRows, linearInputGradRows, linearWeightGradRows } from './linear.js';
 import type { WasmKernels } from './wasm/index.js';
 import { neuronBackwardWasm, neuronForwardWasm } from './wasm/neuron.js';
@@ -77,15 +77,20 @@ export const kernels: Record<string, Kernel> = {
     if (wasm) wasm.convWeightGrad(off(x!), off(gyT!), off(gwT!), d.B, d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo, lo, hi);
     else convWeightGradChannels(x!, gyT!, d, gwT!, lo, hi);
   },
-  convInputGrad([gyT, wr, gx, gxT], n, lo, hi, part, _m, wasm) {
+  /** num[10] = 1: by Winograd from u (conv.ts winogradWeightsInto) where the SIMD kernels run; wr (the direct kernels) otherwise. */
+  convInputGrad([gyT, wr, gx, gxT, u], n, lo, hi, part, _m, wasm) {
     const d = dims(n);
-    const per = d.H * d.W * d.C;
-    const s = scratchPart(gxT!, per, part);
+    const wino = wasm !== null && n[10] === 1;
+    const image = d.H * d.W * d.C;
+    const s = scratchPart(gxT!, image + (wino ? winogradScratch(d) : 0), part);
     if (wasm) {
       const P = d.Ho * d.Wo;
+      const v = off(s) + 4 * image; // Winograd's scratch after the image: v [16][tiles][O], then m [16][tiles][C]
+      const m = v + 4 * 16 * ((d.H + 1) >> 1) * ((d.W + 1) >> 1) * d.O;
       for (let b = lo; b < hi; b++) {
-        wasm.convInputGradImage(off(gyT!) + 4 * b * P * d.O, off(wr!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
-        transposeInto(s, d.H * d.W, d.C, gx!, 0, b * per);
+        if (wino) wasm.convInputGradWinograd(off(gyT!) + 4 * b * P * d.O, off(u!), off(s), v, m, d.C, d.H, d.W, d.O);
+        else wasm.convInputGradImage(off(gyT!) + 4 * b * P * d.O, off(wr!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
+        transposeInto(s, d.H * d.W, d.C, gx!, 0, b * image);
       }
     } else convInputGradImages(gyT!, wr!, d, gx!, lo, hi, s);
   },

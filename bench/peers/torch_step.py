@@ -171,7 +171,10 @@ class NeuronBPTT(torch.autograd.Function):
             # dL/dk = sum_t dL/dH_t dH_t/dk (Eq. 15): dH_t/dk = X_t - (V_{t-1} - Vr) with decay_input, else Vr - V_{t-1}
             if T > 1:
                 hp, sp = H[:-1], S[:-1]
-                vprev = torch.addcmul(hp, hp - vr, sp, value=-1) if n.hard else torch.add(hp, sp, alpha=-vth)
+                if n.hard:  # V = H - S (H - Vr); with Vr = 0 no H - Vr tensor is made
+                    vprev = torch.addcmul(hp, hp if vr == 0 else hp - vr, sp, value=-1)
+                else:
+                    vprev = torch.add(hp, sp, alpha=-vth)
                 if vr != 0:
                     vprev.sub_(vr)
                 gk = -torch.dot(GH[1:].reshape(-1), vprev.reshape(-1))

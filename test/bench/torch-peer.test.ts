@@ -58,6 +58,13 @@ describe('PyTorch peer', () => {
       input: [2, 8, 8],
       opts: { T: 3, static: false, neuronKind: 'lif', pool: 'avg', vReset: null, detachReset: false, loss: 'per-step', tau0: 1.5 },
     },
+    {
+      // the second conv (8 -> 8 channels, 5×5) takes its input gradient by Winograd F(2×2, 3×3), odd edge tiles included
+      name: 'two convs of 8 channels, the second on 5×5 (Winograd input gradient)',
+      structure: '{c8k3s1-BN-PLIF-MPk2s2}*2-FC20-BN-PLIF-APk10s10',
+      input: [1, 10, 10],
+      opts: { T: 3 },
+    },
     { name: 'static IF, sigmoid surrogate', structure: 'c4k3s1p0-BN-IF-FC20-BN-PLIF-APk10s10', input: [1, 6, 6], opts: { T: 3, surrogate: { name: 'sigmoid', alpha: 4 } } },
     {
       name: 'static PLIF, hard reset to -0.2 not detached, input not decayed',

@@ -120,6 +120,8 @@ describe.each(MODES)('cpu backend (%s) against the float64 reference', (_name, s
       [2, 2, 4, 5, 1, 1, 1, 0],
       [2, 2, 5, 5, 11, 3, 1, 1], // input gradient: output channels in groups of 4 (twice), 2 and 1
       [2, 2, 7, 7, 3, 3, 2, 0], // stride 2 without padding: taps that fall before the input's first row
+      [3, 8, 5, 5, 12, 3, 1, 1], // input gradient by Winograd F(2×2, 3×3) with SIMD (channels in fours): odd edge tiles
+      [5, 4, 6, 7, 4, 3, 1, 1], // Winograd, more images than chunks per thread
     ] as const) {
       const p = { stride, padding };
       const [xc, xr] = up(draw(rng, B * C * H * W), [B, C, H, W]);
@@ -175,6 +177,17 @@ describe.each(MODES)('cpu backend (%s): a backward first, on a fresh backend', (
       const [xc, xr] = up(draw(rng, 2 * 3 * 5 * 5), [2, 3, 5, 5]);
       const [wc, wr] = up(draw(rng, 6 * 3 * 3 * 3, 0), [6, 3, 3, 3]);
       const [gyc, gyr] = up(draw(rng, 2 * 6 * 5 * 5, 0), [2, 6, 5, 5]);
+      const gc = cpu.conv2dBackward(xc, wc, gyc, p, true);
+      const gr = ref.conv2dBackward(xr, wr, gyr, p, true);
+      expectNear(cpu.download(gc.gw), ref.download(gr.gw));
+      expectNear(cpu.download(gc.gx!), ref.download(gr.gx!));
+    }
+    {
+      // channels in fours: with SIMD the input gradient runs by Winograd, its scratch sized on first use
+      const { cpu, ref, up } = both(simd);
+      const [xc, xr] = up(draw(rng, 3 * 4 * 5 * 5), [3, 4, 5, 5]);
+      const [wc, wr] = up(draw(rng, 8 * 4 * 3 * 3, 0), [8, 4, 3, 3]);
+      const [gyc, gyr] = up(draw(rng, 3 * 8 * 5 * 5, 0), [3, 8, 5, 5]);
       const gc = cpu.conv2dBackward(xc, wc, gyc, p, true);
       const gr = ref.conv2dBackward(xr, wr, gyr, p, true);
       expectNear(cpu.download(gc.gw), ref.download(gr.gw));

@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConvDims } from '../../core/backend.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
+import { winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
 const PAGES = 256; // 16 MiB, enough for every case below
@@ -129,12 +130,12 @@ const reflect = WebAssembly.Module as unknown as {
 };
 
 describe('module', () => {
-  it('imports only a shared env.memory, exports the thirteen kernels, and writes nothing when instantiated', () => {
+  it('imports only a shared env.memory, exports the fourteen kernels, and writes nothing when instantiated', () => {
     const loaded = loadKernelModule();
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['adam', 'convForwardImage', 'convInputGradImage', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT'],
+      ['adam', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();
@@ -287,6 +288,90 @@ describe('conv kernels', () => {
       expectClose('gxT', gxT.f32, want, abs, KK * O);
     });
   }
+});
+
+// ------------------------------------------------------------------------ conv input gradient by Winograd
+
+// F(2×2, 3×3) with every entry replaced by its absolute value: |B^T|, |G|, |A^T|. The rounding bound of a
+// Winograd result is the float32 gamma of its operation count times the same computation on absolute values
+// (|A^T| Σ_o (|G| |g| |G^T|) ⊙ (|B^T| |d| |B|) |A|): each transformed value is a short signed sum (at most 2
+// roundings in, 4 out), u is rounded once, and each product sum runs over O.
+const absBT = [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]];
+const absG = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]];
+const absAT = [[1, 1, 1, 0], [0, 1, 1, 1]];
+
+describe('convInputGradWinograd (3×3, stride 1, pad 1)', () => {
+  const cases: Array<[C: number, O: number, H: number, W: number]> = [
+    [4, 4, 1, 1],
+    [4, 8, 2, 3],
+    [8, 4, 5, 5],
+    [12, 16, 6, 7],
+    [16, 12, 14, 14],
+    [8, 20, 3, 8],
+    [4, 4, 7, 2],
+  ];
+  cases.forEach(([C, O, H, W], i) => {
+    it(`C ${C}, O ${O}, ${H}×${W}: the direct sum within the Winograd rounding bound; writes gxT and its scratch only`, () => {
+      arena.reset();
+      const r = rng(900 + i);
+      const d: Conv = { B: 1, C, H, W, O, K: 3, stride: 1, pad: 1, Ho: H, Wo: W };
+      const P = H * W;
+      const gyT = arena.put(values(P * O, r, { kind: 'dense' }));
+      const w = values(O * C * 9, r, { kind: 'dense' }); // [O][C][3][3]
+      const u = arena.alloc(16 * O * C);
+      winogradWeightsInto(w, d, u.f32);
+      const tiles = ((H + 1) >> 1) * ((W + 1) >> 1);
+      expect(winogradScratch(d)).toBe(16 * tiles * (O + C));
+      const v = arena.alloc(16 * tiles * O);
+      const m = arena.alloc(16 * tiles * C);
+      const gxT = arena.alloc(P * C);
+      arena.writesOnly(
+        [[gxT.off, gxT.off + P * C * 4], [v.off, v.off + v.n * 4], [m.off, m.off + m.n * 4]],
+        () => k.convInputGradWinograd(gyT.off, u.off, gxT.off, v.off, m.off, C, H, W, O),
+      );
+      const gy = (o: number, y: number, x: number) => (y >= 0 && y < H && x >= 0 && x < W ? gyT.f32[(y * W + x) * O + o]! : 0);
+      const want = new Float64Array(P * C);
+      const bound = new Float64Array(P * C);
+      for (let iy = 0; iy < H; iy++)
+        for (let ix = 0; ix < W; ix++)
+          for (let c = 0; c < C; c++) {
+            // the direct sum: gx[c][iy][ix] = Σ_o Σ_{ky,kx} gy[o][iy-ky+1][ix-kx+1] w[o][c][ky][kx]
+            let s = 0;
+            for (let o = 0; o < O; o++)
+              for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) s += gy(o, iy - ky + 1, ix - kx + 1) * w[(o * C + c) * 9 + ky * 3 + kx]!;
+            want[(iy * W + ix) * C + c] = s;
+            // the same through the transforms on absolute values, for this pixel of its tile
+            const y0 = (iy & ~1) - 1, x0 = (ix & ~1) - 1, pi = iy & 1, pj = ix & 1;
+            let a = 0;
+            for (let o = 0; o < O; o++) {
+              const g = (gi: number, gj: number) => Math.abs(w[(o * C + c) * 9 + (2 - gi) * 3 + (2 - gj)]!);
+              for (let p = 0; p < 4; p++)
+                for (let q = 0; q < 4; q++) {
+                  const wa = absAT[pi]![p]! * absAT[pj]![q]!;
+                  if (wa === 0) continue;
+                  let uAbs = 0;
+                  for (let gi = 0; gi < 3; gi++) for (let gj = 0; gj < 3; gj++) uAbs += absG[p]![gi]! * g(gi, gj) * absG[q]![gj]!;
+                  let vAbs = 0;
+                  for (let di = 0; di < 4; di++) for (let dj = 0; dj < 4; dj++) vAbs += absBT[p]![di]! * Math.abs(gy(o, y0 + di, x0 + dj)) * absBT[q]![dj]!;
+                  a += wa * uAbs * vAbs;
+                }
+            }
+            bound[(iy * W + ix) * C + c] = a;
+          }
+      expectClose('gxT', gxT.f32, want, bound, O + 8);
+    });
+  });
+
+  it('u holds G g G^T of the flipped kernel: a kernel with one nonzero tap gives a row and a column of G', () => {
+    // w[0][0] = 1 at (ky, kx) = (0, 2): the flipped kernel has it at (2, 0), so u[4p+q] = G[p][2] G[q][0]
+    const d: Conv = { B: 1, C: 1, H: 2, W: 2, O: 1, K: 3, stride: 1, pad: 1, Ho: 2, Wo: 2 };
+    const w = new Float32Array(9);
+    w[2] = 1;
+    const u = new Float32Array(16);
+    winogradWeightsInto(w, d, u);
+    const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+    expect(Array.from(u)).toEqual(Array.from({ length: 16 }, (_, xi) => G[xi >> 2]![2]! * G[xi & 3]![0]!));
+  });
 });
 
 // ---------------------------------------------------------------------------------------- linear

@@ -322,6 +322,134 @@ export function convInputGradImage(gyT: usize, wr: usize, gxT: usize, C: i32, H:
   }
 }
 
+// ---------------------------------------------------------------- conv input gradient by Winograd F(2×2, 3×3)
+//
+// With K = 3, stride 1 and pad 1 the input gradient is itself a 3×3, pad-1 convolution of gy with the
+// kernel w'[c][o][i][j] = w[o][c][2-i][2-j]. Winograd's minimal filtering (Lavin and Gray, 2016) makes
+// each 2×2 tile of gx from a 4×4 tile d of gy with 16 products per (o, c) instead of 36:
+//   gx tile = A^T [ Σ_o (G w'[c][o] G^T) ⊙ (B^T d_o B) ] A
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]   A^T = [1 1 1 0; 0 1 -1 -1]
+// u [16][O][C] = G w' G^T comes prepared (conv.ts winogradWeightsInto); the sums over o are 16 matrix
+// products, [tiles][O] · [O][C] for each of the 16 positions ξ of a tile, run by tap4 / tap1 as the direct
+// kernel's taps are. C and O are multiples of 4 (vectors of 4 channels in the transforms).
+
+/** The vector of 4 channels at byte ob of gyT row p when ok, else 0 (outside the image: the zero padding). */
+// @ts-ignore: decorator
+@inline function tapAt(p: usize, ok: bool): v128 {
+  return ok ? v128.load(p) : f32x4.splat(0);
+}
+
+/** v [16][tiles][O] = B^T d B for every 2×2 tile of output (ty, tx) and channel o; d = gy rows 2ty-1..2ty+2, columns 2tx-1..2tx+2. */
+function winogradInput(gyT: usize, v: usize, H: i32, W: i32, O: i32, th: i32, tw: i32): void {
+  const rowB = <usize>O << 2;
+  const xiB = <usize>(th * tw) * rowB;
+  for (let ty = 0; ty < th; ty++) {
+    const y0 = 2 * ty - 1;
+    const r0 = y0 >= 0, r3 = y0 + 3 < H;
+    const r1 = true, r2 = y0 + 2 < H;
+    for (let tx = 0; tx < tw; tx++) {
+      const x0 = 2 * tx - 1;
+      const c0 = x0 >= 0, c3 = x0 + 3 < W;
+      const c1 = true, c2 = x0 + 2 < W;
+      // row pointers at column x0 (rows or columns outside the image are never read)
+      const p0 = gyT + <usize>(y0 * W + x0) * rowB;
+      const p1 = p0 + <usize>W * rowB;
+      const p2 = p1 + <usize>W * rowB;
+      const p3 = p2 + <usize>W * rowB;
+      let dst = v + <usize>(ty * tw + tx) * rowB;
+      const end = dst + rowB;
+      let ob: usize = 0;
+      for (; dst < end; dst += 16, ob += 16) {
+        // columns j of B^T d: t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3
+        let a = tapAt(p0 + ob, r0 && c0), b = tapAt(p1 + ob, r1 && c0), c = tapAt(p2 + ob, r2 && c0), d = tapAt(p3 + ob, r3 && c0);
+        const t00 = f32x4.sub(a, c), t10 = f32x4.add(b, c), t20 = f32x4.sub(c, b), t30 = f32x4.sub(b, d);
+        a = tapAt(p0 + rowB + ob, r0 && c1); b = tapAt(p1 + rowB + ob, r1 && c1); c = tapAt(p2 + rowB + ob, r2 && c1); d = tapAt(p3 + rowB + ob, r3 && c1);
+        const t01 = f32x4.sub(a, c), t11 = f32x4.add(b, c), t21 = f32x4.sub(c, b), t31 = f32x4.sub(b, d);
+        a = tapAt(p0 + 2 * rowB + ob, r0 && c2); b = tapAt(p1 + 2 * rowB + ob, r1 && c2); c = tapAt(p2 + 2 * rowB + ob, r2 && c2); d = tapAt(p3 + 2 * rowB + ob, r3 && c2);
+        const t02 = f32x4.sub(a, c), t12 = f32x4.add(b, c), t22 = f32x4.sub(c, b), t32 = f32x4.sub(b, d);
+        a = tapAt(p0 + 3 * rowB + ob, r0 && c3); b = tapAt(p1 + 3 * rowB + ob, r1 && c3); c = tapAt(p2 + 3 * rowB + ob, r2 && c3); d = tapAt(p3 + 3 * rowB + ob, r3 && c3);
+        const t03 = f32x4.sub(a, c), t13 = f32x4.add(b, c), t23 = f32x4.sub(c, b), t33 = f32x4.sub(b, d);
+        // rows i of (B^T d) B, stored at ξ = 4i + j
+        v128.store(dst, f32x4.sub(t00, t02));
+        v128.store(dst + xiB, f32x4.add(t01, t02));
+        v128.store(dst + 2 * xiB, f32x4.sub(t02, t01));
+        v128.store(dst + 3 * xiB, f32x4.sub(t01, t03));
+        v128.store(dst + 4 * xiB, f32x4.sub(t10, t12));
+        v128.store(dst + 5 * xiB, f32x4.add(t11, t12));
+        v128.store(dst + 6 * xiB, f32x4.sub(t12, t11));
+        v128.store(dst + 7 * xiB, f32x4.sub(t11, t13));
+        v128.store(dst + 8 * xiB, f32x4.sub(t20, t22));
+        v128.store(dst + 9 * xiB, f32x4.add(t21, t22));
+        v128.store(dst + 10 * xiB, f32x4.sub(t22, t21));
+        v128.store(dst + 11 * xiB, f32x4.sub(t21, t23));
+        v128.store(dst + 12 * xiB, f32x4.sub(t30, t32));
+        v128.store(dst + 13 * xiB, f32x4.add(t31, t32));
+        v128.store(dst + 14 * xiB, f32x4.sub(t32, t31));
+        v128.store(dst + 15 * xiB, f32x4.sub(t31, t33));
+      }
+    }
+  }
+}
+
+/** gxT [H*W][C] (overwritten) = A^T m A for every tile and channel, the parts of tiles outside the image dropped. */
+function winogradOutput(m: usize, gxT: usize, H: i32, W: i32, C: i32, th: i32, tw: i32): void {
+  const rowB = <usize>C << 2;
+  const xiB = <usize>(th * tw) * rowB;
+  for (let ty = 0; ty < th; ty++) {
+    const y = 2 * ty;
+    const row1 = y + 1 < H;
+    for (let tx = 0; tx < tw; tx++) {
+      const x = 2 * tx;
+      const col1 = x + 1 < W;
+      const q00 = gxT + <usize>(y * W + x) * rowB;
+      const q10 = q00 + <usize>W * rowB;
+      let src = m + <usize>(ty * tw + tx) * rowB;
+      const end = src + rowB;
+      let cb: usize = 0;
+      for (; src < end; src += 16, cb += 16) {
+        // rows of A^T M per column j: s0 = (M0 + M1) + M2, s1 = (M1 - M2) - M3
+        let a = v128.load(src), b = v128.load(src + 4 * xiB), c = v128.load(src + 8 * xiB), d = v128.load(src + 12 * xiB);
+        const s00 = f32x4.add(f32x4.add(a, b), c), s10 = f32x4.sub(f32x4.sub(b, c), d);
+        a = v128.load(src + xiB); b = v128.load(src + 5 * xiB); c = v128.load(src + 9 * xiB); d = v128.load(src + 13 * xiB);
+        const s01 = f32x4.add(f32x4.add(a, b), c), s11 = f32x4.sub(f32x4.sub(b, c), d);
+        a = v128.load(src + 2 * xiB); b = v128.load(src + 6 * xiB); c = v128.load(src + 10 * xiB); d = v128.load(src + 14 * xiB);
+        const s02 = f32x4.add(f32x4.add(a, b), c), s12 = f32x4.sub(f32x4.sub(b, c), d);
+        a = v128.load(src + 3 * xiB); b = v128.load(src + 7 * xiB); c = v128.load(src + 11 * xiB); d = v128.load(src + 15 * xiB);
+        const s03 = f32x4.add(f32x4.add(a, b), c), s13 = f32x4.sub(f32x4.sub(b, c), d);
+        // (A^T M) A
+        v128.store(q00 + cb, f32x4.add(f32x4.add(s00, s01), s02));
+        if (col1) v128.store(q00 + rowB + cb, f32x4.sub(f32x4.sub(s01, s02), s03));
+        if (row1) {
+          v128.store(q10 + cb, f32x4.add(f32x4.add(s10, s11), s12));
+          if (col1) v128.store(q10 + rowB + cb, f32x4.sub(f32x4.sub(s11, s12), s13));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * One image: gxT [H*W][C] (overwritten) = the input gradient of a K = 3, stride-1, pad-1 conv (Ho = H,
+ * Wo = W) from gyT [H*W][O] and u [16][O][C], by Winograd F(2×2, 3×3); v (16 * tiles * O floats) and
+ * m (16 * tiles * C floats) are scratch, tiles = ceil(H/2) * ceil(W/2). C and O multiples of 4.
+ * Each value of gx: the 16 sums over o (increasing) of tap4/tap1, then the fixed output transform.
+ */
+export function convInputGradWinograd(gyT: usize, u: usize, gxT: usize, v: usize, m: usize, C: i32, H: i32, W: i32, O: i32): void {
+  const th = (H + 1) >> 1, tw = (W + 1) >> 1;
+  const tiles = th * tw;
+  winogradInput(gyT, v, H, W, O, th, tw);
+  const vRow = <usize>O << 2, mRow = <usize>C << 2;
+  for (let xi = 0; xi < 16; xi++) {
+    const vx = v + <usize>(xi * tiles) * vRow;
+    const mx = m + <usize>(xi * tiles) * mRow;
+    const ux = u + <usize>xi * <usize>O * mRow;
+    let t = 0;
+    for (; t + 4 <= tiles; t += 4) tap4(vx + <usize>t * vRow, ux, mx + <usize>t * mRow, mRow, C, O, true);
+    for (; t < tiles; t++) tap1(vx + <usize>t * vRow, ux, mx + <usize>t * mRow, C, O, true);
+  }
+  winogradOutput(m, gxT, H, W, C, th, tw);
+}
+
 // ---------------------------------------------------------------- linear
 
 // Cache blocks over the rows of wT (floats; measured at B = 128, I = 6272, O = 2048)
