@@ -65,12 +65,13 @@ export const kernels: Record<string, Kernel> = {
       const xs = d.C * d.H * d.W;
       for (let b = lo; b < hi; b++) {
         wasm.convForwardImage(off(x!) + 4 * b * xs, off(wT!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
-        transposeInto(s, d.Ho * d.Wo, d.O, y!, 0, b * per);
+        wasm.transpose(off(s), off(y!) + 4 * b * per, d.Ho * d.Wo, d.O, 0, d.O);
       }
     } else convForwardImages(x!, wT!, d, y!, lo, hi, s);
   },
-  transposeImages([gy, gyT], [O, P], lo, hi) {
-    transposeImages(gy!, O!, P!, gyT!, lo, hi);
+  transposeImages([gy, gyT], [O, P], lo, hi, _p, _m, wasm) {
+    if (wasm) for (let b = lo; b < hi; b++) wasm.transpose(off(gy!) + 4 * b * O! * P!, off(gyT!) + 4 * b * O! * P!, O!, P!, 0, P!);
+    else transposeImages(gy!, O!, P!, gyT!, lo, hi);
   },
   convWeightGrad([x, gyT, gwT], n, lo, hi, _p, _m, wasm) {
     const d = dims(n);
@@ -90,15 +91,16 @@ export const kernels: Record<string, Kernel> = {
       for (let b = lo; b < hi; b++) {
         if (wino) wasm.convInputGradWinograd(off(gyT!) + 4 * b * P * d.O, off(u!), off(s), v, m, d.C, d.H, d.W, d.O);
         else wasm.convInputGradImage(off(gyT!) + 4 * b * P * d.O, off(wr!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
-        transposeInto(s, d.H * d.W, d.C, gx!, 0, b * image);
+        wasm.transpose(off(s), off(gx!) + 4 * b * image, d.H * d.W, d.C, 0, d.C);
       }
     } else convInputGradImages(gyT!, wr!, d, gx!, lo, hi, s);
   },
 
   // ---- linear ----
   /** dst [cols][rows] = src [rows][cols]^T, output rows lo..hi. */
-  transpose([src, dst], [rows, cols], lo, hi) {
-    transposeInto(src!, rows!, cols!, dst!, 0, 0, lo, hi);
+  transpose([src, dst], [rows, cols], lo, hi, _p, _m, wasm) {
+    if (wasm) wasm.transpose(off(src!), off(dst!), rows!, cols!, lo, hi);
+    else transposeInto(src!, rows!, cols!, dst!, 0, 0, lo, hi);
   },
   linearForward([x, wT, y], [I, O], lo, hi, _p, _m, wasm) {
     if (wasm) wasm.linearForward(off(x!), off(wT!), off(y!), I!, O!, lo, hi);

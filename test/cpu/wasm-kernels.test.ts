@@ -130,12 +130,12 @@ const reflect = WebAssembly.Module as unknown as {
 };
 
 describe('module', () => {
-  it('imports only a shared env.memory, exports the fourteen kernels, and writes nothing when instantiated', () => {
+  it('imports only a shared env.memory, exports the fifteen kernels, and writes nothing when instantiated', () => {
     const loaded = loadKernelModule();
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['adam', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT'],
+      ['adam', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();
@@ -371,6 +371,27 @@ describe('convInputGradWinograd (3×3, stride 1, pad 1)', () => {
     winogradWeightsInto(w, d, u);
     const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
     expect(Array.from(u)).toEqual(Array.from({ length: 16 }, (_, xi) => G[xi >> 2]![2]! * G[xi & 3]![0]!));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- transpose
+
+describe('transpose', () => {
+  const shapes: Array<[rows: number, cols: number]> = [[1, 1], [4, 4], [3, 5], [8, 12], [67, 9], [130, 70], [5, 131]];
+  shapes.forEach(([rows, cols], i) => {
+    it(`[${rows}][${cols}]: every word moved bit for bit (NaN payloads and -0 included), any split of the dst rows, nothing else written`, () => {
+      arena.reset();
+      const r = rng(700 + i);
+      const src = arena.alloc(rows * cols);
+      for (let j = 0; j < src.n; j++) src.u32[j] = (r() * 2 ** 32) >>> 0; // any bits: NaNs with payloads, denormals, -0
+      src.u32[0] = 0x80000000;
+      const dst = arena.alloc(rows * cols);
+      for (const [c0, c1] of splits(0, cols, r))
+        arena.writesOnly([[dst.off + c0 * rows * 4, dst.off + c1 * rows * 4]], () => k.transpose(src.off, dst.off, rows, cols, c0, c1));
+      const want = new Uint32Array(rows * cols);
+      for (let y = 0; y < rows; y++) for (let x = 0; x < cols; x++) want[x * rows + y] = src.u32[y * cols + x]!;
+      expect(Array.from(dst.u32)).toEqual(Array.from(want));
+    });
   });
 });
 

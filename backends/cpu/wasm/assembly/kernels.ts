@@ -963,3 +963,50 @@ export function adam(p: usize, g: usize, m: usize, v: usize, lo: i32, hi: i32, b
   for (; i + 2 <= hi; i += 2) adamAt(<usize>i << 2, 2, p, g, m, v, B1, B2, E, S, Q);
   if (i < hi) adamAt(<usize>i << 2, 1, p, g, m, v, B1, B2, E, S, Q);
 }
+
+// ---------------------------------------------------------------- transpose
+
+/**
+ * dst [cols][rows] = src [rows][cols]^T, rows c in [c0, c1) of dst (columns of src): 4×4 tiles through
+ * registers (four row loads, eight lane shuffles, four stores), in blocks of 64 src rows; edges one value
+ * at a time. Moves values only, so the result is bitwise the scalar transpose's.
+ */
+export function transpose(src: usize, dst: usize, rows: i32, cols: i32, c0: i32, c1: i32): void {
+  const sRow = <usize>cols << 2;
+  const dRow = <usize>rows << 2;
+  for (let r0 = 0; r0 < rows; r0 += 64) {
+    const r1 = min(rows, r0 + 64);
+    let c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      const s = src + (<usize>c << 2);
+      const d0 = dst + <usize>c * dRow;
+      const d1 = d0 + dRow, d2 = d1 + dRow, d3 = d2 + dRow;
+      let r = r0;
+      for (; r + 4 <= r1; r += 4) {
+        const p = s + <usize>r * sRow;
+        const a = v128.load(p), b = v128.load(p + sRow), e = v128.load(p + 2 * sRow), f = v128.load(p + 3 * sRow);
+        const t0 = i32x4.shuffle(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+        const t1 = i32x4.shuffle(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+        const t2 = i32x4.shuffle(e, f, 0, 4, 1, 5);
+        const t3 = i32x4.shuffle(e, f, 2, 6, 3, 7);
+        const rb = <usize>r << 2;
+        v128.store(d0 + rb, i32x4.shuffle(t0, t2, 0, 1, 4, 5)); // a0 b0 e0 f0
+        v128.store(d1 + rb, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
+        v128.store(d2 + rb, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
+        v128.store(d3 + rb, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
+      }
+      for (; r < r1; r++) {
+        const p = s + <usize>r * sRow;
+        const rb = <usize>r << 2;
+        store<u32>(d0 + rb, load<u32>(p));
+        store<u32>(d1 + rb, load<u32>(p, 4));
+        store<u32>(d2 + rb, load<u32>(p, 8));
+        store<u32>(d3 + rb, load<u32>(p, 12));
+      }
+    }
+    for (; c < c1; c++) {
+      const d = dst + <usize>c * dRow;
+      for (let r = r0; r < r1; r++) store<u32>(d + (<usize>r << 2), load<u32>(src + <usize>r * sRow + (<usize>c << 2)));
+    }
+  }
+}
