@@ -21,6 +21,8 @@ export interface PeerTiming {
   threads: number;
   /** The BLAS library the PyTorch process loaded (openblas, mkl, reference, ...). */
   blas?: string;
+  /** The glibc malloc settings of its environment (PEER_MALLOC unless the caller's environment sets them). */
+  malloc?: Record<string, string>;
   /** Mean firing rate of each neuron layer over the timed steps. */
   firing_rates: number[];
   /** With PeerSpec.profile: torch.profiler's ops with the most self CPU time, per step. */
@@ -135,6 +137,19 @@ export function torchPeerInput(cfg: NetworkConfig, spec: PeerSpec, threads: numb
 }
 
 /**
+ * glibc malloc settings of the peer's process (where the environment does not set them): every block from
+ * the heap (no mmap), none given back (no trim), the heap grown 1 GiB at a time. PyTorch on a CPU frees and
+ * allocates its large activations every step; by default glibc maps each one afresh and the step pays the
+ * page faults of touching it again (the paper network, 1 thread: 730-920 ms median steps by default,
+ * 340-470 ms with these).
+ */
+export const PEER_MALLOC: Readonly<Record<string, string>> = Object.freeze({
+  MALLOC_MMAP_MAX_: '0',
+  MALLOC_TRIM_THRESHOLD_: String(64 * 2 ** 30),
+  MALLOC_TOP_PAD_: String(2 ** 30),
+});
+
+/**
  * Runs the script on `input` and parses its JSON line; `reason` says what is missing or what failed.
  * The BLAS/OpenMP pools get `input.threads` threads too (a threaded OpenBLAS ignores torch's setting).
  */
@@ -149,7 +164,7 @@ export function runTorchScript(input: Record<string, unknown>, python?: string):
   if (!existsSync(script)) return Promise.resolve({ ok: false, reason: `PyTorch peer script not found at ${script}: the package must ship bench/peers/torch_step.py` });
   return new Promise((resolve) => {
     const threads = String(input.threads ?? 1);
-    const env = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+    const env = { ...PEER_MALLOC, ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
     const child = spawn(py, [script], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';

@@ -15,8 +15,13 @@ Written to be as fast as plain PyTorch (1.13, CPU) allows, each choice measured 
   select) is kept for the tests and was 5-15% slower per step; the first version (xs[t] per step,
   whose backward zero-fills the whole [T, ...] input per step) was 1.6-1.8x slower;
 - the static encoder's output goes to the first neuron layer once, not repeated T times;
-- torch.set_num_threads and the BLAS/OpenMP pools get the caller's thread count.
-Tried and dropped, no gain measured: channels_last convs, Adam(foreach=True), ATEN_CPU_CAPABILITY=avx512.
+- torch.set_num_threads and the BLAS/OpenMP pools get the caller's thread count;
+- glibc malloc keeps freed blocks (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_, set by
+  bench/peers/torch.ts where the environment does not): by default every large activation is mapped
+  afresh each step and its pages faulted in again; with them the paper network's step took about half
+  the time (1 thread). The result's "malloc" gives the settings the process ran with.
+Tried and dropped, no gain measured: channels_last convs, Adam(foreach=True), ATEN_CPU_CAPABILITY=avx512,
+jemalloc (LD_PRELOAD, Debian's libjemalloc2: no faster than glibc's default).
 With "profile", the result also holds torch.profiler's top ops per step (after the timed steps).
 """
 import json
@@ -462,6 +467,7 @@ def bench(cfg, layers, first, params):
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
         "blas": loaded_blas(),
+        "malloc": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "firing_rates": [(v / steps).item() for v in rates] if rates else [],
         "neuron_impl": cfg.get("neuron_impl", "bptt"),
     }

@@ -273,7 +273,7 @@ export async function run(argv: string[]): Promise<number> {
         timed.push({ row: 'torch', steps: t.steps });
         out.ratio_vs_torch = first.samples_per_s / t.samples_per_s;
         out.ratio_vs_torch_cpu_time = first.samples_per_cpu_s / t.samples_per_cpu_s;
-        say(`${`torch ${t.torch_version}`.padEnd(16)}: ${t.samples_per_s.toFixed(2)} samples/s (${ms(t.ms_per_step)} ms/step mean, ${t.samples_per_cpu_s.toFixed(2)} samples per CPU-second) [${t.threads} threads${t.blas ? `, BLAS ${t.blas}` : ''}]`);
+        say(`${`torch ${t.torch_version}`.padEnd(16)}: ${t.samples_per_s.toFixed(2)} samples/s (${ms(t.ms_per_step)} ms/step mean, ${t.samples_per_cpu_s.toFixed(2)} samples per CPU-second) [${t.threads} threads${t.blas ? `, BLAS ${t.blas}` : ''}${t.malloc && Object.keys(t.malloc).length ? `, ${Object.entries(t.malloc).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}]`);
         if (t.step_ms) {
           say(spreadLine({ steps: t.steps, step_ms: t.step_ms }));
           out.ratio_vs_torch_median = t.step_ms.median / first.step_ms.median;

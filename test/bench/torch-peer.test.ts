@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
-import { benchTorchPeer, resolvePython, runTorchScript, torchPeerInput } from '../../bench/peers/torch.js';
+import { benchTorchPeer, PEER_MALLOC, resolvePython, runTorchScript, torchPeerInput } from '../../bench/peers/torch.js';
 import { syntheticBatch } from '../../bench/step-timing.js';
 import { Network, networkConfig, type NetworkOptions } from '../../core/network/network.js';
 import { adamUpdate, createAdam, lossAndGradients } from '../../core/network/train.js';
@@ -27,6 +27,10 @@ describe('PyTorch peer', () => {
     expect(r.torch_version).toMatch(/^\d+\.\d+/);
     expect(r.firing_rates).toHaveLength(2);
     for (const f of r.firing_rates) expect(f >= 0 && f <= 1).toBe(true);
+    // the process ran with the peer's malloc settings, where this environment does not set its own
+    const own = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));
+    expect(r.malloc).toEqual({ ...PEER_MALLOC, ...own });
+    expect(PEER_MALLOC.MALLOC_MMAP_MAX_).toBe('0');
   });
 
   it('says what is missing when the interpreter does not exist', async () => {
