@@ -18,7 +18,7 @@ export const SCALAR_SOURCE = join(ROOT, 'core/scalar.ts');
 export const DEFAULT_OUT = join(ROOT, 'backends/cpu/wasm/assembly/equations.generated.ts');
 
 /** The functions the WebAssembly kernels call (with what they call in turn). */
-export const WASM_EQUATIONS = ['neuronStep', 'neuronFire', 'neuronGradStep', 'chargeGradK', 'restPotential', 'adamFirstMoment', 'adamSecondMoment', 'adamParam'];
+export const WASM_EQUATIONS = ['neuronStep', 'neuronFire', 'neuronGradStep', 'chargeGradK', 'restPotential', 'adamFirstMoment', 'adamSecondMoment', 'adamParam', 'bnAffine', 'bnInputGrad'];
 
 const ARITH = { [ts.SyntaxKind.PlusToken]: ['+', 'add'], [ts.SyntaxKind.MinusToken]: ['-', 'sub'], [ts.SyntaxKind.AsteriskToken]: ['*', 'mul'], [ts.SyntaxKind.SlashToken]: ['/', 'div'] };
 const COMPARE = {

@@ -33,7 +33,7 @@ import { adamStepScalars } from '../../core/optim.js';
 import { mseGrad } from '../../core/scalar.js';
 import { Arena } from './arena.js';
 import { convWeightR, convWeightT, winogradApplies, winogradScratch, winogradWeightsInto } from './conv.js';
-import { NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
+import { BN_SCRATCH, NEURON_BLOCK, neuronMeta, type WasmKernels } from './kernels.js';
 import { defaultThreads, KernelPool } from './pool.js';
 import { instantiateKernels, loadKernelModule } from './wasm/index.js';
 import { CpuStore } from './store.js';
@@ -112,6 +112,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const sB = new Scratch(scratchAlloc);
   const sGH = new Scratch(scratchAlloc);
   const sU = new Scratch(scratchAlloc);
+  const sBN = new Scratch(scratchAlloc);
   const sPart = new Scratch(scratchAlloc);
   const sCount = new Scratch(scratchAlloc);
   const section = opts.onSection;
@@ -225,7 +226,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       const y = make(x.shape);
       const mean = make([C]);
       const inv = make([C]);
-      pool.run('bnForward', [get(x), get(gamma), get(beta), get(runningMean), get(runningVar), get(y), get(mean), get(inv)], [B, C, S, p.training ? 1 : 0, p.momentum, p.eps], C);
+      pool.run('bnForward', [get(x), get(gamma), get(beta), get(runningMean), get(runningVar), get(y), get(mean), get(inv), sBN.get(BN_SCRATCH * C)], [B, C, S, p.training ? 1 : 0, p.momentum, p.eps], C);
       return { y, saved: { mean, invStd: inv } };
     },
     batchNormBackward(x, gamma, saved: BatchNormSaved, gy, p) {
@@ -234,7 +235,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       const gx = make(x.shape);
       const gg = make([C]);
       const gb = make([C]);
-      pool.run('bnBackward', [get(x), get(gamma), get(gy), get(gx), get(gg), get(gb)], [B, C, S, p.eps], C);
+      pool.run('bnBackward', [get(x), get(gamma), get(gy), get(gx), get(gg), get(gb), sBN.get(BN_SCRATCH * C)], [B, C, S, p.eps], C);
       return { gx, gGamma: gg, gBeta: gb };
     },
 

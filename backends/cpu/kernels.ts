@@ -55,6 +55,60 @@ function neuronCfg(meta: unknown): NeuronConfig {
   return c;
 }
 
+/** Floats of the batch-norm kernels' scratch per channel: 4 float64 statistics, then 1 float64 k. */
+export const BN_SCRATCH = 10;
+
+/**
+ * bnForward with the sums and the element pass in WebAssembly (wasm bnSums, bnApply): the same float64
+ * operations in the same order as the loop below it, so the same bits; the per-channel scalars here.
+ */
+function bnForwardWasm(wasm: WasmKernels, [x, g, be, rm, rv, y, mean, inv, st]: Float32Array[], B: number, C: number, S: number, training: number, momentum: number, eps: number, lo: number, hi: number): void {
+  const n = B * S;
+  const s = f64(st!);
+  if (training) wasm.bnSums(off(x!), 0, off(st!), B, C, S, lo, hi, 0);
+  for (let c = lo; c < hi; c++) {
+    let m: number;
+    let is: number;
+    if (training) {
+      m = s[4 * c]!;
+      const v = s[4 * c + 1]! / n;
+      is = bnInvStd(v, eps);
+      rm![c] = runningStat(rm![c]!, m, momentum, 1);
+      rv![c] = runningStat(rv![c]!, v, momentum, n > 1 ? n / (n - 1) : 1);
+    } else {
+      m = rm![c]!;
+      is = bnInvStd(rv![c]!, eps);
+    }
+    mean![c] = m;
+    inv![c] = is;
+    s[4 * c] = m;
+    s[4 * c + 1] = is;
+    s[4 * c + 2] = g![c]!;
+    s[4 * c + 3] = be![c]!;
+  }
+  wasm.bnApply(off(x!), 0, off(y!), off(st!), 0, B, C, S, lo, hi, 0);
+}
+
+/** bnBackward with the sums and the element pass in WebAssembly, as bnForwardWasm. */
+function bnBackwardWasm(wasm: WasmKernels, [x, g, gy, gx, gg, gb, st]: Float32Array[], B: number, C: number, S: number, eps: number, lo: number, hi: number): void {
+  const n = B * S;
+  const s = f64(st!);
+  wasm.bnSums(off(x!), 0, off(st!), B, C, S, lo, hi, 0);
+  wasm.bnSums(off(x!), off(gy!), off(st!), B, C, S, lo, hi, 1);
+  const kk = off(st!) + 32 * C;
+  for (let c = lo; c < hi; c++) {
+    const is = bnInvStd(s[4 * c + 1]! / n, eps);
+    const sg = s[4 * c + 2]!;
+    const sgx = s[4 * c + 3]! * is;
+    gb![c] = sg;
+    gg![c] = sgx;
+    s[4 * c + 1] = is;
+    s[4 * c + 3] = sgx;
+    s[4 * C + c] = (g![c]! * is) / n;
+  }
+  wasm.bnApply(off(x!), off(gy!), off(gx!), off(st!), kk, B, C, S, lo, hi, 1);
+}
+
 export const kernels: Record<string, Kernel> = {
   // ---- conv: num = ConvDims ----
   convForward([x, wT, y, yT], n, lo, hi, part, _m, wasm) {
@@ -83,7 +137,7 @@ export const kernels: Record<string, Kernel> = {
     const d = dims(n);
     const wino = wasm !== null && n[10] === 1;
     const image = d.H * d.W * d.C;
-    const s = scratchPart(gxT!, image + (wino ? winogradScratch(d) : 0), part);
+    const s = scratchPart(gxT!, image + (n[10] === 1 ? winogradScratch(d) : 0), part); // parts as the caller sized them
     if (wasm) {
       const P = d.Ho * d.Wo;
       const v = off(s) + 4 * image; // Winograd's scratch after the image: v [16][tiles][O], then m [16][tiles][C]
@@ -118,8 +172,9 @@ export const kernels: Record<string, Kernel> = {
 
   // ---- batch norm over channels lo..hi: x [B][C][S] ----
   /** num = [B, C, S, training, momentum, eps]; stats in double. */
-  bnForward([x, g, be, rm, rv, y, mean, inv], [B, C, S, training, momentum, eps], lo, hi) {
+  bnForward([x, g, be, rm, rv, y, mean, inv, st], [B, C, S, training, momentum, eps], lo, hi, _p, _m, wasm) {
     const n = B! * S!;
+    if (wasm) return bnForwardWasm(wasm, [x!, g!, be!, rm!, rv!, y!, mean!, inv!, st!], B!, C!, S!, training!, momentum!, eps!, lo, hi);
     for (let c = lo; c < hi; c++) {
       let m: number;
       let is: number;
@@ -157,8 +212,9 @@ export const kernels: Record<string, Kernel> = {
     }
   },
   /** num = [B, C, S, eps]. */
-  bnBackward([x, g, gy, gx, gg, gb], [B, C, S, eps], lo, hi) {
+  bnBackward([x, g, gy, gx, gg, gb, st], [B, C, S, eps], lo, hi, _p, _m, wasm) {
     const n = B! * S!;
+    if (wasm) return bnBackwardWasm(wasm, [x!, g!, gy!, gx!, gg!, gb!, st!], B!, C!, S!, eps!, lo, hi);
     for (let c = lo; c < hi; c++) {
       // The statistics are recomputed in double: with a batch variance near eps the three terms of gx
       // nearly cancel and a float32-rounded mean would be amplified (the saved tensors are float32).

@@ -5,7 +5,8 @@
 // kernel, with the TypeScript and the WebAssembly SIMD kernels, on arrays of the shared arena.
 import { describe, expect, it } from 'vitest';
 import { Arena } from '../../backends/cpu/arena.js';
-import { kernels, neuronMeta, type WasmKernels } from '../../backends/cpu/kernels.js';
+import { BN_SCRATCH, kernels, neuronMeta, type WasmKernels } from '../../backends/cpu/kernels.js';
+import { winogradScratch } from '../../backends/cpu/conv.js';
 import { instantiateKernels, loadKernelModule } from '../../backends/cpu/wasm/index.js';
 import { neuronConfig } from '../../core/neuron.js';
 import { Rng } from '../../core/rng.js';
@@ -50,6 +51,19 @@ function convCase(kernel: 'convForward' | 'convInputGrad' | 'convWeightGrad', B:
     return { name, kernel, num, units: B, arrays: [input(B * C * H * W, spikes), input(C * K * K * O), output(B * O * P, perUnit(O * P)), { role: 'scratch', length: 3 * P * O, perPart: P * O }] };
   if (kernel === 'convWeightGrad') return { name, kernel, num, units: C, arrays: [input(B * C * H * W, spikes), input(B * P * O), output(C * K * K * O, perUnit(K * K * O))] };
   return { name, kernel, num, units: B, arrays: [input(B * P * O), input(K * K * O * C), output(B * C * H * W, perUnit(C * H * W)), { role: 'scratch', length: 3 * H * W * C, perPart: H * W * C }] };
+}
+
+/** convInputGrad by Winograd (num[10] = 1; with SIMD it reads u [16][O][C], and its scratch holds v and m after the image). */
+function winogradCase(B: number, C: number, H: number, O: number): Case {
+  const d = { B, C, H, W: H, O, K: 3, stride: 1, pad: 1, Ho: H, Wo: H };
+  const per = H * H * C + winogradScratch(d);
+  return {
+    name: `convInputGrad by Winograd (C ${C}, O ${O}, ${H}×${H})`,
+    kernel: 'convInputGrad',
+    num: [B, C, H, H, O, 3, 1, 1, H, H, 1],
+    units: B,
+    arrays: [input(B * H * H * O), input(9 * O * C), output(B * C * H * H, perUnit(C * H * H)), { role: 'scratch', length: 3 * per, perPart: per }, input(16 * O * C)],
+  };
 }
 
 function poolCases(): Case[] {
@@ -112,6 +126,8 @@ function neuronCases(): Case[] {
 
 function cases(): Case[] {
   const [B, C, S] = [3, 4, 5];
+  // the SIMD kernels' per-channel float64 statistics (4 per channel), then k (1 per channel)
+  const bnScratch: ArraySpec = { role: 'scratch', length: BN_SCRATCH * C, unit: (i) => (i < 8 * C ? Math.floor(i / 8) : Math.floor((i - 8 * C) / 2)) };
   const channel = (i: number) => Math.floor(i / S) % C;
   const same = (i: number) => i;
   const [lB, lI, lO, M] = [11, 300, 5, 3];
@@ -122,6 +138,7 @@ function cases(): Case[] {
     convCase('convWeightGrad', 2, 3, 6, 2, 3, 2, 1),
     convCase('convInputGrad', 4, 2, 5, 11, 3, 1, 1),
     convCase('convInputGrad', 3, 3, 6, 3, 3, 2, 1),
+    winogradCase(4, 4, 5, 8),
     { name: 'transposeImages', kernel: 'transposeImages', num: [3, 7], units: 4, arrays: [input(4 * 21), output(4 * 21, perUnit(21))] },
     { name: 'transpose (more than 64 rows)', kernel: 'transpose', num: [70, 5], units: 5, arrays: [input(350), output(350, perUnit(70))] },
     { name: 'linearForward', kernel: 'linearForward', num: [lI, lO], units: lB, arrays: [input(lB * lI, spikes), input(lI * lO), output(lB * lO, perUnit(lO))] },
@@ -156,10 +173,11 @@ function cases(): Case[] {
           output(B * C * S, channel),
           output(C, same),
           output(C, same),
+          bnScratch,
         ],
       }),
     ),
-    { name: 'bnBackward', kernel: 'bnBackward', num: [B, C, S, 1e-3], units: C, arrays: [input(B * C * S), input(C), input(B * C * S), output(B * C * S, channel), output(C, same), output(C, same)] },
+    { name: 'bnBackward', kernel: 'bnBackward', num: [B, C, S, 1e-3], units: C, arrays: [input(B * C * S), input(C), input(B * C * S), output(B * C * S, channel), output(C, same), output(C, same), bnScratch] },
     ...neuronCases(),
     ...poolCases(),
     { name: 'dropout', kernel: 'dropout', num: [6], units: 18, arrays: [input(18), input(6, (_i, rng) => (rng.uniform() < 0.5 ? 0 : 2)), output(18, same)] },

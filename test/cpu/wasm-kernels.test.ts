@@ -130,12 +130,12 @@ const reflect = WebAssembly.Module as unknown as {
 };
 
 describe('module', () => {
-  it('imports only a shared env.memory, exports the fifteen kernels, and writes nothing when instantiated', () => {
+  it('imports only a shared env.memory, exports the seventeen kernels, and writes nothing when instantiated', () => {
     const loaded = loadKernelModule();
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['adam', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
+      ['adam', 'bnApply', 'bnSums', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();
@@ -392,6 +392,41 @@ describe('transpose', () => {
       for (let y = 0; y < rows; y++) for (let x = 0; x < cols; x++) want[x * rows + y] = src.u32[y * cols + x]!;
       expect(Array.from(dst.u32)).toEqual(Array.from(want));
     });
+  });
+});
+
+// ------------------------------------------------------------------------------------ batch norm sums
+
+describe('bnSums', () => {
+  it.each([[3, 7, 5], [2, 4, 1], [1, 2, 9], [4, 1, 3]] as const)('B %i, C %i, S %i: float64 sums bit for bit the TypeScript loop\'s order, each channel in its own slots', (B, C, S) => {
+    arena.reset();
+    const r = rng(B * 100 + C * 10 + S);
+    // magnitudes over 2^-30..2^30, so that float64 sums round and their order shows in the bits
+    const spread = (n: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * 2 ** Math.floor(r() * 60 - 30));
+    const x = arena.put(spread(B * C * S));
+    const gy = arena.put(spread(B * C * S));
+    const st = arena.alloc(8 * C);
+    const st64 = new Float64Array(arena.memory.buffer, st.off, 4 * C);
+    arena.writesOnly([[st.off, st.off + 32 * C]], () => k.bnSums(x.off, 0, st.off, B, C, S, 0, C, 0));
+    arena.writesOnly([[st.off, st.off + 32 * C]], () => k.bnSums(x.off, gy.off, st.off, B, C, S, 0, C, 1));
+    const n = B * S;
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let b = 0; b < B; b++) for (let i = 0; i < S; i++) s += x.f32[(b * C + c) * S + i]!;
+      const m = s / n;
+      let q = 0;
+      let sg = 0;
+      let sgx = 0;
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < S; i++) {
+          const o = (b * C + c) * S + i;
+          const dv = x.f32[o]! - m;
+          q += dv * dv;
+          sg += gy.f32[o]!;
+          sgx += gy.f32[o]! * dv;
+        }
+      expect([st64[4 * c], st64[4 * c + 1], st64[4 * c + 2], st64[4 * c + 3]], `channel ${c}`).toEqual([m, q, sg, sgx]);
+    }
   });
 });
 

@@ -16,6 +16,8 @@ export interface WasmKernels {
   convInputGradImage(gyT: number, wr: number, gxT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
   convInputGradWinograd(gyT: number, u: number, gxT: number, v: number, m: number, C: number, H: number, W: number, O: number): void;
   transpose(src: number, dst: number, rows: number, cols: number, c0: number, c1: number): void;
+  bnSums(x: number, gy: number, st: number, B: number, C: number, S: number, c0: number, c1: number, grad: number): void;
+  bnApply(x: number, gy: number, out: number, st: number, kk: number, B: number, C: number, S: number, c0: number, c1: number, grad: number): void;
   /** Rows [b0, b1) of y [B][O] (overwritten) = Σ_{x[b][i] != 0} x[b][i] · wT[i][:]; x [B][I], wT [I][O]. */
   linearForward(x: number, wT: number, y: number, I: number, O: number, b0: number, b1: number): void;
   /** Rows [i0, i1) of gwT [I][O] (overwritten) = Σ_b Σ_{x[b][i] != 0} x[b][i] · gy[b][:]. */
@@ -49,7 +51,7 @@ export interface WasmKernels {
   adam(p: number, g: number, m: number, v: number, lo: number, hi: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose', 'bnSums', 'bnApply'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

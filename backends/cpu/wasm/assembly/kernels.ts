@@ -13,7 +13,7 @@
 //   conv:   x [C][H][W], wT [(c*K+ky)*K+kx][O], yT / gyT [Ho*Wo][O], wr [(ky*K+kx)*O+o][C], gxT [H*W][C]
 //   linear: x [B][I], wT [I][O], w [O][I], y / gy [B][O], gwT [I][O], gx [B][I]
 
-import { adamFirstMoment, adamParam, adamSecondMoment, chargeGradK, neuronFire, neuronGradStep, neuronStep, restPotential } from './equations.generated';
+import { adamFirstMoment, adamParam, adamSecondMoment, bnAffine, bnInputGrad, chargeGradK, neuronFire, neuronGradStep, neuronStep, restPotential } from './equations.generated';
 
 // ---------------------------------------------------------------- helpers
 
@@ -1007,6 +1007,120 @@ export function transpose(src: usize, dst: usize, rows: i32, cols: i32, c0: i32,
     for (; c < c1; c++) {
       const d = dst + <usize>c * dRow;
       for (let r = r0; r < r1; r++) store<u32>(d + (<usize>r << 2), load<u32>(src + <usize>r * sRow + (<usize>c << 2)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- batch norm
+//
+// x, y, gy, gx [B][C][S]; per-channel float64 sums, each channel's sum one chain in the TypeScript
+// kernel's order (b, then i increasing): two channels per f64x2 (one per lane) and two vectors in flight,
+// so four chains overlap and every lane adds what the TypeScript loop adds, in its order. The element math
+// is core/scalar.ts's bnAffine and bnInputGrad, compiled to f64x2 lanes. Bitwise kernels.ts bnForward /
+// bnBackward (test/cpu/bn-wasm.test.ts). st: float64 per channel, 4 values at st + 32 c.
+
+/** x at channel planes p0 (lane 0) and p1 (lane 1), as float64. */
+// @ts-ignore: decorator
+@inline function planePair(p0: usize, p1: usize): v128 {
+  return f64x2.promote_low_f32x4(f32x4.replace_lane(v128.load32_zero(p0), 1, load<f32>(p1)));
+}
+
+/**
+ * Channels ca, cb, cc, cd (repeats allowed): st[c][0] = mean = Σ x / n, st[c][1] = Σ (x - mean)^2, or with
+ * grad: st[c][2] = Σ gy, st[c][3] = Σ gy (x - st[c][0]) (the mean read from st).
+ */
+function bnSums4(x: usize, gy: usize, st: usize, B: i32, C: i32, S: i32, ca: i32, cb: i32, cc: i32, cd: i32, grad: bool): void {
+  const planeB = <usize>S << 2;
+  const imageB = <usize>C * planeB;
+  const zero = f64x2.splat(0);
+  const stA = st + (<usize>ca << 5), stB = st + (<usize>cb << 5), stC = st + (<usize>cc << 5), stD = st + (<usize>cd << 5);
+  if (!grad) {
+    let s0 = zero, s1 = zero;
+    for (let b = 0; b < B; b++) {
+      const base = x + <usize>b * imageB;
+      const pa = base + <usize>ca * planeB, pb = base + <usize>cb * planeB, pc = base + <usize>cc * planeB, pd = base + <usize>cd * planeB;
+      for (let i: usize = 0; i < planeB; i += 4) {
+        s0 = f64x2.add(s0, planePair(pa + i, pb + i));
+        s1 = f64x2.add(s1, planePair(pc + i, pd + i));
+      }
+    }
+    const n = f64x2.splat(<f64>B * <f64>S);
+    const m0 = f64x2.div(s0, n), m1 = f64x2.div(s1, n);
+    let q0 = zero, q1 = zero;
+    for (let b = 0; b < B; b++) {
+      const base = x + <usize>b * imageB;
+      const pa = base + <usize>ca * planeB, pb = base + <usize>cb * planeB, pc = base + <usize>cc * planeB, pd = base + <usize>cd * planeB;
+      for (let i: usize = 0; i < planeB; i += 4) {
+        const d0 = f64x2.sub(planePair(pa + i, pb + i), m0);
+        const d1 = f64x2.sub(planePair(pc + i, pd + i), m1);
+        q0 = f64x2.add(q0, f64x2.mul(d0, d0));
+        q1 = f64x2.add(q1, f64x2.mul(d1, d1));
+      }
+    }
+    store<f64>(stA, f64x2.extract_lane(m0, 0)); store<f64>(stA, f64x2.extract_lane(q0, 0), 8);
+    store<f64>(stB, f64x2.extract_lane(m0, 1)); store<f64>(stB, f64x2.extract_lane(q0, 1), 8);
+    store<f64>(stC, f64x2.extract_lane(m1, 0)); store<f64>(stC, f64x2.extract_lane(q1, 0), 8);
+    store<f64>(stD, f64x2.extract_lane(m1, 1)); store<f64>(stD, f64x2.extract_lane(q1, 1), 8);
+    return;
+  }
+  const m0 = f64x2.replace_lane(f64x2.splat(load<f64>(stA)), 1, load<f64>(stB));
+  const m1 = f64x2.replace_lane(f64x2.splat(load<f64>(stC)), 1, load<f64>(stD));
+  let g0 = zero, g1 = zero, h0 = zero, h1 = zero;
+  for (let b = 0; b < B; b++) {
+    const off = <usize>b * imageB;
+    const oa = off + <usize>ca * planeB, ob = off + <usize>cb * planeB, oc = off + <usize>cc * planeB, od = off + <usize>cd * planeB;
+    for (let i: usize = 0; i < planeB; i += 4) {
+      const gv0 = planePair(gy + oa + i, gy + ob + i);
+      const gv1 = planePair(gy + oc + i, gy + od + i);
+      g0 = f64x2.add(g0, gv0);
+      g1 = f64x2.add(g1, gv1);
+      h0 = f64x2.add(h0, f64x2.mul(gv0, f64x2.sub(planePair(x + oa + i, x + ob + i), m0)));
+      h1 = f64x2.add(h1, f64x2.mul(gv1, f64x2.sub(planePair(x + oc + i, x + od + i), m1)));
+    }
+  }
+  store<f64>(stA, f64x2.extract_lane(g0, 0), 16); store<f64>(stA, f64x2.extract_lane(h0, 0), 24);
+  store<f64>(stB, f64x2.extract_lane(g0, 1), 16); store<f64>(stB, f64x2.extract_lane(h0, 1), 24);
+  store<f64>(stC, f64x2.extract_lane(g1, 0), 16); store<f64>(stC, f64x2.extract_lane(h1, 0), 24);
+  store<f64>(stD, f64x2.extract_lane(g1, 1), 16); store<f64>(stD, f64x2.extract_lane(h1, 1), 24);
+}
+
+/**
+ * The per-channel sums of channels [c0, c1) into st (see bnSums4): the mean and the sum of squared
+ * deviations, or (grad) the sums of gy and of gy (x - mean) with the mean already in st.
+ */
+export function bnSums(x: usize, gy: usize, st: usize, B: i32, C: i32, S: i32, c0: i32, c1: i32, grad: i32): void {
+  let c = c0;
+  for (; c + 4 <= c1; c += 4) bnSums4(x, gy, st, B, C, S, c, c + 1, c + 2, c + 3, grad != 0);
+  if (c + 2 <= c1) {
+    bnSums4(x, gy, st, B, C, S, c, c + 1, c, c + 1, grad != 0);
+    c += 2;
+  }
+  if (c < c1) bnSums4(x, gy, st, B, C, S, c, c, c, c, grad != 0);
+}
+
+/**
+ * Channels [c0, c1): y = bnAffine(x - mean, invStd, gamma, beta) with st[c] = [mean, invStd, gamma, beta]
+ * (forward), or (grad) gx = bnInputGrad(k, n, gy, x - mean, invStd, sumGy, sumGyXhat) with
+ * st[c] = [mean, invStd, sumGy, sumGyXhat] and k[c] at kk + 8 c; two values per f64x2.
+ */
+export function bnApply(x: usize, gy: usize, out: usize, st: usize, kk: usize, B: i32, C: i32, S: i32, c0: i32, c1: i32, grad: i32): void {
+  const planeB = <usize>S << 2;
+  const n = f64x2.splat(<f64>B * <f64>S);
+  for (let c = c0; c < c1; c++) {
+    const sc = st + (<usize>c << 5);
+    const m = f64x2.splat(load<f64>(sc)), is = f64x2.splat(load<f64>(sc, 8)), a = f64x2.splat(load<f64>(sc, 16)), e = f64x2.splat(load<f64>(sc, 24));
+    const k = grad != 0 ? f64x2.splat(load<f64>(kk + (<usize>c << 3))) : m;
+    for (let b = 0; b < B; b++) {
+      const o = (<usize>b * <usize>C + <usize>c) * planeB;
+      let i: usize = 0;
+      for (; i + 8 <= planeB; i += 8) {
+        const cen = f64x2.sub(loadF32(x + o + i, 2), m);
+        storeF32(out + o + i, grad != 0 ? bnInputGrad(k, n, loadF32(gy + o + i, 2), cen, is, a, e) : bnAffine(cen, is, a, e), 2);
+      }
+      if (i < planeB) {
+        const cen = f64x2.sub(loadF32(x + o + i, 1), m);
+        storeF32(out + o + i, grad != 0 ? bnInputGrad(k, n, loadF32(gy + o + i, 1), cen, is, a, e) : bnAffine(cen, is, a, e), 1);
+      }
     }
   }
 }
