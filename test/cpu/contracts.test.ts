@@ -172,22 +172,16 @@ describe.each(MODES)('cpu backend (%s): a backward first, on a fresh backend', (
   it('conv2d and linear gradients as the reference', () => {
     const rng = Rng.seeded(21);
     const p = { stride: 1, padding: 1 };
-    {
+    // [B, C, O] on 5×5; C = 4, O = 8: channels in fours, so with SIMD the input gradient runs by Winograd,
+    // its scratch sized on first use
+    for (const [B, C, O] of [
+      [2, 3, 6],
+      [3, 4, 8],
+    ] as const) {
       const { cpu, ref, up } = both(simd);
-      const [xc, xr] = up(draw(rng, 2 * 3 * 5 * 5), [2, 3, 5, 5]);
-      const [wc, wr] = up(draw(rng, 6 * 3 * 3 * 3, 0), [6, 3, 3, 3]);
-      const [gyc, gyr] = up(draw(rng, 2 * 6 * 5 * 5, 0), [2, 6, 5, 5]);
-      const gc = cpu.conv2dBackward(xc, wc, gyc, p, true);
-      const gr = ref.conv2dBackward(xr, wr, gyr, p, true);
-      expectNear(cpu.download(gc.gw), ref.download(gr.gw));
-      expectNear(cpu.download(gc.gx!), ref.download(gr.gx!));
-    }
-    {
-      // channels in fours: with SIMD the input gradient runs by Winograd, its scratch sized on first use
-      const { cpu, ref, up } = both(simd);
-      const [xc, xr] = up(draw(rng, 3 * 4 * 5 * 5), [3, 4, 5, 5]);
-      const [wc, wr] = up(draw(rng, 8 * 4 * 3 * 3, 0), [8, 4, 3, 3]);
-      const [gyc, gyr] = up(draw(rng, 3 * 8 * 5 * 5, 0), [3, 8, 5, 5]);
+      const [xc, xr] = up(draw(rng, B * C * 5 * 5), [B, C, 5, 5]);
+      const [wc, wr] = up(draw(rng, O * C * 3 * 3, 0), [O, C, 3, 3]);
+      const [gyc, gyr] = up(draw(rng, B * O * 5 * 5, 0), [B, O, 5, 5]);
       const gc = cpu.conv2dBackward(xc, wc, gyc, p, true);
       const gr = ref.conv2dBackward(xr, wr, gyr, p, true);
       expectNear(cpu.download(gc.gw), ref.download(gr.gw));
