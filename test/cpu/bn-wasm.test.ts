@@ -26,6 +26,7 @@ describe('batch norm: WebAssembly kernels against the TypeScript kernels', () =>
 
   it.each([
     // [B, C, H, W, scale, offset]
+    [1, 3, 1, 1, 1, 0], // one value per channel: the running variance takes the batch variance as it is
     [3, 1, 1, 1, 1, 0],
     [2, 2, 3, 1, 1, 0],
     [4, 3, 5, 5, 1, 0.5],
@@ -63,6 +64,28 @@ describe('batch norm: WebAssembly kernels against the TypeScript kernels', () =>
     for (const b of simd) {
       const got = run(b);
       for (const k of Object.keys(want) as (keyof typeof want)[]) expect(bits(got[k]), `${b.threads} threads: ${k}`).toEqual(bits(want[k]));
+    }
+  });
+
+  it('a backward first, on a fresh backend, sizes its own scratch', () => {
+    const [B, C, S] = [4, 37, 9];
+    const run = (b: typeof ts) => {
+      const x = b.upload(values(B * C * S, 7, 1), [B, C, S]);
+      const g = b.upload(values(C, 8, 1, 1), [C]);
+      const p = { training: true, momentum: 0.1, eps: 1e-5, spatialDims: 1 };
+      const saved = { mean: b.upload(new Float32Array(C), [C]), invStd: b.upload(new Float32Array(C).fill(1), [C]) };
+      const back = b.batchNormBackward(x, g, saved, b.upload(values(B * C * S, 9, 1), [B, C, S]), p);
+      return { gx: b.download(back.gx), gGamma: b.download(back.gGamma), gBeta: b.download(back.gBeta) };
+    };
+    const want = run(ts);
+    for (const threads of [1, 2]) {
+      const fresh = cpuBackend({ threads });
+      try {
+        const got = run(fresh);
+        for (const k of Object.keys(want) as (keyof typeof want)[]) expect(bits(got[k]), `${threads} threads: ${k}`).toEqual(bits(want[k]));
+      } finally {
+        fresh.destroy();
+      }
     }
   });
 });

@@ -122,6 +122,12 @@ describe.each(MODES)('cpu backend (%s) against the float64 reference', (_name, s
       [2, 2, 7, 7, 3, 3, 2, 0], // stride 2 without padding: taps that fall before the input's first row
       [3, 8, 5, 5, 12, 3, 1, 1], // input gradient by Winograd F(2×2, 3×3) with SIMD (channels in fours): odd edge tiles
       [5, 4, 6, 7, 4, 3, 1, 1], // Winograd, more images than chunks per thread
+      [2, 32, 5, 5, 4, 3, 1, 1], // Winograd with C > 4 O: its scratch holds more than the image
+      // channels in fours where Winograd does not apply: K 1 and 2, stride 2, no padding
+      [2, 4, 5, 5, 4, 1, 1, 0],
+      [2, 4, 5, 5, 8, 2, 1, 1],
+      [2, 4, 7, 7, 4, 3, 2, 1],
+      [2, 4, 6, 6, 4, 3, 1, 0],
     ] as const) {
       const p = { stride, padding };
       const [xc, xr] = up(draw(rng, B * C * H * W), [B, C, H, W]);

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConvDims } from '../../core/backend.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
-import { winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
+import { winogradApplies, winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
 const PAGES = 256; // 16 MiB, enough for every case below
@@ -360,6 +360,14 @@ describe('convInputGradWinograd (3×3, stride 1, pad 1)', () => {
           }
       expectClose('gxT', gxT.f32, want, bound, O + 8);
     });
+  });
+
+  it('applies to 3×3 kernels of stride 1 and padding 1 whose channel counts are multiples of 4, only', () => {
+    const d = (K: number, stride: number, pad: number, C: number, O: number): Conv => ({ B: 1, C, H: 5, W: 5, O, K, stride, pad, Ho: 5, Wo: 5 });
+    expect(winogradApplies(d(3, 1, 1, 4, 8))).toBe(true);
+    expect(winogradApplies(d(3, 1, 1, 128, 128))).toBe(true);
+    for (const [K, stride, pad, C, O] of [[1, 1, 1, 4, 4], [2, 1, 1, 4, 4], [5, 1, 1, 4, 4], [3, 2, 1, 4, 4], [3, 1, 0, 4, 4], [3, 1, 2, 4, 4], [3, 1, 1, 6, 4], [3, 1, 1, 4, 6], [3, 1, 1, 2, 4], [3, 1, 1, 4, 1]])
+      expect(winogradApplies(d(K!, stride!, pad!, C!, O!)), `K ${K}, stride ${stride}, pad ${pad}, C ${C}, O ${O}`).toBe(false);
   });
 
   it('u holds G g G^T of the flipped kernel: a kernel with one nonzero tap gives a row and a column of G', () => {
