@@ -79,9 +79,14 @@ export function winogradApplies(d: ConvDims): boolean {
   return d.K === 3 && d.stride === 1 && d.pad === 1 && d.C % 4 === 0 && d.O % 4 === 0;
 }
 
+/** The 2×2 output tiles of an image for Winograd F(2×2, 3×3): ceil(H/2) × ceil(W/2). */
+export function winogradTiles(d: ConvDims): number {
+  return ((d.H + 1) >> 1) * ((d.W + 1) >> 1);
+}
+
 /** Floats of the scratch convInputGradWinograd needs per image, beyond gxT: v [16][tiles][O] and m [16][tiles][C]. */
 export function winogradScratch(d: ConvDims): number {
-  return 16 * ((d.H + 1) >> 1) * ((d.W + 1) >> 1) * (d.O + d.C);
+  return 16 * winogradTiles(d) * (d.O + d.C);
 }
 
 /**

@@ -7,7 +7,7 @@ import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig 
 import { adamFirstMoment, adamParam, adamSecondMoment, bnAffine, bnInputGrad, bnInvStd, runningStat } from '../../core/scalar.js';
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
 import type { ConvDims } from '../../core/backend.js';
-import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto, winogradScratch } from './conv.js';
+import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto, winogradScratch, winogradTiles } from './conv.js';
 import { linearForwardRows, linearInputGradRows, linearWeightGradRows } from './linear.js';
 import type { WasmKernels } from './wasm/index.js';
 import { neuronBackwardWasm, neuronForwardWasm } from './wasm/neuron.js';
@@ -59,28 +59,47 @@ function neuronCfg(meta: unknown): NeuronConfig {
 export const BN_SCRATCH = 10;
 
 /**
+ * Batch norm forward, channel c: from the batch mean m and the sum of squared deviations q (training; the
+ * running statistics updated) or from the running statistics (evaluation), the mean and 1/std it normalises
+ * by, saved in mean and inv. The one source of these scalars for the TypeScript and WebAssembly kernels.
+ */
+function bnChannelForward(c: number, training: number, m: number, q: number, n: number, rm: Float32Array, rv: Float32Array, mean: Float32Array, inv: Float32Array, momentum: number, eps: number): { m: number; is: number } {
+  let is: number;
+  if (training) {
+    const v = q / n;
+    is = bnInvStd(v, eps);
+    rm[c] = runningStat(rm[c]!, m, momentum, 1);
+    rv[c] = runningStat(rv[c]!, v, momentum, n > 1 ? n / (n - 1) : 1);
+  } else {
+    m = rm[c]!;
+    is = bnInvStd(rv[c]!, eps);
+  }
+  mean[c] = m;
+  inv[c] = is;
+  return { m, is };
+}
+
+/**
+ * Batch norm backward, channel c: from q (as above), Σ gy and Σ gy (x - mean), writes dL/dbeta and dL/dgamma
+ * and returns 1/std, Σ gy xhat and k = gamma / std / n of bnInputGrad. One source for both kernels.
+ */
+function bnChannelBackward(c: number, q: number, sumGy: number, sumGyCentred: number, n: number, g: Float32Array, gg: Float32Array, gb: Float32Array, eps: number): { is: number; sgx: number; k: number } {
+  const is = bnInvStd(q / n, eps);
+  const sgx = sumGyCentred * is;
+  gb[c] = sumGy;
+  gg[c] = sgx;
+  return { is, sgx, k: (g[c]! * is) / n };
+}
+
+/**
  * bnForward with the sums and the element pass in WebAssembly (wasm bnSums, bnApply): the same float64
- * operations in the same order as the loop below it, so the same bits; the per-channel scalars here.
+ * operations in the same order as the loop below it, so the same bits.
  */
 function bnForwardWasm(wasm: WasmKernels, [x, g, be, rm, rv, y, mean, inv, st]: Float32Array[], B: number, C: number, S: number, training: number, momentum: number, eps: number, lo: number, hi: number): void {
-  const n = B * S;
   const s = f64(st!);
   if (training) wasm.bnSums(off(x!), 0, off(st!), B, C, S, lo, hi, 0);
   for (let c = lo; c < hi; c++) {
-    let m: number;
-    let is: number;
-    if (training) {
-      m = s[4 * c]!;
-      const v = s[4 * c + 1]! / n;
-      is = bnInvStd(v, eps);
-      rm![c] = runningStat(rm![c]!, m, momentum, 1);
-      rv![c] = runningStat(rv![c]!, v, momentum, n > 1 ? n / (n - 1) : 1);
-    } else {
-      m = rm![c]!;
-      is = bnInvStd(rv![c]!, eps);
-    }
-    mean![c] = m;
-    inv![c] = is;
+    const { m, is } = bnChannelForward(c, training, s[4 * c]!, s[4 * c + 1]!, B * S, rm!, rv!, mean!, inv!, momentum, eps);
     s[4 * c] = m;
     s[4 * c + 1] = is;
     s[4 * c + 2] = g![c]!;
@@ -91,22 +110,16 @@ function bnForwardWasm(wasm: WasmKernels, [x, g, be, rm, rv, y, mean, inv, st]: 
 
 /** bnBackward with the sums and the element pass in WebAssembly, as bnForwardWasm. */
 function bnBackwardWasm(wasm: WasmKernels, [x, g, gy, gx, gg, gb, st]: Float32Array[], B: number, C: number, S: number, eps: number, lo: number, hi: number): void {
-  const n = B * S;
   const s = f64(st!);
   wasm.bnSums(off(x!), 0, off(st!), B, C, S, lo, hi, 0);
   wasm.bnSums(off(x!), off(gy!), off(st!), B, C, S, lo, hi, 1);
-  const kk = off(st!) + 32 * C;
   for (let c = lo; c < hi; c++) {
-    const is = bnInvStd(s[4 * c + 1]! / n, eps);
-    const sg = s[4 * c + 2]!;
-    const sgx = s[4 * c + 3]! * is;
-    gb![c] = sg;
-    gg![c] = sgx;
+    const { is, sgx, k } = bnChannelBackward(c, s[4 * c + 1]!, s[4 * c + 2]!, s[4 * c + 3]!, B * S, g!, gg!, gb!, eps);
     s[4 * c + 1] = is;
     s[4 * c + 3] = sgx;
-    s[4 * C + c] = (g![c]! * is) / n;
+    s[4 * C + c] = k;
   }
-  wasm.bnApply(off(x!), off(gy!), off(gx!), off(st!), kk, B, C, S, lo, hi, 1);
+  wasm.bnApply(off(x!), off(gy!), off(gx!), off(st!), off(st!) + 32 * C, B, C, S, lo, hi, 1);
 }
 
 export const kernels: Record<string, Kernel> = {
@@ -141,7 +154,7 @@ export const kernels: Record<string, Kernel> = {
     if (wasm) {
       const P = d.Ho * d.Wo;
       const v = off(s) + 4 * image; // Winograd's scratch after the image: v [16][tiles][O], then m [16][tiles][C]
-      const m = v + 4 * 16 * ((d.H + 1) >> 1) * ((d.W + 1) >> 1) * d.O;
+      const m = v + 4 * 16 * winogradTiles(d) * d.O;
       for (let b = lo; b < hi; b++) {
         if (wino) wasm.convInputGradWinograd(off(gyT!) + 4 * b * P * d.O, off(u!), off(s), v, m, d.C, d.H, d.W, d.O);
         else wasm.convInputGradImage(off(gyT!) + 4 * b * P * d.O, off(wr!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
@@ -176,16 +189,14 @@ export const kernels: Record<string, Kernel> = {
     const n = B! * S!;
     if (wasm) return bnForwardWasm(wasm, [x!, g!, be!, rm!, rv!, y!, mean!, inv!, st!], B!, C!, S!, training!, momentum!, eps!, lo, hi);
     for (let c = lo; c < hi; c++) {
-      let m: number;
-      let is: number;
+      let m = 0;
+      let q = 0;
       if (training) {
-        let s = 0;
         for (let b = 0; b < B!; b++) {
           const o = (b * C! + c) * S!;
-          for (let i = 0; i < S!; i++) s += x![o + i]!;
+          for (let i = 0; i < S!; i++) m += x![o + i]!;
         }
-        m = s / n;
-        let q = 0;
+        m /= n;
         for (let b = 0; b < B!; b++) {
           const o = (b * C! + c) * S!;
           for (let i = 0; i < S!; i++) {
@@ -193,21 +204,13 @@ export const kernels: Record<string, Kernel> = {
             q += dv * dv;
           }
         }
-        const v = q / n;
-        is = bnInvStd(v, eps!);
-        rm![c] = runningStat(rm![c]!, m, momentum!, 1);
-        rv![c] = runningStat(rv![c]!, v, momentum!, n > 1 ? n / (n - 1) : 1);
-      } else {
-        m = rm![c]!;
-        is = bnInvStd(rv![c]!, eps!);
       }
-      mean![c] = m;
-      inv![c] = is;
+      const { m: mc, is } = bnChannelForward(c, training!, m, q, n, rm!, rv!, mean!, inv!, momentum!, eps!);
       const gc = g![c]!;
       const bc = be![c]!;
       for (let b = 0; b < B!; b++) {
         const o = (b * C! + c) * S!;
-        for (let i = 0; i < S!; i++) y![o + i] = bnAffine(x![o + i]! - m, is, gc, bc);
+        for (let i = 0; i < S!; i++) y![o + i] = bnAffine(x![o + i]! - mc, is, gc, bc);
       }
     }
   },
@@ -232,21 +235,17 @@ export const kernels: Record<string, Kernel> = {
           q += dv * dv;
         }
       }
-      const is = bnInvStd(q / n, eps!);
       let sg = 0;
-      let sgx = 0;
+      let sgc = 0;
       for (let b = 0; b < B!; b++) {
         const o = (b * C! + c) * S!;
         for (let i = 0; i < S!; i++) {
           const gv = gy![o + i]!;
           sg += gv;
-          sgx += gv * (x![o + i]! - m);
+          sgc += gv * (x![o + i]! - m);
         }
       }
-      sgx *= is;
-      gb![c] = sg;
-      gg![c] = sgx;
-      const k = (g![c]! * is) / n;
+      const { is, sgx, k } = bnChannelBackward(c, q, sg, sgc, n, g!, gg!, gb!, eps!);
       for (let b = 0; b < B!; b++) {
         const o = (b * C! + c) * S!;
         for (let i = 0; i < S!; i++) gx![o + i] = bnInputGrad(k, n, gy![o + i]!, x![o + i]! - m, is, sg, sgx);

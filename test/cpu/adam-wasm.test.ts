@@ -3,6 +3,7 @@
 // gradients spanning many magnitudes with zeros and -0, lengths with odd tails, one and two threads.
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
+import { bits } from './bits.js';
 
 function values(n: number, seed: number, scale: number): Float32Array {
   let a = seed;
@@ -14,8 +15,6 @@ function values(n: number, seed: number, scale: number): Float32Array {
     return (r() * 2 - 1) * scale * 10 ** Math.floor(r() * 12 - 8);
   });
 }
-
-const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 describe('adam: WebAssembly kernel against the TypeScript kernel', () => {
   const ts = cpuBackend({ threads: 1, simd: false });

@@ -5,6 +5,7 @@
 // one and two threads.
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
+import { bits } from './bits.js';
 
 function values(n: number, seed: number, scale: number, offset = 0): Float32Array {
   let a = seed;
@@ -16,8 +17,6 @@ function values(n: number, seed: number, scale: number, offset = 0): Float32Arra
     return offset + (r() * 2 - 1) * scale;
   });
 }
-
-const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 describe('batch norm: WebAssembly kernels against the TypeScript kernels', () => {
   const ts = cpuBackend({ threads: 1, simd: false });

@@ -4,6 +4,7 @@
 // number of threads. With tie draws the TypeScript kernel runs (its draws need the tie count).
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../backends/cpu/index.js';
+import { bits } from './bits.js';
 
 function values(n: number, seed: number, kind: 'mixed' | 'spikes'): Float32Array {
   let a = seed;
@@ -12,8 +13,6 @@ function values(n: number, seed: number, kind: 'mixed' | 'spikes'): Float32Array
   if (kind === 'spikes') return Float32Array.from({ length: n }, () => (r() < 0.2 ? 1 : 0));
   return Float32Array.from({ length: n }, () => (r() < 0.4 ? special[Math.floor(r() * special.length)]! : Math.fround((r() * 2 - 1) * 4)));
 }
-
-const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 describe('maxPool2d and its backward: WebAssembly kernels against the TypeScript kernels', () => {
   const ts = cpuBackend({ threads: 1, simd: false });

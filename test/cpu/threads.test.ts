@@ -18,6 +18,7 @@ import { runTraining } from '../../training/loop.js';
 import { runPaths } from '../../training/rundir.js';
 import { syntheticBatch } from '../../bench/step-timing.js';
 import { withoutTimes, writeTinyFashionMnist } from '../training/fixtures.js';
+import { bits } from './bits.js';
 
 /** Three training steps of a network with every layer kind; returns the loss of each step and every parameter afterwards. */
 async function run(threads: number, structure: string, T: number, batch: number, simd = true, poolTies: 'first' | 'random' = 'first') {
@@ -40,8 +41,6 @@ async function run(threads: number, structure: string, T: number, batch: number,
     b.destroy();
   }
 }
-
-const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 describe('cpu backend threads', () => {
   it('training steps are bitwise identical with 1, 2 and 3 threads (conv, BN, PLIF, max/avg pool, dropout, FC, voting)', async () => {
