@@ -27,7 +27,7 @@ export function transposeInto(src: Float32Array, rows: number, cols: number, dst
  * calls acc[p*O .. p*O+O) += v * rows[((c*K + ky)*K + kx)*O ..]: the shared loop of the forward pass
  * (rows = W^T, acc = y^T) and the weight gradient (rows = gy^T, acc = gW^T, roles swapped).
  */
-function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Array, bm: Float32Array, bmOff: number, weightGrad: boolean, c0: number, c1: number): void {
+function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Array, bm: Float32Array, bmOff: number, weightGrad: boolean, c0: number, c1: number, r0 = 0, r1 = Infinity): void {
   const { H, W, O, K, stride, pad, Ho, Wo } = d;
   for (let c = c0; c < c1; c++) {
     const cOff = xOff + c * H * W;
@@ -48,8 +48,10 @@ function scatterNonzero(x: Float32Array, xOff: number, d: ConvDims, a: Float32Ar
             const nx = ix + pad - kx;
             const ox = (nx / stride) | 0;
             if (nx < 0 || ox * stride !== nx || ox >= Wo) continue;
+            const r = (c * K + ky) * K + kx;
+            if (r < r0 || r >= r1) continue; // another range's row
             const pOff = bmOff + (oy * Wo + ox) * O;
-            const wOff = ((c * K + ky) * K + kx) * O;
+            const wOff = r * O;
             if (weightGrad) for (let o = 0; o < O; o++) a[wOff + o] += v * bm[pOff + o]!;
             else for (let o = 0; o < O; o++) a[pOff + o] += v * bm[wOff + o]!;
           }
@@ -135,12 +137,15 @@ export function transposeImages(gy: Float32Array, O: number, P: number, gyT: Flo
   for (let b = b0; b < b1; b++) transposeInto(gy, O, P, gyT, b * O * P, b * O * P);
 }
 
-/** Weight gradient rows of input channels c0 <= c < c1: gwT[(c,ky,kx)][o] (overwritten), summed over images in order. */
-export function convWeightGradChannels(x: Float32Array, gyT: Float32Array, d: ConvDims, gwT: Float32Array, c0: number, c1: number): void {
+/** Weight gradient rows r0 <= r < r1 of gwT[(c,ky,kx)][o] (overwritten), summed over images in order. */
+export function convWeightGradRows(x: Float32Array, gyT: Float32Array, d: ConvDims, gwT: Float32Array, r0: number, r1: number): void {
   const { B, C, H, W, O, K, Ho, Wo } = d;
   const P = Ho * Wo;
-  gwT.fill(0, c0 * K * K * O, c1 * K * K * O);
-  for (let b = 0; b < B; b++) scatterNonzero(x, b * C * H * W, d, gwT, gyT, b * P * O, true, c0, c1); // Eq. 17: dL/dW = sum over steps (and positions) of dL/dY times the input
+  if (r1 <= r0) return;
+  gwT.fill(0, r0 * O, r1 * O);
+  const c0 = Math.floor(r0 / (K * K));
+  const c1 = Math.floor((r1 - 1) / (K * K)) + 1;
+  for (let b = 0; b < B; b++) scatterNonzero(x, b * C * H * W, d, gwT, gyT, b * P * O, true, c0, c1, r0, r1); // Eq. 17: dL/dW = sum over steps (and positions) of dL/dY times the input
 }
 
 /** Input gradient of images b0 <= b < b1: gx[b] (overwritten) from gyT and W'; gxT is a scratch of H*W*C. */

@@ -115,6 +115,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
   const sBN = new Scratch(scratchAlloc);
   const sPart = new Scratch(scratchAlloc);
   const sCount = new Scratch(scratchAlloc);
+  const sList = new Scratch(scratchAlloc);
   const section = opts.onSection;
   const timed = <R>(name: string, f: () => R): R => {
     if (!section) return f();
@@ -173,7 +174,9 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       timed('transpose', () => pool.run('transposeImages', [get(gy), gyT], [d.O, P], d.B));
       timed('weight grad', () => {
         const gwT = sWT.get(Kc * d.O);
-        pool.run('convWeightGrad', [get(x), gyT, gwT], dimList(d), d.C); // Eq. 17 (dL/dW)
+        const listFloats = wasm ? Math.ceil(wasm.convWeightGradListBytes(d.B, d.H, d.W, d.O, d.Ho, d.Wo) / 4) : 0;
+        const list = sList.get(Math.max(1, parts * listFloats));
+        pool.run('convWeightGrad', [get(x), gyT, gwT, list], [...dimList(d), listFloats], Kc); // Eq. 17 (dL/dW), split by rows (c, ky, kx)
         pool.run('transpose', [gwT, get(gw)], [Kc, d.O], d.O);
       });
       if (gx)

@@ -7,7 +7,7 @@ import { neuronBackwardInto, neuronConfig, neuronForwardInto, type NeuronConfig 
 import { adamFirstMoment, adamParam, adamSecondMoment, bnAffine, bnInputGrad, bnInvStd, runningStat } from '../../core/scalar.js';
 import { surrogates, type SurrogateName } from '../../core/surrogates.js';
 import type { ConvDims } from '../../core/backend.js';
-import { convForwardImages, convInputGradImages, convWeightGradChannels, transposeImages, transposeInto, winogradScratch, winogradTiles } from './conv.js';
+import { convForwardImages, convInputGradImages, convWeightGradRows, transposeImages, transposeInto, winogradScratch, winogradTiles } from './conv.js';
 import { linearForwardRows, linearInputGradRows, linearWeightGradRows } from './linear.js';
 import type { WasmKernels } from './wasm/index.js';
 import { neuronBackwardWasm, neuronForwardWasm } from './wasm/neuron.js';
@@ -140,10 +140,11 @@ export const kernels: Record<string, Kernel> = {
     if (wasm) for (let b = lo; b < hi; b++) wasm.transpose(off(gy!) + 4 * b * O! * P!, off(gyT!) + 4 * b * O! * P!, O!, P!, 0, P!);
     else transposeImages(gy!, O!, P!, gyT!, lo, hi);
   },
-  convWeightGrad([x, gyT, gwT], n, lo, hi, _p, _m, wasm) {
+  /** Rows lo..hi of gwT [(c*K+ky)*K+kx][O]; list: the SIMD kernel's scratch, num[10] floats per part. */
+  convWeightGrad([x, gyT, gwT, list], n, lo, hi, part, _m, wasm) {
     const d = dims(n);
-    if (wasm) wasm.convWeightGrad(off(x!), off(gyT!), off(gwT!), d.B, d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo, lo, hi);
-    else convWeightGradChannels(x!, gyT!, d, gwT!, lo, hi);
+    if (wasm) wasm.convWeightGrad(off(x!), off(gyT!), off(gwT!), off(scratchPart(list!, n[10]!, part)), d.B, d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo, lo, hi);
+    else convWeightGradRows(x!, gyT!, d, gwT!, lo, hi);
   },
   /** num[10] = 1: by Winograd from u (conv.ts winogradWeightsInto) where the SIMD kernels run; wr (the direct kernels) otherwise. */
   convInputGrad([gyT, wr, gx, gxT, u], n, lo, hi, part, _m, wasm) {

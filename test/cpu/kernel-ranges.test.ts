@@ -49,7 +49,10 @@ function convCase(kernel: 'convForward' | 'convInputGrad' | 'convWeightGrad', B:
   const name = `${kernel} (C ${C}, O ${O}, K ${K}, stride ${stride}, pad ${pad})`;
   if (kernel === 'convForward')
     return { name, kernel, num, units: B, arrays: [input(B * C * H * W, spikes), input(C * K * K * O), output(B * O * P, perUnit(O * P)), { role: 'scratch', length: 3 * P * O, perPart: P * O }] };
-  if (kernel === 'convWeightGrad') return { name, kernel, num, units: C, arrays: [input(B * C * H * W, spikes), input(B * P * O), output(C * K * K * O, perUnit(K * K * O))] };
+  if (kernel === 'convWeightGrad') {
+    const list = 3 * B * H * W; // the SIMD kernel's nonzero list: 12 bytes per input pixel of every image
+    return { name, kernel, num: [...num, list], units: C * K * K, arrays: [input(B * C * H * W, spikes), input(B * P * O), output(C * K * K * O, perUnit(O)), { role: 'scratch', length: 3 * list, perPart: list }] };
+  }
   return { name, kernel, num, units: B, arrays: [input(B * P * O), input(K * K * O * C), output(B * C * H * W, perUnit(C * H * W)), { role: 'scratch', length: 3 * H * W * C, perPart: H * W * C }] };
 }
 
@@ -136,6 +139,7 @@ function cases(): Case[] {
     convCase('convForward', 3, 2, 6, 3, 3, 2, 1),
     convCase('convWeightGrad', 2, 4, 5, 3, 3, 1, 1),
     convCase('convWeightGrad', 2, 3, 6, 2, 3, 2, 1),
+    convCase('convWeightGrad', 3, 2, 6, 37, 3, 1, 1), // blocks of 32 and 4 columns and a scalar tail
     convCase('convInputGrad', 4, 2, 5, 11, 3, 1, 1),
     convCase('convInputGrad', 3, 3, 6, 3, 3, 2, 1),
     winogradCase(4, 4, 5, 8),

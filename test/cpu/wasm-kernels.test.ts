@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConvDims } from '../../core/backend.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
-import { winogradApplies, winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
+import { convWeightGradRows, winogradApplies, winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
 const PAGES = 256; // 16 MiB, enough for every case below
@@ -130,12 +130,12 @@ const reflect = WebAssembly.Module as unknown as {
 };
 
 describe('module', () => {
-  it('imports only a shared env.memory, exports the seventeen kernels, and writes nothing when instantiated', () => {
+  it('imports only a shared env.memory, exports the seventeen kernels and the size of the weight gradient scratch, and writes nothing when instantiated', () => {
     const loaded = loadKernelModule();
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['adam', 'bnApply', 'bnSums', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
+      ['adam', 'bnApply', 'bnSums', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'convWeightGradListBytes', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();
@@ -167,6 +167,18 @@ function convCases(): Array<{ d: Conv; fill: Fill; seed: number }> {
           const Wo = Math.floor((W + 2 * pad - K) / stride) + 1;
           out.push({ d: { B: 3, C, H, W, O, K, stride, pad, Ho, Wo }, fill, seed: seed++ });
         }
+  // wide outputs (the weight gradient's blocks of 32, 16 and 4 columns and its scalar tail) over several image
+  // chunks of its stride-1 kernel (about 256 KiB of gyT each: 6 images at 14x14 with 48 columns)
+  for (const [B, C, H, W, O, K, pad, density] of [
+    [13, 3, 14, 14, 48, 3, 1, 0.2],
+    [5, 2, 9, 10, 37, 3, 1, 0.5],
+    [4, 2, 7, 7, 16, 2, 0, 0.3],
+  ] as const) {
+    const Ho = H + 2 * pad - K + 1;
+    const Wo = W + 2 * pad - K + 1;
+    out.push({ d: { B, C, H, W, O, K, stride: 1, pad, Ho, Wo }, fill: { kind: 'spikes', density }, seed: seed++ });
+    out.push({ d: { B, C, H, W, O, K, stride: 1, pad, Ho, Wo }, fill: { kind: 'dense' }, seed: seed++ });
+  }
   return out;
 }
 
@@ -219,9 +231,10 @@ describe('conv kernels', () => {
       const r = rng(seed);
       const x = arena.put(values(B * C * H * W, r, fill));
       const gyT = arena.put(values(B * P * O, r, { kind: 'dense' }));
-      const rowsB = KK * O * 4; // bytes of one channel's rows
+      const rowB = O * 4; // bytes of one row (c, ky, kx)
+      const list = arena.alloc(k.convWeightGradListBytes(B, H, W, O, Ho, Wo) / 4 + 1);
       const gw = arena.alloc(C * KK * O);
-      arena.writesOnly([[gw.off, gw.off + C * rowsB]], () => k.convWeightGrad(x.off, gyT.off, gw.off, B, C, H, W, O, K, d.stride, d.pad, Ho, Wo, 0, C));
+      arena.writesOnly([[gw.off, gw.off + C * KK * rowB], [list.off, list.off + list.n * 4]], () => k.convWeightGrad(x.off, gyT.off, gw.off, list.off, B, C, H, W, O, K, d.stride, d.pad, Ho, Wo, 0, C * KK));
       const want = new Float64Array(C * KK * O);
       const abs = new Float64Array(C * KK * O);
       for (let c = 0; c < C; c++)
@@ -246,13 +259,21 @@ describe('conv kernels', () => {
             }
       expectClose('gwT', gw.f32, want, abs, B * P);
 
-      // the same bits for any split of the channel range; nothing outside [c0, c1) written
+      // on spikes (inputs 0 and 1: adds only, each rounded once either way) the same bits as the TypeScript
+      // scatter, which adds in the same order; with other inputs it rounds v·gy and the add together in float64
+      if (fill.kind === 'spikes') {
+        const ts = new Float32Array(C * KK * O);
+        convWeightGradRows(x.f32, gyT.f32, d, ts, 0, C * KK);
+        expect(Buffer.from(gw.f32.buffer, gw.f32.byteOffset, gw.f32.byteLength).equals(Buffer.from(ts.buffer))).toBe(true);
+      }
+
+      // the same bits for any split of the rows (c, ky, kx); nothing outside [r0, r1) written
       const r2 = rng(seed + 1000);
       for (let trial = 0; trial < 3; trial++) {
         const parts = arena.alloc(C * KK * O);
         arena.guard(parts);
-        for (const [c0, c1] of splits(0, C, r2))
-          arena.writesOnly([[parts.off + c0 * rowsB, parts.off + c1 * rowsB]], () => k.convWeightGrad(x.off, gyT.off, parts.off, B, C, H, W, O, K, d.stride, d.pad, Ho, Wo, c0, c1));
+        for (const [r0, r1] of splits(0, C * KK, r2))
+          arena.writesOnly([[parts.off + r0 * rowB, parts.off + r1 * rowB], [list.off, list.off + list.n * 4]], () => k.convWeightGrad(x.off, gyT.off, parts.off, list.off, B, C, H, W, O, K, d.stride, d.pad, Ho, Wo, r0, r1));
         sameBits(parts, gw);
       }
     });

@@ -10,8 +10,13 @@ export const KERNEL_MAX_PAGES = 65536;
 export interface WasmKernels {
   /** One image: yT [Ho*Wo][O] = Σ over nonzero x [C][H][W] and taps of x · wT [(c*K+ky)*K+kx][O] (overwritten). */
   convForwardImage(x: number, wT: number, yT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
-  /** gwT rows of input channels [c0, c1) (overwritten) = Σ_b Σ_{nonzero x} x · gyT [B][Ho*Wo][O] row; x [B][C][H][W]. */
-  convWeightGrad(x: number, gyT: number, gwT: number, B: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number, c0: number, c1: number): void;
+  /**
+   * Rows [r0, r1) of gwT [(c*K+ky)*K+kx][O] (overwritten) = Σ_b Σ_{nonzero x} x · gyT [B][Ho*Wo][O] row; x [B][C][H][W];
+   * list: a scratch of convWeightGradListBytes bytes.
+   */
+  convWeightGrad(x: number, gyT: number, gwT: number, list: number, B: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number, r0: number, r1: number): void;
+  /** Bytes of the list scratch one convWeightGrad call needs. */
+  convWeightGradListBytes(B: number, H: number, W: number, O: number, Ho: number, Wo: number): number;
   /** One image: gxT [H*W][C] (overwritten) = input gradient from gyT [Ho*Wo][O] and wr [(ky*K+kx)*O+o][C]. */
   convInputGradImage(gyT: number, wr: number, gxT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
   convInputGradWinograd(gyT: number, u: number, gxT: number, v: number, m: number, C: number, H: number, W: number, O: number): void;
@@ -51,7 +56,7 @@ export interface WasmKernels {
   adam(p: number, g: number, m: number, v: number, lo: number, hi: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose', 'bnSums', 'bnApply'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose', 'bnSums', 'bnApply', 'convWeightGradListBytes'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

@@ -79,6 +79,7 @@ function axpy(dst: usize, src: usize, v: f32, n: i32): void {
 @inline function tapOut(i: i32, k: i32, s: i32, p: i32, n: i32): i32 {
   const d = i + p - k;
   if (d < 0) return -1;
+  if (s == 1) return d < n ? d : -1; // no division at stride 1
   const q = d / s;
   return q * s == d && q < n ? q : -1;
 }
@@ -86,11 +87,12 @@ function axpy(dst: usize, src: usize, v: f32, n: i32): void {
 // ---------------------------------------------------------------- conv forward / weight gradient
 
 /**
- * For every nonzero x[c][iy][ix] (c in [c0, c1)) and tap (ky, kx) reaching output (oy, ox):
- * forward (grad = false): yT[oy*Wo+ox][:] += x · wT[(c*K+ky)*K+kx][:]
- * weight gradient:        gwT[(c*K+ky)*K+kx][:] += x · gyT[oy*Wo+ox][:]
+ * For every nonzero x[c][iy][ix] (c in [c0, c1)) and tap (ky, kx) reaching output (oy, ox), whose row
+ * r = (c*K+ky)*K+kx is in [r0, r1):
+ * forward (grad = false): yT[oy*Wo+ox][:] += x · wT[r][:]
+ * weight gradient:        gwT[r][:] += x · gyT[oy*Wo+ox][:]
  */
-function scatterNonzero(x: usize, rows: usize, acc: usize, c0: i32, c1: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32, grad: bool): void {
+function scatterNonzero(x: usize, rows: usize, acc: usize, c0: i32, c1: i32, r0: i32, r1: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32, grad: bool): void {
   const rowB = <usize>O << 2;
   for (let c = c0; c < c1; c++) {
     const xc = x + ((<usize>c * <usize>H * <usize>W) << 2);
@@ -105,7 +107,9 @@ function scatterNonzero(x: usize, rows: usize, acc: usize, c0: i32, c1: i32, H: 
             const ox = tapOut(ix, kx, stride, pad, Wo);
             if (ox < 0) continue;
             const p = <usize>(oy * Wo + ox) * rowB; // output position row
-            const q = <usize>((c * K + ky) * K + kx) * rowB; // weight row
+            const r = (c * K + ky) * K + kx;
+            if (r < r0 || r >= r1) continue; // another range's row
+            const q = <usize>r * rowB; // weight row
             if (grad) axpy(acc + q, rows + p, v, O);
             else axpy(acc + p, rows + q, v, O);
           }
@@ -118,21 +122,140 @@ function scatterNonzero(x: usize, rows: usize, acc: usize, c0: i32, c1: i32, H: 
 /** One image: yT [Ho*Wo][O] = conv(x [C][H][W]) with weights wT [(c*K+ky)*K+kx][O] (overwritten). */
 export function convForwardImage(x: usize, wT: usize, yT: usize, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32): void {
   memory.fill(yT, 0, (<usize>Ho * <usize>Wo * <usize>O) << 2);
-  scatterNonzero(x, wT, yT, 0, C, H, W, O, K, stride, pad, Ho, Wo, false);
+  scatterNonzero(x, wT, yT, 0, C, 0, C * K * K, H, W, O, K, stride, pad, Ho, Wo, false);
+}
+
+/** Bytes of gyT an image chunk of the stride-1 weight gradient may span (the chunk's rows stay in cache). */
+const WG_CHUNK_BYTES: usize = 256 * 1024;
+
+/** Images per chunk of the stride-1 weight gradient: about WG_CHUNK_BYTES of gyT, at least 1. */
+// @ts-ignore: decorator
+@inline function wgChunk(P: i32, O: i32): i32 {
+  return max(1, <i32>(WG_CHUNK_BYTES / ((<usize>P * <usize>O) << 2)));
+}
+
+/** Bytes of the list scratch convWeightGrad needs at stride 1: 12 per input pixel of an image chunk. */
+export function convWeightGradListBytes(B: i32, H: i32, W: i32, O: i32, Ho: i32, Wo: i32): i32 {
+  return 12 * min(B, wgChunk(Ho * Wo, O)) * H * W;
 }
 
 /**
- * Rows of input channels c in [c0, c1) of gwT [(c*K+ky)*K+kx][O] (overwritten) = Σ_b (increasing)
- * Σ_{nonzero x[b]} x · gyT[b] row; x [B][C][H][W], gyT [B][Ho*Wo][O].
+ * The nonzero x[b][c] of images [b0, b1) into list, in (b, iy, ix) order: the gyT row (b, iy + pad, ix + pad)
+ * (a row index, possibly outside the image), iy | ix << 16, and the value's bits. Returns the count.
  */
-export function convWeightGrad(x: usize, gyT: usize, gwT: usize, B: i32, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32, c0: i32, c1: i32): void {
-  if (c1 <= c0) return;
-  const tapRows = <usize>(K * K) * (<usize>O << 2); // bytes of one channel's rows
-  memory.fill(gwT + <usize>c0 * tapRows, 0, <usize>(c1 - c0) * tapRows);
-  const xImg = (<usize>C * <usize>H * <usize>W) << 2;
-  const gImg = (<usize>Ho * <usize>Wo * <usize>O) << 2;
-  for (let b = 0; b < B; b++) {
-    scatterNonzero(x + <usize>b * xImg, gyT + <usize>b * gImg, gwT, c0, c1, H, W, O, K, stride, pad, Ho, Wo, true);
+function wgList(x: usize, list: usize, b0: i32, b1: i32, c: i32, C: i32, H: i32, W: i32, pad: i32, Wo: i32, P: i32): i32 {
+  let n = 0;
+  for (let b = b0; b < b1; b++) {
+    const xc = x + ((<usize>(b * C + c) * <usize>H * <usize>W) << 2);
+    for (let iy = 0; iy < H; iy++) {
+      const row = xc + (<usize>(iy * W) << 2);
+      for (let ix = 0; ix < W; ix++) {
+        const v = load<u32>(row + (<usize>ix << 2));
+        if ((v << 1) == 0) continue; // +0 and -0: zeros skipped, as the scatter skips them
+        const e = list + <usize>n * 12;
+        store<i32>(e, b * P + (iy + pad) * Wo + ix + pad);
+        store<i32>(e, iy | (ix << 16), 4);
+        store<u32>(e, v, 8);
+        n++;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * gwT row (c, ky, kx), columns [o, o + 4·NV): the sums over the list's entries whose tap (ky, kx) lands inside
+ * the output, in list order, added to what the row holds (the earlier image chunks). NV vectors in registers.
+ */
+// @ts-ignore: decorator
+@inline function wgTap(NV: i32, list: usize, n: i32, gyT: usize, acc: usize, o: i32, O: i32, ky: i32, kx: i32, pad: i32, Ho: i32, Wo: i32): void {
+  const rowB = <usize>O << 2;
+  const oB = <usize>o << 2;
+  const shift = ky * Wo + kx;
+  const a = acc + oB;
+  let a0 = v128.load(a), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  if (NV > 1) { a1 = v128.load(a, 16); a2 = v128.load(a, 32); a3 = v128.load(a, 48); }
+  if (NV > 4) { a4 = v128.load(a, 64); a5 = v128.load(a, 80); a6 = v128.load(a, 96); a7 = v128.load(a, 112); }
+  const dy = pad - ky;
+  const dx = pad - kx;
+  for (let j = 0; j < n; j++) {
+    const e = list + <usize>j * 12;
+    const yx = load<i32>(e, 4);
+    if (<u32>((yx & 0xffff) + dy) >= <u32>Ho || <u32>((yx >>> 16) + dx) >= <u32>Wo) continue; // tap outside the output
+    const g = gyT + <usize>(load<i32>(e) - shift) * rowB + oB;
+    const v = load<f32>(e, 8);
+    if (v == 1) {
+      a0 = f32x4.add(a0, v128.load(g));
+      if (NV > 1) { a1 = f32x4.add(a1, v128.load(g, 16)); a2 = f32x4.add(a2, v128.load(g, 32)); a3 = f32x4.add(a3, v128.load(g, 48)); }
+      if (NV > 4) { a4 = f32x4.add(a4, v128.load(g, 64)); a5 = f32x4.add(a5, v128.load(g, 80)); a6 = f32x4.add(a6, v128.load(g, 96)); a7 = f32x4.add(a7, v128.load(g, 112)); }
+    } else {
+      const vv = f32x4.splat(v);
+      a0 = f32x4.add(a0, f32x4.mul(vv, v128.load(g)));
+      if (NV > 1) { a1 = f32x4.add(a1, f32x4.mul(vv, v128.load(g, 16))); a2 = f32x4.add(a2, f32x4.mul(vv, v128.load(g, 32))); a3 = f32x4.add(a3, f32x4.mul(vv, v128.load(g, 48))); }
+      if (NV > 4) { a4 = f32x4.add(a4, f32x4.mul(vv, v128.load(g, 64))); a5 = f32x4.add(a5, f32x4.mul(vv, v128.load(g, 80))); a6 = f32x4.add(a6, f32x4.mul(vv, v128.load(g, 96))); a7 = f32x4.add(a7, f32x4.mul(vv, v128.load(g, 112))); }
+    }
+  }
+  v128.store(a, a0);
+  if (NV > 1) { v128.store(a, a1, 16); v128.store(a, a2, 32); v128.store(a, a3, 48); }
+  if (NV > 4) { v128.store(a, a4, 64); v128.store(a, a5, 80); v128.store(a, a6, 96); v128.store(a, a7, 112); }
+}
+
+/** wgTap for the scalar columns [o, O) (O not a multiple of 4). */
+function wgTapScalar(list: usize, n: i32, gyT: usize, acc: usize, o0: i32, O: i32, ky: i32, kx: i32, pad: i32, Ho: i32, Wo: i32): void {
+  const rowB = <usize>O << 2;
+  const shift = ky * Wo + kx;
+  for (let o = o0; o < O; o++) {
+    const a = acc + (<usize>o << 2);
+    let s = load<f32>(a);
+    for (let j = 0; j < n; j++) {
+      const e = list + <usize>j * 12;
+      const yx = load<i32>(e, 4);
+      if (<u32>((yx & 0xffff) + pad - ky) >= <u32>Ho || <u32>((yx >>> 16) + pad - kx) >= <u32>Wo) continue;
+      const gv = load<f32>(gyT + <usize>(load<i32>(e) - shift) * rowB + (<usize>o << 2));
+      const v = load<f32>(e, 8);
+      s = v == 1 ? s + gv : s + v * gv;
+    }
+    store<f32>(a, s);
+  }
+}
+
+/**
+ * Rows r in [r0, r1) of gwT [(c*K+ky)*K+kx][O] (overwritten) = Σ_b (increasing) Σ_{nonzero x[b][c]} (raster order)
+ * x · gyT[b] row; x [B][C][H][W], gyT [B][Ho*Wo][O]. At stride 1 a row's sums run in registers over a list of the
+ * channel's nonzeros (list: convWeightGradListBytes), image chunk by chunk, adding in the scatter's order (the
+ * same float32 results); other strides scatter.
+ */
+export function convWeightGrad(x: usize, gyT: usize, gwT: usize, list: usize, B: i32, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32, r0: i32, r1: i32): void {
+  if (r1 <= r0) return;
+  const rowB = <usize>O << 2;
+  const KK = K * K;
+  memory.fill(gwT + <usize>r0 * rowB, 0, <usize>(r1 - r0) * rowB);
+  const c0 = r0 / KK;
+  const c1 = (r1 - 1) / KK + 1;
+  if (stride != 1 || H > 0xffff || W > 0xffff) {
+    const xImg = (<usize>C * <usize>H * <usize>W) << 2;
+    const gImg = (<usize>Ho * <usize>Wo * <usize>O) << 2;
+    for (let b = 0; b < B; b++) scatterNonzero(x + <usize>b * xImg, gyT + <usize>b * gImg, gwT, c0, c1, r0, r1, H, W, O, K, stride, pad, Ho, Wo, true);
+    return;
+  }
+  const P = Ho * Wo;
+  const chunk = wgChunk(P, O);
+  for (let b0 = 0; b0 < B; b0 += chunk) {
+    const b1 = min(B, b0 + chunk);
+    for (let c = c0; c < c1; c++) {
+      const n = wgList(x, list, b0, b1, c, C, H, W, pad, Wo, P);
+      if (n == 0) continue;
+      for (let r = max(r0, c * KK); r < min(r1, (c + 1) * KK); r++) {
+        const ky = (r - c * KK) / K;
+        const kx = r - c * KK - ky * K;
+        const acc = gwT + <usize>r * rowB;
+        let o = 0;
+        for (; o + 32 <= O; o += 32) wgTap(8, list, n, gyT, acc, o, O, ky, kx, pad, Ho, Wo);
+        for (; o + 16 <= O; o += 16) wgTap(4, list, n, gyT, acc, o, O, ky, kx, pad, Ho, Wo);
+        for (; o + 4 <= O; o += 4) wgTap(1, list, n, gyT, acc, o, O, ky, kx, pad, Ho, Wo);
+        if (o < O) wgTapScalar(list, n, gyT, acc, o, O, ky, kx, pad, Ho, Wo);
+      }
+    }
   }
 }
 
