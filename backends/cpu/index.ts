@@ -160,8 +160,9 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       const y = make(convOutShape(x, d));
       const wT = sWT.get(d.C * d.K * d.K * d.O);
       convWeightT(get(w), d, wT);
-      const yT = sA.get(parts * d.Ho * d.Wo * d.O);
-      pool.run('convForward', [get(x), wT, get(y), yT], dimList(d), d.B);
+      const listFloats = wasm ? Math.ceil(wasm.convForwardListBytes(d.C, d.H, d.W, d.K, d.Ho, d.Wo) / 4) : 0;
+      const yT = sA.get(parts * (d.Ho * d.Wo * d.O + listFloats));
+      pool.run('convForward', [get(x), wT, get(y), yT], [...dimList(d), listFloats], d.B);
       return y;
     },
     conv2dBackward(x, w, gy, p, need) {

@@ -124,14 +124,16 @@ function bnBackwardWasm(wasm: WasmKernels, [x, g, gy, gx, gg, gb, st]: Float32Ar
 
 export const kernels: Record<string, Kernel> = {
   // ---- conv: num = ConvDims ----
+  /** yT: per part, Ho*Wo*O floats, then num[10] floats of the SIMD kernel's lists. */
   convForward([x, wT, y, yT], n, lo, hi, part, _m, wasm) {
     const d = dims(n);
     const per = d.Ho * d.Wo * d.O;
-    const s = scratchPart(yT!, per, part);
+    const s = scratchPart(yT!, per + n[10]!, part);
     if (wasm) {
       const xs = d.C * d.H * d.W;
+      const lists = off(s) + 4 * per;
       for (let b = lo; b < hi; b++) {
-        wasm.convForwardImage(off(x!) + 4 * b * xs, off(wT!), off(s), d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
+        wasm.convForwardImage(off(x!) + 4 * b * xs, off(wT!), off(s), lists, d.C, d.H, d.W, d.O, d.K, d.stride, d.pad, d.Ho, d.Wo);
         wasm.transpose(off(s), off(y!) + 4 * b * per, d.Ho * d.Wo, d.O, 0, d.O);
       }
     } else convForwardImages(x!, wT!, d, y!, lo, hi, s);

@@ -47,8 +47,10 @@ function convCase(kernel: 'convForward' | 'convInputGrad' | 'convWeightGrad', B:
   const P = Ho * Wo;
   const num = [B, C, H, W, O, K, stride, pad, Ho, Wo];
   const name = `${kernel} (C ${C}, O ${O}, K ${K}, stride ${stride}, pad ${pad})`;
-  if (kernel === 'convForward')
-    return { name, kernel, num, units: B, arrays: [input(B * C * H * W, spikes), input(C * K * K * O), output(B * O * P, perUnit(O * P)), { role: 'scratch', length: 3 * P * O, perPart: P * O }] };
+  if (kernel === 'convForward') {
+    const lists = P + 1 + 2 * C * H * W * K * K; // the SIMD kernel's per-pixel lists
+    return { name, kernel, num: [...num, lists], units: B, arrays: [input(B * C * H * W, spikes), input(C * K * K * O), output(B * O * P, perUnit(O * P)), { role: 'scratch', length: 3 * (P * O + lists), perPart: P * O + lists }] };
+  }
   if (kernel === 'convWeightGrad') {
     const list = 3 * B * H * W; // the SIMD kernel's nonzero list: 12 bytes per input pixel of every image
     return { name, kernel, num: [...num, list], units: C * K * K, arrays: [input(B * C * H * W, spikes), input(B * P * O), output(C * K * K * O, perUnit(O)), { role: 'scratch', length: 3 * list, perPart: list }] };

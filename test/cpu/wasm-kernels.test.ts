@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConvDims } from '../../core/backend.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
-import { convWeightGradRows, winogradApplies, winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
+import { convForwardImages, convWeightGradRows, winogradApplies, winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
 const PAGES = 256; // 16 MiB, enough for every case below
@@ -130,12 +130,12 @@ const reflect = WebAssembly.Module as unknown as {
 };
 
 describe('module', () => {
-  it('imports only a shared env.memory, exports the seventeen kernels and the size of the weight gradient scratch, and writes nothing when instantiated', () => {
+  it('imports only a shared env.memory, exports the seventeen kernels and the sizes of the conv scratch, and writes nothing when instantiated', () => {
     const loaded = loadKernelModule();
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['adam', 'bnApply', 'bnSums', 'convForwardImage', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'convWeightGradListBytes', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
+      ['adam', 'bnApply', 'bnSums', 'convForwardImage', 'convForwardListBytes', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'convWeightGradListBytes', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();
@@ -202,7 +202,14 @@ describe('conv kernels', () => {
       const x = arena.put(values(C * H * W, r, fill));
       const wT = arena.put(values(C * KK * O, r, { kind: 'dense' }));
       const yT = arena.alloc(P * O);
-      arena.writesOnly([[yT.off, yT.off + P * O * 4]], () => k.convForwardImage(x.off, wT.off, yT.off, C, H, W, O, K, d.stride, d.pad, Ho, Wo));
+      const lists = arena.alloc(k.convForwardListBytes(C, H, W, K, Ho, Wo) / 4);
+      arena.writesOnly([[yT.off, yT.off + P * O * 4], [lists.off, lists.off + lists.n * 4]], () => k.convForwardImage(x.off, wT.off, yT.off, lists.off, C, H, W, O, K, d.stride, d.pad, Ho, Wo));
+      if (fill.kind === 'spikes') {
+        // on spikes, the same bits as the TypeScript scatter (adds only, in the same order)
+        const ts = new Float32Array(P * O);
+        convForwardImages(x.f32, wT.f32, { ...d, B: 1 }, new Float32Array(O * P), 0, 1, ts);
+        expect(Buffer.from(yT.f32.buffer, yT.f32.byteOffset, yT.f32.byteLength).equals(Buffer.from(ts.buffer))).toBe(true);
+      }
       const want = new Float64Array(P * O);
       const abs = new Float64Array(P * O);
       for (let oy = 0; oy < Ho; oy++)

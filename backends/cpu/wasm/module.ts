@@ -8,8 +8,13 @@ export const KERNEL_RESERVED_BYTES = 65536;
 export const KERNEL_MAX_PAGES = 65536;
 
 export interface WasmKernels {
-  /** One image: yT [Ho*Wo][O] = Σ over nonzero x [C][H][W] and taps of x · wT [(c*K+ky)*K+kx][O] (overwritten). */
-  convForwardImage(x: number, wT: number, yT: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
+  /**
+   * One image: yT [Ho*Wo][O] = Σ over nonzero x [C][H][W] and taps of x · wT [(c*K+ky)*K+kx][O] (overwritten);
+   * lists: a scratch of convForwardListBytes bytes.
+   */
+  convForwardImage(x: number, wT: number, yT: number, lists: number, C: number, H: number, W: number, O: number, K: number, stride: number, pad: number, Ho: number, Wo: number): void;
+  /** Bytes of the lists scratch one convForwardImage call needs. */
+  convForwardListBytes(C: number, H: number, W: number, K: number, Ho: number, Wo: number): number;
   /**
    * Rows [r0, r1) of gwT [(c*K+ky)*K+kx][O] (overwritten) = Σ_b Σ_{nonzero x} x · gyT [B][Ho*Wo][O] row; x [B][C][H][W];
    * list: a scratch of convWeightGradListBytes bytes.
@@ -56,7 +61,7 @@ export interface WasmKernels {
   adam(p: number, g: number, m: number, v: number, lo: number, hi: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose', 'bnSums', 'bnApply', 'convWeightGradListBytes'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose', 'bnSums', 'bnApply', 'convWeightGradListBytes', 'convForwardListBytes'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

@@ -119,10 +119,120 @@ function scatterNonzero(x: usize, rows: usize, acc: usize, c0: i32, c1: i32, r0:
   }
 }
 
-/** One image: yT [Ho*Wo][O] = conv(x [C][H][W]) with weights wT [(c*K+ky)*K+kx][O] (overwritten). */
-export function convForwardImage(x: usize, wT: usize, yT: usize, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32): void {
-  memory.fill(yT, 0, (<usize>Ho * <usize>Wo * <usize>O) << 2);
-  scatterNonzero(x, wT, yT, 0, C, 0, C * K * K, H, W, O, K, stride, pad, Ho, Wo, false);
+/** Bytes of the lists scratch convForwardImage needs at stride 1: a start per output pixel and 8 per (input, tap). */
+export function convForwardListBytes(C: i32, H: i32, W: i32, K: i32, Ho: i32, Wo: i32): i32 {
+  return 4 * (Ho * Wo + 1) + 8 * C * H * W * K * K;
+}
+
+/**
+ * Per output pixel p, the weight rows its nonzero inputs reach it through, in the scatter's order (c, then
+ * input raster, so ky, kx increasing): starts [P + 1] (entry indices), then entries of (row byte offset, value
+ * bits) from byte 4 (P + 1) on. Two passes over x: counts, then entries.
+ */
+function fwdLists(x: usize, lists: usize, C: i32, H: i32, W: i32, O: i32, K: i32, pad: i32, Ho: i32, Wo: i32): void {
+  const P = Ho * Wo;
+  const starts = lists;
+  const entries = lists + (<usize>(P + 1) << 2);
+  const rowB = O << 2;
+  memory.fill(starts, 0, <usize>(P + 1) << 2);
+  for (let pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      let sum = 0; // counts -> starts (cursor: starts[p + 1] runs from p's start to its end)
+      for (let p = 0; p <= P; p++) {
+        const c = load<i32>(starts + (<usize>p << 2));
+        store<i32>(starts + (<usize>p << 2), sum);
+        sum += c;
+      }
+    }
+    for (let c = 0; c < C; c++) {
+      const xc = x + ((<usize>c * <usize>H * <usize>W) << 2);
+      for (let iy = 0; iy < H; iy++) {
+        for (let ix = 0; ix < W; ix++) {
+          const v = load<u32>(xc + (<usize>(iy * W + ix) << 2));
+          if ((v << 1) == 0) continue; // zeros skipped, as the scatter skips them
+          for (let ky = 0; ky < K; ky++) {
+            const oy = iy + pad - ky;
+            if (<u32>oy >= <u32>Ho) continue;
+            for (let kx = 0; kx < K; kx++) {
+              const ox = ix + pad - kx;
+              if (<u32>ox >= <u32>Wo) continue;
+              const q = starts + (<usize>(oy * Wo + ox + 1) << 2);
+              const j = load<i32>(q);
+              store<i32>(q, j + 1);
+              if (pass == 1) {
+                const e = entries + (<usize>j << 3);
+                store<i32>(e, ((c * K + ky) * K + kx) * rowB);
+                store<u32>(e, v, 4);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** yT row p, columns [o, o + 4·NV) = Σ over p's entries [j0, j1) of v · wT row, in order, NV vectors in registers. */
+// @ts-ignore: decorator
+@inline function fwdPixel(NV: i32, entries: usize, j0: i32, j1: i32, wT: usize, y: usize, o: i32): void {
+  const oB = <usize>o << 2;
+  const zero = f32x4.splat(0);
+  let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+  for (let j = j0; j < j1; j++) {
+    const e = entries + (<usize>j << 3);
+    const w = wT + <usize>load<i32>(e) + oB;
+    const v = load<f32>(e, 4);
+    if (v == 1) {
+      a0 = f32x4.add(a0, v128.load(w));
+      if (NV > 1) { a1 = f32x4.add(a1, v128.load(w, 16)); a2 = f32x4.add(a2, v128.load(w, 32)); a3 = f32x4.add(a3, v128.load(w, 48)); }
+      if (NV > 4) { a4 = f32x4.add(a4, v128.load(w, 64)); a5 = f32x4.add(a5, v128.load(w, 80)); a6 = f32x4.add(a6, v128.load(w, 96)); a7 = f32x4.add(a7, v128.load(w, 112)); }
+    } else {
+      const vv = f32x4.splat(v);
+      a0 = f32x4.add(a0, f32x4.mul(vv, v128.load(w)));
+      if (NV > 1) { a1 = f32x4.add(a1, f32x4.mul(vv, v128.load(w, 16))); a2 = f32x4.add(a2, f32x4.mul(vv, v128.load(w, 32))); a3 = f32x4.add(a3, f32x4.mul(vv, v128.load(w, 48))); }
+      if (NV > 4) { a4 = f32x4.add(a4, f32x4.mul(vv, v128.load(w, 64))); a5 = f32x4.add(a5, f32x4.mul(vv, v128.load(w, 80))); a6 = f32x4.add(a6, f32x4.mul(vv, v128.load(w, 96))); a7 = f32x4.add(a7, f32x4.mul(vv, v128.load(w, 112))); }
+    }
+  }
+  const a = y + oB;
+  v128.store(a, a0);
+  if (NV > 1) { v128.store(a, a1, 16); v128.store(a, a2, 32); v128.store(a, a3, 48); }
+  if (NV > 4) { v128.store(a, a4, 64); v128.store(a, a5, 80); v128.store(a, a6, 96); v128.store(a, a7, 112); }
+}
+
+/**
+ * One image: yT [Ho*Wo][O] = conv(x [C][H][W]) with weights wT [(c*K+ky)*K+kx][O] (overwritten). At stride 1
+ * each output pixel sums its weight rows in registers over a list (lists: convForwardListBytes) in the scatter's
+ * order (the same float32 results); other strides scatter.
+ */
+export function convForwardImage(x: usize, wT: usize, yT: usize, lists: usize, C: i32, H: i32, W: i32, O: i32, K: i32, stride: i32, pad: i32, Ho: i32, Wo: i32): void {
+  if (stride != 1) {
+    memory.fill(yT, 0, (<usize>Ho * <usize>Wo * <usize>O) << 2);
+    scatterNonzero(x, wT, yT, 0, C, 0, C * K * K, H, W, O, K, stride, pad, Ho, Wo, false);
+    return;
+  }
+  fwdLists(x, lists, C, H, W, O, K, pad, Ho, Wo);
+  const P = Ho * Wo;
+  const entries = lists + (<usize>(P + 1) << 2);
+  const rowB = <usize>O << 2;
+  for (let p = 0; p < P; p++) {
+    const j0 = load<i32>(lists + (<usize>p << 2));
+    const j1 = load<i32>(lists + (<usize>(p + 1) << 2));
+    const y = yT + <usize>p * rowB;
+    let o = 0;
+    for (; o + 32 <= O; o += 32) fwdPixel(8, entries, j0, j1, wT, y, o);
+    for (; o + 16 <= O; o += 16) fwdPixel(4, entries, j0, j1, wT, y, o);
+    for (; o + 4 <= O; o += 4) fwdPixel(1, entries, j0, j1, wT, y, o);
+    for (; o < O; o++) {
+      let s: f32 = 0;
+      for (let j = j0; j < j1; j++) {
+        const e = entries + (<usize>j << 3);
+        const wv = load<f32>(wT + <usize>load<i32>(e) + (<usize>o << 2));
+        const v = load<f32>(e, 4);
+        s = v == 1 ? s + wv : s + v * wv;
+      }
+      store<f32>(y + (<usize>o << 2), s);
+    }
+  }
 }
 
 /** Bytes of gyT an image chunk of the stride-1 weight gradient may span (the chunk's rows stay in cache). */
