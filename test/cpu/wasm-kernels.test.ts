@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConvDims } from '../../core/backend.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
+import { linearWeightGradRows } from '../../backends/cpu/linear.js';
 import { convForwardImages, convWeightGradRows, winogradApplies, winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
@@ -475,6 +476,8 @@ const linearShapes: Array<[B: number, I: number, O: number]> = [
   [6, 37, 2051], // O large enough for several cache blocks over i (and a partial one) in linearForward
   [3, 29, 8195], // ... and in linearInputGrad
   [1, 9, 5],
+  [150, 11, 135], // linearWeightGrad in registers (O >= 128): two chunks of 128 rows b, blocks of 32 columns and a tail of 7
+  [70, 9, 176], // ... 64 < B < 128 (the second mask word), blocks of 32 and one of 16
 ];
 
 describe('linear kernels', () => {
@@ -527,6 +530,12 @@ describe('linear kernels', () => {
               abs[i * O + o] += Math.abs(t);
             }
         expectClose('gwT', gw.f32, want, abs, B);
+        if (fill.kind === 'spikes') {
+          // on spikes, the same bits as the TypeScript kernel (adds only, b increasing)
+          const ts = new Float32Array(I * O);
+          linearWeightGradRows(x.f32, gy.f32, ts, B, I, O, 0, I);
+          expect(Buffer.from(gw.f32.buffer, gw.f32.byteOffset, gw.f32.byteLength).equals(Buffer.from(ts.buffer))).toBe(true);
+        }
         for (let trial = 0; trial < 3; trial++) {
           const parts = arena.alloc(I * O);
           arena.guard(parts);
