@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConvDims } from '../../core/backend.js';
 import { instantiateKernels, KERNEL_MAX_PAGES, KERNEL_RESERVED_BYTES, loadKernelModule, type WasmKernels } from '../../backends/cpu/wasm/index.js';
-import { linearWeightGradRows } from '../../backends/cpu/linear.js';
+import { linearForwardRows, linearWeightGradRows } from '../../backends/cpu/linear.js';
 import { convForwardImages, convWeightGradRows, winogradApplies, winogradScratch, winogradWeightsInto } from '../../backends/cpu/conv.js';
 
 const GUARD_BITS = 0x7fc0dead; // a NaN: any guard value read by a kernel shows up in its results
@@ -478,6 +478,7 @@ const linearShapes: Array<[B: number, I: number, O: number]> = [
   [1, 9, 5],
   [150, 11, 135], // linearWeightGrad in registers (O >= 128): two chunks of 128 rows b, blocks of 32 columns and a tail of 7
   [70, 9, 176], // ... 64 < B < 128 (the second mask word), blocks of 32 and one of 16
+  [4, 300, 130], // linearForward in registers: blocks of 128 rows i (the last of 44), a tail of 2 columns
 ];
 
 describe('linear kernels', () => {
@@ -504,6 +505,12 @@ describe('linear kernels', () => {
               abs[b * O + o] += Math.abs(t);
             }
         expectClose('y', y.f32, want, abs, I);
+        if (fill.kind === 'spikes') {
+          // on spikes, the same bits as the TypeScript kernel (adds only, i increasing)
+          const ts = new Float32Array(B * O);
+          linearForwardRows(x.f32, wT.f32, ts, I, O, 0, B);
+          expect(Buffer.from(y.f32.buffer, y.f32.byteOffset, y.f32.byteLength).equals(Buffer.from(ts.buffer))).toBe(true);
+        }
         for (let trial = 0; trial < 3; trial++) {
           const parts = arena.alloc(B * O);
           arena.guard(parts);

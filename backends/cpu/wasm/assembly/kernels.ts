@@ -768,24 +768,48 @@ function maskedRowsAll(mask: u64, mask2: u64, vals: usize, vStep: usize, src: us
   return m;
 }
 
+/** Rows of wT per block of the register path of linearForward (a multiple of 64; 128 rows of 2048 floats: 1 MiB). */
+const FORWARD_REG_ROWS = 128;
+
 /**
  * Rows b in [b0, b1) of y [B][O] (overwritten) = Σ_{i: x[b][i] != 0} (i increasing) x[b][i] · wT[i][:].
- * Blocked over i so a block of wT stays in cache while the rows pass over it.
+ * Blocked over i so a block of wT stays in cache while the rows pass over it. With O >= 128, a row's nonzeros
+ * in a block are summed in registers (32 columns at a time, two 64-bit masks); narrower rows scatter (axpy per
+ * nonzero): the same float32 adds, i increasing, either way.
  */
 export function linearForward(x: usize, wT: usize, y: usize, I: i32, O: i32, b0: i32, b1: i32): void {
   if (b1 <= b0) return;
   const oB = <usize>O << 2;
   const iB = <usize>I << 2;
-  memory.fill(y + <usize>b0 * oB, 0, <usize>(b1 - b0) * oB);
-  const IB = blockRows(O, FORWARD_BLOCK);
-  for (let i0 = 0; i0 < I; i0 += IB) {
-    const i1 = min(I, i0 + IB);
+  if (O < 128 || I <= 0) {
+    memory.fill(y + <usize>b0 * oB, 0, <usize>(b1 - b0) * oB);
+    const IB = blockRows(O, FORWARD_BLOCK);
+    for (let i0 = 0; i0 < I; i0 += IB) {
+      const i1 = min(I, i0 + IB);
+      for (let b = b0; b < b1; b++) {
+        const xr = x + <usize>b * iB;
+        const yr = y + <usize>b * oB;
+        for (let i = i0; i < i1; i++) {
+          const v = load<f32>(xr + (<usize>i << 2));
+          if (v != 0) axpy(yr, wT + <usize>i * oB, v, O);
+        }
+      }
+    }
+    return;
+  }
+  for (let i0 = 0; i0 < I; i0 += FORWARD_REG_ROWS) {
+    const i1 = min(I, i0 + FORWARD_REG_ROWS);
     for (let b = b0; b < b1; b++) {
       const xr = x + <usize>b * iB;
       const yr = y + <usize>b * oB;
-      for (let i = i0; i < i1; i++) {
-        const v = load<f32>(xr + (<usize>i << 2));
-        if (v != 0) axpy(yr, wT + <usize>i * oB, v, O);
+      for (let c = i0; c < i1; c += 128) {
+        const n = min(128, i1 - c);
+        const first = c == 0;
+        const xc = xr + (<usize>c << 2);
+        const m = nonzeroMask(xc, 4, min(64, n));
+        const m2 = n > 64 ? nonzeroMask(xc + 256, 4, n - 64) : 0;
+        if (m == 0 && m2 == 0 && !first) continue;
+        maskedRowsAll(m, m2, xc, 4, wT + <usize>c * oB, oB, yr, O, first);
       }
     }
   }
