@@ -367,8 +367,16 @@ export const kernels: Record<string, Kernel> = {
 
   // ---- elementwise over lo..hi ----
   /** y = x * mask[j mod n]. num = [n]. */
-  dropout([x, mask, y], [n], lo, hi) {
-    for (let j = lo; j < hi; j++) y![j] = x![j]! * mask![j % n!]!;
+  /** y = x · mask, the mask [n] repeated over the leading dimension (a segment per repetition, no modulo per value). */
+  dropout([x, mask, y], [n], lo, hi, _p, _m, wasm) {
+    if (wasm) return wasm.dropoutApply(off(x!), off(mask!), off(y!), n!, lo, hi); // the same products in WebAssembly
+    let j = lo;
+    let m = lo % n!;
+    while (j < hi) {
+      const end = Math.min(hi, j + n! - m);
+      for (; j < end; j++, m++) y![j] = x![j]! * mask![m]!;
+      m = 0;
+    }
   },
   /** num = [lr, beta1, beta2, eps, stepSize, sqrtBc2]. */
   adam([p, g, m, v], [, b1, b2, eps, stepSize, sqrtBc2], lo, hi, _p, _m, wasm) {

@@ -136,7 +136,7 @@ describe('module', () => {
     if (!loaded.module) throw new Error(loaded.reason);
     expect(reflect.imports(loaded.module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(reflect.exports(loaded.module).map((e) => e.name).sort()).toEqual(
-      ['adam', 'bnApply', 'bnSums', 'convForwardImage', 'convForwardListBytes', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'convWeightGradListBytes', 'countOutside', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
+      ['adam', 'bnApply', 'bnSums', 'convForwardImage', 'convForwardListBytes', 'convInputGradImage', 'convInputGradWinograd', 'convWeightGrad', 'convWeightGradListBytes', 'countOutside', 'dropoutApply', 'linearForward', 'linearInputGrad', 'linearWeightGrad', 'maxPool', 'maxPoolBackward', 'neuronBackward', 'neuronForward', 'sumT', 'transpose'],
     );
     // a fresh instance on the shared memory (as each worker makes) leaves every byte, the low 64 KiB included, as it was
     arena.reset();
@@ -628,5 +628,29 @@ describe('sumT', () => {
       want[j] = s;
     }
     for (let j = lo; j < hi; j++) if (!Object.is(y.f32[j], want[j])) expect.fail(`y[${j}] = ${y.f32[j]}, want ${want[j]}`);
+  });
+});
+
+describe('dropoutApply', () => {
+  // mask length n, values [lo, hi) of x [T][n]: ranges starting inside a repetition of the mask, vectors and single values
+  const cases: Array<[number, number, number, number]> = [
+    [1, 5, 0, 5],
+    [3, 7, 2, 19],
+    [4, 9, 0, 36],
+    [6, 16, 5, 90],
+  ];
+  it.each(cases)('T %i, n %i, values [%i, %i): x · mask[j mod n] as float32 products, bit for bit; nothing else written', (T, n, lo, hi) => {
+    arena.reset();
+    const r = rng(T * 100 + n);
+    const data = Float32Array.from({ length: T * n }, () => (r() < 0.1 ? -0 : (r() * 2 - 1) * 2 ** Math.floor(r() * 40 - 20)));
+    const maskData = Float32Array.from({ length: n }, () => (r() < 0.5 ? 0 : 2));
+    const x = arena.put(data);
+    const mask = arena.put(maskData);
+    const y = arena.alloc(T * n);
+    arena.writesOnly([[y.off + 4 * lo, y.off + 4 * hi]], () => k.dropoutApply(x.off, mask.off, y.off, n, lo, hi));
+    for (let j = lo; j < hi; j++) {
+      const want = Math.fround(data[j]! * maskData[j % n]!);
+      if (!Object.is(y.f32[j], want)) expect.fail(`y[${j}] = ${y.f32[j]}, want ${want}`);
+    }
   });
 });

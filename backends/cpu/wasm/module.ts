@@ -49,6 +49,8 @@ export interface WasmKernels {
    * core's chargeGradV, chargeGradX): dL/dX into gx, dL/dH in the float64 scratch gH [n]; returns dL/dk of the range.
    */
   neuronBackward(x: number, s: number, h: number, v: number, gs: number, gx: number, gH: number, T: number, n: number, lo: number, hi: number, kind: number, decayInput: number, hard: number, detach: number, sgCode: number, dHdV: number, dHdX: number, vr: number, vth: number, alpha: number): number;
+  /** y[j] = x[j] · mask[j mod n] for j in [lo, hi) (float32 products). */
+  dropoutApply(x: number, mask: number, y: number, n: number, lo: number, hi: number): void;
   /** How many of the n float32 values at x are NaN, infinite or above lim in magnitude (lim >= 0, a float32). */
   countOutside(x: number, n: number, lim: number): number;
   /** y[j] = Σ_t x[t*n + j] for the m values from x and y (float32 adds in t order, from 0: kernels.ts sumT's result). */
@@ -61,7 +63,7 @@ export interface WasmKernels {
   adam(p: number, g: number, m: number, v: number, lo: number, hi: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number): void;
 }
 
-const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose', 'bnSums', 'bnApply', 'convWeightGradListBytes', 'convForwardListBytes'] as const;
+const KERNEL_NAMES = ['convForwardImage', 'convWeightGrad', 'convInputGradImage', 'linearForward', 'linearWeightGrad', 'linearInputGrad', 'neuronForward', 'neuronBackward', 'countOutside', 'sumT', 'maxPool', 'maxPoolBackward', 'adam', 'convInputGradWinograd', 'transpose', 'bnSums', 'bnApply', 'convWeightGradListBytes', 'convForwardListBytes', 'dropoutApply'] as const;
 
 export type KernelModuleResult = { module: WebAssembly.Module } | { module: null; reason: string };
 

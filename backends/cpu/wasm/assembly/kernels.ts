@@ -1110,6 +1110,20 @@ export function neuronBackward(x: usize, s: usize, h: usize, v: usize, gs: usize
   return gradK;
 }
 
+// ---------------------------------------------------------------- dropout
+
+/** y[j] = x[j] · mask[j mod n] for j in [lo, hi): one float32 product each, four per f32x4. */
+export function dropoutApply(x: usize, mask: usize, y: usize, n: i32, lo: i32, hi: i32): void {
+  let j = lo;
+  let m = lo % n;
+  while (j < hi) {
+    const end = min(hi, j + n - m);
+    for (; j + 4 <= end; j += 4, m += 4) v128.store(y + (<usize>j << 2), f32x4.mul(v128.load(x + (<usize>j << 2)), v128.load(mask + (<usize>m << 2))));
+    for (; j < end; j++, m++) store<f32>(y + (<usize>j << 2), load<f32>(x + (<usize>j << 2)) * load<f32>(mask + (<usize>m << 2)));
+    m = 0;
+  }
+}
+
 // ---------------------------------------------------------------- health check
 
 /**
