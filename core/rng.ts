@@ -15,13 +15,12 @@ function splitmix32(seed: number): () => number {
 }
 
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  /** The four words a, b, c, d of sfc32's state, in a typed array (stored unboxed; plain fields holding values
+   * beyond 2^30 would each be a heap number). */
+  private readonly w = new Int32Array(4);
 
   private constructor(state: RngState) {
-    [this.a, this.b, this.c, this.d] = state.map((v) => v >>> 0) as [number, number, number, number];
+    for (let i = 0; i < 4; i++) this.w[i] = state[i]! | 0;
   }
 
   static seeded(seed: number): Rng {
@@ -40,17 +39,22 @@ export class Rng {
   }
 
   state(): RngState {
-    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+    const w = this.w;
+    return [w[0]! >>> 0, w[1]! >>> 0, w[2]! >>> 0, w[3]! >>> 0];
   }
 
   nextUint32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
-    this.a = (this.b ^ (this.b >>> 9)) >>> 0;
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
-    this.c = (this.c + t) >>> 0;
-    return t;
+    const w = this.w;
+    const a = w[0]!;
+    const b = w[1]!;
+    const c = w[2]!;
+    const d = w[3]!;
+    const t = (((a + b) | 0) + d) | 0;
+    w[3] = d + 1;
+    w[0] = b ^ (b >>> 9);
+    w[1] = c + (c << 3);
+    w[2] = ((c << 21) | (c >>> 11)) + t;
+    return t >>> 0;
   }
 
   /** Uniform in [0, 1) with 32 random bits. */

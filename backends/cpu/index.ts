@@ -357,7 +357,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       const lim = wasm && limit >= 0 ? float32AtMost(limit) : NaN;
       for (const t of ts) {
         const d = get(t);
-        if (!Number.isNaN(lim) && d.buffer === arena.memory.buffer) {
+        if (!Number.isNaN(lim) && arena.isOwnBuffer(d.buffer)) { // any view of the memory, from before or after it grew
           // split over the threads (an exact count per range, summed here) where a tensor is large
           const scratch = sCount.get(parts);
           const counts = new Int32Array(scratch.buffer, scratch.byteOffset, parts).fill(0);
