@@ -198,7 +198,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
       const y = make([...x.shape.slice(0, -1), O]);
       const wT = sWT.get(I * O);
       pool.run('transpose', [get(w), wT], [O, I], I, null, { grain: 64 });
-      pool.run('linearForward', [get(x), wT, get(y)], [I, O], B);
+      pool.run('linearForward', [get(x), wT, get(y)], [I, O, B], O, null, { grain: 64 }); // by columns: each part of wT read once
       return y;
     },
     linearBackward(x, w, gy, need, inputGradMask?: Tensor | null) {
@@ -220,7 +220,7 @@ export function cpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
           const mask = inputGradMask ? get(inputGradMask) : null;
           const arrays = [get(gy), get(w), wT, get(gx)];
           if (mask) arrays.push(mask);
-          pool.run('linearInputGrad', arrays, [B, O, I, mask ? mask.length / I : 0], B);
+          pool.run('linearInputGrad', arrays, [B, O, I, mask ? mask.length / I : 0], I, null, { grain: 64 }); // by columns: each part of wT read once
         });
       return { gx, gw };
     },

@@ -172,18 +172,20 @@ export const kernels: Record<string, Kernel> = {
     if (wasm) wasm.transpose(off(src!), off(dst!), rows!, cols!, lo, hi);
     else transposeInto(src!, rows!, cols!, dst!, 0, 0, lo, hi);
   },
-  linearForward([x, wT, y], [I, O], lo, hi, _p, _m, wasm) {
-    if (wasm) wasm.linearForward(off(x!), off(wT!), off(y!), I!, O!, lo, hi);
-    else linearForwardRows(x!, wT!, y!, I!, O!, lo, hi);
+  /** Columns lo..hi of y [B][O], every row: a split reads each part of wT once. */
+  linearForward([x, wT, y], [I, O, B], lo, hi, _p, _m, wasm) {
+    if (wasm) wasm.linearForward(off(x!), off(wT!), off(y!), I!, O!, 0, B!, lo, hi);
+    else linearForwardRows(x!, wT!, y!, I!, O!, 0, B!, lo, hi);
   },
   linearWeightGrad([x, gy, gwT], [B, I, O], lo, hi, _p, _m, wasm) {
     if (wasm) wasm.linearWeightGrad(off(x!), off(gy!), off(gwT!), B!, I!, O!, lo, hi);
     else linearWeightGradRows(x!, gy!, gwT!, B!, I!, O!, lo, hi);
   },
   /** arrays [gy, w, wT, gx] or [gy, w, wT, gx, mask]; num = [B, O, I, maskRows]. */
+  /** Columns lo..hi of gx [B][I], every row: a split reads each part of the weight once. */
   linearInputGrad([gy, w, wT, gx, mask], [B, O, I, maskRows], lo, hi, _p, _m, wasm) {
-    if (wasm) wasm.linearInputGrad(off(gy!), off(wT!), off(gx!), B!, O!, I!, lo, hi, mask ? off(mask) : 0, maskRows!);
-    else linearInputGradRows(gy!, w!, gx!, O!, I!, lo, hi, mask ?? null, maskRows!);
+    if (wasm) wasm.linearInputGrad(off(gy!), off(wT!), off(gx!), B!, O!, I!, 0, B!, mask ? off(mask) : 0, maskRows!, lo, hi);
+    else linearInputGradRows(gy!, w!, gx!, O!, I!, 0, B!, mask ?? null, maskRows!, lo, hi);
   },
 
   // ---- batch norm over channels lo..hi: x [B][C][S] ----

@@ -5,18 +5,18 @@
 
 const BLOCK_I = 256;
 
-/** Rows b0 <= b < b1 of y = x W^T (overwritten), from wT [I][O]; zero inputs skipped. */
-export function linearForwardRows(x: Float32Array, wT: Float32Array, y: Float32Array, I: number, O: number, b0: number, b1: number): void {
-  y.fill(0, b0 * O, b1 * O);
+/** Rows b0 <= b < b1, columns o0 <= o < o1 of y = x W^T (overwritten), from wT [I][O]; zero inputs skipped. */
+export function linearForwardRows(x: Float32Array, wT: Float32Array, y: Float32Array, I: number, O: number, b0: number, b1: number, o0 = 0, o1 = O): void {
   for (let b = b0; b < b1; b++) {
     const xOff = b * I;
     const yOff = b * O;
+    y.fill(0, yOff + o0, yOff + o1);
     for (let i = 0; i < I; i++) {
       const v = x[xOff + i]!;
       if (v === 0) continue; // sparse input gather
       const wOff = i * O;
-      if (v === 1) for (let o = 0; o < O; o++) y[yOff + o] += wT[wOff + o]!; // a spike: additions only
-      else for (let o = 0; o < O; o++) y[yOff + o] += v * wT[wOff + o]!;
+      if (v === 1) for (let o = o0; o < o1; o++) y[yOff + o] += wT[wOff + o]!; // a spike: additions only
+      else for (let o = o0; o < o1; o++) y[yOff + o] += v * wT[wOff + o]!;
     }
   }
 }
@@ -38,14 +38,14 @@ export function linearWeightGradRows(x: Float32Array, gy: Float32Array, gwT: Flo
 }
 
 /**
- * Rows b0 <= b < b1 of gx = gy W (overwritten), blocked over I (a block of W stays in cache) and four rows
- * at a time (each loaded W value serves four accumulations). With a dropout mask [maskRows][I], entries
- * whose mask[b % maskRows][i] is 0 are written as 0 (the dropout backward would zero them anyway).
+ * Rows b0 <= b < b1, columns c0 <= i < c1 of gx = gy W (overwritten), blocked over I (a block of W stays in
+ * cache) and four rows at a time (each loaded W value serves four accumulations). With a dropout mask
+ * [maskRows][I], entries whose mask[b % maskRows][i] is 0 are written as 0 (the dropout backward would zero them anyway).
  */
-export function linearInputGradRows(gy: Float32Array, w: Float32Array, gx: Float32Array, O: number, I: number, b0: number, b1: number, mask: Float32Array | null, maskRows: number): void {
-  gx.fill(0, b0 * I, b1 * I);
-  for (let i0 = 0; i0 < I; i0 += BLOCK_I) {
-    const i1 = Math.min(I, i0 + BLOCK_I);
+export function linearInputGradRows(gy: Float32Array, w: Float32Array, gx: Float32Array, O: number, I: number, b0: number, b1: number, mask: Float32Array | null, maskRows: number, c0 = 0, c1 = I): void {
+  for (let b = b0; b < b1; b++) gx.fill(0, b * I + c0, b * I + c1);
+  for (let i0 = c0; i0 < c1; i0 += BLOCK_I) {
+    const i1 = Math.min(c1, i0 + BLOCK_I);
     let b = b0;
     for (; b + 4 <= b1; b += 4) {
       const x0 = b * I;
@@ -82,6 +82,6 @@ export function linearInputGradRows(gy: Float32Array, w: Float32Array, gx: Float
     for (let b = b0; b < b1; b++) {
       const mOff = (b % maskRows) * I;
       const xOff = b * I;
-      for (let i = 0; i < I; i++) if (mask[mOff + i] === 0) gx[xOff + i] = 0;
+      for (let i = c0; i < c1; i++) if (mask[mOff + i] === 0) gx[xOff + i] = 0;
     }
 }

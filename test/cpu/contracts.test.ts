@@ -669,13 +669,13 @@ describe('cpu backend parts', () => {
     const x = new Float32Array([1, 0, 2, 3]);
     const wT = new Float32Array([1, 2, 3, 4, 5, 6]); // [I=2][O=3]
     const out = new Float32Array(6);
-    pool.run('linearForward', [x, wT, out], [2, 3], 2);
+    pool.run('linearForward', [x, wT, out], [2, 3, 2], 3); // num [I, O, B], split by the O columns
     expect([...out]).toEqual([1, 2, 3, 2 * 1 + 3 * 4, 2 * 2 + 3 * 5, 2 * 3 + 3 * 6]);
     // arena arrays: the SIMD kernel, same values
     const [xa, wa, oa] = [arena.alloc(4)!, arena.alloc(6)!, arena.alloc(6)!];
     xa.set(x);
     wa.set(wT);
-    pool.run('linearForward', [xa, wa, oa], [2, 3], 2, null, { grain: 0 });
+    pool.run('linearForward', [xa, wa, oa], [2, 3, 2], 3, null, { grain: 0 });
     expect([...oa]).toEqual([...out]);
     pool.destroy();
   });
@@ -759,7 +759,7 @@ describe('cpu backend parts', () => {
     const xa = arena.alloc(4)!;
     xa.set([1, 0, 2, 3]);
     const out = new Float32Array(6);
-    simdPool.run('linearForward', [xa, new Float32Array([1, 2, 3, 4, 5, 6]), out], [2, 3], 2);
+    simdPool.run('linearForward', [xa, new Float32Array([1, 2, 3, 4, 5, 6]), out], [2, 3, 2], 3);
     expect([...out]).toEqual([1, 2, 3, 2 * 1 + 3 * 4, 2 * 2 + 3 * 5, 2 * 3 + 3 * 6]);
   });
 

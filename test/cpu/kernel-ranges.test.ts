@@ -147,22 +147,22 @@ function cases(): Case[] {
     winogradCase(4, 4, 5, 8),
     { name: 'transposeImages', kernel: 'transposeImages', num: [3, 7], units: 4, arrays: [input(4 * 21), output(4 * 21, perUnit(21))] },
     { name: 'transpose (more than 64 rows)', kernel: 'transpose', num: [70, 5], units: 5, arrays: [input(350), output(350, perUnit(70))] },
-    { name: 'linearForward', kernel: 'linearForward', num: [lI, lO], units: lB, arrays: [input(lB * lI, spikes), input(lI * lO), output(lB * lO, perUnit(lO))] },
+    { name: 'linearForward (by columns)', kernel: 'linearForward', num: [lI, lO, lB], units: lO, arrays: [input(lB * lI, spikes), input(lI * lO), output(lB * lO, (i) => i % lO)] },
     { name: 'linearWeightGrad', kernel: 'linearWeightGrad', num: [lB, 7, lO], units: 7, arrays: [input(lB * 7, spikes), input(lB * lO), output(7 * lO, perUnit(lO))] },
     {
-      name: 'linearInputGrad (blocks of 256 features, groups of 4 rows)',
+      name: 'linearInputGrad (by columns; blocks of 256 features, groups of 4 rows)',
       kernel: 'linearInputGrad',
       num: [lB, lO, lI, 0],
-      units: lB,
-      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, perUnit(lI))],
+      units: lI,
+      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, (i) => i % lI)],
     },
     {
-      name: 'linearInputGrad with a dropout mask',
+      name: 'linearInputGrad with a dropout mask (by columns)',
       kernel: 'linearInputGrad',
       num: [lB, lO, lI, M],
-      units: lB,
+      units: lI,
       // column 0 masked in every row: a row that went one entry too far would zero the next row's first
-      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, perUnit(lI)), input(M * lI, (i, rng) => (i % lI === 0 || rng.uniform() < 0.5 ? 0 : 2))],
+      arrays: [input(lB * lO), input(lO * lI), input(lI * lO), output(lB * lI, (i) => i % lI), input(M * lI, (i, rng) => (i % lI === 0 || rng.uniform() < 0.5 ? 0 : 2))],
     },
     ...[1, 0].map(
       (training): Case => ({

@@ -494,7 +494,7 @@ describe('linear kernels', () => {
         const x = arena.put(values(B * I, r, fill));
         const wT = arena.put(values(I * O, r, { kind: 'dense' }));
         const y = arena.alloc(B * O);
-        arena.writesOnly([[y.off, y.off + B * O * 4]], () => k.linearForward(x.off, wT.off, y.off, I, O, 0, B));
+        arena.writesOnly([[y.off, y.off + B * O * 4]], () => k.linearForward(x.off, wT.off, y.off, I, O, 0, B, 0, O));
         const want = new Float64Array(B * O);
         const abs = new Float64Array(B * O);
         for (let b = 0; b < B; b++)
@@ -515,7 +515,18 @@ describe('linear kernels', () => {
           const parts = arena.alloc(B * O);
           arena.guard(parts);
           for (const [b0, b1] of splits(0, B, r))
-            arena.writesOnly([[parts.off + b0 * O * 4, parts.off + b1 * O * 4]], () => k.linearForward(x.off, wT.off, parts.off, I, O, b0, b1));
+            arena.writesOnly([[parts.off + b0 * O * 4, parts.off + b1 * O * 4]], () => k.linearForward(x.off, wT.off, parts.off, I, O, b0, b1, 0, O));
+          sameBits(parts, y);
+        }
+        // split by columns (as the backend splits it): the same bits, nothing outside [o0, o1) of each row written
+        for (let trial = 0; trial < 3; trial++) {
+          const parts = arena.alloc(B * O);
+          arena.guard(parts);
+          for (const [o0, o1] of splits(0, O, r))
+            arena.writesOnly(
+              Array.from({ length: B }, (_, b): [number, number] => [parts.off + (b * O + o0) * 4, parts.off + (b * O + o1) * 4]),
+              () => k.linearForward(x.off, wT.off, parts.off, I, O, 0, B, o0, o1),
+            );
           sameBits(parts, y);
         }
       });
@@ -562,7 +573,7 @@ describe('linear kernels', () => {
         for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) wTv[i * O + o] = wv[o * I + i]!;
         const wT = arena.put(wTv);
         const gx = arena.alloc(B * I);
-        arena.writesOnly([[gx.off, gx.off + B * I * 4]], () => k.linearInputGrad(gy.off, wT.off, gx.off, B, O, I, 0, B, 0, 0));
+        arena.writesOnly([[gx.off, gx.off + B * I * 4]], () => k.linearInputGrad(gy.off, wT.off, gx.off, B, O, I, 0, B, 0, 0, 0, I));
         const want = new Float64Array(B * I);
         const abs = new Float64Array(B * I);
         for (let b = 0; b < B; b++)
@@ -577,7 +588,15 @@ describe('linear kernels', () => {
           const parts = arena.alloc(B * I);
           arena.guard(parts);
           for (const [b0, b1] of splits(0, B, r))
-            arena.writesOnly([[parts.off + b0 * I * 4, parts.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, wT.off, parts.off, B, O, I, b0, b1, 0, 0));
+            arena.writesOnly([[parts.off + b0 * I * 4, parts.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, wT.off, parts.off, B, O, I, b0, b1, 0, 0, 0, I));
+          sameBits(parts, gx);
+        }
+        const columns = (buf: { off: number }, i0: number, i1: number) => Array.from({ length: B }, (_, b): [number, number] => [buf.off + (b * I + i0) * 4, buf.off + (b * I + i1) * 4]);
+        // split by columns (as the backend splits it): the same bits, nothing outside [i0, i1) of each row written
+        for (let trial = 0; trial < 3; trial++) {
+          const parts = arena.alloc(B * I);
+          arena.guard(parts);
+          for (const [i0, i1] of splits(0, I, r)) arena.writesOnly(columns(parts, i0, i1), () => k.linearInputGrad(gy.off, wT.off, parts.off, B, O, I, 0, B, 0, 0, i0, i1));
           sameBits(parts, gx);
         }
 
@@ -590,7 +609,12 @@ describe('linear kernels', () => {
           const masked = arena.alloc(B * I);
           arena.guard(masked);
           for (const [b0, b1] of splits(0, B, r))
-            arena.writesOnly([[masked.off + b0 * I * 4, masked.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, wT.off, masked.off, B, O, I, b0, b1, mask.off, maskRows));
+            arena.writesOnly([[masked.off + b0 * I * 4, masked.off + b1 * I * 4]], () => k.linearInputGrad(gy.off, wT.off, masked.off, B, O, I, b0, b1, mask.off, maskRows, 0, I));
+          // ... and by columns
+          const byColumns = arena.alloc(B * I);
+          arena.guard(byColumns);
+          for (const [i0, i1] of splits(0, I, r)) arena.writesOnly(columns(byColumns, i0, i1), () => k.linearInputGrad(gy.off, wT.off, byColumns.off, B, O, I, 0, B, mask.off, maskRows, i0, i1));
+          sameBits(byColumns, masked);
           for (let b = 0; b < B; b++)
             for (let i = 0; i < I; i++) {
               const j = b * I + i;

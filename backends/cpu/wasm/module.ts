@@ -28,17 +28,17 @@ export interface WasmKernels {
   transpose(src: number, dst: number, rows: number, cols: number, c0: number, c1: number): void;
   bnSums(x: number, gy: number, st: number, B: number, C: number, S: number, c0: number, c1: number, grad: number): void;
   bnApply(x: number, gy: number, out: number, st: number, kk: number, B: number, C: number, S: number, c0: number, c1: number, grad: number): void;
-  /** Rows [b0, b1) of y [B][O] (overwritten) = Σ_{x[b][i] != 0} x[b][i] · wT[i][:]; x [B][I], wT [I][O]. */
-  linearForward(x: number, wT: number, y: number, I: number, O: number, b0: number, b1: number): void;
+  /** Rows [b0, b1), columns [o0, o1) of y [B][O] (overwritten) = Σ_{x[b][i] != 0} x[b][i] · wT[i][:]; x [B][I], wT [I][O]. */
+  linearForward(x: number, wT: number, y: number, I: number, O: number, b0: number, b1: number, o0: number, o1: number): void;
   /** Rows [i0, i1) of gwT [I][O] (overwritten) = Σ_b Σ_{x[b][i] != 0} x[b][i] · gy[b][:]. */
   linearWeightGrad(x: number, gy: number, gwT: number, B: number, I: number, O: number, i0: number, i1: number): void;
   /**
-   * Rows [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], computed as dot products with the rows
+   * Rows [b0, b1), columns [i0, i1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], computed as dot products with the rows
    * of wT = w^T [I][O] (w itself is not read). mask != 0: byte offset of a float32 [maskRows][I]; entries
    * with mask[b % maskRows][i] == 0 are written as 0 (and skipped: rows b and b + maskRows, which share a
    * mask row, are computed together on their kept columns only).
    */
-  linearInputGrad(gy: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number): void;
+  linearInputGrad(gy: number, wT: number, gx: number, B: number, O: number, I: number, b0: number, b1: number, mask: number, maskRows: number, i0: number, i1: number): void;
   /**
    * core/neuron.ts neuronForwardInto over neurons [lo, hi) of n per step (time-major float32 [T][n]): H, S, V
    * into h, s, v with core's float64 arithmetic; kind 0 IF, 1 LIF, 2 PLIF; decayInput, hard 0 or 1.

@@ -772,26 +772,28 @@ function maskedRowsAll(mask: u64, mask2: u64, vals: usize, vStep: usize, src: us
 const FORWARD_REG_ROWS = 128;
 
 /**
- * Rows b in [b0, b1) of y [B][O] (overwritten) = Σ_{i: x[b][i] != 0} (i increasing) x[b][i] · wT[i][:].
- * Blocked over i so a block of wT stays in cache while the rows pass over it. With O >= 128, a row's nonzeros
- * in a block are summed in registers (32 columns at a time, two 64-bit masks); narrower rows scatter (axpy per
- * nonzero): the same float32 adds, i increasing, either way.
+ * Rows b in [b0, b1), columns [o0, o1) of y [B][O] (overwritten) = Σ_{i: x[b][i] != 0} (i increasing) x[b][i] · wT[i][:].
+ * Blocked over i so a block of wT stays in cache while the rows pass over it; a split over columns reads each
+ * part of wT once. With O >= 128, a row's nonzeros in a block are summed in registers (32 columns at a time,
+ * two 64-bit masks); narrower rows scatter (axpy per nonzero): the same float32 adds, i increasing, either way.
  */
-export function linearForward(x: usize, wT: usize, y: usize, I: i32, O: i32, b0: i32, b1: i32): void {
-  if (b1 <= b0) return;
+export function linearForward(x: usize, wT: usize, y: usize, I: i32, O: i32, b0: i32, b1: i32, o0: i32, o1: i32): void {
+  if (b1 <= b0 || o1 <= o0) return;
   const oB = <usize>O << 2;
   const iB = <usize>I << 2;
+  const cB = <usize>o0 << 2; // the first column's byte offset in a row
+  const W = o1 - o0;
   if (O < 128 || I <= 0) {
-    memory.fill(y + <usize>b0 * oB, 0, <usize>(b1 - b0) * oB);
+    for (let b = b0; b < b1; b++) memory.fill(y + <usize>b * oB + cB, 0, <usize>W << 2);
     const IB = blockRows(O, FORWARD_BLOCK);
     for (let i0 = 0; i0 < I; i0 += IB) {
       const i1 = min(I, i0 + IB);
       for (let b = b0; b < b1; b++) {
         const xr = x + <usize>b * iB;
-        const yr = y + <usize>b * oB;
+        const yr = y + <usize>b * oB + cB;
         for (let i = i0; i < i1; i++) {
           const v = load<f32>(xr + (<usize>i << 2));
-          if (v != 0) axpy(yr, wT + <usize>i * oB, v, O);
+          if (v != 0) axpy(yr, wT + <usize>i * oB + cB, v, W);
         }
       }
     }
@@ -801,7 +803,7 @@ export function linearForward(x: usize, wT: usize, y: usize, I: i32, O: i32, b0:
     const i1 = min(I, i0 + FORWARD_REG_ROWS);
     for (let b = b0; b < b1; b++) {
       const xr = x + <usize>b * iB;
-      const yr = y + <usize>b * oB;
+      const yr = y + <usize>b * oB + cB;
       for (let c = i0; c < i1; c += 128) {
         const n = min(128, i1 - c);
         const first = c == 0;
@@ -809,7 +811,7 @@ export function linearForward(x: usize, wT: usize, y: usize, I: i32, O: i32, b0:
         const m = nonzeroMask(xc, 4, min(64, n));
         const m2 = n > 64 ? nonzeroMask(xc + 256, 4, n - 64) : 0;
         if (m == 0 && m2 == 0 && !first) continue;
-        maskedRowsAll(m, m2, xc, 4, wT + <usize>c * oB, oB, yr, O, first);
+        maskedRowsAll(m, m2, xc, 4, wT + <usize>c * oB + cB, oB, yr, W, first);
       }
     }
   }
@@ -973,20 +975,20 @@ function rowSingle(g: usize, wT: usize, O: i32, x: usize, m: usize, c0: i32, c1:
 }
 
 /**
- * Rows b in [b0, b1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], as dot products of gy rows with
+ * Rows b in [b0, b1), columns [i0, i1) of gx [B][I] (overwritten) = gy [B][O] · w [O][I], as dot products of gy rows with
  * rows of wT = w^T [I][O]. Each element is one dot product: a 4-lane accumulator
  * over o (in order), lanes summed as (0+1)+(2+3), then the scalar tail o >= O & ~3, whatever the row
  * pairing or column gathering below.
  * mask != 0: byte offset of a float32 [maskRows][I]; entries with mask[b % maskRows][i] == 0 are written
  * as 0 (computed only where the paired row keeps the column).
  */
-export function linearInputGrad(gy: usize, wT: usize, gx: usize, B: i32, O: i32, I: i32, b0: i32, b1: i32, mask: usize, maskRows: i32): void {
+export function linearInputGrad(gy: usize, wT: usize, gx: usize, B: i32, O: i32, I: i32, b0: i32, b1: i32, mask: usize, maskRows: i32, i0: i32, i1: i32): void {
   const oB = <usize>O << 2;
   const iB = <usize>I << 2;
   const mr = maskRows > 0 ? maskRows : 1;
   const IB = blockRows(O, INPUT_GRAD_BLOCK); // a block of wT rows stays in cache while the rows of gy pass over it
-  for (let c0 = 0; c0 < I; c0 += IB) {
-    const c1 = min(I, c0 + IB);
+  for (let c0 = i0; c0 < i1; c0 += IB) {
+    const c1 = min(i1, c0 + IB);
     if (mask == 0) {
       let b = b0;
       for (; b + 2 <= b1; b += 2) rowPair(gy + <usize>b * oB, gy + <usize>(b + 1) * oB, wT, O, gx + <usize>b * iB, 0, gx + <usize>(b + 1) * iB, 0, c0, c1);
