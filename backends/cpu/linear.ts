@@ -1,7 +1,7 @@
 // y = x W^T on Float32Array with a transposed weight copy, so every inner loop is a contiguous axpy;
-// zero inputs (spikes) are skipped. Each pass covers a range of rows (or of input features for the weight
-// gradient): disjoint ranges can run on different threads, and every output value is computed by the
-// same arithmetic in the same order whatever the split.
+// zero inputs (spikes) are skipped. Each pass covers a range of rows and of output columns (of input features
+// for the weight gradient): disjoint ranges can run on different threads, and every output value is computed
+// by the same arithmetic in the same order whatever the split.
 
 const BLOCK_I = 256;
 
