@@ -22,7 +22,11 @@ export const NEURON_BLOCK = 4096;
 
 const f64 = (a: Float32Array) => new Float64Array(a.buffer, a.byteOffset, a.length >> 1);
 const off = (a: Float32Array) => a.byteOffset;
-const scratchPart = (s: Float32Array, per: number, part: number) => s.subarray(part * per, (part + 1) * per);
+/** Part `part` of a per-thread scratch of `per` floats a part (a scratch too small for it is an error, not a write past its end). */
+function scratchPart(s: Float32Array, per: number, part: number): Float32Array {
+  if ((part + 1) * per > s.length) throw new Error(`CPU backend: scratch of ${s.length} floats too small for part ${part} of ${per} floats`);
+  return s.subarray(part * per, (part + 1) * per);
+}
 
 function dims(n: number[]): ConvDims {
   const [B, C, H, W, O, K, stride, pad, Ho, Wo] = n as [number, number, number, number, number, number, number, number, number, number];

@@ -247,6 +247,16 @@ describe.each(MODES)('kernels over a range of their outputs (%s)', (_mode, simd)
         for (let i = 0; i < a.length; i++) if (!Number.isFinite(whole[k]![i]) || whole[k]![i] === SENTINEL) expect.fail(`array ${k}, element ${i}: ${whole[k]![i]} after the whole range`);
     });
 
+    // outputs overwritten: the same bits whatever the output arrays held before
+    const other = build(c, arena);
+    c.arrays.forEach((a, k) => {
+      if (a.role === 'out') other[k]!.fill(-1234.5);
+    });
+    run(other, 0, c.units, 0);
+    c.arrays.forEach((a, k) => {
+      if (a.role === 'out') for (let i = 0; i < a.length; i++) if (!Object.is(other[k]![i], whole[k]![i])) expect.fail(`array ${k}, element ${i}: ${other[k]![i]} from outputs holding -1234.5, ${whole[k]![i]} from the sentinel`);
+    });
+
     // one range in the middle, as part 1 of the op
     const [lo, hi] = [1, c.units - 1];
     expect(lo).toBeLessThan(hi);
