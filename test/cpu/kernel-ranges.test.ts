@@ -231,6 +231,22 @@ describe.each(MODES)('kernels over a range of their outputs (%s)', (_mode, simd)
     return { arena, wasm };
   };
 
+  it('a per-thread scratch too small for the part it is asked for is refused; one exactly its size is not', () => {
+    const { wasm } = setup();
+    // convForward: per part, Ho*Wo*O floats of yT (then num[10] floats of lists; none here)
+    const [B, C, H, O] = [1, 1, 3, 2];
+    const num = [B, C, H, H, O, 1, 1, 0, H, H, 0];
+    const per = H * H * O;
+    const arrays = (scratch: number) => [new Float32Array(B * C * H * H).fill(1), new Float32Array(C * O).fill(1), new Float32Array(B * O * H * H), new Float32Array(scratch)];
+    expect(() => kernels.convForward!(arrays(2 * per - 1), num, 0, 1, 1, null, null)).toThrow(/scratch of 35 floats too small for part 1 of 18 floats/);
+    expect(() => kernels.convForward!(arrays(2 * per), num, 0, 1, 1, null, null)).not.toThrow();
+    // the SIMD kernel's share of the same scratch: Ho*Wo*O + num[10] floats a part
+    if (wasm) {
+      const lists = 8;
+      expect(() => kernels.convForward!(arrays(2 * (per + lists) - 1), [...num.slice(0, 10), lists], 0, 1, 1, null, null)).toThrow(/too small for part 1/);
+    }
+  });
+
   it('every kernel is covered here', () => {
     const covered = new Set(cases().map((c) => c.kernel));
     expect(Object.keys(kernels).filter((k) => !covered.has(k))).toEqual([]);
